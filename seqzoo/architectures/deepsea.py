@@ -1,0 +1,48 @@
+"""DeepSEA (Zhou and Troyanskaya 2015, Nature Methods 12:931): chromatin features from 1000 bp."""
+
+import keras
+from keras import layers
+
+from seqzoo.architectures.layers import ReverseComplement
+
+
+def build_deepsea(
+    seq_len: int = 1000,
+    n_tasks: int = 919,
+    conv_filters: tuple[int, int, int] = (320, 480, 960),
+    conv_width: int = 8,
+    pool_size: int = 4,
+    dropouts: tuple[float, float, float] = (0.2, 0.2, 0.5),
+    dense_units: int = 925,
+    rc_average: bool = False,
+) -> keras.Model:
+    """Build a DeepSEA-like model; the defaults are the published network (52,843,119 parameters).
+
+    Input: one-hot DNA ``(N, seq_len, 4)`` in ACGT order. Output: ``(N, n_tasks)`` probabilities.
+    Three convolutions with ReLU (max pooling after the first two, dropout after each), a
+    ReLU dense layer and a sigmoid output. With ``rc_average`` the same layers also score the
+    reverse complement and the two predictions are averaged (no extra parameters).
+    """
+    inputs = keras.Input((seq_len, 4), name="dna")
+    body = []
+    for i, (filters, rate) in enumerate(zip(conv_filters, dropouts), start=1):
+        body.append(layers.Conv1D(filters, conv_width, activation="relu", name=f"conv{i}"))
+        if i < len(conv_filters):
+            body.append(layers.MaxPooling1D(pool_size, name=f"conv{i}_pool"))
+        body.append(layers.Dropout(rate, name=f"conv{i}_dropout"))
+    body += [
+        layers.Flatten(name="flatten"),
+        layers.Dense(dense_units, activation="relu", name="dense1"),
+        layers.Dense(n_tasks, activation="sigmoid", name="output"),
+    ]
+
+    def score(x):
+        for layer in body:
+            x = layer(x)
+        return x
+
+    outputs = score(inputs)
+    if rc_average:
+        reverse = score(ReverseComplement(name="reverse_complement")(inputs))
+        outputs = layers.Average(name="rc_average")([outputs, reverse])
+    return keras.Model(inputs, outputs, name="deepsea")

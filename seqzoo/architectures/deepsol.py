@@ -1,0 +1,36 @@
+"""DeepSol S1 (Khurana et al. 2018, Bioinformatics 34:2605): protein solubility from sequence."""
+
+import keras
+from keras import layers
+
+# Kernel sizes 2-8 use 64 filters and 9-15 use 128, as in the published S1 model.
+DEEPSOL_KERNELS = {k: (64 if k <= 8 else 128) for k in range(2, 16)}
+
+
+def build_deepsol(
+    max_len: int = 1200,
+    vocab_size: int = 21,
+    embedding_dim: int = 64,
+    kernels: dict[int, int] | None = None,
+    dense_units: int = 64,
+    dropout: float = 0.5,
+) -> keras.Model:
+    """Build a DeepSol S1-like model; the defaults are the published network (920,321 parameters).
+
+    Input: amino-acid tokens ``(N, max_len)`` (0 = padding, 1-20 = residues, see
+    ``seqzoo.encoding``). Output: ``(N, 1)``, the probability that the protein is soluble.
+    One layer of parallel convolutions (``kernels`` maps kernel size to filter count), each
+    globally max-pooled, concatenated, then a dense layer with dropout.
+    """
+    kernels = DEEPSOL_KERNELS if kernels is None else {int(k): int(v) for k, v in kernels.items()}
+    inputs = keras.Input((max_len,), dtype="int32", name="tokens")
+    x = layers.Embedding(vocab_size, embedding_dim, name="embedding")(inputs)
+    pooled = []
+    for size, filters in sorted(kernels.items()):
+        branch = layers.Conv1D(filters, size, activation="relu", name=f"conv_k{size}")(x)
+        pooled.append(layers.GlobalMaxPooling1D(name=f"conv_k{size}_pool")(branch))
+    x = layers.Concatenate(name="concat")(pooled)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
+    return keras.Model(inputs, outputs, name="deepsol")

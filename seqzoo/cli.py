@@ -1,0 +1,200 @@
+"""The ``seqzoo`` command line: list, info, fetch, predict, check, kipoi-source."""
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def cmd_list(args) -> int:
+    from seqzoo.artifacts import is_cached
+    from seqzoo.zoo import find_model, list_models, load_spec
+
+    rows = [["model", "architecture", "input", "targets", "weights"]]
+    for name in list_models(args.pattern):
+        spec = load_spec(find_model(name))
+        state = ("cached" if is_cached(spec.artifact) else "not fetched") if spec.artifact.trained else "UNTRAINED"
+        rows.append([name, spec.architecture, str(spec.input_shape), str(spec.target_shape[-1]), state])
+    print(_table(rows))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from seqzoo.artifacts import cached_path, is_cached
+    from seqzoo.zoo import find_model, load_spec
+
+    spec = load_spec(find_model(args.model))
+    a = spec.artifact
+    print(f"{spec.name}  ({spec.directory})")
+    print(f"  {spec.doc}\n")
+    print(f"architecture  {spec.architecture} {spec.config or '(published size)'}")
+    print(f"input         {spec.input_shape}")
+    print(f"targets       {spec.target_shape[-1]}: {', '.join(spec.labels[:5])}{' ...' if len(spec.labels) > 5 else ''}")
+    print(f"model card    {spec.directory / 'README.md'}")
+    if not a.trained:
+        print(f"weights       UNTRAINED (deterministic, seed {a.untrained_seed}): predictions are meaningless")
+    else:
+        print(f"weights       {a.file_name}, {a.size} bytes, sha256 {a.sha256}")
+        for url in a.urls:
+            print(f"  url         {url}")
+        print(f"  cache       {cached_path(a)} ({'present, verified' if is_cached(a) else 'not fetched'})")
+        print(f"  produced by {a.produced_by}")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    from seqzoo.artifacts import fetch
+    from seqzoo.zoo import find_model, load_spec
+
+    status = 0
+    for name in args.models:
+        spec = load_spec(find_model(name))
+        if not spec.artifact.trained:
+            print(f"{name}: untrained weights, nothing to fetch")
+            continue
+        print(f"{name}: {fetch(spec.artifact, force=args.force)}")
+    return status
+
+
+def _output_rows(meta: dict, n: int, protein: bool):
+    """Per-row leading columns from a batch's metadata."""
+    if protein:
+        keys = ("id", "length", "valid", "reason")
+        return [[meta[k][i] for k in keys] for i in range(n)]
+    r = meta["ranges"]
+    return [[r["chr"][i], r["start"][i], r["end"][i], r["id"][i], r["strand"][i], meta["padded"][i]] for i in range(n)]
+
+
+def cmd_predict(args) -> int:
+    from tqdm import tqdm
+
+    from seqzoo.checks import dataloader_class
+    from seqzoo.predictor import ZooModel
+    from seqzoo.zoo import find_model, load_spec
+
+    spec = load_spec(find_model(args.model))
+    protein = spec.architecture == "deepsol"
+    cls = dataloader_class(spec)
+    if protein:
+        dataset = cls(fasta_file=args.fasta)
+        header = ["id", "length", "valid", "reason"]
+    else:
+        if not args.bed:
+            raise SystemExit(f"seqzoo predict {spec.name}: --bed is required for a DNA model")
+        dataset = cls(intervals_file=args.bed, fasta_file=args.fasta)
+        header = ["chrom", "start", "end", "name", "strand", "padded"]
+    model = ZooModel(spec, device=args.device)
+    labels = list(spec.labels) or [f"target_{i}" for i in range(spec.target_shape[-1])]
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".partial")  # renamed only once complete
+    try:
+        with open(partial, "w", newline="") as f, tqdm(total=len(dataset), unit="seq", disable=args.quiet) as bar:
+            writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+            writer.writerow(header + labels)
+            for batch in dataset.batch_iter(batch_size=args.batch_size):
+                preds = model.predict_on_batch(batch["inputs"])
+                n = len(preds)
+                lead = _output_rows(batch["metadata"], n, protein)
+                if protein:  # rows that could not be encoded get no prediction
+                    preds = np.where(np.asarray(batch["metadata"]["valid"])[:, None] == 1, preds, np.nan)
+                for row, p in zip(lead, preds):
+                    writer.writerow(row + [f"{v:.6g}" for v in p])
+                bar.update(n)
+        os.replace(partial, output)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    if not model.trained:
+        print(f"warning: {spec.name} has UNTRAINED weights; these predictions are meaningless", file=sys.stderr)
+    print(f"wrote {len(dataset)} rows x {len(labels)} targets to {output}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from seqzoo.checks import check_model_dir, write_expect
+    from seqzoo.zoo import find_model
+
+    failed = 0
+    for name in args.models:
+        directory = find_model(name)
+        if args.write_expect:
+            print(f"{name}: wrote {write_expect(directory)}")
+        problems = check_model_dir(directory)
+        print(f"{name}: {'OK' if not problems else 'FAILED'}")
+        for p in problems:
+            print(f"  - {p}")
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+def cmd_kipoi_source(args) -> int:
+    from seqzoo.zoo import models_dir
+
+    print(f"# ~/.kipoi/config.yaml: add under model_sources\n  {args.name}:\n    type: local\n    local_path: {models_dir()}")
+    print(f"\n# or in Python:\nimport kipoi\nkipoi.config.add_source({args.name!r}, "
+          f"kipoi.sources.LocalSource({str(models_dir())!r}))")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``seqzoo`` command."""
+    from seqzoo import __version__
+
+    parser = argparse.ArgumentParser(prog="seqzoo", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"seqzoo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list the zoo's models")
+    p.add_argument("pattern", nargs="?", default="")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="model card summary, inputs, targets, weights and cache state")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("fetch", help="download and verify models' weights into the cache")
+    p.add_argument("models", nargs="+")
+    p.add_argument("--force", action="store_true", help="download again even if cached")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("predict", help="predict on BED intervals of a FASTA genome, or on a protein FASTA")
+    p.add_argument("model")
+    p.add_argument("--fasta", required=True, help="genome FASTA (DNA models) or protein FASTA (DeepSol)")
+    p.add_argument("--bed", help="BED intervals (DNA models)")
+    p.add_argument("-o", "--output", required=True, help="output TSV")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("check", help="check model directories the way kipoi test does, and more strictly")
+    p.add_argument("models", nargs="+", help="model names or directories")
+    p.add_argument("--write-expect", action="store_true", help="(re)write test.expect.h5 from the current weights first")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("kipoi-source", help="print how to register the zoo as a kipoi model source")
+    p.add_argument("--name", default="seqzoo")
+    p.set_defaults(func=cmd_kipoi_source)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``seqzoo`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, LookupError, OSError, RuntimeError) as e:
+        print(f"seqzoo {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Choosing where a model runs: ``device="auto" | "cpu" | "gpu"`` on any Keras backend."""
+
+import keras
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def visible_gpus() -> int:
+    """Number of GPUs the current Keras backend can use."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    if backend == "jax":
+        import jax
+
+        return sum(d.platform == "gpu" for d in jax.devices())
+    return 0
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Turn ``auto``/``cpu``/``gpu`` into a Keras device name (``"cpu:0"`` or ``"gpu:0"``).
+
+    ``auto`` means the first GPU when one is visible, else the CPU. Asking for ``gpu`` where
+    none is visible is an error rather than a silent fall-back to the CPU.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
+    if device == "cpu":
+        return "cpu:0"
+    gpus = visible_gpus()
+    if device == "gpu" and gpus == 0:
+        raise RuntimeError(
+            f"device='gpu' was requested but the Keras {keras.backend.backend()} backend sees no GPU; "
+            "use device='cpu' or 'auto'"
+        )
+    return "gpu:0" if gpus else "cpu:0"

@@ -1,0 +1,31 @@
+"""The class kipoi instantiates for a seqzoo model directory (``defined_as`` in model.yaml).
+
+kipoi constructs it with the directory's ``args`` while the working directory is the model
+directory, so relative paths there resolve against it. Living in the installed ``seqzoo``
+package (not a ``model.py`` beside model.yaml) gives it a unique module path: two zoo models
+load side by side in one process.
+"""
+
+import os
+
+import numpy as np
+from kipoi.model import BaseModel
+
+from seqzoo.predictor import ZooModel
+from seqzoo.zoo import load_spec
+
+
+class KipoiModel(BaseModel):
+    """kipoi model backed by a seqzoo :class:`~seqzoo.predictor.ZooModel`."""
+
+    MODEL_PACKAGE = "seqzoo"
+
+    def __init__(self, weights: str, architecture: str, config: dict | None = None, device: str = "auto"):
+        # The weights description sits in the model directory. Reading that directory's whole
+        # model.yaml (which holds these same args) makes kipoi and seqzoo.get_model build the
+        # same model by the same code.
+        del architecture, config
+        self.model = ZooModel(load_spec(os.path.dirname(os.path.abspath(weights))), device=device)
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict_on_batch(x)

@@ -1,0 +1,128 @@
+"""A loaded zoo model: architecture + verified weights, run through one ``predict_on_batch``."""
+
+import logging
+import os
+import zlib
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from seqzoo.architectures import build
+from seqzoo.artifacts import WeightsArtifact, fetch
+from seqzoo.device import resolve_device
+from seqzoo.zoo import ModelSpec, find_model, load_spec
+
+logger = logging.getLogger(__name__)
+
+
+def untrained_weights(model: keras.Model, seed: int) -> None:
+    """Fill ``model`` with deterministic untrained weights drawn from ``seed``.
+
+    Each variable is drawn by NumPy from (seed, variable path), so the values are identical on
+    every Keras backend and version, which lets an untrained model carry a reference-prediction
+    file. Scales follow Glorot-uniform; biases and batch-norm statistics get small non-trivial
+    values so that every part of the network is exercised. These weights are NOT trained.
+    """
+    for variable in model.weights:
+        rng = np.random.default_rng([seed, zlib.crc32(variable.path.encode())])
+        shape = tuple(variable.shape)
+        kind = variable.path.rsplit("/", 1)[-1]
+        if kind == "kernel":
+            receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+            fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            value = rng.uniform(-limit, limit, shape)
+        elif kind == "embeddings":
+            value = rng.normal(0.0, 0.5, shape)
+        elif kind == "gamma":
+            value = rng.uniform(0.9, 1.1, shape)
+        elif kind == "moving_variance":
+            value = rng.uniform(1.0, 1.5, shape)
+        else:  # bias, beta, moving_mean
+            value = rng.uniform(-0.1, 0.1, shape)
+        variable.assign(value.astype(variable.dtype))
+
+
+class ZooModel:
+    """A zoo model ready to predict: ``predict_on_batch(x)`` returns a NumPy array.
+
+    Build one with :func:`get_model`. ``keras_model`` is the underlying Keras model,
+    ``spec`` what the model directory says, ``labels`` the target names.
+    """
+
+    def __init__(self, spec: ModelSpec, weights: str | os.PathLike | WeightsArtifact | None = None,
+                 device: str = "auto"):
+        self.spec = spec
+        self.device = resolve_device(device)
+        self.artifact = weights if isinstance(weights, WeightsArtifact) else spec.artifact
+        with keras.device(self.device):
+            self.keras_model = build(spec.architecture, **spec.config)
+            self._check_shapes()
+            if weights is not None and not isinstance(weights, WeightsArtifact):
+                self.weights_path = Path(weights)
+                self.keras_model.load_weights(self.weights_path)
+            elif self.artifact.trained:
+                self.weights_path = fetch(self.artifact)
+                self.keras_model.load_weights(self.weights_path)
+            else:
+                self.weights_path = None
+                logger.warning(
+                    "%s: weights are UNTRAINED (deterministic initialisation, seed %d); "
+                    "its predictions carry no biological meaning", spec.name, self.artifact.untrained_seed)
+                untrained_weights(self.keras_model, self.artifact.untrained_seed)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    @property
+    def trained(self) -> bool:
+        return self.artifact.trained
+
+    def _check_shapes(self) -> None:
+        built_in = tuple(self.keras_model.input_shape[1:])
+        built_out = tuple(self.keras_model.output_shape[1:])
+        if built_in != self.spec.input_shape or built_out != self.spec.target_shape:
+            raise ValueError(
+                f"{self.spec.directory / 'model.yaml'}: the schema says input {self.spec.input_shape} -> "
+                f"targets {self.spec.target_shape}, but the architecture {self.spec.architecture!r} with "
+                f"config {self.spec.config} is {built_in} -> {built_out}"
+            )
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        """Predict one batch; ``x`` has shape ``(N,) + input shape``. Returns ``(N,) + target shape``."""
+        x = np.asarray(x)
+        expected = self.spec.input_shape
+        if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"{self.name} expects a batch of shape (N, {', '.join(map(str, expected))}); got {x.shape}"
+            )
+        if self.spec.architecture == "deepsol":
+            if not np.issubdtype(x.dtype, np.integer):
+                raise ValueError(f"{self.name} expects integer amino-acid tokens; got dtype {x.dtype}")
+            x = x.astype("int32")
+        else:
+            x = x.astype("float32")
+        if len(x) == 0:
+            return np.zeros((0,) + self.spec.target_shape, dtype="float32")
+        with keras.device(self.device):
+            return np.asarray(self.keras_model.predict_on_batch(x))
+
+    def __repr__(self) -> str:
+        state = "trained" if self.trained else "UNTRAINED"
+        return f"ZooModel({self.name!r}, {self.spec.architecture}, {state}, device={self.device!r})"
+
+
+def get_model(name: str | os.PathLike, weights: str | os.PathLike | WeightsArtifact | None = None,
+              device: str = "auto") -> ZooModel:
+    """Load a zoo model by name (see ``list_models()``) or from a model directory path.
+
+    ``weights`` overrides the directory's artifact: a ``.weights.h5`` path or a
+    ``WeightsArtifact``. ``device`` is ``"auto"`` (a GPU when one is visible), ``"cpu"`` or ``"gpu"``.
+    """
+    return ZooModel(load_spec(find_model(name)), weights=weights, device=device)

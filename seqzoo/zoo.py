@@ -1,0 +1,151 @@
+"""The zoo's registry: model directories under ``models/`` and what their ``model.yaml`` says.
+
+A model directory is self-describing. seqzoo reads the same ``model.yaml`` that kipoi reads:
+``args`` names the architecture, its size arguments and the weights artifact description;
+``schema`` gives the input and target shapes and the target labels file.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from seqzoo.artifacts import ArtifactError, WeightsArtifact
+
+# The zoo (models/, dataloaders/) lives beside the package in a checkout or editable install;
+# SEQZOO_ZOO points elsewhere (e.g. a copy of the repository next to a wheel install).
+ZOO_ENV = "SEQZOO_ZOO"
+
+
+def zoo_root() -> Path:
+    """Directory holding ``models/`` and ``dataloaders/``."""
+    root = Path(os.environ.get(ZOO_ENV) or Path(__file__).resolve().parent.parent)
+    if not (root / "models").is_dir():
+        raise FileNotFoundError(
+            f"no models/ directory under {root}; install seqzoo from its repository "
+            f"(pip install -e .) or set {ZOO_ENV} to the repository root"
+        )
+    return root
+
+
+def models_dir() -> Path:
+    """The ``models/`` directory: one sub-directory per model, also usable as a kipoi source."""
+    return zoo_root() / "models"
+
+
+def list_models(pattern: str = "") -> list[str]:
+    """Names of the zoo's models (directories of ``models/`` with a ``model.yaml``), sorted.
+
+    ``pattern`` keeps only names containing it (case-insensitive).
+    """
+    names = sorted(p.parent.name for p in models_dir().glob("*/model.yaml"))
+    return [n for n in names if pattern.lower() in n.lower()]
+
+
+class ModelNotFoundError(LookupError):
+    """No model of that name in the zoo."""
+
+
+class ModelSpecError(ValueError):
+    """A model directory whose ``model.yaml`` is missing, malformed or inconsistent."""
+
+
+def _parse_shape(text, where: str) -> tuple:
+    """kipoi writes shapes as strings like ``(600, 4)``; ``None`` is a free dimension."""
+    if isinstance(text, (list, tuple)):
+        return tuple(text)
+    try:
+        items = [s.strip() for s in str(text).strip().strip("()").split(",") if s.strip()]
+        return tuple(None if s == "None" else int(s) for s in items)
+    except ValueError:
+        raise ModelSpecError(f"{where}: shape {text!r} is not a tuple of integers") from None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything seqzoo needs from a model directory."""
+
+    name: str
+    directory: Path
+    architecture: str
+    config: dict
+    artifact: WeightsArtifact
+    input_shape: tuple
+    target_shape: tuple
+    labels: tuple[str, ...]
+    doc: str = ""
+    default_dataloader_args: dict = field(default_factory=dict)
+
+    @property
+    def artifact_file(self) -> Path:
+        return self.directory / "weights.yaml"
+
+
+def load_spec(directory: str | os.PathLike) -> ModelSpec:
+    """Read a model directory's ``model.yaml`` (and the files it names) into a ``ModelSpec``."""
+    directory = Path(directory).resolve()
+    path = directory / "model.yaml"
+    if not path.is_file():
+        raise ModelSpecError(f"{directory} is not a model directory: it has no model.yaml")
+    try:
+        descr = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ModelSpecError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(descr, dict):
+        raise ModelSpecError(f"{path}: expected a mapping at the top level")
+
+    def need(mapping, key, where):
+        if not isinstance(mapping, dict) or key not in mapping:
+            raise ModelSpecError(f"{path}: missing '{where}{key}'")
+        return mapping[key]
+
+    args = need(descr, "args", "")
+    schema = need(descr, "schema", "")
+    inputs, targets = need(schema, "inputs", "schema."), need(schema, "targets", "schema.")
+    weights_file = directory / need(args, "weights", "args.")
+    try:
+        artifact = WeightsArtifact.from_yaml(weights_file)
+    except FileNotFoundError:
+        raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist") from None
+    target_shape = _parse_shape(need(targets, "shape", "schema.targets."), f"{path} schema.targets")
+    labels: tuple[str, ...] = ()
+    if "column_labels" in targets:
+        labels_path = directory / targets["column_labels"]
+        if not labels_path.is_file():
+            raise ModelSpecError(f"{path}: column_labels names {labels_path}, which does not exist")
+        labels = tuple(line.strip() for line in labels_path.read_text().splitlines() if line.strip())
+        if len(labels) != target_shape[-1]:
+            raise ModelSpecError(
+                f"{labels_path} has {len(labels)} labels but the targets have {target_shape[-1]} columns"
+            )
+    dataloader = descr.get("default_dataloader") or {}
+    return ModelSpec(
+        name=directory.name,
+        directory=directory,
+        architecture=need(args, "architecture", "args."),
+        config=dict(args.get("config") or {}),
+        artifact=artifact,
+        input_shape=_parse_shape(need(inputs, "shape", "schema.inputs."), f"{path} schema.inputs"),
+        target_shape=target_shape,
+        labels=labels,
+        doc=str((descr.get("info") or {}).get("doc", "")).strip(),
+        default_dataloader_args=dict(dataloader.get("default_args") or {}) if isinstance(dataloader, dict) else {},
+    )
+
+
+def find_model(name_or_path: str | os.PathLike) -> Path:
+    """The directory of a zoo model given its name, or a path to any model directory."""
+    candidate = Path(name_or_path)
+    if (candidate / "model.yaml").is_file():
+        return candidate.resolve()
+    directory = models_dir() / str(name_or_path)
+    if (directory / "model.yaml").is_file():
+        return directory
+    known = list_models()
+    close = [n for n in known if n.lower() == str(name_or_path).lower()]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ModelNotFoundError(f"no model named {str(name_or_path)!r} in the zoo (known: {', '.join(known)}){hint}")
+
+
+__all__ = ["ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]

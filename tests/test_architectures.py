@@ -1,0 +1,101 @@
+"""The three architectures: published sizes, naming, serialisation round trips, batch invariance."""
+
+import keras
+import numpy as np
+import pytest
+
+from seqzoo.architectures import ARCHITECTURES, build, build_basset, build_deepsea, build_deepsol
+from seqzoo.predictor import untrained_weights
+
+PUBLISHED_PARAMETERS = {"basset": 4_140_464, "deepsea": 52_843_119, "deepsol": 920_321}
+
+# Small variants keep the round-trip tests fast; sizes are arguments, not constants.
+SMALL = {
+    "basset": dict(seq_len=100, n_tasks=3, conv_filters=(8, 8, 8), conv_widths=(5, 3, 3), dense_units=(16, 16)),
+    "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
+    "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
+}
+
+
+def small_inputs(model, n, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = model.input_shape[1:]
+    if model.name == "deepsol":
+        return rng.integers(0, 21, (n,) + shape).astype("int32")
+    return np.eye(4, dtype="float32")[rng.integers(0, 4, (n,) + shape[:-1])]
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_published_parameter_count(architecture):
+    model = build(architecture)
+    assert model.count_params() == PUBLISHED_PARAMETERS[architecture]
+
+
+def test_published_shapes():
+    assert build_basset().input_shape == (None, 600, 4) and build_basset().output_shape == (None, 164)
+    assert build_deepsea().input_shape == (None, 1000, 4) and build_deepsea().output_shape == (None, 919)
+    assert build_deepsol().input_shape == (None, 1200) and build_deepsol().output_shape == (None, 1)
+
+
+def test_rc_average_adds_no_parameters_and_is_strand_symmetric():
+    model = build_deepsea(**SMALL["deepsea"])
+    assert model.count_params() == build_deepsea(**{**SMALL["deepsea"], "rc_average": False}).count_params()
+    untrained_weights(model, seed=1)
+    x = small_inputs(model, 4)
+    reverse_complement = x[:, ::-1, ::-1]
+    np.testing.assert_allclose(model.predict_on_batch(x), model.predict_on_batch(reverse_complement), atol=1e-6)
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_every_layer_named_by_the_builder(architecture):
+    # Keras numbers automatic names ("dense", "dense_1", ...) per session, so a second build
+    # renames any layer the builder left unnamed; explicit names stay the same.
+    first = [layer.name for layer in build(architecture, **SMALL[architecture]).layers]
+    second = [layer.name for layer in build(architecture, **SMALL[architecture]).layers]
+    assert first == second
+    assert len(first) == len(set(first))
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_config_round_trip(architecture):
+    model = build(architecture, **SMALL[architecture])
+    untrained_weights(model, seed=2)
+    clone = keras.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    x = small_inputs(model, 3)
+    np.testing.assert_array_equal(model.predict_on_batch(x), clone.predict_on_batch(x))
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_keras_and_weights_file_round_trip(architecture, tmp_path):
+    model = build(architecture, **SMALL[architecture])
+    untrained_weights(model, seed=3)
+    x = small_inputs(model, 3)
+    expected = model.predict_on_batch(x)
+
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(reloaded.predict_on_batch(x), expected)
+
+    model.save_weights(tmp_path / "model.weights.h5")
+    fresh = build(architecture, **SMALL[architecture])
+    fresh.load_weights(tmp_path / "model.weights.h5")
+    np.testing.assert_array_equal(fresh.predict_on_batch(x), expected)
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_same_predictions_for_batch_sizes_1_8_64(architecture):
+    model = build(architecture, **SMALL[architecture])
+    untrained_weights(model, seed=4)
+    x = small_inputs(model, 64)
+    full = model.predict_on_batch(x)
+    for size in (1, 8):
+        parts = np.concatenate([model.predict_on_batch(x[i:i + size]) for i in range(0, 64, size)])
+        np.testing.assert_allclose(parts, full, atol=1e-6)
+
+
+def test_unknown_architecture_and_bad_config_are_clear():
+    with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
+        build("resnet")
+    with pytest.raises(ValueError, match="bad configuration for architecture 'basset'"):
+        build("basset", seq_length=600)

@@ -1,0 +1,482 @@
+"""Tests for seqzoo.artifacts against a real local HTTP server (no mocks)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from seqzoo.artifacts import (
+    ArtifactError,
+    WeightsArtifact,
+    cache_dir,
+    cached_path,
+    fetch,
+    is_cached,
+    verify,
+)
+
+ARTIFACTS_PY = Path(__file__).resolve().parents[1] / "seqzoo" / "artifacts.py"
+FILE_NAME = "toy-v1.weights.bin"
+PAYLOAD_SIZE = 256 * 1024
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves files from ``server.root``.
+
+    ``/<name>`` serves the file; ``/truncated/<name>`` announces the full
+    Content-Length but sends half the bytes and closes; ``/slow/<name>`` sleeps
+    between chunks. Every GET is counted per path in ``server.counts``.
+    """
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        server = self.server
+        with server.lock:
+            server.counts[self.path] = server.counts.get(self.path, 0) + 1
+        mode, _, name = self.path.lstrip("/").rpartition("/")
+        file = server.root / name
+        if mode not in ("", "truncated", "slow") or not file.is_file():
+            self.send_error(404, "File not found")
+            return
+        data = file.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if mode == "truncated":
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        chunk = 8 * 1024
+        for start in range(0, len(data), chunk):
+            self.wfile.write(data[start : start + chunk])
+            if mode == "slow":
+                self.wfile.flush()
+                time.sleep(0.03)
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
+        pass
+
+
+class Server:
+    """A ThreadingHTTPServer on 127.0.0.1 with an ephemeral port, in a thread."""
+
+    def __init__(self, root: Path) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.root = root
+        self.httpd.counts = {}
+        self.httpd.lock = threading.Lock()
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+        self.running = True
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.httpd.counts
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{path}"
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Path:
+    root = tmp_path / "served"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def server(served: Path):
+    srv = Server(served)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cache"
+    monkeypatch.setenv("SEQZOO_CACHE", str(path))
+    monkeypatch.delenv("SEQZOO_MIRROR", raising=False)
+    return path
+
+
+@pytest.fixture
+def payload(served: Path) -> bytes:
+    """A few hundred KB of random bytes, published on the server as FILE_NAME."""
+    data = os.urandom(PAYLOAD_SIZE)
+    (served / FILE_NAME).write_bytes(data)
+    return data
+
+
+def _artifact(data: bytes, *urls: str, file_name: str = FILE_NAME) -> WeightsArtifact:
+    return WeightsArtifact(
+        file_name=file_name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        md5=hashlib.md5(data).hexdigest(),
+        size=len(data),
+        urls=urls,
+        produced_by="os.urandom in tests",
+    )
+
+
+def _leftovers(cache: Path) -> list[Path]:
+    """Every file in the cache except lock files (which filelock may leave behind)."""
+    if not cache.exists():
+        return []
+    return sorted(p for p in cache.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def test_good_download(cache: Path, server: Server, payload: bytes) -> None:
+    art = _artifact(payload, server.url(FILE_NAME))
+    assert not is_cached(art)
+
+    path = fetch(art, progress=True)
+
+    assert path == cache.resolve() / art.sha256[:12] / FILE_NAME
+    assert path == cached_path(art)
+    assert path.read_bytes() == payload
+    verify(path, art)
+    assert is_cached(art)
+    assert _leftovers(cache) == [path]
+    assert server.counts == {f"/{FILE_NAME}": 1}
+
+
+def test_cached_reload_without_network(cache: Path, server: Server, payload: bytes) -> None:
+    art = _artifact(payload, server.url(FILE_NAME))
+    first = fetch(art, progress=False)
+    server.stop()
+
+    second = fetch(art, progress=False)
+
+    assert second == first
+    assert second.read_bytes() == payload
+    assert server.counts == {f"/{FILE_NAME}": 1}
+
+
+def test_corrupted_file_on_server(cache: Path, server: Server, payload: bytes) -> None:
+    art = _artifact(payload, server.url(FILE_NAME))
+    bad = bytearray(payload)
+    bad[1000] ^= 0xFF  # same size, different bytes
+    (server.httpd.root / FILE_NAME).write_bytes(bytes(bad))
+
+    with pytest.raises(ArtifactError) as info:
+        fetch(art, progress=False)
+
+    msg = str(info.value)
+    assert "sha256" in msg
+    assert art.sha256 in msg
+    assert hashlib.sha256(bytes(bad)).hexdigest() in msg
+    assert "discarded" in msg
+    assert server.url(FILE_NAME) in msg
+    assert not cached_path(art).exists()
+    assert _leftovers(cache) == []
+
+
+def test_corrupted_cached_file_refused_then_forced(
+    cache: Path, server: Server, payload: bytes
+) -> None:
+    art = _artifact(payload, server.url(FILE_NAME))
+    path = fetch(art, progress=False)
+    damaged = bytearray(payload)
+    damaged[-1] ^= 0x01
+    path.write_bytes(bytes(damaged))
+
+    assert not is_cached(art)
+    with pytest.raises(ArtifactError) as info:
+        fetch(art, progress=False)
+    msg = str(info.value)
+    assert "corrupt" in msg and "sha256" in msg
+    assert str(path) in msg
+    assert "--force" in msg
+    # Refused, not silently re-downloaded.
+    assert server.counts == {f"/{FILE_NAME}": 1}
+    assert path.read_bytes() == bytes(damaged)
+
+    fixed = fetch(art, force=True, progress=False)
+
+    assert fixed == path
+    assert fixed.read_bytes() == payload
+    assert is_cached(art)
+    assert server.counts == {f"/{FILE_NAME}": 2}
+    assert _leftovers(cache) == [path]
+
+
+def test_404(cache: Path, server: Server, payload: bytes) -> None:
+    url = server.url("missing.weights.bin")
+    art = _artifact(payload, url)
+
+    with pytest.raises(ArtifactError) as info:
+        fetch(art, progress=False)
+
+    msg = str(info.value)
+    assert "404" in msg
+    assert url in msg
+    assert FILE_NAME in msg
+    assert "SEQZOO_MIRROR" in msg  # tells the user how to work offline
+    assert _leftovers(cache) == []
+
+
+def test_second_url_used_when_first_404s(cache: Path, server: Server, payload: bytes) -> None:
+    art = _artifact(payload, server.url("gone/" + FILE_NAME), server.url(FILE_NAME))
+
+    path = fetch(art, progress=False)
+
+    assert path.read_bytes() == payload
+    assert server.counts == {f"/gone/{FILE_NAME}": 1, f"/{FILE_NAME}": 1}
+
+
+def test_every_url_failing_is_listed(cache: Path, server: Server, payload: bytes) -> None:
+    refused = f"http://127.0.0.1:{_free_port()}/{FILE_NAME}"
+    missing = server.url("missing.bin")
+    art = _artifact(payload, refused, missing)
+
+    with pytest.raises(ArtifactError) as info:
+        fetch(art, progress=False)
+
+    msg = str(info.value)
+    assert refused in msg and missing in msg
+    assert "404" in msg
+    assert _leftovers(cache) == []
+
+
+def test_transfer_cut_off_midway(cache: Path, server: Server, payload: bytes) -> None:
+    url = server.url("truncated/" + FILE_NAME)
+    art = _artifact(payload, url)
+
+    with pytest.raises(ArtifactError) as info:
+        fetch(art, progress=False)
+
+    assert url in str(info.value)
+    assert server.counts == {f"/truncated/{FILE_NAME}": 1}
+    assert not cached_path(art).exists()
+    assert _leftovers(cache) == []
+
+
+# --------------------------------------------------------------------------- mirror
+
+
+def test_mirror_without_network(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(100_000)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / FILE_NAME).write_bytes(data)
+    monkeypatch.setenv("SEQZOO_MIRROR", str(mirror))
+    # The only URL points at a closed port: success proves no network was used.
+    art = _artifact(data, f"http://127.0.0.1:{_free_port()}/{FILE_NAME}")
+
+    path = fetch(art, progress=False)
+
+    assert path == cached_path(art)
+    assert path.read_bytes() == data
+    assert _leftovers(cache) == [path]
+
+
+def test_wrong_file_in_mirror(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(100_000)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / FILE_NAME).write_bytes(os.urandom(100_000))
+    monkeypatch.setenv("SEQZOO_MIRROR", str(mirror))
+    art = _artifact(data)
+
+    with pytest.raises(ArtifactError) as info:
+        fetch(art, progress=False)
+
+    msg = str(info.value)
+    assert "SEQZOO_MIRROR" in msg and str(mirror / FILE_NAME) in msg
+    assert art.sha256 in msg
+    assert not cached_path(art).exists()
+    assert _leftovers(cache) == []
+
+
+def test_no_urls_no_mirror_says_how_to_work_offline(cache: Path) -> None:
+    art = _artifact(b"x" * 10)
+    with pytest.raises(ArtifactError, match="SEQZOO_MIRROR"):
+        fetch(art, progress=False)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+# The child loads seqzoo/artifacts.py by path rather than `import seqzoo.artifacts`:
+# the package __init__ imports keras, which would add seconds per process and
+# has nothing to do with what is tested here.
+_CHILD = r"""
+import importlib.util, json, sys, time
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("seqzoo_artifacts", sys.argv[3])
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+WeightsArtifact, fetch = module.WeightsArtifact, module.fetch
+art = WeightsArtifact.from_yaml(sys.argv[1])
+print("ready", flush=True)
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.002)
+start = time.time()
+path = fetch(art, progress=False)
+print(json.dumps({"path": str(path), "start": start, "end": time.time()}), flush=True)
+"""
+
+
+def test_two_processes_fetch_once(cache: Path, server: Server, payload: bytes, tmp_path: Path) -> None:
+    art = _artifact(payload, server.url("slow/" + FILE_NAME))
+    spec = tmp_path / "artifact.yaml"
+    art.to_yaml(spec)
+    go = tmp_path / "go"
+    env = dict(os.environ)  # carries SEQZOO_CACHE set by the fixture
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(spec), str(go), str(ARTIFACTS_PY)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    try:
+        # Start both fetches at the same moment, whatever the import time was.
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        go.touch()
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    paths = {r["path"] for r in results}
+    assert paths == {str(cached_path(art))}
+    assert Path(paths.pop()).read_bytes() == payload
+    # The two fetches really overlapped in time...
+    assert max(r["start"] for r in results) < min(r["end"] for r in results)
+    # ...yet the server sent the file once: the second process waited on the lock.
+    assert server.counts == {f"/slow/{FILE_NAME}": 1}
+    assert _leftovers(cache) == [cached_path(art)]
+
+
+# --------------------------------------------------------------------------- description
+
+
+def test_yaml_round_trip(tmp_path: Path) -> None:
+    art = _artifact(b"weights", "https://example.org/a", "https://example.org/b")
+    path = tmp_path / "weights.yaml"
+    art.to_yaml(path)
+    assert WeightsArtifact.from_yaml(path) == art
+
+    untrained = WeightsArtifact(file_name="basset.weights.h5", untrained_seed=7)
+    untrained.to_yaml(path)
+    assert WeightsArtifact.from_yaml(path) == untrained
+
+
+def test_describe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(5000)
+    file = tmp_path / "basset-v1.weights.h5"
+    file.write_bytes(data)
+
+    art = WeightsArtifact.describe(file, urls=["https://example.org/x"], produced_by="test")
+
+    assert art.file_name == "basset-v1.weights.h5"
+    assert art.sha256 == hashlib.sha256(data).hexdigest()
+    assert art.md5 == hashlib.md5(data).hexdigest()
+    assert art.size == 5000
+    assert art.urls == ("https://example.org/x",)
+    assert art.trained
+    verify(file, art)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("sha256: " + "0" * 64 + "\n", "file_name"),
+        ("file_name: a.weights.h5\nsize: 3\n", "sha256"),
+        ("file_name: a.weights.h5\nsha256: " + "0" * 64 + "\nchecksum: 12\n", "checksum"),
+    ],
+)
+def test_from_yaml_bad_keys(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ArtifactError) as info:
+        WeightsArtifact.from_yaml(path)
+    assert str(path) in str(info.value)
+    assert key in str(info.value)
+
+
+def test_untrained_artifact(cache: Path) -> None:
+    art = WeightsArtifact(file_name="deepsea.weights.h5", untrained_seed=0)
+    assert art.trained is False
+    assert not is_cached(art)
+    with pytest.raises(ArtifactError, match="untrained; there is no file to fetch"):
+        fetch(art)
+    with pytest.raises(ArtifactError):
+        WeightsArtifact(file_name="x.h5", untrained_seed=1, sha256="0" * 64)
+
+
+def test_invalid_descriptions_rejected() -> None:
+    with pytest.raises(ArtifactError, match="sha256"):
+        WeightsArtifact(file_name="x.weights.h5")
+    with pytest.raises(ArtifactError, match="file_name"):
+        WeightsArtifact(file_name="../x.weights.h5", sha256="0" * 64)
+
+
+# --------------------------------------------------------------------------- cache layout
+
+
+def test_cache_layout(cache: Path) -> None:
+    a = _artifact(b"one")
+    b = _artifact(b"two")
+    assert cache_dir() == cache.resolve()
+    assert cache.is_dir()
+    assert cached_path(a) == cache.resolve() / a.sha256[:12] / FILE_NAME
+    assert cached_path(a) != cached_path(b)  # same name, different hash: no collision
+
+
+def test_verify_reports_expected_and_actual(tmp_path: Path) -> None:
+    file = tmp_path / FILE_NAME
+    file.write_bytes(b"actual bytes")
+    art = _artifact(b"expected bytes")  # same length, different content
+    with pytest.raises(ArtifactError) as info:
+        verify(file, art)
+    msg = str(info.value)
+    assert art.sha256 in msg
+    assert hashlib.sha256(b"actual bytes").hexdigest() in msg
+    assert str(file) in msg
