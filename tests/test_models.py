@@ -1,0 +1,162 @@
+"""The kipoi contract, checked with the real kipoi package for every registered model."""
+
+import os
+import subprocess
+import sys
+
+import h5py
+import kipoi
+import numpy as np
+import pandas as pd
+import pytest
+
+import seqzoo
+from seqzoo.checks import EXPECT_FILE, check_model_dir, dataloader_class
+from seqzoo.zoo import models_dir
+
+from conftest import random_inputs
+
+
+def kipoi_cli(args, cwd, home):
+    """Run the real ``kipoi`` command line with its own HOME (it writes ~/.kipoi on start)."""
+    env = dict(os.environ, HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "kipoi", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_zoo_lists_the_three_models():
+    assert {"Basset", "DeepSEA", "DeepSol"} <= set(seqzoo.list_models())
+    assert seqzoo.list_models("deep") == ["DeepSEA", "DeepSol"]
+
+
+def test_kipoi_get_model_predicts_the_schema_shape(model_dir, spec):
+    model = kipoi.get_model(str(model_dir), source="dir")
+    x = random_inputs(spec, 5)
+    preds = model.predict_on_batch(x)
+    assert preds.shape == (5,) + spec.target_shape
+    assert np.all((preds >= 0) & (preds <= 1))
+    assert list(model.schema.targets.column_labels) == list(spec.labels)
+
+
+def test_seqzoo_and_kipoi_give_the_same_predictions(model_name, model_dir, spec):
+    x = random_inputs(spec, 4, seed=7)
+    ours = seqzoo.get_model(model_name).predict_on_batch(x)
+    theirs = kipoi.get_model(str(model_dir), source="dir").predict_on_batch(x)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_seqzoo_get_model_works_from_any_directory(model_name, spec, tmp_path):
+    code = (f"import seqzoo; m = seqzoo.get_model({model_name!r}); "
+            f"print(m.predict_on_batch(__import__('numpy').zeros((1,) + m.spec.input_shape, "
+            f"dtype={'int32' if spec.architecture == 'deepsol' else 'float32'!r})).shape)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str((1,) + spec.target_shape)
+
+
+def test_pipeline_predicts_on_the_example_files(model_dir, spec):
+    model = kipoi.get_model(str(model_dir), source="dir")
+    files = {k: str(model_dir / v.example) for k, v in model.default_dataloader.args.items()
+             if isinstance(v.example, str)}
+    preds = model.pipeline.predict(files, batch_size=4)
+    with h5py.File(model_dir / EXPECT_FILE) as f:
+        n_examples = len(f["preds"])
+    assert preds.shape == (n_examples,) + spec.target_shape
+
+
+def test_dataloader_schema_equals_the_model_schema(model_dir, spec, batch):
+    model = kipoi.get_model(str(model_dir), source="dir")
+    schema = model.default_dataloader.get_output_schema()
+    assert tuple(schema.inputs.shape) == tuple(model.schema.inputs.shape) == spec.input_shape
+    assert batch["inputs"].shape[1:] == spec.input_shape
+    assert schema == dataloader_class(spec).get_output_schema()
+
+
+def test_model_directory_passes_seqzoo_check(model_dir):
+    assert check_model_dir(model_dir) == []
+
+
+def test_kipoi_test_passes_with_the_reference_predictions(model_dir, kipoi_home):
+    # kipoi reads test.expect relative to the working directory: run it from the model directory.
+    result = kipoi_cli(["test", "."], cwd=model_dir, home=kipoi_home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "All predictions match" in result.stdout + result.stderr
+
+
+def test_kipoi_test_fails_when_predictions_change(model_dir, kipoi_home, tmp_path):
+    with h5py.File(model_dir / EXPECT_FILE) as f:
+        inputs, preds = f["inputs"][:], f["preds"][:]
+    wrong = tmp_path / "wrong.h5"
+    with h5py.File(wrong, "w") as f:
+        f["inputs"], f["preds"] = inputs, preds + 1e-3
+    result = kipoi_cli(["test", ".", "-e", str(wrong)], cwd=model_dir, home=kipoi_home)
+    assert result.returncode != 0
+
+
+def test_kipoi_predict_writes_metadata_and_one_row_per_input(model_dir, spec, kipoi_home, tmp_path):
+    model = kipoi.get_model(str(model_dir), source="dir")
+    files = {k: str(model_dir / v.example) for k, v in model.default_dataloader.args.items()
+             if isinstance(v.example, str)}
+    out = tmp_path / "preds.tsv"
+    import json
+    result = kipoi_cli(["predict", str(model_dir), "--source", "dir", "--keep_metadata",
+                        "--dataloader_args", json.dumps(files), "-o", str(out)], cwd=tmp_path, home=kipoi_home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(out, sep="\t")
+    with h5py.File(model_dir / EXPECT_FILE) as f:
+        expected = f["preds"][:]
+    assert len(table) == len(expected)
+    pred_columns = [f"preds/{i}" for i in range(spec.target_shape[-1])]
+    np.testing.assert_allclose(table[pred_columns].to_numpy(), expected, atol=1e-6)
+    metadata = [c for c in table.columns if c.startswith("metadata/")]
+    if spec.architecture == "deepsol":
+        assert "metadata/id" in metadata
+    else:
+        assert {"metadata/ranges/chr", "metadata/ranges/start", "metadata/ranges/end"} <= set(metadata)
+
+
+def test_zoo_as_a_kipoi_source(kipoi_home):
+    source = kipoi.sources.LocalSource(str(models_dir()))
+    assert sorted(source.list_models().model) == seqzoo.list_models()
+    model = kipoi.get_model("Basset", source=source)
+    assert model.predict_on_batch(np.zeros((2, 600, 4), "float32")).shape == (2, 164)
+
+
+def test_kipoi_ls_lists_exactly_the_zoo(kipoi_home, tmp_path):
+    home = tmp_path / "home"
+    (home / ".kipoi").mkdir(parents=True)
+    (home / ".kipoi" / "config.yaml").write_text(
+        f"model_sources:\n  seqzoo:\n    type: local\n    local_path: {models_dir()}\n")
+    result = kipoi_cli(["ls", "all", "--source", "seqzoo"], cwd=tmp_path, home=home)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == seqzoo.list_models()
+
+
+def test_root_model_yaml_does_not_break_kipoi_listing_of_the_repository():
+    # Registering the repository root instead of models/ still lists (and does not crash on)
+    # the top-level model.yaml, which must therefore be a valid kipoi model description.
+    source = kipoi.sources.LocalSource(str(models_dir().parent))
+    listed = set(source.list_models().model)
+    assert {f"models/{name}" for name in seqzoo.list_models()} <= listed
+
+
+def test_wrong_input_shape_is_a_clear_error(model_name, spec):
+    model = seqzoo.get_model(model_name)
+    bad = np.zeros((2,) + tuple(d + 1 for d in spec.input_shape), dtype="float32")
+    with pytest.raises(ValueError, match=rf"{model_name} expects a batch of shape \(N, "):
+        model.predict_on_batch(bad)
+
+
+def test_root_model_yaml_is_the_default_model_and_runs_its_example(kipoi_home):
+    import yaml
+
+    root = models_dir().parent
+    default = kipoi.get_model(str(root), source="dir")
+    basset = yaml.safe_load((root / "models" / "Basset" / "model.yaml").read_text())
+    mirrored = yaml.safe_load((root / "model.yaml").read_text())
+    assert mirrored["args"]["architecture"] == basset["args"]["architecture"]
+    assert mirrored["schema"]["inputs"]["shape"] == basset["schema"]["inputs"]["shape"]
+    assert mirrored["schema"]["targets"]["shape"] == basset["schema"]["targets"]["shape"]
+    preds = default.pipeline.predict({}, batch_size=4)  # the example is the default input
+    with h5py.File(root / "models" / "Basset" / EXPECT_FILE) as f:
+        np.testing.assert_allclose(preds, f["preds"][:], atol=1e-6)
