@@ -24,7 +24,7 @@ def visible_gpus() -> int:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """Turn ``auto``/``cpu``/``gpu`` into a Keras device name (``"cpu:0"`` or ``"gpu:0"``).
+    """Turn ``auto``/``cpu``/``gpu`` into a Keras device name (``"cpu"`` or ``"gpu:0"``).
 
     ``auto`` means the first GPU when one is visible, else the CPU. Asking for ``gpu`` where
     none is visible is an error rather than a silent fall-back to the CPU.
@@ -32,11 +32,13 @@ def resolve_device(device: str = "auto") -> str:
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
     if device == "cpu":
-        return "cpu:0"
+        # "cpu", not "cpu:0": under the torch backend Keras 3.15 mis-creates integer
+        # variables (dropout seeds) inside a "cpu:0" scope.
+        return "cpu"
     gpus = visible_gpus()
     if device == "gpu" and gpus == 0:
         raise RuntimeError(
             f"device='gpu' was requested but the Keras {keras.backend.backend()} backend sees no GPU; "
             "use device='cpu' or 'auto'"
         )
-    return "gpu:0" if gpus else "cpu:0"
+    return "gpu:0" if gpus else "cpu"

@@ -1,0 +1,63 @@
+"""The same model and weights give the same predictions under the tensorflow and torch backends.
+
+Keras picks its backend once per process, so the torch side runs in a subprocess. This is how a
+GPU machine without tensorflow runs the zoo.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import seqzoo
+from seqzoo.device import resolve_device, visible_gpus
+
+from conftest import random_inputs
+
+torch = pytest.importorskip("torch")
+
+TORCH_SIDE = """
+import sys, numpy as np, keras
+assert keras.backend.backend() == "torch", keras.backend.backend()
+import seqzoo
+model = seqzoo.get_model(sys.argv[1], weights=sys.argv[2] or None, device="cpu")
+np.save(sys.argv[4], model.predict_on_batch(np.load(sys.argv[3])))
+"""
+
+
+def predict_under_torch(name, x, tmp_path, weights=""):
+    np.save(tmp_path / "x.npy", x)
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    result = subprocess.run([sys.executable, "-c", TORCH_SIDE, name, str(weights), str(tmp_path / "x.npy"),
+                             str(tmp_path / "y.npy")], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return np.load(tmp_path / "y.npy")
+
+
+def test_tensorflow_and_torch_agree(model_name, spec, tmp_path):
+    x = random_inputs(spec, 8, seed=11)
+    ours = seqzoo.get_model(model_name, device="cpu").predict_on_batch(x)
+    np.testing.assert_allclose(predict_under_torch(model_name, x, tmp_path), ours, atol=1e-5, rtol=0)
+
+
+def test_weights_saved_under_tensorflow_load_under_torch(tmp_path):
+    model = seqzoo.get_model("DeepSol", device="cpu")
+    # Perturb the weights so this is not just the deterministic initialisation again.
+    model.keras_model.set_weights([w * 1.5 for w in model.keras_model.get_weights()])
+    path = tmp_path / "deepsol.weights.h5"
+    model.keras_model.save_weights(path)
+    x = random_inputs(model.spec, 8, seed=12)
+    np.testing.assert_allclose(predict_under_torch("DeepSol", x, tmp_path, weights=path),
+                               model.predict_on_batch(x), atol=1e-5, rtol=0)
+
+
+def test_device_choice():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("gpu:0" if visible_gpus() else "cpu")
+    if not visible_gpus():
+        with pytest.raises(RuntimeError, match="no GPU"):
+            resolve_device("gpu")
+    with pytest.raises(ValueError, match="device must be one of"):
+        resolve_device("tpu")
