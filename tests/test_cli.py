@@ -1,0 +1,148 @@
+"""The seqzoo command line and trained-weight artifacts served over real HTTP, end to end."""
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import kipoi
+import numpy as np
+import pandas as pd
+import pytest
+
+import seqzoo
+from seqzoo.artifacts import ArtifactError, WeightsArtifact
+from seqzoo.cli import main
+from seqzoo.zoo import find_model
+
+from conftest import random_inputs
+
+EXAMPLE = find_model("Basset") / "example"
+
+
+def test_predict_writes_labelled_rows_in_input_order(tmp_path, capsys):
+    out = tmp_path / "basset.tsv"
+    assert main(["predict", "Basset", "--fasta", str(EXAMPLE / "genome.fa"), "--bed",
+                 str(EXAMPLE / "intervals.bed"), "-o", str(out), "--batch-size", "3", "--quiet"]) == 0
+    table = pd.read_csv(out, sep="\t")
+    bed = pd.read_csv(EXAMPLE / "intervals.bed", sep="\t", header=None)
+    assert list(table.columns[:6]) == ["chrom", "start", "end", "name", "strand", "padded"]
+    assert list(table.columns[6:]) == list(seqzoo.get_model("Basset").labels)
+    assert list(table["name"]) == list(bed[3]) and list(table["start"]) == list(bed[1])
+    assert table.loc[table["name"] == "chrom_start", "padded"].item() > 0
+    assert "UNTRAINED" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_predict_matches_the_reference_predictions(tmp_path):
+    import h5py
+
+    out = tmp_path / "deepsol.tsv"
+    example = find_model("DeepSol") / "example" / "proteins.fa"
+    assert main(["predict", "DeepSol", "--fasta", str(example), "-o", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out, sep="\t")
+    with h5py.File(find_model("DeepSol") / "test.expect.h5") as f:
+        np.testing.assert_allclose(table["soluble"].to_numpy(), f["preds"][:, 0], atol=1e-6)
+
+
+def test_protein_rows_that_cannot_be_predicted_have_a_reason_and_no_value(tmp_path):
+    fasta = tmp_path / "p.fa"
+    fasta.write_text(">good\nMKVLAAGIVALLLAAGCSS\n>bad\nMKXV\n>empty\n")
+    out = tmp_path / "p.tsv"
+    assert main(["predict", "DeepSol", "--fasta", str(fasta), "-o", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out, sep="\t", keep_default_na=False, na_values=["nan"])
+    assert list(table["id"]) == ["good", "bad", "empty"]
+    assert list(table["valid"]) == [1, 0, 0]
+    assert table["soluble"].isna().tolist() == [False, True, True]
+    assert table.loc[1, "reason"].startswith("non-standard residue 'X'")
+
+
+def test_bad_bed_fails_cleanly_and_leaves_no_output(tmp_path, capsys):
+    bed = tmp_path / "bad.bed"
+    bed.write_text("chr1\t100\t200\nchr1\t300\tabc\n")
+    out = tmp_path / "out.tsv"
+    assert main(["predict", "Basset", "--fasta", str(EXAMPLE / "genome.fa"), "--bed", str(bed),
+                 "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.bed, line 2" in err
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_unknown_model_suggests_the_right_name(capsys):
+    assert main(["info", "basset"]) == 2
+    assert "did you mean 'Basset'" in capsys.readouterr().err
+
+
+def test_list_and_info(capsys):
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    for name in seqzoo.list_models():
+        assert name in listing
+    assert "UNTRAINED" in listing
+    assert main(["info", "DeepSEA"]) == 0
+    assert "919" in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    script = os.path.join(os.path.dirname(sys.executable), "seqzoo")  # beside this Python
+    result = subprocess.run([script, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and seqzoo.__version__ in result.stdout
+
+
+# --- a model directory whose weights are a real artifact served over HTTP -------------------
+
+@pytest.fixture
+def http_root(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def served_model(tmp_path, http_root, monkeypatch):
+    """A copy of models/DeepSol whose weights.yaml names a .weights.h5 on the local server."""
+    root, url = http_root
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEQZOO_MIRROR", raising=False)
+    model = seqzoo.get_model("DeepSol", device="cpu")
+    model.keras_model.set_weights([w * 0.5 for w in model.keras_model.get_weights()])
+    weights = root / "deepsol-test.weights.h5"
+    model.keras_model.save_weights(weights)
+    directory = tmp_path / "DeepSol"
+    shutil.copytree(find_model("DeepSol"), directory)
+    WeightsArtifact.describe(weights, urls=[f"{url}/{weights.name}"], produced_by="tests").to_yaml(directory / "weights.yaml")
+    return directory, model, weights
+
+
+def test_kipoi_loads_weights_fetched_over_http(served_model):
+    directory, reference, _ = served_model
+    x = random_inputs(reference.spec, 6)
+    loaded = kipoi.get_model(str(directory), source="dir")
+    assert loaded.model.trained and loaded.model.weights_path.is_file()
+    assert str(loaded.model.weights_path).startswith(os.environ["SEQZOO_CACHE"])
+    np.testing.assert_allclose(loaded.predict_on_batch(x), reference.predict_on_batch(x), atol=1e-7)
+
+
+def test_corrupted_served_weights_are_refused(served_model):
+    directory, _, weights = served_model
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ArtifactError, match="sha256"):
+        seqzoo.get_model(directory)
+
+
+def test_fetch_command_and_cache_state(served_model, capsys):
+    directory, _, _ = served_model
+    assert main(["info", str(directory)]) == 0
+    assert "not fetched" in capsys.readouterr().out
+    assert main(["fetch", str(directory)]) == 0
+    assert main(["info", str(directory)]) == 0
+    assert "present, verified" in capsys.readouterr().out

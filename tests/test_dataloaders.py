@@ -1,0 +1,87 @@
+"""The zoo's dataloaders on real FASTA and BED files: windows, strands, padding, bad input."""
+
+import numpy as np
+import pytest
+
+from seqzoo.dataloaders import DNAIntervalDataset, ProteinDataset
+from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot
+
+CHROM = "ACGTTGCAAC" * 10  # 100 bp
+
+
+@pytest.fixture
+def genome(tmp_path):
+    path = tmp_path / "genome.fa"
+    path.write_text(">chr1\n" + "\n".join(CHROM[i:i + 50] for i in range(0, 100, 50)) + "\n")
+    return path
+
+
+def bed(tmp_path, text):
+    path = tmp_path / "regions.bed"
+    path.write_text(text)
+    return path
+
+
+def test_window_is_centred_and_minus_strand_is_reverse_complemented(tmp_path, genome):
+    regions = bed(tmp_path, "chr1\t40\t50\tfwd\t0\t+\nchr1\t40\t50\trev\t0\t-\n")
+    data = DNAIntervalDataset(regions, genome, seq_len=20)
+    forward, reverse = data[0], data[1]
+    np.testing.assert_array_equal(forward["inputs"], one_hot_dna(CHROM[35:55]))
+    np.testing.assert_array_equal(reverse["inputs"], reverse_complement_one_hot(one_hot_dna(CHROM[35:55])))
+    assert forward["metadata"]["padded"] == 0
+    ranges = reverse["metadata"]["ranges"]
+    assert (ranges.chr, ranges.start, ranges.end, ranges.id, ranges.strand) == ("chr1", 40, 50, "rev", "-")
+
+
+def test_window_past_the_chromosome_end_is_padded_with_n_and_flagged(tmp_path, genome):
+    regions = bed(tmp_path, "chr1\t0\t4\tstart\nchr1\t96\t100\tend\n")
+    data = DNAIntervalDataset(regions, genome, seq_len=10)
+    start, end = data[0], data[1]
+    assert start["metadata"]["padded"] == 3 and end["metadata"]["padded"] == 3
+    np.testing.assert_array_equal(start["inputs"][:3], np.full((3, 4), 0.25, "float32"))
+    np.testing.assert_array_equal(start["inputs"][3:], one_hot_dna(CHROM[:7]))
+
+
+def test_refuse_names_the_bed_line(tmp_path, genome):
+    regions = bed(tmp_path, "chr1\t40\t50\nchr1\t96\t100\n")
+    with pytest.raises(ValueError, match=r"regions.bed, line 2: .*reaches past the chromosome"):
+        DNAIntervalDataset(regions, genome, seq_len=10, out_of_bounds="refuse")
+
+
+def test_missing_chromosome_names_both_spellings_and_the_line(tmp_path, genome):
+    regions = bed(tmp_path, "chr1\t40\t50\n1\t40\t50\n")
+    with pytest.raises(ValueError, match=r"regions.bed, line 2: chromosome '1' is not in .*genome.fa; the FASTA has 'chr1'"):
+        DNAIntervalDataset(regions, genome, seq_len=10)
+
+
+def test_batches_have_the_schema_shape(tmp_path, genome):
+    regions = bed(tmp_path, "".join(f"chr1\t{i}\t{i + 10}\n" for i in range(0, 90, 10)))
+    data = DNAIntervalDataset(regions, genome, seq_len=24)
+    batch = data.load_all(batch_size=4)
+    assert batch["inputs"].shape == (9, 24, 4)
+    assert list(batch["metadata"]["ranges"]["start"]) == list(range(0, 90, 10))
+
+
+def test_protein_records_that_cannot_be_predicted_keep_their_row(tmp_path):
+    fasta = tmp_path / "proteins.fa"
+    fasta.write_text(">ok\nMKV\n>lower\nmkv*\n>empty\n>odd\nMKXV\n>long\n" + "A" * 11 + "\n")
+    data = ProteinDataset(fasta, max_len=10)
+    rows = [data[i]["metadata"] for i in range(len(data))]
+    assert [r["id"] for r in rows] == ["ok", "lower", "empty", "odd", "long"]
+    assert [r["valid"] for r in rows] == [1, 1, 0, 0, 0]
+    assert rows[2]["reason"] == "empty sequence"
+    assert "non-standard residue 'X' at position 3" in rows[3]["reason"]
+    assert "exceeds" in rows[4]["reason"]
+    np.testing.assert_array_equal(data[0]["inputs"], data[1]["inputs"])  # case and trailing '*'
+    assert not data[3]["inputs"].any()
+
+
+def test_protein_duplicate_ids_and_non_fasta_are_errors(tmp_path):
+    dup = tmp_path / "dup.fa"
+    dup.write_text(">a\nMKV\n>a\nMKV\n")
+    with pytest.raises(ValueError, match="duplicate id 'a'"):
+        ProteinDataset(dup)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n>a\nMKV\n")
+    with pytest.raises(ValueError, match=r"notes.txt, line 1"):
+        ProteinDataset(text)
