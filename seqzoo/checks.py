@@ -11,7 +11,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from seqzoo import dataloaders
 from seqzoo.predictor import ZooModel
 from seqzoo.zoo import ModelSpec, load_spec
 
@@ -31,13 +30,9 @@ def _inside(directory: Path):
 
 def dataloader_class(spec: ModelSpec):
     """The model's default dataloader class with the model's ``default_args`` applied."""
-    import yaml
-    from kipoi_utils.utils import override_default_kwargs
+    from kipoi_utils.utils import load_obj, override_default_kwargs
 
-    descr = yaml.safe_load((spec.directory / "model.yaml").read_text())
-    defined_as = descr["default_dataloader"]["defined_as"]
-    cls = getattr(dataloaders, defined_as.rsplit(".", 1)[-1])
-    return override_default_kwargs(cls, spec.default_dataloader_args)
+    return override_default_kwargs(load_obj(spec.dataloader), spec.default_dataloader_args)
 
 
 def example_batch(spec: ModelSpec) -> dict:

@@ -77,12 +77,13 @@ def cmd_predict(args) -> int:
     from tqdm import tqdm
 
     from seqzoo.checks import dataloader_class
+    from seqzoo.dataloaders import ProteinDataset
     from seqzoo.predictor import ZooModel
     from seqzoo.zoo import find_model, load_spec
 
     spec = load_spec(find_model(args.model))
-    protein = spec.architecture == "deepsol"
     cls = dataloader_class(spec)
+    protein = issubclass(cls, ProteinDataset)
     if protein:
         dataset = cls(fasta_file=args.fasta)
         header = ["id", "length", "valid", "reason"]

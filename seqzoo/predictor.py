@@ -102,12 +102,11 @@ class ZooModel:
             raise ValueError(
                 f"{self.name} expects a batch of shape (N, {', '.join(map(str, expected))}); got {x.shape}"
             )
-        if self.spec.architecture == "deepsol":
+        input_dtype = self.keras_model.inputs[0].dtype
+        if "int" in str(input_dtype):
             if not np.issubdtype(x.dtype, np.integer):
-                raise ValueError(f"{self.name} expects integer amino-acid tokens; got dtype {x.dtype}")
-            x = x.astype("int32")
-        else:
-            x = x.astype("float32")
+                raise ValueError(f"{self.name} expects integer tokens; got dtype {x.dtype}")
+        x = x.astype(input_dtype)
         if len(x) == 0:
             return np.zeros((0,) + self.spec.target_shape, dtype="float32")
         with keras.device(self.device):

@@ -74,8 +74,9 @@ class ModelSpec:
     input_shape: tuple
     target_shape: tuple
     labels: tuple[str, ...]
-    doc: str = ""
+    dataloader: str = ""
     default_dataloader_args: dict = field(default_factory=dict)
+    doc: str = ""
 
     @property
     def artifact_file(self) -> Path:
@@ -104,10 +105,9 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     schema = need(descr, "schema", "")
     inputs, targets = need(schema, "inputs", "schema."), need(schema, "targets", "schema.")
     weights_file = directory / need(args, "weights", "args.")
-    try:
-        artifact = WeightsArtifact.from_yaml(weights_file)
-    except FileNotFoundError:
-        raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist") from None
+    if not weights_file.is_file():
+        raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist")
+    artifact = WeightsArtifact.from_yaml(weights_file)
     target_shape = _parse_shape(need(targets, "shape", "schema.targets."), f"{path} schema.targets")
     labels: tuple[str, ...] = ()
     if "column_labels" in targets:
@@ -119,7 +119,10 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
             raise ModelSpecError(
                 f"{labels_path} has {len(labels)} labels but the targets have {target_shape[-1]} columns"
             )
-    dataloader = descr.get("default_dataloader") or {}
+    dataloader = need(descr, "default_dataloader", "")
+    if not isinstance(dataloader, dict) or "defined_as" not in dataloader:
+        raise ModelSpecError(f"{path}: default_dataloader must name a class with 'defined_as' "
+                             "(e.g. seqzoo.dataloaders.DNAIntervalDataset)")
     return ModelSpec(
         name=directory.name,
         directory=directory,
@@ -129,8 +132,9 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
         input_shape=_parse_shape(need(inputs, "shape", "schema.inputs."), f"{path} schema.inputs"),
         target_shape=target_shape,
         labels=labels,
+        dataloader=dataloader["defined_as"],
+        default_dataloader_args=dict(dataloader.get("default_args") or {}),
         doc=str((descr.get("info") or {}).get("doc", "")).strip(),
-        default_dataloader_args=dict(dataloader.get("default_args") or {}) if isinstance(dataloader, dict) else {},
     )
 
 
