@@ -55,22 +55,25 @@ class ZooModel:
                  device: str = "auto"):
         self.spec = spec
         self.device = resolve_device(device)
-        self.artifact = weights if isinstance(weights, WeightsArtifact) else spec.artifact
+        if weights is None or isinstance(weights, WeightsArtifact):
+            self.artifact: WeightsArtifact | None = weights or spec.artifact
+        else:
+            self.artifact = None  # a local weights file given by the caller
         with keras.device(self.device):
             self.keras_model = build(spec.architecture, **spec.config)
             self._check_shapes()
-            if weights is not None and not isinstance(weights, WeightsArtifact):
-                self.weights_path = Path(weights)
-                self.keras_model.load_weights(self.weights_path)
+            if self.artifact is None:
+                self.weights_path: Path | None = Path(weights)
             elif self.artifact.trained:
                 self.weights_path = fetch(self.artifact)
-                self.keras_model.load_weights(self.weights_path)
             else:
                 self.weights_path = None
                 logger.warning(
                     "%s: weights are UNTRAINED (deterministic initialisation, seed %d); "
                     "its predictions carry no biological meaning", spec.name, self.artifact.untrained_seed)
                 untrained_weights(self.keras_model, self.artifact.untrained_seed)
+            if self.weights_path is not None:
+                self.keras_model.load_weights(self.weights_path)
 
     @property
     def name(self) -> str:
@@ -82,7 +85,8 @@ class ZooModel:
 
     @property
     def trained(self) -> bool:
-        return self.artifact.trained
+        """False when the model runs on deterministic untrained weights."""
+        return self.weights_path is not None
 
     def _check_shapes(self) -> None:
         built_in = tuple(self.keras_model.input_shape[1:])

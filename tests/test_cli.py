@@ -146,3 +146,11 @@ def test_fetch_command_and_cache_state(served_model, capsys):
     assert main(["fetch", str(directory)]) == 0
     assert main(["info", str(directory)]) == 0
     assert "present, verified" in capsys.readouterr().out
+
+
+def test_get_model_with_a_local_weights_file(served_model):
+    _, reference, weights = served_model
+    local = seqzoo.get_model("DeepSol", weights=weights, device="cpu")
+    assert local.trained and local.weights_path == weights
+    x = random_inputs(reference.spec, 3)
+    np.testing.assert_array_equal(local.predict_on_batch(x), reference.predict_on_batch(x))
