@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import filelock
 import pooch
@@ -185,7 +186,12 @@ class WeightsArtifact:
                 f"got {urls!r}"
             )
         kwargs = {k: v for k, v in data.items() if v is not None}
-        kwargs["urls"] = tuple(str(u) for u in urls)
+        # A URL without a scheme is a path relative to this YAML file: an artifact shipped in
+        # the repository beside its description. It is fetched (copied and verified) like any.
+        kwargs["urls"] = tuple(
+            str(u) if urlparse(str(u)).scheme else (path.parent / str(u)).resolve().as_uri()
+            for u in urls
+        )
         if "produced_by" in kwargs:
             kwargs["produced_by"] = str(kwargs["produced_by"])
         try:
@@ -368,8 +374,11 @@ def _install(final: Path, artifact: WeightsArtifact, write: Callable[[Path], Any
 
 def _downloader(url: str, progress: bool):
     """A pooch downloader for ``url``; plain HTTP(S) gets an explicit timeout."""
-    if urlparse(url).scheme in ("http", "https"):
+    scheme = urlparse(url).scheme
+    if scheme in ("http", "https"):
         return pooch.HTTPDownloader(progressbar=progress, timeout=DOWNLOAD_TIMEOUT)
+    if scheme == "file":
+        return lambda url, output, _: shutil.copyfile(url2pathname(urlparse(url).path), output)
     return pooch.choose_downloader(url, progressbar=progress)
 
 

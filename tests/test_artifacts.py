@@ -480,3 +480,21 @@ def test_verify_reports_expected_and_actual(tmp_path: Path) -> None:
     assert art.sha256 in msg
     assert hashlib.sha256(b"actual bytes").hexdigest() in msg
     assert str(file) in msg
+
+
+def test_relative_url_is_a_file_beside_the_description(tmp_path: Path, cache: Path) -> None:
+    # An artifact shipped in the repository: weights.yaml names the file relative to itself.
+    data = os.urandom(4096)
+    (tmp_path / "shipped.weights.h5").write_bytes(data)
+    description = tmp_path / "weights.yaml"
+    description.write_text(
+        f"file_name: shipped.weights.h5\nsha256: {hashlib.sha256(data).hexdigest()}\n"
+        f"size: {len(data)}\nurls:\n  - shipped.weights.h5\n"
+    )
+    art = WeightsArtifact.from_yaml(description)
+    assert art.urls == ((tmp_path / "shipped.weights.h5").resolve().as_uri(),)
+    path = fetch(art, progress=False)
+    assert path.read_bytes() == data and path.parent.parent == cache
+    (tmp_path / "shipped.weights.h5").write_bytes(data[:-1] + b"x")
+    with pytest.raises(ArtifactError, match="sha256"):
+        fetch(art, force=True, progress=False)
