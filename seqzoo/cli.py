@@ -1,12 +1,11 @@
-"""The ``seqzoo`` command line: list, info, fetch, predict, check, kipoi-source."""
+"""The ``seqzoo`` command line: list, info, fetch, predict, train, check, kipoi-source."""
 
 import argparse
 import csv
+import json
 import os
 import sys
 from pathlib import Path
-
-import numpy as np
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -64,11 +63,8 @@ def cmd_fetch(args) -> int:
     return status
 
 
-def _output_rows(meta: dict, n: int, protein: bool):
-    """Per-row leading columns from a batch's metadata."""
-    if protein:
-        keys = ("id", "length", "valid", "reason")
-        return [[meta[k][i] for k in keys] for i in range(n)]
+def _output_rows(meta: dict, n: int):
+    """Per-row leading columns (the interval) from a DNA batch's metadata."""
     r = meta["ranges"]
     return [[r["chr"][i], r["start"][i], r["end"][i], r["id"][i], r["strand"][i], meta["padded"][i]] for i in range(n)]
 
@@ -83,15 +79,12 @@ def cmd_predict(args) -> int:
 
     spec = load_spec(find_model(args.model))
     cls = dataloader_class(spec)
-    protein = issubclass(cls, ProteinDataset)
-    if protein:
-        dataset = cls(fasta_file=args.fasta)
-        header = ["id", "length", "valid", "reason"]
-    else:
-        if not args.bed:
-            raise SystemExit(f"seqzoo predict {spec.name}: --bed is required for a DNA model")
-        dataset = cls(intervals_file=args.bed, fasta_file=args.fasta)
-        header = ["chrom", "start", "end", "name", "strand", "padded"]
+    if issubclass(cls, ProteinDataset):
+        return _predict_proteins(spec, args)
+    if not args.bed:
+        raise SystemExit(f"seqzoo predict {spec.name}: --bed is required for a DNA model")
+    dataset = cls(intervals_file=args.bed, fasta_file=args.fasta)
+    header = ["chrom", "start", "end", "name", "strand", "padded"]
     model = ZooModel(spec, device=args.device)
     labels = list(spec.labels) or [f"target_{i}" for i in range(spec.target_shape[-1])]
     output = Path(args.output)
@@ -103,9 +96,7 @@ def cmd_predict(args) -> int:
             for batch in dataset.batch_iter(batch_size=args.batch_size):
                 preds = model.predict_on_batch(batch["inputs"])
                 n = len(preds)
-                lead = _output_rows(batch["metadata"], n, protein)
-                if protein:  # rows that could not be encoded get no prediction
-                    preds = np.where(np.asarray(batch["metadata"]["valid"])[:, None] == 1, preds, np.nan)
+                lead = _output_rows(batch["metadata"], n)
                 for row, p in zip(lead, preds):
                     writer.writerow(row + [f"{v:.6g}" for v in p])
                 bar.update(n)
@@ -116,6 +107,44 @@ def cmd_predict(args) -> int:
     if not model.trained:
         print(f"warning: {spec.name} has UNTRAINED weights; these predictions are meaningless", file=sys.stderr)
     print(f"wrote {len(dataset)} rows x {len(labels)} targets to {output}", file=sys.stderr)
+    return 0
+
+
+def _predict_proteins(spec, args) -> int:
+    """``seqzoo predict`` for a protein model: streamed, TSV or Parquet (seqzoo.protein_predict)."""
+    from seqzoo.predictor import ZooModel
+    from seqzoo.protein_predict import THRESHOLD, predict_fasta
+
+    if args.bed:
+        raise SystemExit(f"seqzoo predict {spec.name}: --bed is for DNA models; {spec.name} takes a protein FASTA")
+    model = ZooModel(spec, device=args.device)
+    labels = list(spec.labels) or [f"target_{i}" for i in range(spec.target_shape[-1])]
+    n = predict_fasta(model.predict_on_batch, args.fasta, args.output, max_len=spec.input_shape[0],
+                      labels=labels, batch_size=args.batch_size, progress=not args.quiet)
+    if not model.trained:
+        print(f"warning: {spec.name} has UNTRAINED weights; these predictions are meaningless", file=sys.stderr)
+    print(f"wrote {n} rows to {args.output} (predicted_class: probability >= {THRESHOLD})", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from seqzoo.training import train_deepsol
+    from seqzoo.zoo import find_model, load_spec
+
+    spec = load_spec(find_model(args.model))
+    if spec.architecture != "deepsol":
+        raise ValueError(f"seqzoo train: no training recipe for {spec.name} ({spec.architecture}); "
+                         "only DeepSol can be trained so far")
+    config = json.loads(args.config) if args.config else spec.config
+    result = train_deepsol(
+        args.train, args.valid, args.output, name=args.name, config=config, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+        valid_to_train=args.valid_to_train, seed=args.seed, verbose=2 if args.quiet else "auto",
+    )
+    m = result["held_out_metrics"]
+    print(f"held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
+          f"AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}", file=sys.stderr)
+    print(f"wrote {Path(args.output) / result['weights_file']}, weights.yaml and metrics.json", file=sys.stderr)
     return 0
 
 
@@ -170,11 +199,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--fasta", required=True, help="genome FASTA (DNA models) or protein FASTA (DeepSol)")
     p.add_argument("--bed", help="BED intervals (DNA models)")
-    p.add_argument("-o", "--output", required=True, help="output TSV")
+    p.add_argument("-o", "--output", required=True,
+                   help="output TSV (proteins: .parquet for Parquet, anything else TSV)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("train", help="train a model (DeepSol) on labelled sequences")
+    p.add_argument("model", help="model name or directory (its model.yaml gives the default sizes)")
+    p.add_argument("--train", required=True, help="training TSV: sequence<TAB>label, with header")
+    p.add_argument("--valid", required=True, help="validation TSV, same format")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--name", default="deepsol", help="weights file base name (default: deepsol)")
+    p.add_argument("--config", help="JSON size arguments of the architecture (default: model.yaml's)")
+    p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping ends sooner)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
+    p.add_argument("--valid-to-train", type=float, default=0.5,
+                   help="fraction of the validation rows moved into training (stratified, seeded)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("check", help="check model directories the way kipoi test does, and more strictly")
     p.add_argument("models", nargs="+", help="model names or directories")

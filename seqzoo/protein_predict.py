@@ -1,0 +1,177 @@
+"""Streaming prediction for protein models (DeepSol): FASTA in, one row per record out.
+
+:func:`predict_fasta` reads the FASTA file with :func:`seqzoo.proteins.iter_fasta` in chunks of
+``chunk_size`` records, encodes each chunk with :func:`seqzoo.encoding.encode_protein`, predicts
+the predictable records in batches and writes the chunk's rows before reading the next, so
+memory stays flat however many proteins the file holds (only the record ids are kept, to detect
+duplicates).
+
+Output: one row per input record, in input order, with the columns
+
+``id`` (first word of the header), ``length`` (residues as read), ``valid`` (1 = predicted,
+0 = not predictable), ``reason`` (why not; empty when valid), one probability column per target
+(``soluble`` for DeepSol; NaN when not valid) and ``predicted_class`` (1 when the probability is at
+least :data:`THRESHOLD`, 0 below it; empty/null when not valid).
+
+The format follows the output name: ``.parquet`` writes Parquet (pyarrow, one row group per
+chunk), anything else tab-separated text. The file is written as ``<output>.partial`` and renamed
+only when complete; on any error the partial file is deleted and nothing is left behind.
+
+Bad input (see ``encode_protein`` and ``iter_fasta``): lower case is upper-cased and one trailing
+``*`` removed; an empty record, a residue outside the 20 standard ones (X, B, Z, U, O, an internal
+``*``, digits...) or a sequence longer than the model's maximum keeps its row with ``valid = 0``
+and the reason; a duplicate id or a file that is not FASTA stops the run with an error naming the
+file and line(s), and no output file is left.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from seqzoo.encoding import encode_protein
+from seqzoo.proteins import FastaRecord, iter_fasta
+
+__all__ = ["THRESHOLD", "output_columns", "predict_fasta"]
+
+#: A probability at or above this is predicted as class 1 (soluble). Fixed, not tuned.
+THRESHOLD = 0.5
+
+
+def output_columns(labels: tuple[str, ...] | list[str]) -> list[str]:
+    """The output's column names for a model with target ``labels``."""
+    return ["id", "length", "valid", "reason", *labels, "predicted_class"]
+
+
+def _chunks(records: Iterator[FastaRecord], size: int) -> Iterator[list[FastaRecord]]:
+    while chunk := list(islice(records, size)):
+        yield chunk
+
+
+def _predict_chunk(predict: Callable[[np.ndarray], np.ndarray], chunk: list[FastaRecord],
+                   max_len: int, n_targets: int, batch_size: int) -> dict:
+    """Encode and predict one chunk of records; returns its output columns."""
+    reasons, tokens, valid_rows = [], [], []
+    for i, record in enumerate(chunk):
+        encoded, reason = encode_protein(record.sequence, max_len)
+        reasons.append(reason or "")
+        if encoded is not None:
+            tokens.append(encoded)
+            valid_rows.append(i)
+    probabilities = np.full((len(chunk), n_targets), np.nan, dtype=np.float32)
+    for start in range(0, len(tokens), batch_size):
+        batch = np.stack(tokens[start : start + batch_size])
+        probabilities[valid_rows[start : start + batch_size]] = predict(batch)
+    valid = np.zeros(len(chunk), dtype=np.int8)
+    valid[valid_rows] = 1
+    return {
+        "id": [r.id for r in chunk],
+        "length": [len(r.sequence) for r in chunk],
+        "valid": valid,
+        "reason": reasons,
+        "probabilities": probabilities,
+        "predicted_class": (probabilities[:, 0] >= THRESHOLD).astype(np.int8),
+    }
+
+
+class _TSVWriter:
+    def __init__(self, path: Path, columns: list[str]):
+        self.file = open(path, "w", newline="")
+        self.writer = csv.writer(self.file, delimiter="\t", lineterminator="\n")
+        self.writer.writerow(columns)
+
+    def write(self, part: dict) -> None:
+        for i in range(len(part["id"])):
+            valid = bool(part["valid"][i])
+            probabilities = [f"{v:.6g}" for v in part["probabilities"][i]]  # "nan" when not valid
+            self.writer.writerow([part["id"][i], part["length"][i], int(part["valid"][i]), part["reason"][i],
+                                  *probabilities, int(part["predicted_class"][i]) if valid else ""])
+        self.file.flush()  # each chunk reaches the disk before the next is read
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _ParquetWriter:
+    def __init__(self, path: Path, columns: list[str]):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa, self.labels = pa, columns[4:-1]
+        self.schema = pa.schema(
+            [("id", pa.string()), ("length", pa.int64()), ("valid", pa.int8()), ("reason", pa.string())]
+            + [(label, pa.float32()) for label in self.labels]
+            + [("predicted_class", pa.int8())]
+        )
+        self.writer = pq.ParquetWriter(str(path), self.schema)
+
+    def write(self, part: dict) -> None:
+        pa = self.pa
+        not_valid = part["valid"] == 0
+        columns = [pa.array(part["id"], pa.string()), pa.array(part["length"], pa.int64()),
+                   pa.array(part["valid"], pa.int8()), pa.array(part["reason"], pa.string())]
+        columns += [pa.array(part["probabilities"][:, j], pa.float32()) for j in range(len(self.labels))]
+        columns.append(pa.array(part["predicted_class"], pa.int8(), mask=not_valid))
+        self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def predict_fasta(
+    predict: Callable[[np.ndarray], np.ndarray],
+    fasta: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    max_len: int,
+    labels: tuple[str, ...] | list[str] = ("soluble",),
+    batch_size: int = 64,
+    chunk_size: int = 4096,
+    progress: bool = True,
+) -> int:
+    """Predict every record of a protein FASTA file and write one row per record (module docstring).
+
+    Args:
+        predict: maps an int32 token batch ``(N, max_len)`` to probabilities ``(N, len(labels))``,
+            e.g. ``ZooModel.predict_on_batch``.
+        fasta: plain or gzipped protein FASTA.
+        output: ``.parquet`` for Parquet, anything else for TSV.
+        max_len: the model's input length; longer sequences are reported as not predictable.
+        labels: the model's target names (probability column names).
+        batch_size: records per model call.
+        chunk_size: records read, predicted and written at a time.
+        progress: show a progress bar (records) on stderr.
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        ValueError: the file is not FASTA or has a duplicate id (naming the file and lines);
+            nothing is written then.
+    """
+    from tqdm import tqdm
+
+    output = Path(output)
+    partial = output.with_name(output.name + ".partial")
+    columns = output_columns(labels)
+    writer_class = _ParquetWriter if output.suffix.lower() == ".parquet" else _TSVWriter
+    n_rows = 0
+    try:
+        writer = writer_class(partial, columns)
+        try:
+            with tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
+                for chunk in _chunks(iter_fasta(fasta), chunk_size):
+                    writer.write(_predict_chunk(predict, chunk, max_len, len(labels), batch_size))
+                    n_rows += len(chunk)
+                    bar.update(len(chunk))
+        finally:
+            writer.close()
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return n_rows

@@ -1,0 +1,380 @@
+"""Train the DeepSol architecture on labelled protein sequences (``seqzoo train DeepSol``).
+
+Recipe (described in ``models/DeepSol/README.md``):
+
+* **Data.** Two TSV files with the header ``sequence<TAB>label`` (label 1 = soluble). A seeded,
+  stratified part of the validation rows moves into training (:func:`split_validation`); the
+  rest is held out and is the only data used for model selection (early stopping) and metrics.
+* **Length handling.** Training batches group proteins of similar length (shuffled each epoch)
+  and pad them to the batch's longest protein plus at least the largest kernel size, rounded up
+  to a multiple of 32. Because every protein keeps at least one all-padding window, global max
+  pooling sees the same windows as at prediction time, where every protein is padded to
+  ``max_len``: the shorter batches change the speed, not the model. Training proteins longer
+  than ``max_len`` are cropped to their first ``max_len`` residues; held-out proteins longer
+  than ``max_len`` cannot be predicted by the shipped model and are left out of the metrics
+  (their number is recorded).
+* **Optimisation.** Adam, binary cross-entropy, "balanced" class weights, the learning rate
+  halved when the held-out loss stops improving, early stopping on the held-out loss with the
+  best weights restored (and checkpointed), seeded with :func:`keras.utils.set_random_seed`.
+* **Output.** ``<name>.weights.h5`` (the model at ``max_len``, loadable by ``seqzoo.get_model``),
+  ``weights.yaml`` (:class:`~seqzoo.artifacts.WeightsArtifact`, relative URL) and
+  ``metrics.json`` (metrics on the held-out part, the exact command, seed, split rule, history,
+  keras version).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from seqzoo.architectures import build_deepsol
+from seqzoo.artifacts import WeightsArtifact
+from seqzoo.encoding import PAD_TOKEN, encode_protein
+from seqzoo.training.metrics import binary_metrics
+
+__all__ = [
+    "LabelledProteins",
+    "LengthBucketBatches",
+    "predict_proteins",
+    "read_labelled_tsv",
+    "split_validation",
+    "train_deepsol",
+]
+
+#: Padded batch lengths are rounded up to a multiple of this (fewer distinct shapes to trace).
+LENGTH_STEP = 32
+
+
+@dataclass
+class LabelledProteins:
+    """Proteins as unpadded token arrays with their 0/1 labels, and the TSV rows they came from."""
+
+    tokens: list[np.ndarray]
+    labels: np.ndarray
+    rows: np.ndarray  # 0-based data-row index in the source file (header excluded)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def subset(self, index: np.ndarray) -> LabelledProteins:
+        """The proteins at ``index``, in that order."""
+        index = np.asarray(index, dtype=int)
+        return LabelledProteins([self.tokens[i] for i in index], self.labels[index], self.rows[index])
+
+    @staticmethod
+    def concatenate(parts: list[LabelledProteins]) -> LabelledProteins:
+        """All proteins of ``parts``, in order."""
+        return LabelledProteins(
+            [t for p in parts for t in p.tokens],
+            np.concatenate([p.labels for p in parts]),
+            np.concatenate([p.rows for p in parts]),
+        )
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(t) for t in self.tokens], dtype=int)
+
+
+def read_labelled_tsv(path: str | Path) -> LabelledProteins:
+    """Read a ``sequence<TAB>label`` TSV (with that header) into unpadded tokens.
+
+    Sequences are encoded like :func:`seqzoo.encoding.encode_protein` (upper-cased, one trailing
+    ``*`` removed) but not padded or length-limited.
+
+    Raises:
+        ValueError: naming the file and line for a wrong header, a label other than 0/1, or a
+            sequence that cannot be encoded (empty, non-standard residue).
+    """
+    path = Path(path)
+    tokens: list[np.ndarray] = []
+    labels: list[int] = []
+    with open(path, newline="") as f:
+        reader = csv.reader(f, delimiter="\t")
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:2]] != ["sequence", "label"]:
+            raise ValueError(f"{path}, line 1: expected the header 'sequence<TAB>label', got {header!r}")
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) < 2:
+                raise ValueError(f"{path}, line {line_no}: expected 2 tab-separated columns, got {len(row)}")
+            sequence, label = row[0].strip(), row[1].strip()
+            if label not in ("0", "1"):
+                raise ValueError(f"{path}, line {line_no}: label must be 0 or 1, got {label!r}")
+            encoded, reason = encode_protein(sequence, max_len=max(1, len(sequence)))
+            if encoded is None:
+                raise ValueError(f"{path}, line {line_no}: {reason}")
+            tokens.append(encoded)
+            labels.append(int(label))
+    if not tokens:
+        raise ValueError(f"{path}: no data rows")
+    return LabelledProteins(tokens, np.array(labels, dtype=int), np.arange(len(tokens)))
+
+
+def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded, stratified split of the validation rows into (moved to training, held out).
+
+    Rule: for each label (0 then 1), the row indices with that label are permuted with
+    ``numpy.random.default_rng(seed).permutation`` (one generator, used for label 0 first);
+    the first ``round(fraction * n_label)`` go to training, the rest are held out. Both
+    returned index arrays are sorted.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"the fraction of validation rows moved to training must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    moved, held = [], []
+    for label in (0, 1):
+        rows = rng.permutation(np.flatnonzero(labels == label))
+        k = int(round(fraction * len(rows)))
+        moved.append(rows[:k])
+        held.append(rows[k:])
+    return np.sort(np.concatenate(moved)), np.sort(np.concatenate(held))
+
+
+def _padded_width(longest: int, min_pad: int) -> int:
+    """Batch width for a longest protein of ``longest`` residues: + ``min_pad``, rounded up."""
+    return LENGTH_STEP * math.ceil((longest + min_pad) / LENGTH_STEP)
+
+
+def _pad_batch(tokens: list[np.ndarray], min_pad: int, max_len: int | None = None) -> np.ndarray:
+    """Pad (at the end) to the longest + ``min_pad``, rounded up to ``LENGTH_STEP``; or to ``max_len``."""
+    width = _padded_width(max(len(t) for t in tokens), min_pad) if max_len is None else max_len
+    out = np.full((len(tokens), width), PAD_TOKEN, dtype=np.int32)
+    for i, t in enumerate(tokens):
+        out[i, : len(t)] = t
+    return out
+
+
+class LengthBucketBatches(keras.utils.PyDataset):
+    """Batches of proteins of similar length, padded per batch (see the module docstring).
+
+    With ``shuffle=True`` the order changes every epoch (seeded): proteins are shuffled, cut
+    into chunks of ``50 * batch_size``, sorted by length within each chunk, batched, and the
+    batches shuffled. Yields ``(tokens, labels)`` or ``(tokens, labels, sample_weights)``.
+    """
+
+    def __init__(self, data: LabelledProteins, batch_size: int, min_pad: int, max_len: int,
+                 shuffle: bool, seed: int = 0, class_weight: dict[int, float] | None = None):
+        super().__init__()
+        self.data, self.batch_size, self.min_pad = data, batch_size, min_pad
+        self.shuffle, self.class_weight = shuffle, class_weight
+        # Cropped to max_len: the shipped model never sees more residues.
+        self.tokens = [t[:max_len] for t in data.tokens]
+        self.lengths = np.array([len(t) for t in self.tokens])
+        self.rng = np.random.default_rng(seed)
+        self.batches = self._make_batches()
+
+    def _make_batches(self) -> list[np.ndarray]:
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        else:
+            order = self.rng.permutation(len(self.tokens))
+            chunk = 50 * self.batch_size
+            batches = []
+            for start in range(0, len(order), chunk):
+                part = order[start : start + chunk]
+                part = part[np.argsort(self.lengths[part], kind="stable")]
+                batches += [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+            batches = [batches[i] for i in self.rng.permutation(len(batches))]
+        # Keras fixes the input signature from the first two batches: when they have the same
+        # width it would refuse every other width. Bring a batch of another width second.
+        widths = [_padded_width(int(self.lengths[b].max()), self.min_pad) for b in batches]
+        other = next((i for i, w in enumerate(widths) if w != widths[0]), None)
+        if len(batches) > 2 and widths[1] == widths[0] and other is not None:
+            batches[1], batches[other] = batches[other], batches[1]
+        return batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @property
+    def num_batches(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        rows = self.batches[index]
+        x = _pad_batch([self.tokens[i] for i in rows], self.min_pad)
+        y = self.data.labels[rows].astype("float32")[:, None]
+        if self.class_weight is None:
+            return x, y
+        w = np.array([self.class_weight[int(v)] for v in y[:, 0]], dtype="float32")
+        return x, y, w
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.batches = self._make_batches()
+
+
+def predict_proteins(model: keras.Model, tokens: list[np.ndarray], max_len: int,
+                     batch_size: int = 64) -> np.ndarray:
+    """Probabilities of ``model`` (built at ``max_len``) for unpadded proteins, each padded to
+    ``max_len`` exactly as the shipped predictor does. Proteins must be at most ``max_len`` long."""
+    out = np.empty(len(tokens), dtype="float32")
+    for start in range(0, len(tokens), batch_size):
+        batch = _pad_batch(tokens[start : start + batch_size], 0, max_len=max_len)
+        out[start : start + len(batch)] = np.asarray(model.predict_on_batch(batch))[:, 0]
+    return out
+
+
+def _balanced_class_weight(labels: np.ndarray) -> dict[int, float]:
+    """``n / (2 * n_class)`` per class, as scikit-learn's ``class_weight="balanced"``."""
+    counts = np.bincount(labels, minlength=2)
+    return {c: float(len(labels) / (2 * counts[c])) for c in (0, 1)}
+
+
+def train_deepsol(
+    train_tsv: str | Path,
+    valid_tsv: str | Path,
+    output_dir: str | Path,
+    *,
+    name: str = "deepsol",
+    config: dict | None = None,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    patience: int = 3,
+    valid_to_train: float = 0.5,
+    class_weight: bool = True,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    command: str | None = None,
+) -> dict:
+    """Train DeepSol with Keras ``fit``; write the weights, their artifact and the metrics.
+
+    Args:
+        train_tsv, valid_tsv: ``sequence<TAB>label`` files (see :func:`read_labelled_tsv`).
+        output_dir: created if needed; receives ``<name>.weights.h5``, ``weights.yaml``,
+            ``metrics.json`` and the best checkpoint ``checkpoint.weights.h5``.
+        name: base name of the weights file.
+        config: size arguments of :func:`~seqzoo.architectures.build_deepsol` (``max_len``,
+            ``embedding_dim``, ``kernels``, ``dense_units``, ``dropout``); empty = published size.
+        epochs: maximum number of epochs (early stopping usually ends sooner).
+        batch_size, learning_rate: Adam's batch size and initial learning rate.
+        patience: epochs without a better held-out loss before stopping (the learning rate is
+            halved after one such epoch).
+        valid_to_train: fraction of the validation rows moved into training
+            (:func:`split_validation`); the rest is held out for selection and metrics.
+        class_weight: weight the classes as scikit-learn's "balanced".
+        seed: seeds Keras, NumPy and the split.
+        verbose: Keras ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
+        command: the command line recorded in ``metrics.json`` (default: ``sys.argv``).
+
+    Returns:
+        The content of ``metrics.json``.
+    """
+    started = time.time()
+    command = command or shlex.join([Path(sys.argv[0]).name] + sys.argv[1:])
+    config = dict(config or {})
+    max_len = int(config.pop("max_len", 1200))
+    kernels = config.get("kernels")
+    min_pad = max(int(k) for k in kernels) if kernels else 15  # largest kernel: one all-padding window
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+
+    train = read_labelled_tsv(train_tsv)
+    valid = read_labelled_tsv(valid_tsv)
+    moved, held_idx = split_validation(valid.labels, valid_to_train, seed)
+    train_all = LabelledProteins.concatenate([train, valid.subset(moved)])
+    held = valid.subset(held_idx)
+    weights = _balanced_class_weight(train_all.labels) if class_weight else None
+
+    train_batches = LengthBucketBatches(train_all, batch_size, min_pad, max_len, shuffle=True,
+                                        seed=seed, class_weight=weights)
+    held_batches = LengthBucketBatches(held, batch_size, min_pad, max_len, shuffle=False)
+
+    # Variable-length model for training; it shares every weight with the max_len model.
+    model = build_deepsol(max_len=None, **config)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auroc")],
+        jit_compile=False,
+    )
+    checkpoint = output_dir / "checkpoint.weights.h5"
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True,
+                                        save_weights_only=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+    ]
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    history = model.fit(train_batches, validation_data=held_batches, epochs=epochs,
+                        callbacks=callbacks, verbose=verbose)
+    val_loss = history.history["val_loss"]
+    best_epoch = int(np.argmin(val_loss)) + 1
+
+    # The shipped model: fixed input length max_len, the best weights.
+    final = build_deepsol(max_len=max_len, **config)
+    final.set_weights(model.get_weights())
+    weights_path = output_dir / f"{name}.weights.h5"
+    final.save_weights(weights_path)
+
+    predictable = held.lengths <= max_len
+    probabilities = predict_proteins(final, [t for t, ok in zip(held.tokens, predictable) if ok], max_len)
+    metrics = binary_metrics(held.labels[predictable], probabilities)
+
+    split_rule = (
+        f"valid rows (0-based, header excluded) split per label with numpy.random.default_rng({seed}) "
+        f"permutation (label 0 first, then 1): the first round({valid_to_train} * n_label) rows of "
+        "each label moved into training, the rest held out for early stopping and metrics"
+    )
+    result = {
+        "model": "DeepSol",
+        "metrics_on": f"held-out part of {Path(valid_tsv).name}",
+        "held_out_metrics": metrics,
+        "held_out_not_predictable": int((~predictable).sum()),
+        "held_out_not_predictable_reason": f"longer than max_len {max_len}",
+        "command": command,
+        "seed": seed,
+        "split": {
+            "rule": split_rule,
+            "valid_to_train_fraction": valid_to_train,
+            "valid_rows_moved_to_training": int(len(moved)),
+            "valid_rows_held_out": int(len(held_idx)),
+            "held_out_rows": [int(i) for i in held_idx],
+        },
+        "data": {
+            "train_tsv": str(train_tsv),
+            "valid_tsv": str(valid_tsv),
+            "train_rows": len(train),
+            "valid_rows": len(valid),
+            "training_rows_total": len(train_all),
+        },
+        "recipe": {
+            "config": {"max_len": max_len, **config},
+            "epochs_max": epochs,
+            "epochs_run": len(val_loss),
+            "best_epoch": best_epoch,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "patience": patience,
+            "class_weight": weights,
+            "length_handling": f"length-bucketed batches padded to longest + {min_pad}, "
+                               f"rounded up to {LENGTH_STEP}; training proteins cropped to {max_len}",
+        },
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "runtime_s": round(time.time() - started, 1),
+        "weights_file": weights_path.name,
+    }
+    produced_by = (
+        f"{command} (seqzoo.training.deepsol, keras {keras.__version__}, seed {seed}); "
+        f"held-out validation: accuracy {metrics['accuracy']:.3f}, MCC {metrics['mcc']:.3f}, "
+        f"AUROC {metrics['auroc']:.3f}, AUPRC {metrics['auprc']:.3f} (n={metrics['n']})"
+    )
+    WeightsArtifact.describe(weights_path, urls=[weights_path.name], produced_by=produced_by).to_yaml(
+        output_dir / "weights.yaml")
+    (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result

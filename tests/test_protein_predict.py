@@ -1,0 +1,172 @@
+"""Streaming protein prediction (seqzoo.protein_predict and `seqzoo predict DeepSol`)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqzoo.cli import main
+from seqzoo.encoding import encode_protein
+from seqzoo.protein_predict import THRESHOLD, output_columns, predict_fasta
+
+MAX_LEN = 40
+
+
+def fake_predict(tokens: np.ndarray) -> np.ndarray:
+    """A deterministic stand-in for a model: the fraction of residues that are A (token 1)."""
+    assert tokens.dtype == np.int32 and tokens.shape[1] == MAX_LEN
+    length = (tokens > 0).sum(axis=1)
+    return ((tokens == 1).sum(axis=1) / length)[:, None].astype("float32")
+
+
+RECORDS = [  # (header, sequence lines, expected valid, expected reason prefix)
+    ("good1 some description", "MAAAKVLAAG", 1, ""),
+    ("lower", "maaakvlaag", 1, ""),
+    ("stop", "MAAAKVLAAG*", 1, ""),
+    ("X_residue", "MKXVA", 0, "non-standard residue 'X' at position 3"),
+    ("B_residue", "BMKV", 0, "non-standard residue 'B' at position 1"),
+    ("Z_residue", "MKVZ", 0, "non-standard residue 'Z' at position 4"),
+    ("U_selenocysteine", "MKUV", 0, "non-standard residue 'U' at position 3"),
+    ("O_pyrrolysine", "MKOV", 0, "non-standard residue 'O' at position 3"),
+    ("internal_stop", "MK*V", 0, "non-standard residue '*' at position 3"),
+    ("digit", "MK1V", 0, "non-standard residue '1' at position 3"),
+    ("empty", "", 0, "empty sequence"),
+    ("only_stop", "*", 0, "empty sequence"),
+    ("too_long", "A" * (MAX_LEN + 1), 0, f"length {MAX_LEN + 1} exceeds the model's maximum of {MAX_LEN}"),
+    ("wrapped", "MAAA\nKVLA\n\nAG", 1, ""),
+    ("good2", "KKKKA", 1, ""),
+]
+
+
+@pytest.fixture
+def fasta(tmp_path):
+    path = tmp_path / "proteins.fa"
+    path.write_text("".join(f">{h}\n{s}\n" for h, s, _, _ in RECORDS))
+    return path
+
+
+def read(path) -> pd.DataFrame:
+    if str(path).endswith(".parquet"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t", keep_default_na=False,
+                       na_values={"soluble": ["nan"], "predicted_class": [""]})
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".parquet"])
+def test_one_row_per_record_in_input_order_with_reasons(fasta, tmp_path, suffix):
+    out = tmp_path / f"out{suffix}"
+    n = predict_fasta(fake_predict, fasta, out, max_len=MAX_LEN, batch_size=2, chunk_size=3, progress=False)
+    table = read(out)
+    assert n == len(RECORDS) == len(table)
+    assert list(table.columns) == output_columns(["soluble"])
+    assert list(table["id"]) == [h.split()[0] for h, _, _, _ in RECORDS]
+    assert list(table["valid"]) == [v for _, _, v, _ in RECORDS]
+    for (_, _, valid, reason), (_, row) in zip(RECORDS, table.iterrows()):
+        assert row["reason"] == reason
+        assert np.isnan(row["soluble"]) == (not valid)
+        assert np.isnan(row["predicted_class"]) == (not valid)
+        if valid:
+            assert row["predicted_class"] == int(row["soluble"] >= THRESHOLD)
+    # Lower case, a trailing stop and line wrapping do not change the prediction.
+    probs = dict(zip(table["id"], table["soluble"]))
+    assert probs["good1"] == probs["lower"] == probs["stop"] == probs["wrapped"] == pytest.approx(0.5)
+    assert probs["good2"] == pytest.approx(0.2)
+    assert list(table["length"])[:3] == [10, 10, 11]  # the length as read, before the stop is removed
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_tsv_and_parquet_hold_the_same_content(fasta, tmp_path):
+    predict_fasta(fake_predict, fasta, tmp_path / "a.tsv", max_len=MAX_LEN, chunk_size=4, progress=False)
+    predict_fasta(fake_predict, fasta, tmp_path / "a.parquet", max_len=MAX_LEN, chunk_size=4, progress=False)
+    tsv, parquet = read(tmp_path / "a.tsv"), read(tmp_path / "a.parquet")
+    assert list(tsv.columns) == list(parquet.columns)
+    for column in ("id", "length", "valid", "reason"):
+        assert list(tsv[column]) == list(parquet[column])
+    np.testing.assert_allclose(tsv["soluble"], parquet["soluble"], rtol=1e-6)  # TSV keeps 6 digits
+    np.testing.assert_array_equal(tsv["predicted_class"], parquet["predicted_class"])
+
+
+def test_streams_chunk_by_chunk(tmp_path):
+    fasta = tmp_path / "many.fa"
+    fasta.write_text("".join(f">p{i}\nMAKV{'A' * (i % 7)}\n" for i in range(20)))
+    out = tmp_path / "out.tsv"
+    partial = tmp_path / "out.tsv.partial"
+    seen = []
+
+    def predict(tokens):
+        seen.append((len(tokens), partial.stat().st_size))
+        return fake_predict(tokens)
+
+    predict_fasta(predict, fasta, out, max_len=MAX_LEN, batch_size=2, chunk_size=4, progress=False)
+    assert max(n for n, _ in seen) <= 2
+    sizes = [size for _, size in seen]
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[0]  # rows are written before the end
+    assert list(read(out)["id"]) == [f"p{i}" for i in range(20)]
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".parquet"])
+def test_duplicate_id_further_down_fails_and_leaves_nothing(tmp_path, suffix):
+    fasta = tmp_path / "dup.fa"
+    fasta.write_text("".join(f">p{i}\nMAKV\n" for i in range(10)) + ">p3\nMKV\n")
+    out = tmp_path / f"out{suffix}"
+    with pytest.raises(ValueError, match=r"dup.fa, line 21: duplicate id 'p3' \(first seen at line 7"):
+        predict_fasta(fake_predict, fasta, out, max_len=MAX_LEN, chunk_size=2, progress=False)
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_not_fasta_fails_naming_file_and_line(tmp_path):
+    text = tmp_path / "table.tsv"
+    text.write_text("\nsequence\tlabel\nMKV\t1\n")
+    out = tmp_path / "out.tsv"
+    with pytest.raises(ValueError, match=r"table.tsv, line 2: text before the first '>' header; the file is not FASTA"):
+        predict_fasta(fake_predict, text, out, max_len=MAX_LEN, progress=False)
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_failing_model_leaves_no_output(fasta, tmp_path):
+    calls = []
+
+    def broken(tokens):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("out of memory")
+        return fake_predict(tokens)
+
+    out = tmp_path / "out.parquet"
+    with pytest.raises(RuntimeError, match="out of memory"):
+        predict_fasta(broken, fasta, out, max_len=MAX_LEN, batch_size=1, chunk_size=2, progress=False)
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_an_existing_output_survives_a_failed_run(tmp_path):
+    fasta = tmp_path / "bad.fa"
+    fasta.write_text(">a\nMKV\n>a\nMKV\n")
+    out = tmp_path / "out.tsv"
+    out.write_text("previous results\n")
+    with pytest.raises(ValueError, match="duplicate id"):
+        predict_fasta(fake_predict, fasta, out, max_len=MAX_LEN, progress=False)
+    assert out.read_text() == "previous results\n"
+
+
+def test_cli_parquet_matches_tsv_with_the_shipped_model(tmp_path, capsys):
+    fasta = tmp_path / "p.fa"
+    fasta.write_text(">good\nMKVLAAGIVALLLAAGCSS\n>bad\nMKXV\n>empty\n>lower\nmkvlaagivalllaagcss\n")
+    for name in ("p.tsv", "p.parquet"):
+        assert main(["predict", "DeepSol", "--fasta", str(fasta), "-o", str(tmp_path / name), "--quiet"]) == 0
+    tsv, parquet = read(tmp_path / "p.tsv"), read(tmp_path / "p.parquet")
+    assert list(parquet["id"]) == ["good", "bad", "empty", "lower"]
+    assert list(parquet["valid"]) == list(tsv["valid"]) == [1, 0, 0, 1]
+    np.testing.assert_allclose(tsv["soluble"], parquet["soluble"], rtol=1e-5)
+    assert parquet.loc[0, "soluble"] == parquet.loc[3, "soluble"]
+    tokens, _ = encode_protein("MKVLAAGIVALLLAAGCSS", 1200)
+    import seqzoo
+
+    direct = seqzoo.get_model("DeepSol", device="cpu").predict_on_batch(tokens[None])[0, 0]
+    assert parquet.loc[0, "soluble"] == pytest.approx(direct, rel=1e-6)
+    assert "wrote 4 rows" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_bed_for_a_protein_model(tmp_path):
+    fasta = tmp_path / "p.fa"
+    fasta.write_text(">a\nMKV\n")
+    with pytest.raises(SystemExit, match="--bed is for DNA models"):
+        main(["predict", "DeepSol", "--fasta", str(fasta), "--bed", "x.bed", "-o", str(tmp_path / "o.tsv")])
