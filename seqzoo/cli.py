@@ -15,12 +15,16 @@ def _table(rows: list[list[str]]) -> str:
 
 def cmd_list(args) -> int:
     from seqzoo.artifacts import is_cached
+    from seqzoo.published import published_description
     from seqzoo.zoo import find_model, list_models, load_spec
 
     rows = [["model", "architecture", "input", "targets", "weights"]]
     for name in list_models(args.pattern):
         spec = load_spec(find_model(name))
-        state = ("cached" if is_cached(spec.artifact) else "not fetched") if spec.artifact.trained else "UNTRAINED"
+        if spec.artifact is None:
+            state = "published (imported)" if published_description(name).is_file() else "published (not imported)"
+        else:
+            state = ("cached" if is_cached(spec.artifact) else "not fetched") if spec.artifact.trained else "UNTRAINED"
         rows.append([name, spec.architecture, str(spec.input_shape), str(spec.target_shape[-1]), state])
     print(_table(rows))
     return 0
@@ -32,6 +36,10 @@ def cmd_info(args) -> int:
 
     spec = load_spec(find_model(args.model))
     a = spec.artifact
+    if a is None:  # model.yaml selects the imported published weights
+        from seqzoo.published import published_artifact
+
+        a = published_artifact(spec.name)
     print(f"{spec.name}  ({spec.directory})")
     print(f"  {spec.doc}\n")
     print(f"architecture  {spec.architecture} {spec.config or '(published size)'}")
@@ -56,6 +64,9 @@ def cmd_fetch(args) -> int:
     status = 0
     for name in args.models:
         spec = load_spec(find_model(name))
+        if spec.artifact is None:
+            print(f"{name}: uses the published weights imported by `seqzoo import-weights`; nothing to fetch")
+            continue
         if not spec.artifact.trained:
             print(f"{name}: untrained weights, nothing to fetch")
             continue
@@ -174,6 +185,16 @@ def cmd_kipoi_source(args) -> int:
     return 0
 
 
+def cmd_import_weights(args) -> int:
+    from seqzoo.published import import_weights
+
+    description = import_weights(args.model, args.checkpoint, verify_source=not args.unverified_source)
+    print(f"{args.model}: imported {args.checkpoint} -> {description}")
+    print(f"load it with seqzoo.get_model({args.model!r}, weights='published'), or set "
+          f"'weights: published' under args in the model directory's model.yaml for kipoi")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``seqzoo`` command."""
     from seqzoo import __version__
@@ -228,9 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-expect", action="store_true", help="(re)write test.expect.h5 from the current weights first")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("import-weights", help="convert kipoi's published PyTorch weights (Basset, DeepSEA)")
+    p.add_argument("model", help="Basset or DeepSEA")
+    p.add_argument("checkpoint", help="kipoi's .pth file (pretrained_model_reloaded_th.pth, deepsea_predict.pth)")
+    p.add_argument("--unverified-source", action="store_true",
+                   help="import a checkpoint whose md5 is not kipoi's published one (recorded as unverified)")
+    p.set_defaults(func=cmd_import_weights)
+
     p = sub.add_parser("kipoi-source", help="print how to register the zoo as a kipoi model source")
     p.add_argument("--name", default="seqzoo")
     p.set_defaults(func=cmd_kipoi_source)
+
+    from seqzoo.dna_cli import add_dna_commands  # dataset, train-dna, evaluate-dna, motif-baseline
+
+    add_dna_commands(sub)
     return parser
 
 

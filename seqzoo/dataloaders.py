@@ -44,8 +44,18 @@ def _from_spec(directory: str, length_arg: str, trailing: tuple):
     return wrap
 
 
+class _ZooDataset(Dataset):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # kipoi subclasses a dataloader per model (override_default_kwargs) and then writes the
+        # model's example paths into `args`; give each subclass its own copy so one model's
+        # examples never leak into another's.
+        if "args" not in cls.__dict__ and getattr(cls, "args", None) is not None:
+            cls.args = copy.deepcopy(cls.args)
+
+
 @_from_spec("DNAIntervals", "seq_len", (4,))
-class DNAIntervalDataset(Dataset):
+class DNAIntervalDataset(_ZooDataset):
     def __init__(self, intervals_file, fasta_file, seq_len=1000, out_of_bounds="pad"):
         if out_of_bounds not in ("pad", "refuse"):
             raise ValueError(f"out_of_bounds must be 'pad' or 'refuse'; got {out_of_bounds!r}")
@@ -82,7 +92,7 @@ class DNAIntervalDataset(Dataset):
 
 
 @_from_spec("Proteins", "max_len", ())
-class ProteinDataset(Dataset):
+class ProteinDataset(_ZooDataset):
     def __init__(self, fasta_file, max_len=1200):
         self.max_len = int(max_len)
         # kipoi needs random access and a length, so the records are read up front.

@@ -21,7 +21,8 @@ class KipoiModel(BaseModel):
     MODEL_PACKAGE = "seqzoo"
 
     def __init__(self, weights: str, architecture: str, config: dict | None = None, device: str = "auto"):
-        # The weights description sits in the model directory. Reading that directory's whole
+        # The weights description sits in the model directory ("published", for the imported
+        # published weights, resolves there too: kipoi constructs this class inside it). Reading that directory's whole
         # model.yaml (which holds these same args) makes kipoi and seqzoo.get_model build the
         # same model by the same code.
         del architecture, config

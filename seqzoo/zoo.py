@@ -70,7 +70,7 @@ class ModelSpec:
     directory: Path
     architecture: str
     config: dict
-    artifact: WeightsArtifact
+    artifact: WeightsArtifact | None  # None: the published weights imported by import-weights
     input_shape: tuple
     target_shape: tuple
     labels: tuple[str, ...]
@@ -104,10 +104,13 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     args = need(descr, "args", "")
     schema = need(descr, "schema", "")
     inputs, targets = need(schema, "inputs", "schema."), need(schema, "targets", "schema.")
-    weights_file = directory / need(args, "weights", "args.")
-    if not weights_file.is_file():
-        raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist")
-    artifact = WeightsArtifact.from_yaml(weights_file)
+    weights = need(args, "weights", "args.")
+    artifact = None  # "published": the weights imported by `seqzoo import-weights`
+    if weights != "published":
+        weights_file = directory / weights
+        if not weights_file.is_file():
+            raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist")
+        artifact = WeightsArtifact.from_yaml(weights_file)
     target_shape = _parse_shape(need(targets, "shape", "schema.targets."), f"{path} schema.targets")
     labels: tuple[str, ...] = ()
     if "column_labels" in targets:

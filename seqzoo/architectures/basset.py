@@ -12,24 +12,26 @@ def build_basset(
     pool_sizes: tuple[int, int, int] = (3, 4, 4),
     dense_units: tuple[int, int] = (1000, 1000),
     dropout: float = 0.3,
+    batch_norm_epsilon: float = 1e-5,
 ) -> keras.Model:
     """Build a Basset-like model; the defaults are the published network (4,140,464 parameters).
 
     Input: one-hot DNA ``(N, seq_len, 4)`` in ACGT order. Output: ``(N, n_tasks)`` probabilities.
     Each convolution is followed by batch norm, ReLU and max pooling; each hidden dense layer
-    by batch norm, ReLU and dropout.
+    by batch norm, ReLU and dropout. Batch norm uses epsilon 1e-5 like the published (Torch)
+    network, not Keras' default 1e-3.
     """
     inputs = keras.Input((seq_len, 4), name="dna")
     x = inputs
     for i, (filters, width, pool) in enumerate(zip(conv_filters, conv_widths, pool_sizes), start=1):
         x = layers.Conv1D(filters, width, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        x = layers.BatchNormalization(epsilon=batch_norm_epsilon, name=f"conv{i}_bn")(x)
         x = layers.Activation("relu", name=f"conv{i}_relu")(x)
         x = layers.MaxPooling1D(pool, name=f"conv{i}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     for i, units in enumerate(dense_units, start=1):
         x = layers.Dense(units, name=f"dense{i}")(x)
-        x = layers.BatchNormalization(name=f"dense{i}_bn")(x)
+        x = layers.BatchNormalization(epsilon=batch_norm_epsilon, name=f"dense{i}_bn")(x)
         x = layers.Activation("relu", name=f"dense{i}_relu")(x)
         x = layers.Dropout(dropout, name=f"dense{i}_dropout")(x)
     outputs = layers.Dense(n_tasks, activation="sigmoid", name="output")(x)

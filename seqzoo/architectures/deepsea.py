@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from seqzoo.architectures.layers import ReverseComplement
+from seqzoo.architectures.layers import ReverseComplement, Threshold
 
 
 def build_deepsea(
@@ -15,6 +15,7 @@ def build_deepsea(
     dropouts: tuple[float, float, float] = (0.2, 0.2, 0.5),
     dense_units: int = 925,
     rc_average: bool = False,
+    activation_floor: float = 0.0,
 ) -> keras.Model:
     """Build a DeepSEA-like model; the defaults are the published network (52,843,119 parameters).
 
@@ -22,17 +23,26 @@ def build_deepsea(
     Three convolutions with ReLU (max pooling after the first two, dropout after each), a
     ReLU dense layer and a sigmoid output. With ``rc_average`` the same layers also score the
     reverse complement and the two predictions are averaged (no extra parameters).
+    ``activation_floor`` replaces ReLU by ``x if x > 0 else floor`` (the published network
+    uses 1e-6); 0 means ReLU.
     """
     inputs = keras.Input((seq_len, 4), name="dna")
+
+    def activation(name):
+        if activation_floor:
+            return Threshold(activation_floor, name=f"{name}_threshold")
+        return layers.Activation("relu", name=f"{name}_relu")
+
     body = []
     for i, (filters, rate) in enumerate(zip(conv_filters, dropouts), start=1):
-        body.append(layers.Conv1D(filters, conv_width, activation="relu", name=f"conv{i}"))
+        body += [layers.Conv1D(filters, conv_width, name=f"conv{i}"), activation(f"conv{i}")]
         if i < len(conv_filters):
             body.append(layers.MaxPooling1D(pool_size, name=f"conv{i}_pool"))
         body.append(layers.Dropout(rate, name=f"conv{i}_dropout"))
     body += [
         layers.Flatten(name="flatten"),
-        layers.Dense(dense_units, activation="relu", name="dense1"),
+        layers.Dense(dense_units, name="dense1"),
+        activation("dense1"),
         layers.Dense(n_tasks, activation="sigmoid", name="output"),
     ]
 

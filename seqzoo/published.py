@@ -1,0 +1,209 @@
+"""Import the published Basset and DeepSEA weights from kipoi's PyTorch checkpoints.
+
+kipoi serves the published models as PyTorch ``state_dict`` files of ``nn.Sequential`` models,
+keys being layer indices. This module maps every tensor onto the layer of the same role in
+seqzoo's Keras model, by name and strictly: every checkpoint tensor is used once and every Keras
+weight is set, or the import fails naming the keys. The conversions that matter:
+
+- convolution kernels: PyTorch ``(out, in, height, width)`` with one spatial axis of size 1,
+  Keras ``Conv1D`` ``(width, in, out)``;
+- the flatten before the first dense layer: PyTorch flattens ``(N, C, L, 1)`` channels-first
+  (feature ``c * L + l``), Keras flattens ``(N, L, C)`` (feature ``l * C + c``), so the rows of
+  that dense kernel are permuted;
+- DeepSEA's network sees bases in AGCT order (its first module recodes ACGT input), so the
+  first convolution's input channels are permuted to seqzoo's ACGT;
+- DeepSEA's ``Threshold(0, 1e-6)`` and reverse-complement averaging are part of the model
+  directory's architecture (``activation_floor``, ``rc_average``); Basset's batch norm uses
+  PyTorch's epsilon 1e-5 and its running statistics.
+
+``import_weights`` writes a seqzoo weights artifact (``.weights.h5`` plus a ``published.yaml``
+description with its sha256 and provenance) that ``get_model(name, weights="published")`` and
+the kipoi directories (``args.weights: published``) load.
+"""
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from seqzoo import __version__
+from seqzoo.architectures import build
+from seqzoo.artifacts import WeightsArtifact, cache_dir, cached_path, verify
+from seqzoo.zoo import ModelSpec, find_model, load_spec
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    """Where kipoi publishes a model's PyTorch checkpoint, and its md5 as kipoi records it."""
+
+    file_name: str
+    url: str
+    md5: str
+    key_prefix: str  # prefix of the network's keys inside the checkpoint
+
+
+PUBLISHED = {
+    "Basset": PublishedCheckpoint(
+        "pretrained_model_reloaded_th.pth",
+        "https://zenodo.org/record/1466068/files/pretrained_model_reloaded_th.pth?download=1",
+        "4878981d84499eb575abd0f3b45570d3", ""),
+    "DeepSEA": PublishedCheckpoint(
+        "deepsea_predict.pth",
+        "https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
+        "89e640bf6bdbe1ff165f484d9796efc7", "2."),
+}
+
+# Keras layer -> index of the PyTorch module holding its weights, per architecture.
+# Linear layers sit inside a small Sequential at element 1 (keys "13.1.weight").
+LAYER_MAP = {
+    "basset": {"conv1": "0", "conv1_bn": "1", "conv2": "4", "conv2_bn": "5", "conv3": "8",
+               "conv3_bn": "9", "dense1": "13.1", "dense1_bn": "14", "dense2": "17.1",
+               "dense2_bn": "18", "output": "21.1"},
+    "deepsea": {"conv1": "0", "conv2": "4", "conv3": "8", "dense1": "12.1", "output": "14.1"},
+}
+AGCT_TO_ACGT = [0, 2, 1, 3]  # DeepSEA channel index (AGCT) for each ACGT base
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that does not fit the model: the message names the keys and shapes."""
+
+
+def _conv_kernel(weight: np.ndarray) -> np.ndarray:
+    """PyTorch Conv2d weight with one spatial axis of size 1 -> Keras Conv1D kernel."""
+    out_channels, in_channels, height, width = weight.shape
+    if height != 1 and width != 1:
+        raise CheckpointError(f"expected a (k, 1) or (1, k) convolution kernel, got {weight.shape}")
+    return weight.reshape(out_channels, in_channels, height * width).transpose(2, 1, 0)
+
+
+def _flattened_dense_kernel(weight: np.ndarray, channels: int, length: int) -> np.ndarray:
+    """Linear weight over a channels-first flatten -> Keras Dense kernel over a length-first one."""
+    out_features = weight.shape[0]
+    if weight.shape[1] != channels * length:
+        raise CheckpointError(f"dense weight {weight.shape} does not match a flatten of {channels} x {length}")
+    return weight.reshape(out_features, channels, length).transpose(2, 1, 0).reshape(length * channels, out_features)
+
+
+def state_dict_to_keras(model: keras.Model, architecture: str, state: dict[str, np.ndarray],
+                        prefix: str = "") -> None:
+    """Set every weight of ``model`` from ``state`` (a PyTorch state_dict as NumPy arrays).
+
+    Strict: raises ``CheckpointError`` naming missing, unused or mis-shaped tensors.
+    """
+    if architecture not in LAYER_MAP:
+        raise CheckpointError(f"no PyTorch layout is known for architecture {architecture!r}")
+    unused = {k for k in state if not k.endswith("num_batches_tracked")}
+    flatten = model.get_layer("flatten")
+    length, channels = flatten.input.shape[1], flatten.input.shape[2]
+
+    def take(key: str) -> np.ndarray:
+        full = prefix + key
+        if full not in state:
+            raise CheckpointError(f"checkpoint has no tensor {full!r}")
+        unused.discard(full)
+        return np.asarray(state[full], dtype=np.float32)
+
+    for layer_name, index in LAYER_MAP[architecture].items():
+        layer = model.get_layer(layer_name)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            values = [take(f"{index}.{k}") for k in ("weight", "bias", "running_mean", "running_var")]
+        elif isinstance(layer, keras.layers.Conv1D):
+            kernel = _conv_kernel(take(f"{index}.weight"))
+            if architecture == "deepsea" and layer_name == "conv1":
+                kernel = kernel[:, AGCT_TO_ACGT, :]
+            values = [kernel, take(f"{index}.bias")]
+        elif layer_name == "dense1":
+            values = [_flattened_dense_kernel(take(f"{index}.weight"), channels, length), take(f"{index}.bias")]
+        else:
+            values = [take(f"{index}.weight").T, take(f"{index}.bias")]
+        expected = [tuple(w.shape) for w in layer.weights]
+        if [v.shape for v in values] != expected:
+            raise CheckpointError(f"layer {layer_name!r} (PyTorch module {prefix}{index}) needs shapes "
+                               f"{expected}, the checkpoint gives {[v.shape for v in values]}")
+        layer.set_weights(values)
+    if unused:
+        raise CheckpointError(f"checkpoint tensors not used by the {architecture} layout: {sorted(unused)}")
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Tensors of a PyTorch ``state_dict`` file as NumPy arrays (needs torch: ``pip install torch``)."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("reading PyTorch checkpoints needs torch: pip install 'seqzoo[import]'") from None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} is not a PyTorch state_dict (got {type(state).__name__})")
+    return {k: v.detach().numpy() for k, v in state.items()}
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def published_description(name: str) -> Path:
+    """Where ``import_weights`` records the imported artifact of model ``name``."""
+    return cache_dir() / "imported" / name / "published.yaml"
+
+
+def published_artifact(name: str) -> WeightsArtifact:
+    """The imported published weights of ``name``; a clear error when not imported yet."""
+    path = published_description(name)
+    if not path.is_file():
+        source = PUBLISHED.get(name)
+        how = (f"download kipoi's checkpoint {source.url} and run `seqzoo import-weights {name} "
+               f"{source.file_name}`" if source else "no published checkpoint is known for it")
+        raise FileNotFoundError(f"the published weights of {name} have not been imported ({path} "
+                                f"does not exist): {how}")
+    return WeightsArtifact.from_yaml(path)
+
+
+def import_weights(name: str, checkpoint: str | os.PathLike, verify_source: bool = True) -> Path:
+    """Convert kipoi's PyTorch checkpoint of model ``name`` into a seqzoo weights artifact.
+
+    The ``.weights.h5`` goes into the cache under its sha256 and its description to
+    ``published_description(name)``. With ``verify_source`` the checkpoint's md5 must be the one
+    kipoi publishes; ``verify_source=False`` (for your own checkpoints of the same layout) records
+    that the source was not verified. Returns the description's path.
+    """
+    spec: ModelSpec = load_spec(find_model(name))
+    checkpoint = Path(checkpoint)
+    source = PUBLISHED.get(spec.name)
+    md5 = _md5(checkpoint)
+    if verify_source:
+        if source is None:
+            raise CheckpointError(f"no published checkpoint is known for {spec.name}; use verify_source=False")
+        if md5 != source.md5:
+            raise CheckpointError(f"{checkpoint} has md5 {md5}, but kipoi's {source.file_name} has {source.md5}: "
+                               "it is not the published checkpoint (pass --unverified-source to import it anyway)")
+    prefix = source.key_prefix if source else ""
+    model = build(spec.architecture, **spec.config)
+    state_dict_to_keras(model, spec.architecture, read_checkpoint(checkpoint), prefix=prefix)
+
+    file_name = f"{spec.name.lower()}-published-{md5[:8]}.weights.h5"
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        staged = Path(tmp) / file_name
+        model.save_weights(staged)
+        provenance = (f"seqzoo {__version__} import-weights {spec.name} from {checkpoint.name} "
+                      f"(md5 {md5}, {'verified against kipoi' if verify_source else 'source NOT verified'}); "
+                      f"keras {keras.__version__}")
+        artifact = WeightsArtifact.describe(staged, produced_by=provenance)
+        final = cached_path(artifact)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staged, final)
+    verify(final, artifact)
+    description = published_description(spec.name)
+    description.parent.mkdir(parents=True, exist_ok=True)
+    staged_description = description.with_suffix(".yaml.tmp")
+    artifact.to_yaml(staged_description)
+    os.replace(staged_description, description)  # never a half-written description
+    return description
