@@ -1,0 +1,128 @@
+"""``seqzoo`` subcommands for genome-window data: dataset, train-dna, evaluate-dna, motif-baseline."""
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+
+def _command() -> str:
+    return "seqzoo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def cmd_dataset(args) -> int:
+    from seqzoo.datasets import build_dataset
+
+    manifest = build_dataset(
+        args.fasta, args.peaks, args.out, design=args.design, split=args.split, tasks=args.tasks,
+        seq_len=args.seq_len, bin_size=args.bin_size, flank=args.flank, max_n_fraction=args.max_n_fraction,
+        negative_ratio=args.negative_ratio, seed=args.seed, overwrite=args.overwrite, command=_command(),
+        log=None if args.quiet else (lambda msg: print(msg, file=sys.stderr)),
+    )
+    for name, c in manifest["splits"].items():
+        print(f"{name}: {c['n_windows']} windows, {c['positive_fraction']:.4%} positive labels, "
+              f"{c['dropped_for_N']} dropped for N")
+    print(f"wrote {args.out} ({len(manifest['tasks'])} tasks, {manifest['design']} design)")
+    return 0
+
+
+def cmd_train_dna(args) -> int:
+    from seqzoo.dna_training import train_dna
+
+    info = train_dna(
+        args.data, args.output, architecture=args.model, config=json.loads(args.config) if args.config else None,
+        name=args.name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        patience=args.patience, seed=args.seed, reverse_complement=not args.no_rc,
+        steps_per_epoch=args.steps_per_epoch, resume=args.resume, max_minutes=args.max_minutes,
+        verbose=not args.quiet, command=_command(),
+    )
+    print(f"best epoch {info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
+          f"{info['valid']['mean_auprc']:.4f}; wrote {Path(args.output) / info['weights_file']}")
+    return 0
+
+
+def cmd_evaluate_dna(args) -> int:
+    from seqzoo.dna_training import evaluate_dna
+
+    r = evaluate_dna(args.model, args.data, split=args.split, out_path=args.output, weights=args.weights,
+                     batch_size=args.batch_size, command=_command())
+    for metric in ("auroc", "auprc"):
+        s = r[metric]
+        print(f"{args.split} {metric.upper()}: mean {s['mean']:.4f}  median {s['median']:.4f}  min {s['min']:.4f} "
+              f"({s['n_tasks']} tasks, {s['n_undefined']} undefined)")
+    return 0
+
+
+def cmd_motif_baseline(args) -> int:
+    from seqzoo.motifs import motif_baseline
+
+    r = motif_baseline(args.data, args.meme, split=args.split, tasks=args.tf, out_path=args.output,
+                       aliases=dict(a.split("=", 1) for a in args.alias), command=_command())
+    for tf, m in r["per_task"].items():
+        print(f"{tf} ({m['motif']}): " + "  ".join(
+            f"{scoring}: AUROC {m[scoring]['auroc']:.4f} AUPRC {m[scoring]['auprc']:.4f}" for scoring in r["scorings"]))
+    return 0
+
+
+def add_dna_commands(sub) -> None:
+    """Register the subcommands on the ``seqzoo`` parser's subparsers."""
+    p = sub.add_parser("dataset", help="build labelled genome windows (DeepSEA/Basset designs) from a FASTA and a peaks BED")
+    p.add_argument("--fasta", required=True, help="genome FASTA (plain or bgzip)")
+    p.add_argument("--peaks", required=True, help="BED: chrom start end task (plain or gzip); the centre is the summit")
+    p.add_argument("--design", required=True, choices=["deepsea", "basset"])
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--split", default="blocks:train=0-19500000,valid=20000000-24000000",
+                   help="blocks:NAME=[CHROM:]START-END[+...],... or chroms:NAME=CHROM[+CHROM],... "
+                        "(default: %(default)s)")
+    p.add_argument("--tasks", help="task names in output order (first column; e.g. tasks.tsv); default: sorted BED names")
+    p.add_argument("--seq-len", type=int, help="window length (default: 1000 deepsea, 600 basset)")
+    p.add_argument("--bin-size", type=int, default=200)
+    p.add_argument("--flank", type=int, default=100, help="summit +- flank bp counts as bound (default 100)")
+    p.add_argument("--max-n-fraction", type=float, default=0.1)
+    p.add_argument("--negative-ratio", type=float, default=1.0, help="basset: sampled negatives per peak window")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_dataset)
+
+    p = sub.add_parser("train-dna", help="train a DeepSEA- or Basset-like model on a `seqzoo dataset` directory")
+    p.add_argument("model", choices=["DeepSEA", "Basset", "deepsea", "basset"])
+    p.add_argument("--data", required=True, help="data set directory (seqzoo dataset)")
+    p.add_argument("-o", "--output", required=True, help="output directory (checkpoints, log, weights)")
+    p.add_argument("--config", help='JSON size arguments of the builder, e.g. \'{"conv_filters": [64, 128, 192]}\'')
+    p.add_argument("--name", help="weights file base name")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (a fresh random subset each epoch)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-rc", action="store_true", help="no reverse-complement augmentation")
+    p.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
+    p.add_argument("--resume", action="store_true", help="continue from the output directory's checkpoint")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_dna)
+
+    p = sub.add_parser("evaluate-dna", help="per-task AUROC/AUPRC of a model on a data set split")
+    p.add_argument("model", help="zoo model name or directory, or a train-dna output directory")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="valid")
+    p.add_argument("-o", "--output", required=True, help="metrics JSON")
+    p.add_argument("--weights", help="a .weights.h5 file instead of the model's own")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.set_defaults(func=cmd_evaluate_dna)
+
+    p = sub.add_parser("motif-baseline", help="score windows by a TF's known motif (PWM) and report AUROC/AUPRC")
+    p.add_argument("--data", required=True)
+    p.add_argument("--meme", required=True, help="MEME motif file (e.g. JASPAR)")
+    p.add_argument("--tf", nargs="+", required=True, help="task names to score")
+    p.add_argument("--alias", action="append", default=[], metavar="TF=MOTIF",
+                   help="motif name for a TF whose motif is named differently (e.g. CBF3=DREB1A)")
+    p.add_argument("--split", default="valid")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_motif_baseline)
+
+
+__all__ = ["add_dna_commands"]
+_ = argparse  # the parser type these commands attach to

@@ -1,0 +1,293 @@
+"""Training and evaluating DeepSEA- and Basset-like models on a genome-window data set.
+
+``train_dna`` (``seqzoo train-dna``) fits a zoo architecture on a data set built by
+``seqzoo dataset``: seeded, one-hot batches drawn on the fly (optional random reverse
+complement), per-task AUROC/AUPRC on the validation split after every epoch, early stopping on
+the mean validation AUROC, and after every epoch a full checkpoint (model and optimizer state,
+``checkpoint.keras``) plus ``state.json`` so that ``resume=True`` continues an interrupted run
+from the last finished epoch. The best epoch's weights are written as ``<name>.weights.h5`` with
+``training.json`` (architecture, sizes, data, recipe, history, command, versions).
+
+``evaluate_dna`` (``seqzoo evaluate-dna``) scores a zoo model or a training output directory on
+one split and writes per-task metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from seqzoo.datasets.genome_windows import GenomeWindowDataset, read_manifest
+from seqzoo.dna_metrics import per_task_metrics
+
+__all__ = ["evaluate_dna", "predict_split", "train_dna"]
+
+#: Architecture names ``train_dna`` accepts (model names map to them case-insensitively).
+DNA_ARCHITECTURES = {"deepsea": "deepsea", "basset": "basset"}
+
+
+def _log_to(path: Path, verbose: bool):
+    fh = open(path, "a", buffering=1)
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {msg}"
+        fh.write(line + "\n")
+        if verbose:
+            print(line, file=sys.stderr, flush=True)
+
+    return log, fh
+
+
+def _window_batches(dataset: GenomeWindowDataset, batch_size: int, seed: int, reverse_complement: bool,
+                    steps_per_epoch: int | None, first_epoch: int):
+    import keras
+
+    class WindowBatches(keras.utils.PyDataset):
+        """Shuffled one-hot batches of a split; a new seeded order (and RC draw) every epoch."""
+
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.epoch = first_epoch
+            self._set_epoch()
+
+        def _set_epoch(self):
+            rows = dataset.batch_rows(batch_size, shuffle=True, seed=seed, epoch=self.epoch)
+            self.rows = rows[:steps_per_epoch] if steps_per_epoch else rows
+            self.rng = np.random.default_rng([seed, self.epoch, 1])
+            self.flips = [self.rng.random(len(r)) < 0.5 if reverse_complement else False for r in self.rows]
+
+        def __len__(self):
+            return len(self.rows)
+
+        def __getitem__(self, i):
+            rows = self.rows[i]
+            return dataset.x(rows, self.flips[i]), dataset.y(rows).astype(np.float32)
+
+        def start_epoch(self, epoch):
+            """Draw the order (and reverse-complement flips) of 0-based ``epoch``."""
+            self.epoch = epoch
+            self._set_epoch()
+
+    return WindowBatches()
+
+
+def predict_split(predict_fn, dataset: GenomeWindowDataset, batch_size: int = 256,
+                  reverse_complement_average: bool = False, progress=None) -> np.ndarray:
+    """Predictions of ``predict_fn`` (a batch ``(n, L, 4)`` to ``(n, tasks)``) over a whole split,
+    in row order; with ``reverse_complement_average`` the mean of both strands."""
+    out = np.zeros((len(dataset), dataset.n_tasks), dtype=np.float32)
+    for rows in dataset.batch_rows(batch_size):
+        x = dataset.x(rows)
+        p = np.asarray(predict_fn(x))
+        if reverse_complement_average:
+            p = (p + np.asarray(predict_fn(np.ascontiguousarray(x[:, ::-1, ::-1])))) / 2
+        out[rows] = p
+        if progress:
+            progress(len(rows))
+    return out
+
+
+def _set_output_bias(model, positive_fraction: np.ndarray) -> None:
+    """Start the sigmoid output at each task's base rate (log-odds), which spares the first
+    epochs of learning the class balance."""
+    layer = model.get_layer("output")
+    kernel, bias = layer.get_weights()
+    p = np.clip(positive_fraction, 1e-4, 1 - 1e-4)
+    layer.set_weights([kernel, np.log(p / (1 - p)).astype(bias.dtype)])
+
+
+def train_dna(
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    architecture: str = "deepsea",
+    config: dict | None = None,
+    name: str | None = None,
+    epochs: int = 10,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    patience: int = 3,
+    seed: int = 0,
+    reverse_complement: bool = True,
+    steps_per_epoch: int | None = None,
+    valid_split: str = "valid",
+    train_split: str = "train",
+    resume: bool = False,
+    max_minutes: float | None = None,
+    verbose: bool = True,
+    command: str | None = None,
+) -> dict:
+    """Train ``architecture`` with size arguments ``config`` on ``data_dir``; see the module docstring.
+
+    ``steps_per_epoch`` makes an epoch a seeded random subset of the training windows (each
+    epoch draws anew), so validation and checkpoints come more often. ``max_minutes`` stops
+    cleanly after the epoch that passes the time budget (the run can be resumed later).
+    Returns the content of ``training.json``.
+    """
+    import keras
+
+    from seqzoo.architectures import build
+
+    arch = DNA_ARCHITECTURES.get(architecture.lower())
+    if arch is None:
+        raise ValueError(f"train-dna trains {', '.join(DNA_ARCHITECTURES)}; got {architecture!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path, ckpt_path = out / "state.json", out / "checkpoint.keras"
+    manifest = read_manifest(data_dir)
+    train = GenomeWindowDataset(data_dir, train_split)
+    valid = GenomeWindowDataset(data_dir, valid_split)
+    log, log_fh = _log_to(out / "train.log", verbose)
+    name = name or f"{arch}-{Path(data_dir).name}"
+    config = dict(config or {})
+    config.update(seq_len=train.seq_len, n_tasks=train.n_tasks)
+    command = command or " ".join(shlex.quote(a) for a in sys.argv)
+
+    if resume:
+        if not (state_path.is_file() and ckpt_path.is_file()):
+            raise FileNotFoundError(f"--resume: {out} has no checkpoint.keras and state.json to resume from")
+        state = json.loads(state_path.read_text())
+        if state["data_dir"] != str(Path(data_dir).resolve()) or state["architecture"] != arch:
+            raise ValueError(f"--resume: {out} was trained on {state['data_dir']} with {state['architecture']}; "
+                             f"not {Path(data_dir).resolve()} with {arch}")
+        config, name = state["config"], state["name"]
+        keras.utils.set_random_seed(seed + 1000 * state["epochs_done"])
+        model = keras.models.load_model(ckpt_path, compile=True)
+        log(f"resumed from {ckpt_path} after epoch {state['epochs_done']} (best epoch {state['best_epoch']}, "
+            f"validation mean AUROC {state['best_score']:.4f})")
+    else:
+        if state_path.exists():
+            raise FileExistsError(f"{out} holds a training run (state.json); use --resume or another output directory")
+        keras.utils.set_random_seed(seed)
+        model = build(arch, **config)
+        _set_output_bias(model, np.array(manifest["splits"][train_split]["positives_per_task"]) / len(train))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+        state = {
+            "name": name, "architecture": arch, "config": config, "data_dir": str(Path(data_dir).resolve()),
+            "epochs_done": 0, "best_epoch": 0, "best_score": -math.inf, "wait": 0, "history": [],
+            "recipe": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                       "patience": patience, "seed": seed, "reverse_complement_augmentation": reverse_complement,
+                       "steps_per_epoch": steps_per_epoch, "loss": "binary_crossentropy", "optimizer": "Adam",
+                       "early_stopping": f"mean per-task AUROC on {valid_split!r}",
+                       "output_bias_init": "log-odds of each task's training positive fraction"},
+            "commands": [],
+        }
+        log(f"{name}: {arch} {config} ({model.count_params():,} parameters); train {len(train)} windows, "
+            f"{valid_split} {len(valid)} windows, {train.n_tasks} tasks")
+    state["commands"].append(command)
+    best_path = out / "best.weights.h5"
+    batches = _window_batches(train, batch_size, seed, reverse_complement, steps_per_epoch, state["epochs_done"])
+    started = time.time()
+    stop_reason = f"reached {epochs} epochs"
+    for epoch in range(state["epochs_done"] + 1, epochs + 1):
+        t0 = time.time()
+        batches.start_epoch(epoch - 1)
+        hist = model.fit(batches, epochs=epoch, initial_epoch=epoch - 1, verbose=2 if verbose else 0)
+        train_loss = float(hist.history["loss"][-1])
+        t1 = time.time()
+        preds = predict_split(lambda x: model.predict_on_batch(x), valid, batch_size=256)
+        metrics = per_task_metrics(valid.y(), preds, valid.tasks)
+        score = metrics["auroc"]["mean"]
+        entry = {"epoch": epoch, "train_loss": train_loss, "valid_mean_auroc": score,
+                 "valid_mean_auprc": metrics["auprc"]["mean"], "valid_median_auroc": metrics["auroc"]["median"],
+                 "train_seconds": round(t1 - t0, 1), "valid_seconds": round(time.time() - t1, 1)}
+        state["history"].append(entry)
+        improved = score > state["best_score"]
+        if improved:
+            state.update(best_epoch=epoch, best_score=score, wait=0)
+            model.save_weights(best_path)
+            (out / "valid_metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        else:
+            state["wait"] += 1
+        state["epochs_done"] = epoch
+        model.save(out / "checkpoint.keras.tmp.keras")
+        os.replace(out / "checkpoint.keras.tmp.keras", ckpt_path)
+        state_path.write_text(json.dumps(state, indent=1) + "\n")
+        log(f"epoch {epoch}: loss {train_loss:.4f}; {valid_split} mean AUROC {score:.4f}, mean AUPRC "
+            f"{metrics['auprc']['mean']:.4f}{' (best)' if improved else ''}; {entry['train_seconds']:.0f}s train, "
+            f"{entry['valid_seconds']:.0f}s validation")
+        if state["wait"] >= patience:
+            stop_reason = f"early stopping: no improvement for {patience} epochs"
+            break
+        if max_minutes is not None and (time.time() - started) / 60 > max_minutes:
+            stop_reason = f"time budget of {max_minutes} minutes used (resume with --resume)"
+            break
+    log(stop_reason)
+    # The deliverable: the best epoch's weights under a content-independent name, plus provenance.
+    final = build(arch, **config)
+    final.load_weights(best_path)
+    weights_file = f"{name}.weights.h5"
+    final.save_weights(out / weights_file)
+    best_metrics = json.loads((out / "valid_metrics.json").read_text())
+    info = {
+        "name": name, "architecture": arch, "config": config, "weights_file": weights_file,
+        "parameters": int(final.count_params()), "best_epoch": state["best_epoch"],
+        "epochs_done": state["epochs_done"], "stop_reason": stop_reason,
+        "valid": {"split": valid_split, "mean_auroc": best_metrics["auroc"]["mean"],
+                  "mean_auprc": best_metrics["auprc"]["mean"]},
+        "data": {"dir": state["data_dir"], "design": manifest["design"], "split": manifest["split"],
+                 "command": manifest["command"], "n_train": len(train), "n_valid": len(valid)},
+        "recipe": state["recipe"], "history": state["history"], "commands": state["commands"],
+        "versions": {"keras": keras.__version__, "backend": keras.backend.backend(), "numpy": np.__version__},
+    }
+    (out / "training.json").write_text(json.dumps(info, indent=1) + "\n")
+    log(f"best epoch {state['best_epoch']}: {valid_split} mean AUROC {info['valid']['mean_auroc']:.4f}, "
+        f"mean AUPRC {info['valid']['mean_auprc']:.4f}; wrote {out / weights_file}")
+    log_fh.close()
+    return info
+
+
+def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None):
+    """A batch -> predictions function, its task names and sequence length, from a zoo model
+    (name or directory) or a ``train-dna`` output directory (its ``training.json``)."""
+    path = Path(model)
+    if (path / "training.json").is_file():
+        import keras
+
+        from seqzoo.architectures import build
+
+        info = json.loads((path / "training.json").read_text())
+        net = build(info["architecture"], **info["config"])
+        net.load_weights(weights or path / info["weights_file"])
+        data_tasks = read_manifest(info["data"]["dir"])["tasks"]
+        return (lambda x: np.asarray(net.predict_on_batch(x))), data_tasks, info["config"]["seq_len"], keras
+    import seqzoo
+
+    zoo_model = seqzoo.get_model(model, weights=weights, device="cpu")
+    return zoo_model.predict_on_batch, list(zoo_model.labels), zoo_model.spec.input_shape[0], None
+
+
+def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: str = "valid",
+                 out_path: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
+                 batch_size: int = 256, reverse_complement_average: bool = False,
+                 command: str | None = None) -> dict:
+    """Per-task AUROC/AUPRC of ``model`` on ``split`` of ``data_dir``; writes JSON to ``out_path``.
+
+    The model's target labels must be the data set's tasks in the same order, and its input
+    length the data set's window length.
+    """
+    if split == "test":
+        pass  # allowed for the final, independent evaluation; never used for model selection
+    dataset = GenomeWindowDataset(data_dir, split)
+    predict, labels, seq_len, _ = _load_predictor(model, weights)
+    if list(labels) != dataset.tasks:
+        raise ValueError(f"{model}: its {len(labels)} target labels are not the {dataset.n_tasks} tasks of "
+                         f"{data_dir} in the same order")
+    if seq_len != dataset.seq_len:
+        raise ValueError(f"{model} takes {seq_len} bp windows; {data_dir} has {dataset.seq_len} bp windows")
+    t0 = time.time()
+    preds = predict_split(predict, dataset, batch_size, reverse_complement_average)
+    metrics = per_task_metrics(dataset.y(), preds, dataset.tasks)
+    result = {"model": str(model), "weights": str(weights) if weights else None, "data": str(Path(data_dir).resolve()),
+              "split": split, "reverse_complement_average": reverse_complement_average,
+              "seconds": round(time.time() - t0, 1),
+              "command": command or " ".join(shlex.quote(a) for a in sys.argv), **metrics}
+    if out_path:
+        Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
+    return result
