@@ -108,6 +108,7 @@ def read_labelled_tsv(path: str | Path) -> LabelledProteins:
             sequence, label = row[0].strip(), row[1].strip()
             if label not in ("0", "1"):
                 raise ValueError(f"{path}, line {line_no}: label must be 0 or 1, got {label!r}")
+            sequence = sequence[:-1] if sequence.endswith("*") else sequence  # as encode_protein does
             encoded, reason = encode_protein(sequence, max_len=max(1, len(sequence)))
             if encoded is None:
                 raise ValueError(f"{path}, line {line_no}: {reason}")

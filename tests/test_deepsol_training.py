@@ -1,0 +1,175 @@
+"""DeepSol training (seqzoo.training): metrics, split, length buckets and a tiny end-to-end run."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+import seqzoo
+from seqzoo.architectures import build_deepsol
+from seqzoo.artifacts import WeightsArtifact
+from seqzoo.cli import main
+from seqzoo.encoding import PROTEIN_ALPHABET
+from seqzoo.training.deepsol import (
+    LabelledProteins,
+    LengthBucketBatches,
+    predict_proteins,
+    read_labelled_tsv,
+    split_validation,
+)
+from seqzoo.training.metrics import accuracy, auprc, auroc, binary_metrics, confusion_counts, mcc
+from seqzoo.zoo import find_model
+
+TINY = {"embedding_dim": 4, "kernels": {"2": 3, "3": 3, "5": 4}, "dense_units": 4, "dropout": 0.1}
+
+# --- metrics against hand-computed values ----------------------------------------------------
+
+Y = [1, 0, 1, 1, 0, 0]
+P = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1]
+
+
+def test_metrics_by_hand():
+    predicted = [int(p >= 0.5) for p in P]  # 1 1 1 0 0 0
+    assert confusion_counts(Y, predicted) == {"tp": 2, "fp": 1, "tn": 2, "fn": 1}
+    assert accuracy(Y, predicted) == pytest.approx(4 / 6)
+    assert mcc(Y, predicted) == pytest.approx((2 * 2 - 1 * 1) / 9)
+    assert auroc(Y, P) == pytest.approx(7 / 9)  # 7 of the 9 (positive, negative) pairs are ordered
+    assert auprc(Y, P) == pytest.approx(1 / 3 * 1 + 1 / 3 * 2 / 3 + 1 / 3 * 3 / 4)
+    m = binary_metrics(Y, P)
+    assert (m["n"], m["n_positive"], m["threshold"]) == (6, 3, 0.5)
+    assert m["accuracy"] == pytest.approx(4 / 6) and m["auroc"] == pytest.approx(7 / 9)
+
+
+def test_metrics_with_ties_and_degenerate_cases():
+    assert auroc([1, 0], [0.5, 0.5]) == 0.5
+    assert auprc([1, 0, 1], [0.5, 0.5, 0.1]) == pytest.approx(1 / 2 * 1 / 2 + 1 / 2 * 2 / 3)
+    assert mcc([1, 0, 1], [1, 1, 1]) == 0.0  # no negative prediction: MCC undefined, reported 0
+    assert mcc([1, 0, 1, 0], [1, 0, 1, 0]) == 1.0 and mcc([1, 0], [0, 1]) == -1.0
+    assert np.isnan(auroc([1, 1], [0.2, 0.3])) and np.isnan(auprc([0, 0], [0.2, 0.3]))
+    with pytest.raises(ValueError, match="0 or 1"):
+        accuracy([2, 0], [1, 0])
+
+
+def test_metrics_match_scikit_learn_when_installed():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    p = np.round(rng.random(300) * 0.5 + y * 0.3, 2)  # rounded: many ties
+    assert auroc(y, p) == pytest.approx(sklearn_metrics.roc_auc_score(y, p))
+    assert auprc(y, p) == pytest.approx(sklearn_metrics.average_precision_score(y, p))
+    assert mcc(y, p >= 0.5) == pytest.approx(sklearn_metrics.matthews_corrcoef(y, p >= 0.5))
+
+
+# --- data, split, length buckets ------------------------------------------------------------
+
+def test_split_is_stratified_seeded_and_disjoint():
+    labels = np.array([0] * 60 + [1] * 40)
+    moved, held = split_validation(labels, 0.25, seed=3)
+    assert len(moved) == 25 and labels[moved].sum() == 10  # round(0.25 * 60) + round(0.25 * 40)
+    assert not set(moved) & set(held) and len(moved) + len(held) == 100
+    again, _ = split_validation(labels, 0.25, seed=3)
+    other, _ = split_validation(labels, 0.25, seed=4)
+    np.testing.assert_array_equal(moved, again)
+    assert not np.array_equal(moved, other)
+    assert len(split_validation(labels, 0.0, seed=0)[0]) == 0
+
+
+def test_read_labelled_tsv_names_bad_lines(tmp_path):
+    path = tmp_path / "d.tsv"
+    path.write_text("sequence\tlabel\nmkv*\t1\nMKXV\t0\n")
+    with pytest.raises(ValueError, match=r"d.tsv, line 3: non-standard residue 'X'"):
+        read_labelled_tsv(path)
+    path.write_text("seq\tlab\nMKV\t1\n")
+    with pytest.raises(ValueError, match="line 1: expected the header"):
+        read_labelled_tsv(path)
+    path.write_text("sequence\tlabel\nmkv*\t1\n")
+    data = read_labelled_tsv(path)
+    assert data.tokens[0].tolist() == [PROTEIN_ALPHABET.index(c) + 1 for c in "MKV"]
+
+
+def test_bucketed_training_model_equals_the_shipped_model():
+    """Padding each batch to its longest protein + the largest kernel gives the same
+    probabilities as padding every protein to max_len (global max pooling)."""
+    rng = np.random.default_rng(0)
+    tokens = [rng.integers(1, 21, n).astype("int32") for n in (3, 17, 40, 90, 250)]
+    data = LabelledProteins(tokens, np.array([0, 1, 0, 1, 1]), np.arange(5))
+    batches = LengthBucketBatches(data, batch_size=2, min_pad=5, max_len=1200, shuffle=False)
+    config = {k: v for k, v in TINY.items()}
+    variable = build_deepsol(max_len=None, **config)
+    shipped = build_deepsol(max_len=1200, **config)
+    shipped.set_weights(variable.get_weights())
+    bucketed = []
+    for i in range(len(batches)):
+        x, y = batches[i]
+        assert x.shape[1] % 32 == 0 and x.shape[1] >= max(len(tokens[j]) for j in batches.batches[i]) + 5
+        bucketed.append(np.asarray(variable.predict_on_batch(x))[:, 0])
+    order = np.concatenate(batches.batches)
+    np.testing.assert_allclose(np.concatenate(bucketed), predict_proteins(shipped, tokens, 1200)[order], atol=1e-6)
+
+
+# --- a tiny end-to-end run ------------------------------------------------------------------
+
+def _write_tsv(path, n, seed, long_one=False):
+    rng = np.random.default_rng(seed)
+    rows = ["sequence\tlabel"]
+    for i in range(n):
+        label = i % 2
+        # Soluble ones richer in E/K, insoluble ones in L/I/V/F: a signal a tiny model can find.
+        weights = np.ones(20)
+        weights[[PROTEIN_ALPHABET.index(c) for c in ("EK" if label else "LIVF")]] = 4
+        length = 1300 if long_one and i == 0 else int(rng.integers(30, 160))
+        residues = rng.choice(list(PROTEIN_ALPHABET), length, p=weights / weights.sum())
+        rows.append("M" + "".join(residues) + f"\t{label}")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_tiny_training_run_writes_a_loadable_artifact(tmp_path):
+    train, valid, out = tmp_path / "train.tsv", tmp_path / "valid.tsv", tmp_path / "run"
+    _write_tsv(train, 40, seed=1)
+    _write_tsv(valid, 24, seed=2, long_one=True)
+    assert main(["train", "DeepSol", "--train", str(train), "--valid", str(valid), "-o", str(out),
+                 "--name", "tiny", "--config", json.dumps(TINY), "--epochs", "2", "--batch-size", "8",
+                 "--seed", "5", "--quiet"]) == 0
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    held = metrics["held_out_metrics"]
+    for key in ("accuracy", "mcc", "auroc", "auprc", "confusion", "n", "threshold"):
+        assert key in held
+    assert set(held["confusion"]) == {"tp", "fp", "tn", "fn"}
+    assert metrics["seed"] == 5 and metrics["keras_version"]
+    assert metrics["command"].startswith("seqzoo train DeepSol") or "train" in metrics["command"]
+    assert metrics["split"]["valid_rows_moved_to_training"] == 12
+    assert metrics["split"]["valid_rows_held_out"] == 12 == len(metrics["split"]["held_out_rows"])
+    assert metrics["held_out_not_predictable"] == (0 in metrics["split"]["held_out_rows"])
+    assert held["n"] == 12 - metrics["held_out_not_predictable"]
+    assert "default_rng(5)" in metrics["split"]["rule"]
+    assert 1 <= metrics["recipe"]["epochs_run"] <= 2
+
+    # The artifact describes the weights file beside it, by a relative URL.
+    artifact = WeightsArtifact.from_yaml(out / "weights.yaml")
+    assert artifact.file_name == "tiny.weights.h5" and artifact.urls[0].startswith("file://")
+    assert artifact.size == (out / "tiny.weights.h5").stat().st_size
+    assert "held-out validation" in artifact.produced_by
+    assert yaml.safe_load((out / "weights.yaml").read_text())["urls"] == ["tiny.weights.h5"]
+
+    # A model directory with this config and artifact loads through seqzoo.get_model.
+    directory = tmp_path / "DeepSolTiny"
+    shutil.copytree(find_model("DeepSol"), directory)
+    spec = yaml.safe_load((directory / "model.yaml").read_text())
+    spec["args"]["config"] = TINY
+    (directory / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    for name in ("tiny.weights.h5", "weights.yaml"):
+        shutil.copy(out / name, directory / name)
+    model = seqzoo.get_model(directory, device="cpu")
+    assert model.trained
+    x = np.zeros((2, 1200), dtype="int32")
+    x[:, :50] = np.random.default_rng(0).integers(1, 21, (2, 50))
+    probs = model.predict_on_batch(x)
+    assert probs.shape == (2, 1) and np.all((probs >= 0) & (probs <= 1))
+
+
+def test_train_refuses_a_model_without_a_recipe(tmp_path, capsys):
+    assert main(["train", "Basset", "--train", "t", "--valid", "v", "-o", str(tmp_path)]) == 2
+    assert "no training recipe for Basset" in capsys.readouterr().err
