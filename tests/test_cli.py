@@ -29,8 +29,8 @@ def test_predict_writes_labelled_rows_in_input_order(tmp_path, capsys):
                  str(EXAMPLE / "intervals.bed"), "-o", str(out), "--batch-size", "3", "--quiet"]) == 0
     table = pd.read_csv(out, sep="\t")
     bed = pd.read_csv(EXAMPLE / "intervals.bed", sep="\t", header=None)
-    assert list(table.columns[:6]) == ["chrom", "start", "end", "name", "strand", "padded"]
-    assert list(table.columns[6:]) == list(seqzoo.get_model("Basset").labels)
+    assert list(table.columns[:7]) == ["chrom", "start", "end", "name", "strand", "padded", "note"]
+    assert list(table.columns[7:]) == list(seqzoo.get_model("Basset").labels)
     assert list(table["name"]) == list(bed[3]) and list(table["start"]) == list(bed[1])
     assert table.loc[table["name"] == "chrom_start", "padded"].item() > 0
     assert "UNTRAINED" in capsys.readouterr().err

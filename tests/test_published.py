@@ -149,7 +149,7 @@ def test_kipoi_directory_selects_the_published_weights(checkpoint, cache, tmp_pa
 
 def test_unverified_checkpoint_is_refused_by_default(checkpoint, cache):
     name, _, path = checkpoint
-    with pytest.raises(CheckpointError, match=f"it is not the published checkpoint"):
+    with pytest.raises(CheckpointError, match="it is not the published checkpoint"):
         import_weights(name, path)
     assert not published_description(name).exists()
 

@@ -1,0 +1,190 @@
+"""Fast, streaming prediction of a DNA model on BED intervals of a FASTA genome.
+
+The data path keeps up with the model so that compute is the only cost:
+
+1. a first pass over the BED validates every line and chromosome (errors name the file and the
+   line) and counts the rows, before anything is written;
+2. batches of intervals are read as uint8 base codes, one genome slice per run of nearby
+   intervals on a chromosome rather than one read per interval (``read_windows``);
+3. a whole batch is one-hot encoded at once through a 256-entry lookup table;
+4. a background thread prepares the next batch while the model runs on the current one;
+5. rows stream to the output (TSV, Parquet or HDF5), which is renamed only when complete.
+
+Output: one row per BED line, in input order: ``chrom, start, end, name, strand`` as in the BED,
+``padded`` (window positions outside the chromosome, filled with N), ``note`` (empty, or why the
+row has no prediction) and one column per target named by the model's labels.
+"""
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from seqzoo.encoding import DNA_ONE_HOT_TABLE
+from seqzoo.genome import ChromosomeNotFound, Genome
+from seqzoo.intervals import Interval, centered_window, iter_bed
+from seqzoo.predictor import ZooModel
+from seqzoo.writers import open_writer
+
+LEADING_COLUMNS = ["chrom", "start", "end", "name", "strand", "padded", "note"]
+MAX_SLICE = 1 << 20  # read at most ~1 Mb of genome at once for a run of nearby windows
+OUT_OF_BOUNDS = ("pad", "refuse")
+
+
+@dataclass
+class WindowBatch:
+    """A batch of intervals with their encoded windows."""
+
+    intervals: list[Interval]
+    x: np.ndarray          # (n, seq_len, 4) float32 one-hot
+    padded: np.ndarray     # (n,) positions outside the chromosome
+    refused: np.ndarray    # (n,) bool: no prediction for this row
+    notes: list[str]
+
+
+def check_bed(bed: str | Path, genome: Genome) -> int:
+    """Validate every line of ``bed`` against ``genome``; return the number of intervals."""
+    sizes = genome.chrom_sizes
+    n = 0
+    for interval in iter_bed(bed):
+        if interval.chrom not in sizes:
+            raise ValueError(f"{bed}, line {interval.line}: {ChromosomeNotFound(interval.chrom, genome.path, sizes)}")
+        n += 1
+    return n
+
+
+def read_windows(genome: Genome, windows: list[tuple[str, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 codes ``(n, length)`` of equal-length windows, padded with N outside chromosomes.
+
+    Windows on one chromosome that lie close together are read as one genome slice; the
+    number of padded positions per window is returned alongside.
+    """
+    length = windows[0][2] - windows[0][1]
+    codes = np.empty((len(windows), length), dtype=np.uint8)
+    padded = np.zeros(len(windows), dtype=np.int64)
+    sizes = genome.chrom_sizes
+    order = sorted(range(len(windows)), key=lambda i: (windows[i][0], windows[i][1]))
+    offsets = np.arange(length)
+    run: list[int] = []
+
+    def flush():
+        chrom, first = windows[run[0]][0], windows[run[0]][1]
+        last = windows[run[-1]][2]
+        span, _ = genome.fetch_codes(chrom, first, last)
+        starts = np.array([windows[i][1] for i in run]) - first
+        codes[run] = span[starts[:, None] + offsets]
+        for i in run:
+            _, start, end = windows[i]
+            padded[i] = length - max(0, min(end, sizes[chrom]) - max(start, 0))
+
+    for i in order:
+        if run and (windows[i][0] != windows[run[0]][0] or windows[i][2] - windows[run[0]][1] > MAX_SLICE):
+            flush()
+            run = []
+        run.append(i)
+    flush()
+    return codes, padded
+
+
+def iter_window_batches(bed: str | Path, genome: Genome, seq_len: int, batch_size: int,
+                        out_of_bounds: str = "pad") -> Iterator[WindowBatch]:
+    """Stream the BED as one-hot batches (``-`` strand intervals reverse-complemented)."""
+    if out_of_bounds not in OUT_OF_BOUNDS:
+        raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
+    intervals = iter_bed(bed)
+    while chunk := list(islice(intervals, batch_size)):
+        windows = [(iv.chrom, *centered_window(iv, seq_len)) for iv in chunk]
+        codes, padded = read_windows(genome, windows)
+        x = DNA_ONE_HOT_TABLE[codes]
+        minus = np.array([iv.strand == "-" for iv in chunk])
+        x[minus] = x[minus, ::-1, ::-1]
+        bad = ~np.all(x.any(axis=2), axis=1)  # characters that are not bases or IUPAC codes
+        refused = bad | ((padded > 0) & (out_of_bounds == "refuse"))
+        notes = []
+        for iv, (chrom, start, end), n_pad, is_bad, is_refused in zip(chunk, windows, padded, bad, refused):
+            if is_bad:
+                notes.append(f"the window {chrom}:{start}-{end} holds characters that are not DNA bases or IUPAC codes")
+            elif is_refused:
+                notes.append(f"the window {chrom}:{start}-{end} reaches past the chromosome ({n_pad} positions); "
+                             "refused (use out-of-bounds 'pad' to fill them with N)")
+            else:
+                notes.append("")
+        x[refused] = 0
+        yield WindowBatch(chunk, x, padded, refused, notes)
+
+
+def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
+    """Run ``iterator`` in a background thread, ``depth`` items ahead; re-raise its errors."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    return
+                items.put(item)
+            items.put(done)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            items.put(e)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+def predict_batch(model: ZooModel, x: np.ndarray, rc: bool = False) -> np.ndarray:
+    """Predictions for one batch, optionally averaged with the reverse complement."""
+    if not rc:
+        return model.predict_on_batch(x)
+    both = model.predict_on_batch(np.concatenate([x, x[:, ::-1, ::-1]]))
+    return (both[: len(x)] + both[len(x):]) / 2
+
+
+def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str | Path, *,
+                batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
+                progress: bool = True) -> int:
+    """Predict every interval of ``bed`` and write the rows to ``output``; return the row count."""
+    labels = model.columns
+    clash = sorted(set(labels) & set(LEADING_COLUMNS))
+    if clash:
+        raise ValueError(f"{model.name}: target labels {clash} clash with the interval columns")
+    seq_len = model.spec.input_shape[0]
+    with Genome(fasta) as genome:
+        total = check_bed(bed, genome)
+        with open_writer(output, LEADING_COLUMNS + labels) as writer, \
+                tqdm(total=total, unit=" intervals", disable=not progress, smoothing=0.1) as bar:
+            for batch in prefetch(iter_window_batches(bed, genome, seq_len, batch_size, out_of_bounds)):
+                preds = predict_batch(model, batch.x, rc=rc).astype(np.float32)
+                preds[batch.refused] = np.nan
+                ivs = batch.intervals
+                chunk = {
+                    "chrom": np.array([iv.chrom for iv in ivs]),
+                    "start": np.array([iv.start for iv in ivs]),
+                    "end": np.array([iv.end for iv in ivs]),
+                    "name": np.array([iv.name for iv in ivs]),
+                    "strand": np.array([iv.strand for iv in ivs]),
+                    "padded": batch.padded,
+                    "note": np.array(batch.notes, dtype=object),
+                }
+                chunk.update({label: preds[:, j] for j, label in enumerate(labels)})
+                writer.write(chunk)
+                bar.update(len(ivs))
+    return total

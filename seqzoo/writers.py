@@ -1,0 +1,159 @@
+"""Streaming table writers for predictions: TSV, Parquet and HDF5, finished atomically.
+
+A writer receives chunks of rows (a dict of column name -> 1-D array, all the same length) and
+appends them to ``<output>.partial``. ``close()`` renames it to ``<output>`` only once every chunk
+is written; ``abort()`` (or leaving the ``with`` block on an exception) deletes it. So an
+interrupted run never leaves a file that looks complete.
+
+The format follows the output's extension: ``.parquet``, ``.h5``/``.hdf5``, anything else TSV.
+"""
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = {".parquet": "parquet", ".h5": "hdf5", ".hdf5": "hdf5"}
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """``"tsv"``, ``"parquet"`` or ``"hdf5"`` from the file name's extension."""
+    return FORMATS.get(Path(path).suffix.lower(), "tsv")
+
+
+class TableWriter:
+    """Base class: the atomic ``.partial`` file, context management, column checks."""
+
+    def __init__(self, path: str | os.PathLike, columns: list[str]):
+        if len(set(columns)) != len(columns):
+            duplicated = sorted({c for c in columns if columns.count(c) > 1})
+            raise ValueError(f"duplicate output column names: {duplicated}")
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.columns = list(columns)
+        self.rows = 0
+
+    def write(self, chunk: dict[str, np.ndarray]) -> None:
+        """Append one chunk of rows."""
+        missing = [c for c in self.columns if c not in chunk]
+        if missing:
+            raise ValueError(f"chunk lacks columns {missing}")
+        lengths = {len(chunk[c]) for c in self.columns}
+        if len(lengths) != 1:
+            raise ValueError(f"columns of one chunk differ in length: {sorted(lengths)}")
+        self._write(chunk)
+        self.rows += lengths.pop()
+
+    def close(self) -> Path:
+        """Finish the file and give it its final name."""
+        self._close()
+        os.replace(self.partial, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the unfinished file."""
+        try:
+            self._close()
+        finally:
+            self.partial.unlink(missing_ok=True)
+
+    def __enter__(self) -> "TableWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _write(self, chunk):  # pragma: no cover - implemented by subclasses
+        raise NotImplementedError
+
+    def _close(self):  # pragma: no cover
+        raise NotImplementedError
+
+
+def _text(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "nan" if np.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+class TSVWriter(TableWriter):
+    """Tab-separated text with a header line; floats with 6 significant digits, NaN as ``nan``."""
+
+    def __init__(self, path, columns):
+        super().__init__(path, columns)
+        self._file = open(self.partial, "w", newline="")
+        self._csv = csv.writer(self._file, delimiter="\t", lineterminator="\n")
+        self._csv.writerow(self.columns)
+
+    def _write(self, chunk):
+        columns = [chunk[c].tolist() if isinstance(chunk[c], np.ndarray) else list(chunk[c]) for c in self.columns]
+        self._csv.writerows([[_text(v) for v in row] for row in zip(*columns)])
+
+    def _close(self):
+        self._file.close()
+
+
+class ParquetWriter(TableWriter):
+    """Parquet via pyarrow, one row group per chunk; the schema is fixed by the first chunk."""
+
+    def __init__(self, path, columns):
+        super().__init__(path, columns)
+        self._writer = None
+
+    def _write(self, chunk):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({c: np.asarray(chunk[c]) for c in self.columns})
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.partial, table.schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def _close(self):
+        if self._writer is None:  # no rows: still write a valid empty file
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({c: pa.array([], pa.string()) for c in self.columns}), self.partial)
+        else:
+            self._writer.close()
+
+
+class HDF5Writer(TableWriter):
+    """HDF5 via h5py: one resizable 1-D dataset per column (strings as UTF-8), column order kept
+    in the file's ``columns`` attribute."""
+
+    def __init__(self, path, columns):
+        import h5py
+
+        super().__init__(path, columns)
+        self._file = h5py.File(self.partial, "w")
+        self._file.attrs["columns"] = self.columns
+
+    def _write(self, chunk):
+        import h5py
+
+        for name in self.columns:
+            values = np.asarray(chunk[name])
+            if values.dtype.kind in "UO":
+                values = values.astype(object)
+                dtype = h5py.string_dtype()
+            else:
+                dtype = values.dtype
+            if name not in self._file:
+                self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=True)
+            data = self._file[name]
+            data.resize(self.rows + len(values), axis=0)
+            data[self.rows:] = values
+
+    def _close(self):
+        self._file.close()
+
+
+def open_writer(path: str | os.PathLike, columns: list[str]) -> TableWriter:
+    """A writer for ``path`` in the format its extension names."""
+    return {"tsv": TSVWriter, "parquet": ParquetWriter, "hdf5": HDF5Writer}[output_format(path)](path, columns)
