@@ -187,7 +187,7 @@ def test_bad_split_specifications(spec, match):
 
 
 def test_split_specifications_parse():
-    s = parse_split("blocks:train=chr1:0-19_500_000+chr2:0-end,valid=20000000-24000000")
+    s = parse_split("blocks:train=chr1:0-19_500_000+chr2:0-end,valid=chr1:20000000-24000000")
     assert s.regions["train"] == [("chr1", 0, 19500000), ("chr2", 0, None)]
     assert s.blocks_on("chr2", 1000) == [("train", 0, 1000)]
     assert parse_split("chroms:train=chr1+chr2,valid=chr3").blocks_on("chr3", 50) == [("valid", 0, 50)]
