@@ -1,0 +1,113 @@
+"""seqzoo.dna_training and seqzoo.dna_metrics: tiny training runs, resume, evaluation, metrics."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from seqzoo.architectures import build
+from seqzoo.datasets import GenomeWindowDataset, build_dataset
+from seqzoo.dna_metrics import auprc, auroc, per_task_metrics
+from seqzoo.dna_training import evaluate_dna, train_dna
+from seqzoo.motifs import log_odds, scan_scores
+
+TINY = {"conv_filters": [4, 4, 4], "dense_units": 4}
+
+
+# --- metrics against hand-computed values ---------------------------------------------------
+
+def test_auroc_hand_computed():
+    # positives 0.35, 0.8; negatives 0.1, 0.4: pairs won 3 of 4
+    assert auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert auroc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)  # a tie counts one half
+    assert auroc([1, 1, 0, 0], [0.9, 0.8, 0.2, 0.1]) == 1.0
+    assert auroc([0, 1, 0, 1, 0], [0.3, 0.3, 0.3, 0.9, 0.1]) == pytest.approx((0.5 + 0.5 + 1 + 3) / 6)  # 0.3 ties two negatives
+    assert math.isnan(auroc([0, 0, 0], [0.1, 0.2, 0.3]))
+
+
+def test_auprc_hand_computed():
+    # ranked: 0.8 (+), 0.4 (-), 0.35 (+), 0.1 (-): precision 1 at recall 1/2, 2/3 at recall 1
+    assert auprc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    # tied scores form one threshold: all four at once, precision 1/2 at recall 1
+    assert auprc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == pytest.approx(0.5)
+    assert auprc([1, 0, 0, 0], [0.9, 0.1, 0.2, 0.3]) == 1.0
+    assert math.isnan(auprc([0, 0], [0.1, 0.2]))
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        auprc([0, 2], [0.1, 0.2])
+
+
+def test_per_task_metrics_summary():
+    y = np.array([[0, 1, 0], [1, 0, 0], [1, 1, 0], [0, 0, 0]])
+    s = np.array([[0.1, 0.9, 0.1], [0.8, 0.2, 0.2], [0.9, 0.3, 0.3], [0.2, 0.4, 0.4]])
+    m = per_task_metrics(y, s, ["a", "b", "c"], n_worst=1)
+    # task b: positives 0.9, 0.3 against negatives 0.2, 0.4 win 3 of 4 pairs
+    assert m["per_task"]["a"]["auroc"] == 1.0 and m["per_task"]["b"]["auroc"] == pytest.approx(0.75)
+    assert m["auroc"]["n_undefined"] == 1 and m["auroc"]["mean"] == pytest.approx(0.875)
+    assert m["auroc"]["worst"] == [["b", pytest.approx(0.75)]]
+    assert m["per_task"]["c"]["positives"] == 0 and math.isnan(m["per_task"]["c"]["auroc"])
+
+
+def test_motif_scan_matches_direct_sum():
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 30))]
+    pwm = log_odds(rng.dirichlet(np.ones(4), 6))
+    s = scan_scores(x, pwm)
+    assert s.shape == (3, 2, 25)
+    i, j = 1, 7
+    assert s[i, 0, j] == pytest.approx(sum(x[i, j + k] @ pwm[k] for k in range(6)), abs=1e-5)
+    rc = x[i, ::-1, ::-1]  # the reverse strand, scored forward, gives the reverse scores mirrored
+    assert s[i, 1, j] == pytest.approx(sum(rc[30 - 6 - j + k] @ pwm[k] for k in range(6)), abs=1e-5)
+
+
+# --- tiny training runs ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dna")
+    rng = np.random.default_rng(0)
+    seq = np.array(list("ACGT"))[rng.integers(0, 4, 30000)]
+    summits = rng.integers(500, 29500, 60)
+    for s in summits[:30]:  # TF_A's peaks carry a motif at the summit
+        seq[s - 4:s + 4] = list("GACGTCAT")
+    with open(root / "g.fa", "w") as f:
+        f.write(">chr1\n" + "".join(seq) + "\n")
+    with open(root / "peaks.bed", "w") as f:
+        for i, s in enumerate(summits):
+            f.write(f"chr1\t{s - 250}\t{s + 250}\t{'TF_A' if i < 30 else 'TF_B'}\n")
+    build_dataset(root / "g.fa", root / "peaks.bed", root / "ds", seq_len=400,
+                  split="blocks:train=0-20000,valid=21000-30000", command="test")
+    return root
+
+
+def test_tiny_training_writes_a_loadable_artifact(data, tmp_path):
+    out = tmp_path / "run"
+    info = train_dna(data / "ds", out, "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False,
+                     command="test")
+    assert info["epochs_done"] == 1 and info["config"]["seq_len"] == 400 and info["config"]["n_tasks"] == 2
+    for name in ("checkpoint.keras", "state.json", "train.log", "training.json", "valid_metrics.json",
+                 info["weights_file"]):
+        assert (out / name).is_file(), name
+    model = build("deepsea", **info["config"])
+    model.load_weights(out / info["weights_file"])
+    valid = GenomeWindowDataset(data / "ds", "valid")
+    preds = np.asarray(model.predict_on_batch(valid.x(np.arange(8))))
+    assert preds.shape == (8, 2) and np.isfinite(preds).all()
+    result = evaluate_dna(out, data / "ds", "valid", out_path=tmp_path / "m.json", command="test")
+    assert result["auroc"]["mean"] == pytest.approx(info["valid"]["mean_auroc"], abs=1e-6)
+    assert json.loads((tmp_path / "m.json").read_text())["n"] == len(valid)
+
+
+def test_resume_continues_from_the_checkpoint(data, tmp_path):
+    out = tmp_path / "run"
+    train_dna(data / "ds", out, "basset", config={"conv_filters": [4, 4, 4], "dense_units": [4, 4]},
+              epochs=1, batch_size=16, verbose=False, command="first")
+    with pytest.raises(FileExistsError, match="use --resume"):
+        train_dna(data / "ds", out, "basset", epochs=2, verbose=False)
+    info = train_dna(data / "ds", out, "basset", epochs=2, batch_size=16, resume=True, verbose=False,
+                     command="second")
+    assert info["epochs_done"] == 2 and [h["epoch"] for h in info["history"]] == [1, 2]
+    assert info["commands"] == ["first", "second"]
+    assert info["config"]["dense_units"] == [4, 4]  # the sizes come from the checkpointed run
+    with pytest.raises(FileNotFoundError, match="no checkpoint.keras"):
+        train_dna(data / "ds", tmp_path / "empty", "basset", resume=True, verbose=False)
