@@ -31,6 +31,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # Other compressions we cannot read: say so instead of failing on garbage.
 _OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"PK\x03\x04": "zip", b"\x28\xb5\x2f\xfd": "zstd"}
 
+_SPACE_RE = re.compile(r"\s")
 _INT_RE = re.compile(r"-?[0-9]+")
 _HEADER_FIRST = ("chrom", "#chrom", "seqname", "seqnames", "contig")
 _HEADER_SECOND = {"start", "chromstart", "chrom_start", "begin", "txstart"}
@@ -143,7 +144,7 @@ def _parse_line(path: str, line_no: int, line: str) -> Interval:
     chrom, start_text, end_text = fields[0], fields[1].strip(), fields[2].strip()
     if not chrom:
         raise _error(path, line_no, "empty chromosome name (column 1)", line)
-    if any(c.isspace() for c in chrom):
+    if _SPACE_RE.search(chrom):
         if len(chrom.split()) > 1:
             raise _error(path, line_no, "columns are separated by spaces; BED columns must be separated by tabs", line)
         raise _error(path, line_no, f"chromosome name {chrom!r} contains whitespace", line)
@@ -181,15 +182,19 @@ def iter_bed(path: str | os.PathLike) -> Iterator[Interval]:
         for line_no, line in lines:
             if _is_skipped(line):
                 continue
-            if _looks_like_header(line):
-                if not seen_data_line:
-                    seen_data_line = True
+            if not seen_data_line:
+                seen_data_line = True
+                if _looks_like_header(line):  # a header is allowed as the first line only
                     continue
-                raise _error(
-                    path_str, line_no, "header line found after the first line (a header is only allowed first)", line
-                )
-            seen_data_line = True
-            yield _parse_line(path_str, line_no, line)
+            try:
+                interval = _parse_line(path_str, line_no, line)
+            except BEDError:
+                if _looks_like_header(line):  # checked on failure only, to keep the hot path fast
+                    raise _error(path_str, line_no,
+                                 "header line found after the first line (a header is only allowed first)",
+                                 line) from None
+                raise
+            yield interval
             n_intervals += 1
     except BEDError:
         raise

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from seqzoo.encoding import DNA_ONE_HOT_TABLE
+from seqzoo.encoding import DNA_ONE_HOT_TABLE, DNA_VALID_TABLE
 from seqzoo.genome import ChromosomeNotFound, Genome
 from seqzoo.intervals import Interval, centered_window, iter_bed
 from seqzoo.predictor import ZooModel
@@ -100,20 +100,20 @@ def iter_window_batches(bed: str | Path, genome: Genome, seq_len: int, batch_siz
     while chunk := list(islice(intervals, batch_size)):
         windows = [(iv.chrom, *centered_window(iv, seq_len)) for iv in chunk]
         codes, padded = read_windows(genome, windows)
-        x = DNA_ONE_HOT_TABLE[codes]
         minus = np.array([iv.strand == "-" for iv in chunk])
-        x[minus] = x[minus, ::-1, ::-1]
-        bad = ~np.all(x.any(axis=2), axis=1)  # characters that are not bases or IUPAC codes
+        if minus.any():  # reverse complement = flip length and ACGT axes, done on the codes' rows
+            codes[minus] = codes[minus, ::-1]
+        x = DNA_ONE_HOT_TABLE[codes]
+        x[minus] = x[minus, :, ::-1]
+        bad = ~DNA_VALID_TABLE[codes].all(axis=1)  # characters that are not bases or IUPAC codes
         refused = bad | ((padded > 0) & (out_of_bounds == "refuse"))
-        notes = []
-        for iv, (chrom, start, end), n_pad, is_bad, is_refused in zip(chunk, windows, padded, bad, refused):
-            if is_bad:
-                notes.append(f"the window {chrom}:{start}-{end} holds characters that are not DNA bases or IUPAC codes")
-            elif is_refused:
-                notes.append(f"the window {chrom}:{start}-{end} reaches past the chromosome ({n_pad} positions); "
-                             "refused (use out-of-bounds 'pad' to fill them with N)")
-            else:
-                notes.append("")
+        notes = [""] * len(chunk)
+        for i in np.flatnonzero(refused):
+            chrom, start, end = windows[i]
+            notes[i] = (f"the window {chrom}:{start}-{end} holds characters that are not DNA bases or IUPAC codes"
+                        if bad[i] else
+                        f"the window {chrom}:{start}-{end} reaches past the chromosome ({padded[i]} positions); "
+                        "refused (use out-of-bounds 'pad' to fill them with N)")
         x[refused] = 0
         yield WindowBatch(chunk, x, padded, refused, notes)
 

@@ -1,0 +1,273 @@
+"""Benchmark seqzoo's DNA prediction against kipoi and kipoiseq, measured in one run.
+
+    python benchmarks/predict_benchmark.py --fasta GENOME.fa [--intervals 100000] [--rounds 2]
+
+Every contender runs on the same FASTA, the same random BED (sorted, 600 bp windows for the
+published-size Basset) and the same model, alternating contenders round by round; the best
+round of each is reported. Printed ratios:
+
+1. dataloader: seqzoo's batched window reader + one-hot against kipoiseq's ``SeqIntervalDl``;
+2. end to end: ``seqzoo predict`` (``predict_bed``, Parquet output) against the model's bare
+   ``predict_on_batch`` on pre-built arrays, and against kipoi's ``model.pipeline.predict`` on
+   the same model directory; also with ``--precision bfloat16``;
+3. model: seqzoo's Keras Basset against kipoi's published PyTorch layout (NCHW Conv2d, random
+   weights) on the same arrays;
+4. the fraction of the machine's float32 matrix-multiply rate (measured in the same run) that
+   each model reaches;
+5. peak memory (max RSS of a fresh process) of ``predict_bed`` for growing numbers of intervals.
+
+A GPU machine without tensorflow runs it with ``KERAS_BACKEND=torch`` (or jax); the device is
+printed. Figures go into the README's performance section.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+def random_bed(fasta: Path, n: int, path: Path, seed: int = 0, width: int = 200) -> None:
+    """``n`` sorted random intervals, away from the chromosome ends."""
+    from seqzoo.genome import Genome
+
+    with Genome(fasta) as genome:
+        sizes = genome.chrom_sizes
+    rng = np.random.default_rng(seed)
+    chroms = list(sizes)
+    weights = np.array([sizes[c] for c in chroms], dtype=float)
+    picks = rng.choice(len(chroms), n, p=weights / weights.sum())
+    rows = []
+    for i, c in enumerate(picks):
+        start = int(rng.integers(1000, sizes[chroms[c]] - 1000 - width))
+        rows.append((chroms[c], start, start + width, f"r{i}"))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    path.write_text("".join(f"{c}\t{s}\t{e}\t{name}\t0\t+\n" for c, s, e, name in rows))
+
+
+def timed(fn, rounds: int) -> float:
+    """Best wall time of ``rounds`` calls (callers interleave contenders between calls)."""
+    return min(fn() for _ in range(rounds))
+
+
+def matmul_rate(seconds: float = 3.0) -> float:
+    """float32 GFLOP/s of a large matrix multiply on the model's backend and device."""
+    from keras import ops
+
+    a = ops.convert_to_tensor(np.random.default_rng(0).standard_normal((2048, 2048)).astype("float32"))
+    ops.matmul(a, a)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        c = ops.matmul(a, a)
+        count += 1
+    np.asarray(c)  # wait for asynchronous backends
+    elapsed = time.perf_counter() - start
+    return 2 * 2048 ** 3 * count / elapsed / 1e9
+
+
+def model_flops(model) -> float:
+    """Floating-point operations of one forward pass (2 per multiply-add of convs and denses)."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv1D):
+            length = layer.output.shape[1]
+            total += 2 * length * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * int(np.prod(layer.kernel.shape))
+    return total
+
+
+def torch_basset():
+    """kipoi's published Basset layout in PyTorch (NCHW Conv2d), random weights."""
+    import torch
+    from torch import nn
+
+    class Flatten(nn.Module):
+        def forward(self, x):
+            return x.reshape(x.size(0), -1)
+
+    return nn.Sequential(
+        nn.Conv2d(4, 300, (19, 1)), nn.BatchNorm2d(300), nn.ReLU(), nn.MaxPool2d((3, 1)),
+        nn.Conv2d(300, 200, (11, 1)), nn.BatchNorm2d(200), nn.ReLU(), nn.MaxPool2d((4, 1)),
+        nn.Conv2d(200, 200, (7, 1)), nn.BatchNorm2d(200), nn.ReLU(), nn.MaxPool2d((4, 1)),
+        Flatten(), nn.Linear(2000, 1000), nn.BatchNorm1d(1000), nn.ReLU(), nn.Dropout(0.3),
+        nn.Linear(1000, 1000), nn.BatchNorm1d(1000), nn.ReLU(), nn.Dropout(0.3),
+        nn.Linear(1000, 164), nn.Sigmoid(),
+    ).eval(), torch
+
+
+# VmHWM (peak resident memory since exec), not ru_maxrss, which a child inherits from the
+# forking parent on Linux.
+MEMORY_CHILD = """
+import sys
+import seqzoo
+from seqzoo.predict import predict_bed
+model = seqzoo.get_model(sys.argv[1], device="cpu")
+predict_bed(model, sys.argv[2], sys.argv[3], sys.argv[4], batch_size=256, progress=False)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
+"""
+
+
+def peak_memory_mb(model: str, fasta: Path, bed: Path, out: Path) -> float:
+    """Peak resident memory (MB) of a fresh process running ``predict_bed``."""
+    result = subprocess.run([sys.executable, "-c", MEMORY_CHILD, model, str(fasta), str(bed), str(out)],
+                            capture_output=True, text=True, check=True)
+    return int(result.stdout.split()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fasta", required=True, type=Path, help="uncompressed genome FASTA")
+    parser.add_argument("--intervals", type=int, default=100_000)
+    parser.add_argument("--model-intervals", type=int, default=None,
+                        help="intervals for the model comparisons (default: --intervals)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--memory-intervals", type=int, nargs="*", default=[10_000, 100_000],
+                        help="interval counts for the peak-memory measurement (flat = no growth)")
+    args = parser.parse_args()
+
+    import keras
+    import kipoi
+    from kipoiseq.dataloaders import SeqIntervalDl
+
+    import seqzoo
+    from seqzoo.genome import Genome
+    from seqzoo.predict import iter_window_batches, predict_bed
+
+    device = seqzoo.device.resolve_device("auto")
+    log(f"backend {keras.backend.backend()}, device {device}, {os.cpu_count()} CPUs, "
+        f"seqzoo {seqzoo.__version__}, keras {keras.__version__}")
+    work = Path(tempfile.mkdtemp(prefix="seqzoo-bench-"))
+    bed = work / "intervals.bed"
+    random_bed(args.fasta, args.intervals, bed)
+    bed3 = work / "intervals3.bed"  # kipoiseq reads columns past the third as labels
+    bed3.write_text("".join("\t".join(line.split("\t")[:3]) + "\n" for line in bed.read_text().splitlines()))
+    n_model = args.model_intervals or args.intervals
+    model_bed = work / "model_intervals.bed"
+    random_bed(args.fasta, n_model, model_bed, seed=1)
+    log(f"{args.intervals} intervals for the dataloaders, {n_model} for the models; FASTA {args.fasta}")
+
+    # 1. dataloaders -------------------------------------------------------------------------
+    def seqzoo_loader():
+        start = time.perf_counter()
+        with Genome(args.fasta) as genome:
+            for _ in iter_window_batches(bed, genome, 600, args.batch_size):
+                pass
+        return time.perf_counter() - start
+
+    def kipoiseq_loader():
+        start = time.perf_counter()
+        dl = SeqIntervalDl(str(bed3), str(args.fasta), auto_resize_len=600)
+        for _ in dl.batch_iter(batch_size=args.batch_size):
+            pass
+        return time.perf_counter() - start
+
+    times = {"seqzoo": [], "kipoiseq": []}
+    for _ in range(args.rounds):
+        times["seqzoo"].append(seqzoo_loader())
+        times["kipoiseq"].append(kipoiseq_loader())
+    ours, theirs = args.intervals / min(times["seqzoo"]), args.intervals / min(times["kipoiseq"])
+    log(f"\n[1] dataloader: seqzoo {ours:,.0f} intervals/s, kipoiseq SeqIntervalDl {theirs:,.0f} "
+        f"intervals/s: ratio {ours / theirs:.1f}x (aim >= 20x)")
+
+    # 2. end to end ------------------------------------------------------------------------
+    model = seqzoo.get_model("Basset", device="auto")
+    fast = seqzoo.get_model("Basset", device="auto", precision="bfloat16")
+    with Genome(args.fasta) as genome:
+        arrays = [b.x for b in iter_window_batches(model_bed, genome, 600, args.batch_size)]
+    kipoi_model = kipoi.get_model(str(ROOT / "models" / "Basset"), source="dir")
+
+    def bare(m):
+        def run():
+            start = time.perf_counter()
+            for x in arrays:
+                m.predict_on_batch(x)
+            return time.perf_counter() - start
+        return run
+
+    def end_to_end(m):
+        def run():
+            start = time.perf_counter()
+            predict_bed(m, args.fasta, model_bed, work / "out.parquet", batch_size=args.batch_size, progress=False)
+            return time.perf_counter() - start
+        return run
+
+    def kipoi_pipeline():
+        start = time.perf_counter()
+        kipoi_model.pipeline.predict(dict(fasta_file=str(args.fasta), intervals_file=str(model_bed)),
+                                     batch_size=args.batch_size)
+        return time.perf_counter() - start
+
+    contenders = {"bare fp32": bare(model), "seqzoo fp32": end_to_end(model), "kipoi pipeline": kipoi_pipeline,
+                  "bare bf16": bare(fast), "seqzoo bf16": end_to_end(fast)}
+    runs = {k: [] for k in contenders}
+    for _ in range(args.rounds):
+        for name, fn in contenders.items():
+            runs[name].append(fn())
+    rate = {k: n_model / min(v) for k, v in runs.items()}
+    log(f"\n[2] end to end, Basset ({n_model} intervals, batch {args.batch_size}), intervals/s:")
+    for k, v in rate.items():
+        log(f"    {k:16s} {v:10,.0f}")
+    log(f"    seqzoo / bare predict_on_batch: fp32 {rate['seqzoo fp32'] / rate['bare fp32']:.2f} "
+        f"(aim >= 0.9), bf16 {rate['seqzoo bf16'] / rate['bare bf16']:.2f}")
+    log(f"    seqzoo / kipoi pipeline.predict: fp32 {rate['seqzoo fp32'] / rate['kipoi pipeline']:.2f}x "
+        f"(aim >= 1.2x), bf16 {rate['seqzoo bf16'] / rate['kipoi pipeline']:.2f}x (aim >= 2.5x)")
+
+    # 3. Keras Basset against kipoi's PyTorch layout -----------------------------------------
+    net, torch = torch_basset()
+    torch.set_num_threads(os.cpu_count())
+    nchw = [torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)[..., None])) for x in arrays]
+
+    def torch_run():
+        start = time.perf_counter()
+        with torch.no_grad():
+            for x in nchw:
+                net(x)
+        return time.perf_counter() - start
+
+    keras_times, torch_times = [], []
+    for _ in range(args.rounds):
+        keras_times.append(bare(model)())
+        torch_times.append(torch_run())
+    k_rate, t_rate = n_model / min(keras_times), n_model / min(torch_times)
+    log(f"\n[3] Basset, published size: seqzoo Keras {k_rate:,.0f} seq/s, kipoi's PyTorch layout "
+        f"{t_rate:,.0f} seq/s: ratio {k_rate / t_rate:.1f}x (aim >= 5x)")
+
+    # 4. fraction of the matrix-multiply rate ------------------------------------------------
+    gflops = matmul_rate()
+    deepsea = seqzoo.get_model("DeepSEA", device="auto")
+    deepsea_x = np.concatenate(arrays)[: 512]
+    deepsea_x = np.concatenate([deepsea_x, deepsea_x[:, :400]], axis=1)  # 1000 bp windows
+    start = time.perf_counter()
+    for i in range(0, len(deepsea_x), args.batch_size):
+        deepsea.predict_on_batch(deepsea_x[i:i + args.batch_size])
+    deepsea_rate = len(deepsea_x) / (time.perf_counter() - start)
+    basset_gflops = rate["bare fp32"] * model_flops(model.keras_model) / 1e9
+    deepsea_gflops = deepsea_rate * 2 * model_flops(deepsea.keras_model) / 1e9  # RC averaging: 2 passes
+    log(f"\n[4] float32 matmul {gflops:,.0f} GFLOP/s; Basset {basset_gflops:,.0f} GFLOP/s = "
+        f"{basset_gflops / gflops:.0%}; DeepSEA {deepsea_rate:,.0f} seq/s, {deepsea_gflops:,.0f} GFLOP/s = "
+        f"{deepsea_gflops / gflops:.0%}")
+
+    # 5. peak memory ---------------------------------------------------------------------------
+    log("\n[5] peak memory of `predict_bed` (Basset, Parquet output), fresh process:")
+    for n in args.memory_intervals:
+        mem_bed = work / f"memory_{n}.bed"
+        random_bed(args.fasta, n, mem_bed, seed=2)
+        log(f"    {n:>9,} intervals: {peak_memory_mb('Basset', args.fasta, mem_bed, work / 'mem.parquet'):,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
