@@ -291,3 +291,88 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     if out_path:
         Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+_MODEL_YAML = """\
+defined_as: seqzoo.kipoi_adapter.KipoiModel
+args:
+  architecture: {architecture}  # seqzoo.architectures.build_{architecture}
+  config:
+{config}
+  weights: weights.yaml
+info:
+  authors:
+    - name: seqzoo developers
+  contributors:
+    - name: seqzoo developers
+  doc: >
+{doc}
+  version: 1.0.0
+  license: MIT
+  cite_as: {cite_as}
+  trained_on: {trained_on}
+  tags:
+    - transcription factor binding
+    - Arabidopsis thaliana
+default_dataloader:
+  defined_as: seqzoo.dataloaders.DNAIntervalDataset  # spec: dataloaders/DNAIntervals/dataloader.yaml
+  default_args:
+    seq_len: {seq_len}
+dependencies:
+  pip:
+    - seqzoo
+schema:
+  inputs:
+    name: seq
+    shape: ({seq_len}, 4)
+    doc: One-hot DNA, ACGT order (see dataloaders/DNAIntervals).
+  targets:
+    name: binding
+    shape: ({n_tasks}, )
+    doc: {targets_doc}
+    column_labels: target_labels.txt
+test:
+  expect: test.expect.h5
+  precision_decimal: 5
+"""
+
+
+def export_model_dir(run_dir: str | os.PathLike, model_dir: str | os.PathLike, doc: str, cite_as: str,
+                     trained_on: str, targets_doc: str) -> dict:
+    """Write a kipoi/seqzoo model directory's ``model.yaml``, ``weights.yaml``, weights file and
+    ``target_labels.txt`` from a ``train_dna`` output directory (example/ and README.md are the
+    author's). Returns the artifact description as a dict."""
+    import shutil
+    import textwrap
+
+    from seqzoo.artifacts import WeightsArtifact
+
+    run, out = Path(run_dir), Path(model_dir)
+    info = json.loads((run / "training.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / info["weights_file"], out / info["weights_file"])
+    tasks = read_manifest(info["data"]["dir"])["tasks"]
+    (out / "target_labels.txt").write_text("\n".join(tasks) + "\n")
+    produced_by = (f"seqzoo train-dna ({info['commands'][-1]}); best epoch {info['best_epoch']} of "
+                   f"{info['epochs_done']}; data: {info['data']['command']}; validation mean AUROC "
+                   f"{info['valid']['mean_auroc']:.4f}, mean AUPRC {info['valid']['mean_auprc']:.4f}; "
+                   f"keras {info['versions']['keras']} ({info['versions']['backend']})")
+    artifact = WeightsArtifact.describe(out / info["weights_file"], urls=[info["weights_file"]],
+                                        produced_by=produced_by)
+    artifact.to_yaml(out / "weights.yaml")
+    text = (out / "weights.yaml").read_text()
+    (out / "weights.yaml").write_text(
+        "# The weights this directory serves (see seqzoo.artifacts.WeightsArtifact). The URL without a\n"
+        "# scheme is the file shipped beside this description; it is verified by sha256 like a download.\n" + text)
+    config = "\n".join(f"    {k}: {json.dumps(v)}" for k, v in info["config"].items())
+    (out / "model.yaml").write_text(_MODEL_YAML.format(
+        architecture=info["architecture"], config=config, doc=textwrap.indent(textwrap.fill(doc, 92), "    "),
+        cite_as=cite_as, trained_on=trained_on, seq_len=info["config"]["seq_len"],
+        n_tasks=info["config"]["n_tasks"], targets_doc=targets_doc))
+    return dataclasses_asdict(artifact)
+
+
+def dataclasses_asdict(obj) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(obj)
