@@ -1,4 +1,4 @@
-"""``seqzoo`` subcommands for genome-window data: dataset, train-dna, evaluate-dna, motif-baseline."""
+"""``seqzoo`` subcommands for genome-window data: dataset, train-dna, evaluate-dna, motif-baseline, export-dna."""
 
 import argparse
 import json
@@ -65,6 +65,16 @@ def cmd_motif_baseline(args) -> int:
     return 0
 
 
+def cmd_export_dna(args) -> int:
+    from seqzoo.dna_training import export_model_dir
+
+    a = export_model_dir(args.run, args.model_dir, doc=args.doc, cite_as=args.cite_as, trained_on=args.trained_on,
+                         targets_doc=args.targets_doc)
+    print(f"wrote {args.model_dir}: {a['file_name']} ({a['size']} bytes, sha256 {a['sha256']}); add example/ and "
+          f"README.md, then `seqzoo check {args.model_dir} --write-expect`")
+    return 0
+
+
 def add_dna_commands(sub) -> None:
     """Register the subcommands on the ``seqzoo`` parser's subparsers."""
     p = sub.add_parser("dataset", help="build labelled genome windows (DeepSEA/Basset designs) from a FASTA and a peaks BED")
@@ -122,6 +132,15 @@ def add_dna_commands(sub) -> None:
     p.add_argument("--split", default="valid")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_motif_baseline)
+
+    p = sub.add_parser("export-dna", help="write a model directory (model.yaml, weights) from a train-dna run")
+    p.add_argument("run", help="train-dna output directory")
+    p.add_argument("model_dir", help="e.g. models/DeepSEA_Athaliana265")
+    p.add_argument("--doc", required=True, help="model description for model.yaml")
+    p.add_argument("--cite-as", default="https://doi.org/10.1038/nmeth.3547")
+    p.add_argument("--trained-on", required=True)
+    p.add_argument("--targets-doc", default="Probability that each transcription factor binds the central 200 bp.")
+    p.set_defaults(func=cmd_export_dna)
 
 
 __all__ = ["add_dna_commands"]
