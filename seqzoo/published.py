@@ -97,6 +97,10 @@ def state_dict_to_keras(model: keras.Model, architecture: str, state: dict[str, 
     """
     if architecture not in LAYER_MAP:
         raise CheckpointError(f"no PyTorch layout is known for architecture {architecture!r}")
+    unmapped = [layer.name for layer in model.layers if layer.weights and layer.name not in LAYER_MAP[architecture]]
+    if unmapped:
+        raise CheckpointError(f"layers {unmapped} have no counterpart in the published {architecture} layout: "
+                              "the model directory's config is not the published network")
     unused = {k for k in state if not k.endswith("num_batches_tracked")}
     flatten = model.get_layer("flatten")
     length, channels = flatten.input.shape[1], flatten.input.shape[2]
