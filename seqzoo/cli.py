@@ -84,6 +84,14 @@ def cmd_predict(args) -> int:
         return _predict_proteins(spec, args)
     if not args.bed:
         raise SystemExit(f"seqzoo predict {spec.name}: --bed is required for a DNA model")
+    if args.engine == "ray":
+        from seqzoo.distributed import predict_bed_ray
+
+        n = predict_bed_ray(str(spec.directory), args.fasta, args.bed, args.output, precision=args.precision,
+                            batch_size=args.batch_size, rc=args.rc, out_of_bounds=args.out_of_bounds,
+                            workers=args.workers, address=args.ray_address, progress=not args.quiet)
+        print(f"wrote {n} rows x {len(spec.columns)} targets to {args.output}", file=sys.stderr)
+        return 0
     model = ZooModel(spec, device=args.device, precision=args.precision)
     n = predict_bed(model, args.fasta, args.bed, args.output, batch_size=args.batch_size, rc=args.rc,
                     out_of_bounds=args.out_of_bounds, progress=not args.quiet)
@@ -201,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rc", action="store_true", help="average forward and reverse-complement predictions")
     p.add_argument("--out-of-bounds", default="pad", choices=["pad", "refuse"],
                    help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
+    p.add_argument("--ray-address", help="address of a running Ray cluster ('auto' finds a local one); "
+                                         "default: start Ray on this machine")
+    p.add_argument("--workers", type=int, help="Ray workers, each holding the model (default: CPUs / 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 

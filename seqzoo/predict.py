@@ -91,31 +91,37 @@ def read_windows(genome: Genome, windows: list[tuple[str, int, int]]) -> tuple[n
     return codes, padded
 
 
-def iter_window_batches(bed: str | Path, genome: Genome, seq_len: int, batch_size: int,
-                        out_of_bounds: str = "pad") -> Iterator[WindowBatch]:
-    """Stream the BED as one-hot batches (``-`` strand intervals reverse-complemented)."""
+def encode_windows(genome: Genome, intervals: list[Interval], seq_len: int,
+                   out_of_bounds: str = "pad") -> WindowBatch:
+    """One-hot windows of ``seq_len`` centred on ``intervals`` (``-`` strand reverse-complemented)."""
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
+    windows = [(iv.chrom, *centered_window(iv, seq_len)) for iv in intervals]
+    codes, padded = read_windows(genome, windows)
+    minus = np.array([iv.strand == "-" for iv in intervals])
+    if minus.any():  # reverse complement = flip length and ACGT axes, done on the codes' rows
+        codes[minus] = codes[minus, ::-1]
+    x = DNA_ONE_HOT_TABLE[codes]
+    x[minus] = x[minus, :, ::-1]
+    bad = ~DNA_VALID_TABLE[codes].all(axis=1)  # characters that are not bases or IUPAC codes
+    refused = bad | ((padded > 0) & (out_of_bounds == "refuse"))
+    notes = [""] * len(intervals)
+    for i in np.flatnonzero(refused):
+        chrom, start, end = windows[i]
+        notes[i] = (f"the window {chrom}:{start}-{end} holds characters that are not DNA bases or IUPAC codes"
+                    if bad[i] else
+                    f"the window {chrom}:{start}-{end} reaches past the chromosome ({padded[i]} positions); "
+                    "refused (use out-of-bounds 'pad' to fill them with N)")
+    x[refused] = 0
+    return WindowBatch(intervals, x, padded, refused, notes)
+
+
+def iter_window_batches(bed: str | Path, genome: Genome, seq_len: int, batch_size: int,
+                        out_of_bounds: str = "pad") -> Iterator[WindowBatch]:
+    """Stream the BED as one-hot batches of ``batch_size`` intervals."""
     intervals = iter_bed(bed)
     while chunk := list(islice(intervals, batch_size)):
-        windows = [(iv.chrom, *centered_window(iv, seq_len)) for iv in chunk]
-        codes, padded = read_windows(genome, windows)
-        minus = np.array([iv.strand == "-" for iv in chunk])
-        if minus.any():  # reverse complement = flip length and ACGT axes, done on the codes' rows
-            codes[minus] = codes[minus, ::-1]
-        x = DNA_ONE_HOT_TABLE[codes]
-        x[minus] = x[minus, :, ::-1]
-        bad = ~DNA_VALID_TABLE[codes].all(axis=1)  # characters that are not bases or IUPAC codes
-        refused = bad | ((padded > 0) & (out_of_bounds == "refuse"))
-        notes = [""] * len(chunk)
-        for i in np.flatnonzero(refused):
-            chrom, start, end = windows[i]
-            notes[i] = (f"the window {chrom}:{start}-{end} holds characters that are not DNA bases or IUPAC codes"
-                        if bad[i] else
-                        f"the window {chrom}:{start}-{end} reaches past the chromosome ({padded[i]} positions); "
-                        "refused (use out-of-bounds 'pad' to fill them with N)")
-        x[refused] = 0
-        yield WindowBatch(chunk, x, padded, refused, notes)
+        yield encode_windows(genome, chunk, seq_len, out_of_bounds)
 
 
 def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
@@ -158,10 +164,30 @@ def predict_batch(model: ZooModel, x: np.ndarray, rc: bool = False) -> np.ndarra
     return (both[: len(x)] + both[len(x):]) / 2
 
 
+def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: bool = False) -> dict:
+    """Output rows (column name -> values) of one batch: the intervals, then the predictions."""
+    preds = predict_batch(model, batch.x, rc=rc).astype(np.float32)
+    preds[batch.refused] = np.nan
+    ivs = batch.intervals
+    rows = {
+        "chrom": np.array([iv.chrom for iv in ivs]),
+        "start": np.array([iv.start for iv in ivs]),
+        "end": np.array([iv.end for iv in ivs]),
+        "name": np.array([iv.name for iv in ivs]),
+        "strand": np.array([iv.strand for iv in ivs]),
+        "padded": batch.padded,
+        "note": np.array(batch.notes, dtype=object),
+    }
+    rows.update({label: preds[:, j] for j, label in enumerate(labels)})
+    return rows
+
+
 def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str | Path, *,
                 batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
                 progress: bool = True) -> int:
     """Predict every interval of ``bed`` and write the rows to ``output``; return the row count."""
+    if out_of_bounds not in OUT_OF_BOUNDS:
+        raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     labels = model.columns
     clash = sorted(set(labels) & set(LEADING_COLUMNS))
     if clash:
@@ -172,19 +198,6 @@ def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str
         with open_writer(output, LEADING_COLUMNS + labels) as writer, \
                 tqdm(total=total, unit=" intervals", disable=not progress, smoothing=0.1) as bar:
             for batch in prefetch(iter_window_batches(bed, genome, seq_len, batch_size, out_of_bounds)):
-                preds = predict_batch(model, batch.x, rc=rc).astype(np.float32)
-                preds[batch.refused] = np.nan
-                ivs = batch.intervals
-                chunk = {
-                    "chrom": np.array([iv.chrom for iv in ivs]),
-                    "start": np.array([iv.start for iv in ivs]),
-                    "end": np.array([iv.end for iv in ivs]),
-                    "name": np.array([iv.name for iv in ivs]),
-                    "strand": np.array([iv.strand for iv in ivs]),
-                    "padded": batch.padded,
-                    "note": np.array(batch.notes, dtype=object),
-                }
-                chunk.update({label: preds[:, j] for j, label in enumerate(labels)})
-                writer.write(chunk)
-                bar.update(len(ivs))
+                writer.write(predict_rows(model, batch, labels, rc=rc))
+                bar.update(len(batch.intervals))
     return total

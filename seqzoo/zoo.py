@@ -79,8 +79,16 @@ class ModelSpec:
     doc: str = ""
 
     @property
-    def artifact_file(self) -> Path:
-        return self.directory / "weights.yaml"
+    def columns(self) -> list[str]:
+        """Output column names: the labels, made unique where a label repeats.
+
+        A label that names several outputs (the published DeepSEA has 54 such, e.g. repeated
+        GM12878_CTCF_None experiments) gets its 0-based column index appended, ``NAME#i``, on
+        every occurrence; unlabelled models get ``target_i``.
+        """
+        labels = list(self.labels) or [f"target_{i}" for i in range(self.target_shape[-1])]
+        repeated = {label for label in labels if labels.count(label) > 1}
+        return [f"{label}#{i}" if label in repeated else label for i, label in enumerate(labels)]
 
 
 def load_spec(directory: str | os.PathLike) -> ModelSpec:
