@@ -130,7 +130,8 @@ def cmd_train(args) -> int:
     result = train_deepsol(
         args.train, args.valid, args.output, name=args.name, config=config, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-        valid_to_train=args.valid_to_train, seed=args.seed, verbose=2 if args.quiet else "auto",
+        valid_to_train=args.valid_to_train, valid_weight=args.valid_weight,
+        class_weight=not args.no_class_weight, seed=args.seed, verbose=2 if args.quiet else "auto",
     )
     m = result["held_out_metrics"]
     print(f"held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
@@ -230,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
     p.add_argument("--valid-to-train", type=float, default=0.5,
                    help="fraction of the validation rows moved into training (stratified, seeded)")
+    p.add_argument("--valid-weight", type=float, default=1.0,
+                   help="loss weight of the validation rows moved into training (training rows: 1)")
+    p.add_argument("--no-class-weight", action="store_true", help="do not balance the classes' weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     p.set_defaults(func=cmd_train)

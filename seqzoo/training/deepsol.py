@@ -159,14 +159,16 @@ class LengthBucketBatches(keras.utils.PyDataset):
 
     With ``shuffle=True`` the order changes every epoch (seeded): proteins are shuffled, cut
     into chunks of ``50 * batch_size``, sorted by length within each chunk, batched, and the
-    batches shuffled. Yields ``(tokens, labels)`` or ``(tokens, labels, sample_weights)``.
+    batches shuffled. Yields ``(tokens, labels)``, or ``(tokens, labels, sample_weights)`` when
+    ``sample_weight`` (one weight per protein) is given.
     """
 
     def __init__(self, data: LabelledProteins, batch_size: int, min_pad: int, max_len: int,
-                 shuffle: bool, seed: int = 0, class_weight: dict[int, float] | None = None):
+                 shuffle: bool, seed: int = 0, sample_weight: np.ndarray | None = None):
         super().__init__()
         self.data, self.batch_size, self.min_pad = data, batch_size, min_pad
-        self.shuffle, self.class_weight = shuffle, class_weight
+        self.shuffle = shuffle
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float32")
         # Cropped to max_len: the shipped model never sees more residues.
         self.tokens = [t[:max_len] for t in data.tokens]
         self.lengths = np.array([len(t) for t in self.tokens])
@@ -205,10 +207,9 @@ class LengthBucketBatches(keras.utils.PyDataset):
         rows = self.batches[index]
         x = _pad_batch([self.tokens[i] for i in rows], self.min_pad)
         y = self.data.labels[rows].astype("float32")[:, None]
-        if self.class_weight is None:
+        if self.sample_weight is None:
             return x, y
-        w = np.array([self.class_weight[int(v)] for v in y[:, 0]], dtype="float32")
-        return x, y, w
+        return x, y, self.sample_weight[rows]
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
@@ -244,6 +245,7 @@ def train_deepsol(
     learning_rate: float = 1e-3,
     patience: int = 3,
     valid_to_train: float = 0.5,
+    valid_weight: float = 1.0,
     class_weight: bool = True,
     seed: int = 0,
     verbose: int | str = "auto",
@@ -264,7 +266,9 @@ def train_deepsol(
             halved after one such epoch).
         valid_to_train: fraction of the validation rows moved into training
             (:func:`split_validation`); the rest is held out for selection and metrics.
-        class_weight: weight the classes as scikit-learn's "balanced".
+        valid_weight: loss weight of the validation rows moved into training (training rows
+            weigh 1); above 1 leans the model towards the validation (and test) distribution.
+        class_weight: weight the classes as scikit-learn's "balanced" (multiplies valid_weight).
         seed: seeds Keras, NumPy and the split.
         verbose: Keras ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
         command: the command line recorded in ``metrics.json`` (default: ``sys.argv``).
@@ -288,9 +292,12 @@ def train_deepsol(
     train_all = LabelledProteins.concatenate([train, valid.subset(moved)])
     held = valid.subset(held_idx)
     weights = _balanced_class_weight(train_all.labels) if class_weight else None
+    sample_weight = np.r_[np.ones(len(train)), np.full(len(moved), valid_weight)]
+    if weights is not None:
+        sample_weight *= np.array([weights[int(label)] for label in train_all.labels])
 
     train_batches = LengthBucketBatches(train_all, batch_size, min_pad, max_len, shuffle=True,
-                                        seed=seed, class_weight=weights)
+                                        seed=seed, sample_weight=sample_weight)
     held_batches = LengthBucketBatches(held, batch_size, min_pad, max_len, shuffle=False)
 
     # Variable-length model for training; it shares every weight with the max_len model.
@@ -361,6 +368,7 @@ def train_deepsol(
             "learning_rate": learning_rate,
             "patience": patience,
             "class_weight": weights,
+            "valid_weight": valid_weight,
             "length_handling": f"length-bucketed batches padded to longest + {min_pad}, "
                                f"rounded up to {LENGTH_STEP}; training proteins cropped to {max_len}",
         },
