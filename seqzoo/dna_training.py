@@ -120,6 +120,7 @@ def train_dna(
     train_split: str = "train",
     resume: bool = False,
     max_minutes: float | None = None,
+    lr_decay: float = 1.0,
     verbose: bool = True,
     command: str | None = None,
 ) -> dict:
@@ -128,6 +129,8 @@ def train_dna(
     ``steps_per_epoch`` makes an epoch a seeded random subset of the training windows (each
     epoch draws anew), so validation and checkpoints come more often. ``max_minutes`` stops
     cleanly after the epoch that passes the time budget (the run can be resumed later).
+    ``lr_decay`` < 1 multiplies the learning rate by it after every epoch that does not improve
+    the validation score (the rate is part of the checkpointed optimizer state).
     Returns the content of ``training.json``.
     """
     import keras
@@ -205,6 +208,10 @@ def train_dna(
             (out / "valid_metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         else:
             state["wait"] += 1
+            if lr_decay != 1.0:
+                new_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) * lr_decay
+                model.optimizer.learning_rate.assign(new_lr)
+                entry["learning_rate_after"] = new_lr
         state["epochs_done"] = epoch
         model.save(out / "checkpoint.keras.tmp.keras")
         os.replace(out / "checkpoint.keras.tmp.keras", ckpt_path)

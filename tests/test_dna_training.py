@@ -104,7 +104,7 @@ def test_resume_continues_from_the_checkpoint(data, tmp_path):
               epochs=1, batch_size=16, verbose=False, command="first")
     with pytest.raises(FileExistsError, match="use --resume"):
         train_dna(data / "ds", out, "basset", epochs=2, verbose=False)
-    info = train_dna(data / "ds", out, "basset", epochs=2, batch_size=16, resume=True, verbose=False,
+    info = train_dna(data / "ds", out, "basset", epochs=2, batch_size=16, resume=True, verbose=False, lr_decay=0.5,
                      command="second")
     assert info["epochs_done"] == 2 and [h["epoch"] for h in info["history"]] == [1, 2]
     assert info["commands"] == ["first", "second"]
