@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -132,6 +133,7 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         valid_to_train=args.valid_to_train, valid_weight=args.valid_weight,
         class_weight=not args.no_class_weight, seed=args.seed, verbose=2 if args.quiet else "auto",
+        command=shlex.join(["seqzoo", *args.argv]),
     )
     m = result["held_out_metrics"]
     print(f"held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
@@ -262,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqzoo`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded by `seqzoo train` as the exact command
     try:
         return args.func(args)
     except (ValueError, LookupError, OSError, RuntimeError) as e:

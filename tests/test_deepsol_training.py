@@ -139,7 +139,7 @@ def test_tiny_training_run_writes_a_loadable_artifact(tmp_path):
         assert key in held
     assert set(held["confusion"]) == {"tp", "fp", "tn", "fn"}
     assert metrics["seed"] == 5 and metrics["keras_version"]
-    assert metrics["command"].startswith("seqzoo train DeepSol") or "train" in metrics["command"]
+    assert metrics["command"].startswith("seqzoo train DeepSol --train ") and "--epochs 2" in metrics["command"]
     assert metrics["split"]["valid_rows_moved_to_training"] == 12
     assert metrics["split"]["valid_rows_held_out"] == 12 == len(metrics["split"]["held_out_rows"])
     assert metrics["held_out_not_predictable"] == (0 in metrics["split"]["held_out_rows"])

@@ -9,7 +9,8 @@ Recipe (described in ``models/DeepSol/README.md``):
   and pad them to the batch's longest protein plus at least the largest kernel size, rounded up
   to a multiple of 32. Because every protein keeps at least one all-padding window, global max
   pooling sees the same windows as at prediction time, where every protein is padded to
-  ``max_len``: the shorter batches change the speed, not the model. Training proteins longer
+  ``max_len`` (exactly so for proteins up to ``max_len`` minus the largest kernel size): the
+  shorter batches change the speed, not the model. Training proteins longer
   than ``max_len`` are cropped to their first ``max_len`` residues; held-out proteins longer
   than ``max_len`` cannot be predicted by the shipped model and are left out of the metrics
   (their number is recorded).
