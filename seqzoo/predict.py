@@ -32,7 +32,10 @@ from seqzoo.predictor import ZooModel
 from seqzoo.writers import open_writer
 
 LEADING_COLUMNS = ["chrom", "start", "end", "name", "strand", "padded", "note"]
-MAX_SLICE = 1 << 20  # read at most ~1 Mb of genome at once for a run of nearby windows
+# Nearby windows on a chromosome are read as one genome slice of at most MAX_SLICE bases; a gap
+# of more than MAX_GAP bases between windows starts a new read rather than reading the gap.
+MAX_SLICE = 1 << 20
+MAX_GAP = 1 << 14
 OUT_OF_BOUNDS = ("pad", "refuse")
 
 
@@ -61,8 +64,8 @@ def check_bed(bed: str | Path, genome: Genome) -> int:
 def read_windows(genome: Genome, windows: list[tuple[str, int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """uint8 codes ``(n, length)`` of equal-length windows, padded with N outside chromosomes.
 
-    Windows on one chromosome that lie close together are read as one genome slice; the
-    number of padded positions per window is returned alongside.
+    Windows on one chromosome that lie close together are read as one genome slice (see
+    MAX_SLICE, MAX_GAP); the number of padded positions per window is returned alongside.
     """
     length = windows[0][2] - windows[0][1]
     codes = np.empty((len(windows), length), dtype=np.uint8)
@@ -83,7 +86,8 @@ def read_windows(genome: Genome, windows: list[tuple[str, int, int]]) -> tuple[n
             padded[i] = length - max(0, min(end, sizes[chrom]) - max(start, 0))
 
     for i in order:
-        if run and (windows[i][0] != windows[run[0]][0] or windows[i][2] - windows[run[0]][1] > MAX_SLICE):
+        if run and (windows[i][0] != windows[run[0]][0] or windows[i][1] - windows[run[-1]][2] > MAX_GAP
+                    or windows[i][2] - windows[run[0]][1] > MAX_SLICE):
             flush()
             run = []
         run.append(i)
