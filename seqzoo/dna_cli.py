@@ -46,7 +46,7 @@ def cmd_evaluate_dna(args) -> int:
     from seqzoo.dna_training import evaluate_dna
 
     r = evaluate_dna(args.model, args.data, split=args.split, out_path=args.output, weights=args.weights,
-                     batch_size=args.batch_size, command=_command())
+                     batch_size=args.batch_size, reverse_complement_average=args.rc, command=_command())
     for metric in ("auroc", "auprc"):
         s = r[metric]
         print(f"{args.split} {metric.upper()}: mean {s['mean']:.4f}  median {s['median']:.4f}  min {s['min']:.4f} "
@@ -69,7 +69,7 @@ def cmd_export_dna(args) -> int:
     from seqzoo.dna_training import export_model_dir
 
     a = export_model_dir(args.run, args.model_dir, doc=args.doc, cite_as=args.cite_as, trained_on=args.trained_on,
-                         targets_doc=args.targets_doc)
+                         targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average)
     print(f"wrote {args.model_dir}: {a['file_name']} ({a['size']} bytes, sha256 {a['sha256']}); add example/ and "
           f"README.md, then `seqzoo check {args.model_dir} --write-expect`")
     return 0
@@ -122,6 +122,7 @@ def add_dna_commands(sub) -> None:
     p.add_argument("--split", default="valid")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
     p.add_argument("--weights", help="a .weights.h5 file instead of the model's own")
+    p.add_argument("--rc", action="store_true", help="average forward and reverse-complement predictions")
     p.add_argument("--batch-size", type=int, default=256)
     p.set_defaults(func=cmd_evaluate_dna)
 
@@ -141,6 +142,9 @@ def add_dna_commands(sub) -> None:
     p.add_argument("--doc", required=True, help="model description for model.yaml")
     p.add_argument("--cite-as", default="https://doi.org/10.1038/nmeth.3547")
     p.add_argument("--trained-on", required=True)
+    p.add_argument("--file-name", help="weights file name in the model directory (default: the run's)")
+    p.add_argument("--rc-average", action="store_true",
+                   help="DeepSEA: the served model averages forward and reverse-complement predictions")
     p.add_argument("--targets-doc", default="Probability that each transcription factor binds the central 200 bp.")
     p.set_defaults(func=cmd_export_dna)
 

@@ -345,7 +345,8 @@ test:
 
 
 def export_model_dir(run_dir: str | os.PathLike, model_dir: str | os.PathLike, doc: str, cite_as: str,
-                     trained_on: str, targets_doc: str) -> dict:
+                     trained_on: str, targets_doc: str, file_name: str | None = None,
+                     rc_average: bool = False) -> dict:
     """Write a kipoi/seqzoo model directory's ``model.yaml``, ``weights.yaml``, weights file and
     ``target_labels.txt`` from a ``train_dna`` output directory (example/ and README.md are the
     author's). Returns the artifact description as a dict."""
@@ -357,21 +358,25 @@ def export_model_dir(run_dir: str | os.PathLike, model_dir: str | os.PathLike, d
     run, out = Path(run_dir), Path(model_dir)
     info = json.loads((run / "training.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run / info["weights_file"], out / info["weights_file"])
+    name = file_name or info["weights_file"]
+    if not name.endswith(".weights.h5"):
+        raise ValueError(f"the weights file name must end in .weights.h5, got {name!r}")
+    shutil.copyfile(run / info["weights_file"], out / name)
     tasks = read_manifest(info["data"]["dir"])["tasks"]
     (out / "target_labels.txt").write_text("\n".join(tasks) + "\n")
     produced_by = (f"seqzoo train-dna ({info['commands'][-1]}); best epoch {info['best_epoch']} of "
                    f"{info['epochs_done']}; data: {info['data']['command']}; validation mean AUROC "
                    f"{info['valid']['mean_auroc']:.4f}, mean AUPRC {info['valid']['mean_auprc']:.4f}; "
                    f"keras {info['versions']['keras']} ({info['versions']['backend']})")
-    artifact = WeightsArtifact.describe(out / info["weights_file"], urls=[info["weights_file"]],
+    artifact = WeightsArtifact.describe(out / name, urls=[name],
                                         produced_by=produced_by)
     artifact.to_yaml(out / "weights.yaml")
     text = (out / "weights.yaml").read_text()
     (out / "weights.yaml").write_text(
         "# The weights this directory serves (see seqzoo.artifacts.WeightsArtifact). The URL without a\n"
         "# scheme is the file shipped beside this description; it is verified by sha256 like a download.\n" + text)
-    config = "\n".join(f"    {k}: {json.dumps(v)}" for k, v in info["config"].items())
+    served = dict(info["config"], **({"rc_average": True} if rc_average else {}))
+    config = "\n".join(f"    {k}: {json.dumps(v)}" for k, v in served.items())
     (out / "model.yaml").write_text(_MODEL_YAML.format(
         architecture=info["architecture"], config=config, doc=textwrap.indent(textwrap.fill(doc, 92), "    "),
         cite_as=cite_as, trained_on=trained_on, seq_len=info["config"]["seq_len"],

@@ -111,3 +111,21 @@ def test_resume_continues_from_the_checkpoint(data, tmp_path):
     assert info["config"]["dense_units"] == [4, 4]  # the sizes come from the checkpointed run
     with pytest.raises(FileNotFoundError, match="no checkpoint.keras"):
         train_dna(data / "ds", tmp_path / "empty", "basset", resume=True, verbose=False)
+
+
+def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch):
+    import seqzoo
+    from seqzoo.dna_training import export_model_dir
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    info = train_dna(data / "ds", run, "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False, command="t")
+    export_model_dir(run, tmp_path / "Tiny", doc="tiny", cite_as="x", trained_on="synthetic", targets_doc="t",
+                     file_name="tiny-v1.weights.h5", rc_average=True)
+    model = seqzoo.get_model(tmp_path / "Tiny", device="cpu")
+    assert model.trained and model.labels == ("TF_A", "TF_B")
+    x = GenomeWindowDataset(data / "ds", "valid").x(np.arange(4))
+    net = build("deepsea", **info["config"])
+    net.load_weights(run / info["weights_file"])
+    both = (np.asarray(net.predict_on_batch(x)) + np.asarray(net.predict_on_batch(x[:, ::-1, ::-1].copy()))) / 2
+    np.testing.assert_allclose(model.predict_on_batch(x), both, atol=1e-6)  # rc_average served
