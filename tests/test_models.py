@@ -147,16 +147,23 @@ def test_wrong_input_shape_is_a_clear_error(model_name, spec):
         model.predict_on_batch(bad)
 
 
+#: The zoo's default model: the top-level model.yaml mirrors it on its example.
+DEFAULT_MODEL = "DeepSEA_Athaliana265"
+
+
 def test_root_model_yaml_is_the_default_model_and_runs_its_example(kipoi_home):
     import yaml
 
     root = models_dir().parent
     default = kipoi.get_model(str(root), source="dir")
-    basset = yaml.safe_load((root / "models" / "Basset" / "model.yaml").read_text())
+    model = yaml.safe_load((root / "models" / DEFAULT_MODEL / "model.yaml").read_text())
     mirrored = yaml.safe_load((root / "model.yaml").read_text())
-    assert mirrored["args"]["architecture"] == basset["args"]["architecture"]
-    assert mirrored["schema"]["inputs"]["shape"] == basset["schema"]["inputs"]["shape"]
-    assert mirrored["schema"]["targets"]["shape"] == basset["schema"]["targets"]["shape"]
+    assert mirrored["args"]["architecture"] == model["args"]["architecture"]
+    assert mirrored["args"]["config"] == model["args"]["config"]
+    assert mirrored["args"]["weights"] == f"models/{DEFAULT_MODEL}/weights.yaml"
+    assert mirrored["schema"]["inputs"]["shape"] == model["schema"]["inputs"]["shape"]
+    assert mirrored["schema"]["targets"]["shape"] == model["schema"]["targets"]["shape"]
+    assert mirrored["default_dataloader"]["default_args"]["seq_len"] == model["default_dataloader"]["default_args"]["seq_len"]
     preds = default.pipeline.predict({}, batch_size=4)  # the example is the default input
-    with h5py.File(root / "models" / "Basset" / EXPECT_FILE) as f:
+    with h5py.File(root / "models" / DEFAULT_MODEL / EXPECT_FILE) as f:
         np.testing.assert_allclose(preds, f["preds"][:], atol=1e-6)
