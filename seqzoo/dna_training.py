@@ -279,8 +279,6 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     The model's target labels must be the data set's tasks in the same order, and its input
     length the data set's window length.
     """
-    if split == "test":
-        pass  # allowed for the final, independent evaluation; never used for model selection
     dataset = GenomeWindowDataset(data_dir, split)
     predict, labels, seq_len, _ = _load_predictor(model, weights)
     if list(labels) != dataset.tasks:
