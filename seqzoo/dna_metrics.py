@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from seqzoo.training import metrics as binary
+
 __all__ = ["auprc", "auroc", "per_task_metrics", "summarize"]
 
 
@@ -33,47 +35,17 @@ def _check(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
     return y.astype(bool), s
 
 
-def _rankdata(s: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based), ties sharing the mean of their ranks."""
-    order = np.argsort(s, kind="mergesort")
-    sorted_s = s[order]
-    ranks = np.empty(len(s), dtype=np.float64)
-    boundaries = np.flatnonzero(np.diff(sorted_s)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(s)]])
-    avg = (starts + ends + 1) / 2.0  # mean of ranks start+1 .. end
-    ranks[order] = np.repeat(avg, ends - starts)
-    return ranks
-
-
 def auroc(y_true, scores) -> float:
     """Area under the ROC curve (ties count 1/2); NaN if only one class is present."""
     y, s = _check(y_true, scores)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return math.nan
-    ranks = _rankdata(s)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    return binary.auroc(y, s)
 
 
 def auprc(y_true, scores) -> float:
     """Average precision (area under the precision-recall curve, step-wise); NaN without positives
     or without negatives."""
     y, s = _check(y_true, scores)
-    n_pos = int(y.sum())
-    if n_pos == 0 or n_pos == len(y):
-        return math.nan
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    tp = np.cumsum(y_sorted)
-    # last index of each run of tied scores: one threshold per distinct score
-    last = np.concatenate([np.flatnonzero(np.diff(s_sorted)), [len(s) - 1]])
-    tp_at, n_at = tp[last], last + 1
-    precision = tp_at / n_at
-    recall = tp_at / n_pos
-    recall_prev = np.concatenate([[0.0], recall[:-1]])
-    return float(np.sum((recall - recall_prev) * precision))
+    return math.nan if y.all() else binary.auprc(y, s)
 
 
 def summarize(values: dict[str, float], n_worst: int = 10) -> dict:

@@ -69,8 +69,7 @@ def auroc(y_true, scores) -> float:
     ranks = np.empty(len(s), dtype=float)
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
     ends = np.r_[starts[1:], len(s)]
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2.0  # ranks are 1-based
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)  # ranks are 1-based
     u = ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
 
