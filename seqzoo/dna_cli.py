@@ -28,7 +28,7 @@ def cmd_dataset(args) -> int:
 
 
 def cmd_train_dna(args) -> int:
-    from seqzoo.dna_training import train_dna
+    from seqzoo.training.dna import train_dna
 
     info = train_dna(
         args.data, args.output, architecture=args.model, config=json.loads(args.config) if args.config else None,
@@ -43,7 +43,7 @@ def cmd_train_dna(args) -> int:
 
 
 def cmd_evaluate_dna(args) -> int:
-    from seqzoo.dna_training import evaluate_dna
+    from seqzoo.training.dna import evaluate_dna
 
     r = evaluate_dna(args.model, args.data, split=args.split, out_path=args.output, weights=args.weights,
                      batch_size=args.batch_size, reverse_complement_average=args.rc, command=_command())
@@ -66,7 +66,7 @@ def cmd_motif_baseline(args) -> int:
 
 
 def cmd_export_dna(args) -> int:
-    from seqzoo.dna_training import export_model_dir
+    from seqzoo.training.dna import export_model_dir
 
     a = export_model_dir(args.run, args.model_dir, doc=args.doc, cite_as=args.cite_as, trained_on=args.trained_on,
                          targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average)

@@ -95,7 +95,7 @@ def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), 
                    aliases: dict[str, str] | None = None, chunk: int = 2048, command: str | None = None) -> dict:
     """AUROC/AUPRC of the four motif scorings (module docstring) for each TF in ``tasks``."""
     from seqzoo.datasets.genome_windows import GenomeWindowDataset
-    from seqzoo.dna_metrics import auprc, auroc
+    from seqzoo.training.dna_metrics import auprc, auroc
 
     dataset = GenomeWindowDataset(data_dir, split)
     motifs = read_meme(meme)

@@ -1,4 +1,4 @@
-"""seqzoo.dna_training and seqzoo.dna_metrics: tiny training runs, resume, evaluation, metrics."""
+"""seqzoo.training.dna and seqzoo.training.dna_metrics: tiny training runs, resume, evaluation, metrics."""
 
 import json
 import math
@@ -8,8 +8,8 @@ import pytest
 
 from seqzoo.architectures import build
 from seqzoo.datasets import GenomeWindowDataset, build_dataset
-from seqzoo.dna_metrics import auprc, auroc, per_task_metrics
-from seqzoo.dna_training import evaluate_dna, train_dna
+from seqzoo.training.dna_metrics import auprc, auroc, per_task_metrics
+from seqzoo.training.dna import evaluate_dna, train_dna
 from seqzoo.motifs import log_odds, scan_scores
 
 TINY = {"conv_filters": [4, 4, 4], "dense_units": 4}
@@ -115,7 +115,7 @@ def test_resume_continues_from_the_checkpoint(data, tmp_path):
 
 def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch):
     import seqzoo
-    from seqzoo.dna_training import export_model_dir
+    from seqzoo.training.dna import export_model_dir
 
     monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from seqzoo.datasets.genome_windows import GenomeWindowDataset, read_manifest
-from seqzoo.dna_metrics import per_task_metrics
+from seqzoo.training.dna_metrics import per_task_metrics
 
 __all__ = ["evaluate_dna", "predict_split", "train_dna"]
 
