@@ -26,7 +26,6 @@ file and line(s), and no output file is left.
 
 from __future__ import annotations
 
-import csv
 import os
 from itertools import islice
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 
 from seqzoo.encoding import encode_protein
 from seqzoo.proteins import FastaRecord, iter_fasta
+from seqzoo.writers import ParquetWriter, TSVWriter
 
 __all__ = ["THRESHOLD", "output_columns", "predict_fasta"]
 
@@ -79,48 +79,20 @@ def _predict_chunk(predict: Callable[[np.ndarray], np.ndarray], chunk: list[Fast
     }
 
 
-class _TSVWriter:
-    def __init__(self, path: Path, columns: list[str]):
-        self.file = open(path, "w", newline="")
-        self.writer = csv.writer(self.file, delimiter="\t", lineterminator="\n")
-        self.writer.writerow(columns)
+def _parquet_schema(labels: list[str]):
+    import pyarrow as pa
 
-    def write(self, part: dict) -> None:
-        for i in range(len(part["id"])):
-            valid = bool(part["valid"][i])
-            probabilities = [f"{v:.6g}" for v in part["probabilities"][i]]  # "nan" when not valid
-            self.writer.writerow([part["id"][i], part["length"][i], int(part["valid"][i]), part["reason"][i],
-                                  *probabilities, int(part["predicted_class"][i]) if valid else ""])
-        self.file.flush()  # each chunk reaches the disk before the next is read
-
-    def close(self) -> None:
-        self.file.close()
+    return pa.schema([("id", pa.string()), ("length", pa.int64()), ("valid", pa.int8()), ("reason", pa.string())]
+                     + [(label, pa.float32()) for label in labels] + [("predicted_class", pa.int8())])
 
 
-class _ParquetWriter:
-    def __init__(self, path: Path, columns: list[str]):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self.pa, self.labels = pa, columns[4:-1]
-        self.schema = pa.schema(
-            [("id", pa.string()), ("length", pa.int64()), ("valid", pa.int8()), ("reason", pa.string())]
-            + [(label, pa.float32()) for label in self.labels]
-            + [("predicted_class", pa.int8())]
-        )
-        self.writer = pq.ParquetWriter(str(path), self.schema)
-
-    def write(self, part: dict) -> None:
-        pa = self.pa
-        not_valid = part["valid"] == 0
-        columns = [pa.array(part["id"], pa.string()), pa.array(part["length"], pa.int64()),
-                   pa.array(part["valid"], pa.int8()), pa.array(part["reason"], pa.string())]
-        columns += [pa.array(part["probabilities"][:, j], pa.float32()) for j in range(len(self.labels))]
-        columns.append(pa.array(part["predicted_class"], pa.int8(), mask=not_valid))
-        self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
-
-    def close(self) -> None:
-        self.writer.close()
+def _rows(part: dict, labels: list[str]) -> dict:
+    """A chunk's output columns; no predicted class (None) where the record was not predicted."""
+    valid = np.asarray(part["valid"]) == 1
+    rows = {k: part[k] for k in ("id", "length", "valid", "reason")}
+    rows.update({label: part["probabilities"][:, j] for j, label in enumerate(labels)})
+    rows["predicted_class"] = [int(c) if v else None for c, v in zip(part["predicted_class"], valid)]
+    return rows
 
 
 def predict_fasta(
@@ -157,21 +129,15 @@ def predict_fasta(
     from tqdm import tqdm
 
     output = Path(output)
-    partial = output.with_name(output.name + ".partial")
-    columns = output_columns(labels)
-    writer_class = _ParquetWriter if output.suffix.lower() == ".parquet" else _TSVWriter
+    labels = list(labels)
+    if output.suffix.lower() == ".parquet":
+        writer = ParquetWriter(output, output_columns(labels), schema=_parquet_schema(labels))
+    else:
+        writer = TSVWriter(output, output_columns(labels))
     n_rows = 0
-    try:
-        writer = writer_class(partial, columns)
-        try:
-            with tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
-                for chunk in _chunks(iter_fasta(fasta), chunk_size):
-                    writer.write(_predict_chunk(predict, chunk, max_len, len(labels), batch_size))
-                    n_rows += len(chunk)
-                    bar.update(len(chunk))
-        finally:
-            writer.close()
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with writer, tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
+        for chunk in _chunks(iter_fasta(fasta), chunk_size):
+            writer.write(_rows(_predict_chunk(predict, chunk, max_len, len(labels), batch_size), labels))
+            n_rows += len(chunk)
+            bar.update(len(chunk))
     return n_rows

@@ -75,6 +75,8 @@ class TableWriter:
 
 
 def _text(value) -> str:
+    if value is None:  # a missing value (e.g. no predicted class for a row without prediction)
+        return ""
     if isinstance(value, (float, np.floating)):
         return "nan" if np.isnan(value) else f"{value:.6g}"
     return str(value)
@@ -92,23 +94,29 @@ class TSVWriter(TableWriter):
     def _write(self, chunk):
         columns = [chunk[c].tolist() if isinstance(chunk[c], np.ndarray) else list(chunk[c]) for c in self.columns]
         self._csv.writerows([[_text(v) for v in row] for row in zip(*columns)])
+        self._file.flush()  # each chunk reaches the disk before the next is computed
 
     def _close(self):
         self._file.close()
 
 
 class ParquetWriter(TableWriter):
-    """Parquet via pyarrow, one row group per chunk; the schema is fixed by the first chunk."""
+    """Parquet via pyarrow, one row group per chunk. The schema is ``schema`` (a pyarrow schema,
+    whose nullable columns take ``None`` values) or, without one, fixed by the first chunk."""
 
-    def __init__(self, path, columns):
+    def __init__(self, path, columns, schema=None):
         super().__init__(path, columns)
+        self.schema = schema
         self._writer = None
 
     def _write(self, chunk):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.table({c: np.asarray(chunk[c]) for c in self.columns})
+        if self.schema is not None:
+            table = pa.Table.from_pydict({c: chunk[c] for c in self.columns}, schema=self.schema)
+        else:
+            table = pa.table({c: np.asarray(chunk[c]) for c in self.columns})
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.partial, table.schema)
         self._writer.write_table(table.cast(self._writer.schema))
@@ -118,7 +126,8 @@ class ParquetWriter(TableWriter):
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(pa.table({c: pa.array([], pa.string()) for c in self.columns}), self.partial)
+            schema = self.schema or pa.schema([(c, pa.string()) for c in self.columns])
+            pq.write_table(schema.empty_table(), self.partial)
         else:
             self._writer.close()
 
