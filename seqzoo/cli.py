@@ -1,4 +1,8 @@
-"""The ``seqzoo`` command line: list, info, fetch, predict, train, check, kipoi-source."""
+"""The ``seqzoo`` command line: a Keras 3 model zoo for DNA and protein sequences.
+
+list, info, fetch, predict, train, check, kipoi-source here; the DNA data and training commands
+(dataset, train-dna, ...) in ``dna_cli``; variants, explain, learned-motifs in ``interpret_cli``.
+"""
 
 import argparse
 import json
@@ -259,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     from seqzoo.dna_cli import add_dna_commands  # dataset, train-dna, evaluate-dna, motif-baseline
 
     add_dna_commands(sub)
+    from seqzoo.interpret_cli import add_interpret_commands  # variants, explain, learned-motifs
+
+    add_interpret_commands(sub)
     return parser
 
 

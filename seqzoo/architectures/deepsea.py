@@ -1,5 +1,7 @@
 """DeepSEA (Zhou and Troyanskaya 2015, Nature Methods 12:931): chromatin features from 1000 bp."""
 
+from collections.abc import Sequence
+
 import keras
 from keras import layers
 
@@ -10,8 +12,8 @@ def build_deepsea(
     seq_len: int = 1000,
     n_tasks: int = 919,
     conv_filters: tuple[int, int, int] = (320, 480, 960),
-    conv_width: int = 8,
-    pool_size: int = 4,
+    conv_width: int | Sequence[int] = 8,
+    pool_size: int | Sequence[int] = 4,
     dropouts: tuple[float, float, float] = (0.2, 0.2, 0.5),
     dense_units: int = 925,
     rc_average: bool = False,
@@ -27,8 +29,17 @@ def build_deepsea(
     ``activation_floor`` replaces ReLU by ``x if x > 0 else floor`` (the published network
     uses 1e-6); 0 means ReLU. ``batch_norm`` (not in the published network) adds batch
     normalization between each convolution or hidden dense layer and its activation, which
-    makes small versions train in fewer epochs.
+    makes small versions train in fewer epochs. ``conv_width`` and ``pool_size`` take one
+    value for every layer or one per convolution (pool sizes: one per pooling layer).
     """
+    n_conv = len(conv_filters)
+    widths = [conv_width] * n_conv if isinstance(conv_width, int) else list(conv_width)
+    pools = [pool_size] * (n_conv - 1) if isinstance(pool_size, int) else list(pool_size)
+    if len(widths) != n_conv or len(pools) != n_conv - 1:
+        raise ValueError(
+            f"{n_conv} convolutions need {n_conv} conv widths and {n_conv - 1} pool sizes, "
+            f"got conv_width={conv_width!r}, pool_size={pool_size!r}"
+        )
     inputs = keras.Input((seq_len, 4), name="dna")
 
     def activation(name):
@@ -37,13 +48,13 @@ def build_deepsea(
         return layers.Activation("relu", name=f"{name}_relu")
 
     body = []
-    for i, (filters, rate) in enumerate(zip(conv_filters, dropouts), start=1):
-        body.append(layers.Conv1D(filters, conv_width, name=f"conv{i}"))
+    for i, (filters, width, rate) in enumerate(zip(conv_filters, widths, dropouts), start=1):
+        body.append(layers.Conv1D(filters, width, name=f"conv{i}"))
         if batch_norm:
             body.append(layers.BatchNormalization(name=f"conv{i}_bn"))
         body.append(activation(f"conv{i}"))
-        if i < len(conv_filters):
-            body.append(layers.MaxPooling1D(pool_size, name=f"conv{i}_pool"))
+        if i < n_conv:
+            body.append(layers.MaxPooling1D(pools[i - 1], name=f"conv{i}_pool"))
         body.append(layers.Dropout(rate, name=f"conv{i}_dropout"))
     body += [layers.Flatten(name="flatten"), layers.Dense(dense_units, name="dense1")]
     if batch_norm:
