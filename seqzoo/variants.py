@@ -25,9 +25,13 @@ parser (pysam/htslib) cannot read; notes name the VCF line.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -90,29 +94,53 @@ def iter_alleles(vcf: str | os.PathLike) -> Iterator[VariantAllele]:
     if not path.is_file():
         raise FileNotFoundError(f"VCF file not found: {path}")
     pysam.set_verbosity(0)  # htslib's own warnings (e.g. contigs missing from the header)
-    try:
-        reader = pysam.VariantFile(str(path))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable VCF file (a '#CHROM' header line is required): {err}") from err
+    with _htslib_readable(path) as readable:
+        try:
+            reader = pysam.VariantFile(str(readable))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: not a readable VCF file (a '#CHROM' header line is required): {err}") from err
+        with reader:
+            yield from _pair_with_lines(path, reader)
+
+
+@contextmanager
+def _htslib_readable(path: Path) -> Iterator[Path]:
+    """``path`` itself, or for a plain-gzip (not bgzip) file, which pysam cannot open, a
+    temporary decompressed copy (streamed to disk, removed afterwards)."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    is_gzip = head[:2] == b"\x1f\x8b"
+    is_bgzf = is_gzip and len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
+    if not is_gzip or is_bgzf:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="seqzoo-vcf-") as tmp:
+        copy = Path(tmp) / path.name.removesuffix(".gz")
+        with gzip.open(path, "rb") as source, open(copy, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        yield copy
+
+
+def _pair_with_lines(path: Path, reader) -> Iterator[VariantAllele]:
+    """Alleles of ``reader``'s records, each tied to its line of ``path``."""
     lines = ((n, text) for n, text in iter_lines(path) if not text.startswith("#"))
-    with reader:
-        records = iter(reader)
-        for line_no, text in lines:
-            try:
-                record = next(records)
-            except StopIteration:  # htslib stopped early: the rest of the file is unreadable
-                yield _unreadable(path, line_no, text, "the VCF parser (htslib) stopped before this line")
-                continue
-            except (OSError, ValueError):
-                yield _unreadable(path, line_no, text, _diagnose(text))
-                continue
-            ident = record.id or "."
-            if record.pos < 1:
-                yield VariantAllele(record.chrom, record.pos, ident, record.ref or "", ".", line_no,
-                                    f"{path}, line {line_no}: POS {record.pos} is not a 1-based position")
-                continue
-            for alt in record.alts or (".",):
-                yield VariantAllele(record.chrom, record.pos, ident, record.ref or "", alt, line_no)
+    records = iter(reader)
+    for line_no, text in lines:
+        try:
+            record = next(records)
+        except StopIteration:  # htslib stopped early: the rest of the file is unreadable
+            yield _unreadable(path, line_no, text, "the VCF parser (htslib) stopped before this line")
+            continue
+        except (OSError, ValueError):
+            yield _unreadable(path, line_no, text, _diagnose(text))
+            continue
+        ident = record.id or "."
+        if record.pos < 1:
+            yield VariantAllele(record.chrom, record.pos, ident, record.ref or "", ".", line_no,
+                                f"{path}, line {line_no}: POS {record.pos} is not a 1-based position")
+            continue
+        for alt in record.alts or (".",):
+            yield VariantAllele(record.chrom, record.pos, ident, record.ref or "", alt, line_no)
 
 
 def _unreadable(path: Path, line_no: int, text: str, problem: str) -> VariantAllele:
@@ -131,6 +159,8 @@ def variant_windows(genome: Genome, allele: VariantAllele, seq_len: int) -> tupl
     sizes = genome.chrom_sizes
     if allele.chrom not in sizes:
         return str(ChromosomeNotFound(allele.chrom, genome.path, sizes)).strip('"')
+    if allele.alt == ".":
+        return "the record has no ALT allele ('.'); nothing to score"
     for kind, value in (("REF", allele.ref), ("ALT", allele.alt)):
         if _SYMBOLIC.search(value):
             return f"{kind} {value!r} is a symbolic or missing allele; only sequence alleles are scored"
@@ -146,7 +176,7 @@ def variant_windows(genome: Genome, allele: VariantAllele, seq_len: int) -> tupl
         left = (seq_len - len(value)) // 2
         right = seq_len - len(value) - left
         if p - left < 0 or p + r + right > size:
-            return (f"too close to the end of {allele.chrom} (length {size}): the {seq_len} bp window "
+            return (f"too close to an end of {allele.chrom} (length {size}): the {seq_len} bp window "
                     f"centred on the variant would reach past it")
         before, _ = genome.fetch_codes(allele.chrom, p - left, p)
         after, _ = genome.fetch_codes(allele.chrom, p + r, p + r + right)

@@ -13,12 +13,20 @@ from seqzoo.checks import example_batch  # noqa: E402
 from seqzoo.zoo import find_model, load_spec  # noqa: E402
 
 MODELS = seqzoo.list_models()
+# Models that read one-hot DNA (variant effects and interpretation apply to these).
+DNA_MODELS = [m for m in MODELS if load_spec(find_model(m)).input_shape[-1:] == (4,)]
 
 
 @pytest.fixture(params=MODELS)
 def model_name(request) -> str:
     """Each registered model in turn: a new directory under models/ is tested automatically."""
     return request.param
+
+
+@pytest.fixture(params=DNA_MODELS, scope="module")
+def dna_model(request):
+    """Each registered DNA model in turn, loaded on the CPU."""
+    return seqzoo.get_model(request.param, device="cpu")
 
 
 @pytest.fixture
