@@ -111,6 +111,16 @@ _DNA_COMPLEMENT_TRANS = str.maketrans(
 )
 
 
+def one_hot_codes(codes: np.ndarray) -> np.ndarray:
+    """float32 one-hot ``(..., L, 4)`` of uint8 byte codes ``(..., L)``, without validation
+    (bytes that are not DNA give zero rows; check with ``DNA_VALID_TABLE``).
+
+    ``np.take`` on the lookup table is about 10x faster than fancy indexing ``TABLE[codes]``,
+    which matters on the prediction path (one lookup per base of every batch).
+    """
+    return np.take(DNA_ONE_HOT_TABLE, codes, axis=0)
+
+
 def dna_to_codes(seq: str | bytes) -> np.ndarray:
     """Return the ASCII byte codes of a DNA sequence as a 1-D uint8 array.
 
@@ -182,7 +192,7 @@ def one_hot_dna(codes_or_seq: np.ndarray | str | bytes, dtype=np.float32) -> np.
     codes = _as_codes(codes_or_seq)
     if not DNA_VALID_TABLE[codes].all():
         _raise_invalid(codes)
-    return DNA_ONE_HOT_TABLE[codes].astype(dtype, copy=False)
+    return one_hot_codes(codes).astype(dtype, copy=False)
 
 
 def reverse_complement_one_hot(x: np.ndarray) -> np.ndarray:

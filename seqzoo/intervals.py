@@ -36,6 +36,8 @@ _INT_RE = re.compile(r"-?[0-9]+")
 _HEADER_FIRST = ("chrom", "#chrom", "seqname", "seqnames", "contig")
 _HEADER_SECOND = {"start", "chromstart", "chrom_start", "begin", "txstart"}
 _STRANDS = {"+", "-", "."}
+# First characters of the lines _is_skipped may skip (blank, comment, track, browser).
+_MAY_BE_SKIPPED = frozenset("#tb \t\r\x0b\x0c")
 _MAX_SHOWN = 80
 
 
@@ -81,7 +83,7 @@ class BEDError(ValueError):
         self.line = line
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interval:
     """A BED interval: 0-based, half-open ``[start, end)``.
 
@@ -134,7 +136,21 @@ def _is_skipped(line: str) -> bool:
 
 
 def _parse_line(path: str, line_no: int, line: str) -> Interval:
+    # Fast path for well-formed lines (the genome-wide case); anything unusual goes through the
+    # careful checks below, which name the problem.
     fields = line.split("\t")
+    if len(fields) >= 3:
+        chrom, start_text, end_text = fields[0], fields[1], fields[2]
+        if (start_text.isdigit() and end_text.isdigit() and start_text.isascii() and end_text.isascii()
+                and chrom.isprintable() and chrom and " " not in chrom):
+            start, end = int(start_text), int(end_text)
+            strand = fields[5] if len(fields) >= 6 else "."
+            if start < end and strand in _STRANDS:
+                return Interval(chrom, start, end, fields[3] if len(fields) >= 4 and fields[3] else ".", strand, line_no)
+    return _parse_line_carefully(path, line_no, line, fields)
+
+
+def _parse_line_carefully(path: str, line_no: int, line: str, fields: list[str]) -> Interval:
     if len(fields) < 3:
         if len(line.split()) >= 3:
             raise _error(path, line_no, "columns are separated by spaces; BED columns must be separated by tabs", line)
@@ -180,7 +196,7 @@ def iter_bed(path: str | os.PathLike) -> Iterator[Interval]:
     try:
         lines = iter_lines(path)
         for line_no, line in lines:
-            if _is_skipped(line):
+            if (not line or line[0] in _MAY_BE_SKIPPED) and _is_skipped(line):
                 continue
             if not seen_data_line:
                 seen_data_line = True

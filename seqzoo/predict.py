@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from seqzoo.encoding import DNA_ONE_HOT_TABLE, DNA_VALID_TABLE
+from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes
 from seqzoo.genome import ChromosomeNotFound, Genome
 from seqzoo.intervals import Interval, centered_window, iter_bed
 from seqzoo.predictor import ZooModel
@@ -105,9 +105,9 @@ def encode_windows(genome: Genome, intervals: list[Interval], seq_len: int,
     minus = np.array([iv.strand == "-" for iv in intervals])
     if minus.any():  # reverse complement = flip length and ACGT axes, done on the codes' rows
         codes[minus] = codes[minus, ::-1]
-    x = DNA_ONE_HOT_TABLE[codes]
+    x = one_hot_codes(codes)
     x[minus] = x[minus, :, ::-1]
-    bad = ~DNA_VALID_TABLE[codes].all(axis=1)  # characters that are not bases or IUPAC codes
+    bad = ~np.take(DNA_VALID_TABLE, codes).all(axis=1)  # characters that are not bases or IUPAC codes
     refused = bad | ((padded > 0) & (out_of_bounds == "refuse"))
     notes = [""] * len(intervals)
     for i in np.flatnonzero(refused):

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from seqzoo.encoding import DNA_ONE_HOT_TABLE, DNA_VALID_TABLE
+from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes
 from seqzoo.genome import ChromosomeNotFound, Genome
 from seqzoo.intervals import iter_lines
 from seqzoo.predict import predict_batch, prefetch
@@ -213,7 +213,7 @@ def _encode(genome: Genome, alleles: list[VariantAllele], seq_len: int, vcf: Pat
         alts.append(windows[1])
         scored[i] = True
     codes = np.stack(refs + alts) if refs else np.zeros((0, seq_len), dtype=np.uint8)
-    return _Chunk(alleles, DNA_ONE_HOT_TABLE[codes], scored)
+    return _Chunk(alleles, one_hot_codes(codes), scored)
 
 
 def _rows(model: ZooModel, chunk: _Chunk, labels: list[str], scores: Sequence[str], rc: bool) -> dict:

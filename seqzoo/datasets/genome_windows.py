@@ -65,7 +65,7 @@ from typing import Iterator
 
 import numpy as np
 
-from seqzoo.encoding import DNA_ONE_HOT_TABLE, DNA_VALID_TABLE, reverse_complement_one_hot
+from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes, reverse_complement_one_hot
 from seqzoo.genome import ChromosomeNotFound, Genome
 from seqzoo.intervals import BEDError, iter_bed, iter_lines
 
@@ -488,7 +488,7 @@ class GenomeWindowDataset:
 
     def x(self, rows=slice(None), reverse_complement: np.ndarray | bool = False) -> np.ndarray:
         """One-hot windows; ``reverse_complement`` (bool or per-row bool array) flips rows."""
-        x = DNA_ONE_HOT_TABLE[np.asarray(self.seqs[rows])]
+        x = one_hot_codes(np.asarray(self.seqs[rows]))
         flip = np.broadcast_to(np.asarray(reverse_complement, dtype=bool), (len(x),))
         if flip.any():
             x[flip] = reverse_complement_one_hot(x[flip])
