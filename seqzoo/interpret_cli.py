@@ -53,13 +53,19 @@ def cmd_learned_motifs(args) -> int:
     from seqzoo.explain import best_matches, filter_pwms, information_content
     from seqzoo.genome import Genome
     from seqzoo.motifs import read_meme, write_meme
-    from seqzoo.predict import iter_window_batches
+    from seqzoo.predict import check_bed, iter_window_batches
     from seqzoo.writers import open_writer
 
     model = _dna_model(args)
     with Genome(args.fasta) as genome:
+        n = check_bed(args.bed, genome)
+        if n > args.max_windows:  # the windows are held in memory (two passes over them)
+            raise ValueError(f"{args.bed}: {n} intervals; learned-motifs holds its windows in memory, so give "
+                             f"at most --max-windows {args.max_windows} (a sample of regions is enough)")
         batches = list(iter_window_batches(args.bed, genome, model.spec.input_shape[0], 512))
     x = np.concatenate([b.x[~b.refused] for b in batches])
+    if len(x) < n:
+        print(f"{n - len(x)} windows hold characters that are not DNA and were not used", file=sys.stderr)
     pwms, sites = filter_pwms(model, x, threshold=args.threshold)
     matches = best_matches(pwms, read_meme(args.meme), top=args.top) if args.meme else [[] for _ in pwms]
     columns = ["filter", "sites", "information_bits"] + [f"{k}_{i}" for i in range(1, args.top + 1)
@@ -123,6 +129,8 @@ def add_interpret_commands(sub) -> None:
     p.add_argument("--top", type=int, default=1, help="best-matching motifs listed per filter")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="a site activates a filter above this fraction of the filter's maximum")
+    p.add_argument("--max-windows", type=int, default=50_000,
+                   help="refuse a BED with more intervals (windows are held in memory)")
     p.add_argument("-o", "--output", required=True, help="table: .parquet or TSV")
     p.add_argument("--meme-out", help="also write the filters' PWMs as a MEME file")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])

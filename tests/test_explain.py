@@ -219,6 +219,9 @@ def test_variants_and_learned_motifs_cli(tmp_path):
     assert main(["learned-motifs", "DeepSEA_Athaliana265", "--fasta", str(fasta), "--bed", str(bed),
                  "--meme", str(DATA / "jaspar2024_plants_excerpt.meme"), "--top", "2", "-o", str(tmp_path / "m.tsv"),
                  "--meme-out", str(tmp_path / "m.meme"), "--device", "cpu"]) == 0
+    assert main(["learned-motifs", "DeepSEA_Athaliana265", "--fasta", str(fasta), "--bed", str(bed),
+                 "--max-windows", "5", "-o", str(tmp_path / "n.tsv"), "--device", "cpu"]) == 2
+    assert not (tmp_path / "n.tsv").exists()
     rows = (tmp_path / "m.tsv").read_text().splitlines()
     assert rows[0].split("\t") == ["filter", "sites", "information_bits", "motif_1", "motif_id_1", "similarity_1",
                                    "motif_2", "motif_id_2", "similarity_2"]
