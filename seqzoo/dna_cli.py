@@ -35,6 +35,7 @@ def cmd_train_dna(args) -> int:
         name=args.name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         patience=args.patience, seed=args.seed, reverse_complement=not args.no_rc,
         steps_per_epoch=args.steps_per_epoch, resume=args.resume, max_minutes=args.max_minutes, lr_decay=args.lr_decay,
+        init_from=args.init_from,
         verbose=not args.quiet, command=_command(),
     )
     print(f"best epoch {info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
@@ -111,6 +112,8 @@ def add_dna_commands(sub) -> None:
     p.add_argument("--no-rc", action="store_true", help="no reverse-complement augmentation")
     p.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
     p.add_argument("--resume", action="store_true", help="continue from the output directory's checkpoint")
+    p.add_argument("--init-from", metavar="RUN",
+                   help="start layers whose names and shapes match from a previous run's best weights")
     p.add_argument("--lr-decay", type=float, default=1.0,
                    help="multiply the learning rate by this after an epoch without improvement (default 1: off)")
     p.add_argument("--quiet", action="store_true")

@@ -113,6 +113,22 @@ def test_resume_continues_from_the_checkpoint(data, tmp_path):
         train_dna(data / "ds", tmp_path / "empty", "basset", resume=True, verbose=False)
 
 
+def test_warm_start_copies_matching_layers(data, tmp_path):
+    first = train_dna(data / "ds", tmp_path / "a", "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False)
+    wider = dict(TINY, dense_units=TINY["dense_units"] * 2)
+    info = train_dna(data / "ds", tmp_path / "b", "DeepSEA", config=wider, epochs=1, batch_size=16, verbose=False,
+                     init_from=tmp_path / "a", steps_per_epoch=1, learning_rate=1e-9)
+    copied = info["initialized_from"]["layers"]
+    assert copied == ["conv1", "conv2", "conv3"]  # dense1 and output changed shape
+    donor = build("deepsea", **first["config"])
+    donor.load_weights(tmp_path / "a" / first["weights_file"])
+    model = build("deepsea", **info["config"])
+    model.load_weights(tmp_path / "b" / info["weights_file"])
+    # one step at a learning rate of 1e-9: the copied kernels are (to rounding) the donor's
+    np.testing.assert_allclose(model.get_layer("conv2").get_weights()[0], donor.get_layer("conv2").get_weights()[0],
+                               atol=1e-6)
+
+
 def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch):
     import seqzoo
     from seqzoo.training.dna import export_model_dir

@@ -103,6 +103,28 @@ def _set_output_bias(model, positive_fraction: np.ndarray) -> None:
     layer.set_weights([kernel, np.log(p / (1 - p)).astype(bias.dtype)])
 
 
+def copy_matching_layers(model, run_dir: str | os.PathLike) -> list[str]:
+    """Copy into ``model`` the weights of every layer of the ``train-dna`` run ``run_dir`` that has
+    the same name and weight shapes (a warm start, e.g. of a larger dense layer on learned
+    convolutions); return the names of the copied layers."""
+    from seqzoo.architectures import build
+
+    info = json.loads((Path(run_dir) / "training.json").read_text())
+    donor = build(info["architecture"], **info["config"])
+    donor.load_weights(Path(run_dir) / info["weights_file"])
+    donors = {layer.name: layer for layer in donor.layers}
+    copied = []
+    for layer in model.layers:
+        source = donors.get(layer.name)
+        if not layer.weights or source is None:
+            continue
+        weights = source.get_weights()
+        if [w.shape for w in weights] == [tuple(v.shape) for v in layer.weights]:
+            layer.set_weights(weights)
+            copied.append(layer.name)
+    return copied
+
+
 def train_dna(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -121,6 +143,7 @@ def train_dna(
     resume: bool = False,
     max_minutes: float | None = None,
     lr_decay: float = 1.0,
+    init_from: str | os.PathLike | None = None,
     verbose: bool = True,
     command: str | None = None,
 ) -> dict:
@@ -131,6 +154,8 @@ def train_dna(
     cleanly after the epoch that passes the time budget (the run can be resumed later).
     ``lr_decay`` < 1 multiplies the learning rate by it after every epoch that does not improve
     the validation score (the rate is part of the checkpointed optimizer state).
+    ``init_from`` (a previous run's directory) starts the layers whose names and shapes match
+    from that run's best weights (see :func:`copy_matching_layers`).
     Returns the content of ``training.json``.
     """
     import keras
@@ -169,7 +194,9 @@ def train_dna(
             raise FileExistsError(f"{out} holds a training run (state.json); use --resume or another output directory")
         keras.utils.set_random_seed(seed)
         model = build(arch, **config)
-        _set_output_bias(model, np.array(manifest["splits"][train_split]["positives_per_task"]) / len(train))
+        copied = copy_matching_layers(model, init_from) if init_from else []
+        if "output" not in copied:
+            _set_output_bias(model, np.array(manifest["splits"][train_split]["positives_per_task"]) / len(train))
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
         state = {
             "name": name, "architecture": arch, "config": config, "data_dir": str(Path(data_dir).resolve()),
@@ -179,10 +206,13 @@ def train_dna(
                        "steps_per_epoch": steps_per_epoch, "loss": "binary_crossentropy", "optimizer": "Adam",
                        "early_stopping": f"mean per-task AUROC on {valid_split!r}",
                        "output_bias_init": "log-odds of each task's training positive fraction"},
+            "initialized_from": {"run": str(Path(init_from).resolve()), "layers": copied} if init_from else None,
             "commands": [],
         }
         log(f"{name}: {arch} {config} ({model.count_params():,} parameters); train {len(train)} windows, "
             f"{valid_split} {len(valid)} windows, {train.n_tasks} tasks")
+        if init_from:
+            log(f"layers started from {init_from}: {', '.join(copied) or 'none'}")
     state["commands"].append(command)
     best_path = out / "best.weights.h5"
     batches = _window_batches(train, batch_size, seed, reverse_complement, steps_per_epoch, state["epochs_done"])
@@ -240,7 +270,8 @@ def train_dna(
                   "mean_auprc": best_metrics["auprc"]["mean"]},
         "data": {"dir": state["data_dir"], "design": manifest["design"], "split": manifest["split"],
                  "command": manifest["command"], "n_train": len(train), "n_valid": len(valid)},
-        "recipe": state["recipe"], "history": state["history"], "commands": state["commands"],
+        "recipe": state["recipe"], "initialized_from": state.get("initialized_from"),
+        "history": state["history"], "commands": state["commands"],
         "versions": {"keras": keras.__version__, "backend": keras.backend.backend(), "numpy": np.__version__},
     }
     (out / "training.json").write_text(json.dumps(info, indent=1) + "\n")
