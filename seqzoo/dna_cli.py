@@ -70,7 +70,8 @@ def cmd_export_dna(args) -> int:
     from seqzoo.training.dna import export_model_dir
 
     a = export_model_dir(args.run, args.model_dir, doc=args.doc, cite_as=args.cite_as, trained_on=args.trained_on,
-                         targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average)
+                         targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average,
+                         float16=args.float16)
     print(f"wrote {args.model_dir}: {a['file_name']} ({a['size']} bytes, sha256 {a['sha256']}); add example/ and "
           f"README.md, then `seqzoo check {args.model_dir} --write-expect`")
     return 0
@@ -140,7 +141,7 @@ def add_dna_commands(sub) -> None:
     p.set_defaults(func=cmd_motif_baseline)
 
     p = sub.add_parser("export-dna", help="write a model directory (model.yaml, weights) from a train-dna run")
-    p.add_argument("run", help="train-dna output directory")
+    p.add_argument("run", nargs="+", help="train-dna output directory; several make an ensemble averaging them")
     p.add_argument("model_dir", help="e.g. models/DeepSEA_Athaliana265")
     p.add_argument("--doc", required=True, help="model description for model.yaml")
     p.add_argument("--cite-as", default="https://doi.org/10.1038/nmeth.3547")
@@ -149,6 +150,8 @@ def add_dna_commands(sub) -> None:
     p.add_argument("--rc-average", action="store_true",
                    help="DeepSEA: the served model averages forward and reverse-complement predictions")
     p.add_argument("--targets-doc", default="Probability that each transcription factor binds the central 200 bp.")
+    p.add_argument("--float16", action="store_true",
+                   help="store the weights in float16 (checked: predictions within 1e-3 of float32)")
     p.set_defaults(func=cmd_export_dna)
 
 

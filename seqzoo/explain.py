@@ -28,7 +28,7 @@ from seqzoo.predictor import ZooModel
 
 __all__ = [
     "ATTRIBUTION_METHODS", "attributions", "best_matches", "explain_region", "filter_pwms",
-    "in_silico_mutagenesis", "input_gradients", "motif_similarity", "parse_region", "target_index", "trim_pwm",
+    "in_silico_mutagenesis", "first_convolution", "input_gradients", "motif_similarity", "parse_region", "target_index", "trim_pwm",
 ]
 
 ATTRIBUTION_METHODS = ("input_x_gradient", "saliency")
@@ -103,14 +103,23 @@ def attributions(model: ZooModel, x: np.ndarray, target: int, method: str = "inp
     return grads * x if method == "input_x_gradient" else grads
 
 
-def _first_layer(model: ZooModel):
-    """The first convolution and the layers up to its activation (batch norm, ReLU or floor)."""
-    layers = {layer.name: layer for layer in model.keras_model.layers}
-    if "conv1" not in layers:
+def first_convolution(model: ZooModel):
+    """The first convolution and the layers up to its activation (batch norm, ReLU or floor);
+    for an ensemble, those of its first member that has them."""
+    def search(net):
+        layers = {layer.name: layer for layer in net.layers}
+        if "conv1" in layers:
+            return [layers["conv1"]] + [layers[name] for name in ("conv1_bn", "conv1_relu", "conv1_threshold")
+                                        if name in layers]
+        for layer in net.layers:
+            if isinstance(layer, keras.Model) and (chain := search(layer)):
+                return chain
+        return None
+
+    chain = search(model.keras_model)
+    if chain is None:
         raise ValueError(f"{model.name} has no first convolution named 'conv1'")
-    chain = [layers["conv1"]] + [layers[name] for name in ("conv1_bn", "conv1_relu", "conv1_threshold")
-                                 if name in layers]
-    return layers["conv1"], chain
+    return chain[0], chain
 
 
 def filter_pwms(model: ZooModel, x: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +131,7 @@ def filter_pwms(model: ZooModel, x: np.ndarray, threshold: float = 0.5) -> tuple
     each base). Returns ``(pwms (F, width, 4), sites (F,))``; a filter never active has uniform
     rows and 0 sites.
     """
-    conv, chain = _first_layer(model)
+    conv, chain = first_convolution(model)
     width, n_filters = conv.kernel.shape[0], conv.kernel.shape[2]
     x = np.asarray(x, dtype=np.float32)
 

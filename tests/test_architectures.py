@@ -1,4 +1,4 @@
-"""The three architectures: published sizes, naming, serialisation round trips, batch invariance."""
+"""The architectures: published sizes, naming, serialisation round trips, batch invariance."""
 
 import keras
 import numpy as np
@@ -14,6 +14,11 @@ SMALL = {
     "basset": dict(seq_len=100, n_tasks=3, conv_filters=(8, 8, 8), conv_widths=(5, 3, 3), dense_units=(16, 16)),
     "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
     "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
+    "ensemble": dict(members=[
+        {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16)},
+        {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(4, 8, 8), conv_width=(9, 5, 5),
+                                                   pool_size=(6, 3), dense_units=8, rc_average=True)},
+    ]),
 }
 
 
@@ -25,7 +30,7 @@ def small_inputs(model, n, seed=0):
     return np.eye(4, dtype="float32")[rng.integers(0, 4, (n,) + shape[:-1])]
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(PUBLISHED_PARAMETERS))
 def test_published_parameter_count(architecture):
     model = build(architecture)
     assert model.count_params() == PUBLISHED_PARAMETERS[architecture]
@@ -92,6 +97,25 @@ def test_same_predictions_for_batch_sizes_1_8_64(architecture):
     for size in (1, 8):
         parts = np.concatenate([model.predict_on_batch(x[i:i + size]) for i in range(0, 64, size)])
         np.testing.assert_allclose(parts, full, atol=1e-6)
+
+
+def test_ensemble_averages_its_members_and_loads_their_weights(tmp_path):
+    members = SMALL["ensemble"]["members"]
+    ensemble = build("ensemble", members=members)
+    x = small_inputs(ensemble, 6)
+    singles = []
+    for i, member in enumerate(members):
+        net = build(member["architecture"], **member["config"])
+        untrained_weights(net, seed=10 + i)
+        net.save_weights(tmp_path / f"m{i}.weights.h5")
+        ensemble.get_layer(f"member{i}").load_weights(tmp_path / f"m{i}.weights.h5")
+        singles.append(net.predict_on_batch(x))
+    np.testing.assert_allclose(ensemble.predict_on_batch(x), np.mean(singles, axis=0), atol=1e-6)
+    assert ensemble.count_params() == sum(build(m["architecture"], **m["config"]).count_params() for m in members)
+    with pytest.raises(ValueError, match="differ in input or output shape"):
+        build("ensemble", members=[members[0], {"architecture": "deepsea", "config": dict(seq_len=300, n_tasks=5)}])
+    with pytest.raises(ValueError, match="at least 2 members"):
+        build("ensemble", members=members[:1])
 
 
 def test_unknown_architecture_and_bad_config_are_clear():

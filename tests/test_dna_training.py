@@ -145,3 +145,29 @@ def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch)
     net.load_weights(run / info["weights_file"])
     both = (np.asarray(net.predict_on_batch(x)) + np.asarray(net.predict_on_batch(x[:, ::-1, ::-1].copy()))) / 2
     np.testing.assert_allclose(model.predict_on_batch(x), both, atol=1e-6)  # rc_average served
+
+
+def test_export_of_several_runs_is_their_float16_ensemble(data, tmp_path, monkeypatch):
+    import seqzoo
+    from seqzoo.training.dna import export_model_dir
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    infos = [train_dna(data / "ds", tmp_path / f"run{i}", "DeepSEA", config=dict(TINY, dense_units=4 + 4 * i),
+                       epochs=1, batch_size=16, seed=i, verbose=False, command="t") for i in range(2)]
+    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", doc="pair", cite_as="x",
+                     trained_on="synthetic", targets_doc="t", file_name="pair-v1.weights.h5", float16=True)
+    model = seqzoo.get_model(tmp_path / "Pair", device="cpu")
+    assert model.spec.architecture == "ensemble" and model.trained
+    x = GenomeWindowDataset(data / "ds", "valid").x(np.arange(8))
+    singles = []
+    for i, info in enumerate(infos):
+        net = build("deepsea", **info["config"])
+        net.load_weights(tmp_path / f"run{i}" / info["weights_file"])
+        singles.append(np.asarray(net.predict_on_batch(x)))
+    np.testing.assert_allclose(model.predict_on_batch(x), np.mean(singles, axis=0), atol=1e-3)  # float16 storage
+    import h5py
+
+    with h5py.File(tmp_path / "Pair" / "pair-v1.weights.h5") as f:
+        dtypes = set()
+        f.visititems(lambda name, obj: dtypes.add(obj.dtype) if isinstance(obj, h5py.Dataset) else None)
+    assert np.dtype(np.float32) not in dtypes and np.dtype(np.float16) in dtypes

@@ -15,7 +15,7 @@ import pytest
 import seqzoo
 from seqzoo.cli import main
 from seqzoo.encoding import one_hot_dna
-from seqzoo.explain import (attributions, explain_region, filter_pwms, in_silico_mutagenesis,
+from seqzoo.explain import (attributions, explain_region, filter_pwms, first_convolution, in_silico_mutagenesis,
                             input_gradients, motif_similarity, target_index, trim_pwm)
 from seqzoo.motifs import read_meme
 from seqzoo.zoo import find_model
@@ -132,7 +132,7 @@ def test_a_learned_filter_matches_abf2_better_than_shuffled_filters(athaliana, a
         genome = str(fasta["chr1"][:])
     x = np.concatenate([x, np.stack([one_hot_dna(genome[s:s + 1000]) for s in range(0, 29000, 500)])])
     pwms, sites = filter_pwms(athaliana, x)
-    assert pwms.shape[0] == athaliana.keras_model.get_layer("conv1").filters
+    assert pwms.shape[0] == first_convolution(athaliana)[0].filters
     np.testing.assert_allclose(pwms.sum(axis=2), 1, atol=1e-6)
     abf2 = read_meme(DATA / "jaspar2024_plants_excerpt.meme")["ABF2"][1]
     learned = np.array([motif_similarity(trim_pwm(p), abf2) for p in pwms])
@@ -225,7 +225,7 @@ def test_variants_and_learned_motifs_cli(tmp_path):
     rows = (tmp_path / "m.tsv").read_text().splitlines()
     assert rows[0].split("\t") == ["filter", "sites", "information_bits", "motif_1", "motif_id_1", "similarity_1",
                                    "motif_2", "motif_id_2", "similarity_2"]
-    n_filters = seqzoo.get_model("DeepSEA_Athaliana265", device="cpu").keras_model.get_layer("conv1").filters
+    n_filters = first_convolution(seqzoo.get_model("DeepSEA_Athaliana265", device="cpu"))[0].filters
     assert len(rows) == 1 + n_filters
     written = read_meme(tmp_path / "m.meme")
     assert len(written) == n_filters and all(np.allclose(p.sum(axis=1), 1, atol=1e-5) for _, p in written.values())

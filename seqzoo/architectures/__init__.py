@@ -10,11 +10,13 @@ import keras
 from seqzoo.architectures.basset import build_basset
 from seqzoo.architectures.deepsea import build_deepsea
 from seqzoo.architectures.deepsol import build_deepsol
+from seqzoo.architectures.ensemble import build_ensemble
 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "basset": build_basset,
     "deepsea": build_deepsea,
     "deepsol": build_deepsol,
+    "ensemble": build_ensemble,
 }
 
 
@@ -32,4 +34,4 @@ def build(architecture: str, **config) -> keras.Model:
         raise ValueError(f"bad configuration for architecture {architecture!r}: {e}") from None
 
 
-__all__ = ["ARCHITECTURES", "build", "build_basset", "build_deepsea", "build_deepsol"]
+__all__ = ["ARCHITECTURES", "build", "build_basset", "build_deepsea", "build_deepsol", "build_ensemble"]

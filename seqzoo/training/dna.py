@@ -373,43 +373,85 @@ test:
 """
 
 
-def export_model_dir(run_dir: str | os.PathLike, model_dir: str | os.PathLike, doc: str, cite_as: str,
+def _store_float16(path: Path) -> None:
+    """Rewrite the float32 arrays of a Keras ``.weights.h5`` file as float16 (Keras casts them
+    back to the variables' float32 on loading)."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        names = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        for name in names:
+            if f[name].dtype == np.float32:
+                values = f[name][()]
+                del f[name]
+                f.create_dataset(name, data=values.astype(np.float16))
+
+
+FLOAT16_TOLERANCE = 1e-3
+
+
+def export_model_dir(run_dirs: str | os.PathLike | list, model_dir: str | os.PathLike, doc: str, cite_as: str,
                      trained_on: str, targets_doc: str, file_name: str | None = None,
-                     rc_average: bool = False) -> dict:
+                     rc_average: bool = False, float16: bool = False) -> dict:
     """Write a kipoi/seqzoo model directory's ``model.yaml``, ``weights.yaml``, weights file and
-    ``target_labels.txt`` from a ``train_dna`` output directory (example/ and README.md are the
-    author's). Returns the artifact description as a dict."""
-    import shutil
+    ``target_labels.txt`` from one ``train_dna`` output directory, or from several (an
+    ``ensemble`` averaging them; see ``seqzoo.architectures.build_ensemble``). ``example/`` and
+    ``README.md`` are the author's. ``float16`` stores the weights in half precision after
+    checking that predictions stay within ``FLOAT16_TOLERANCE`` of float32. Returns the artifact
+    description as a dict."""
     import textwrap
 
+    from seqzoo.architectures import build
     from seqzoo.artifacts import WeightsArtifact
 
-    run, out = Path(run_dir), Path(model_dir)
-    info = json.loads((run / "training.json").read_text())
+    runs = [Path(r) for r in (run_dirs if isinstance(run_dirs, (list, tuple)) else [run_dirs])]
+    infos = [json.loads((run / "training.json").read_text()) for run in runs]
+    tasks = read_manifest(infos[0]["data"]["dir"])["tasks"]
+    for run, info in zip(runs, infos):
+        if read_manifest(info["data"]["dir"])["tasks"] != tasks or info["config"]["seq_len"] != infos[0]["config"]["seq_len"]:
+            raise ValueError(f"{run} was trained on other tasks or window length than {runs[0]}")
+    out = Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
-    name = file_name or info["weights_file"]
+    name = file_name or infos[0]["weights_file"]
     if not name.endswith(".weights.h5"):
         raise ValueError(f"the weights file name must end in .weights.h5, got {name!r}")
-    shutil.copyfile(run / info["weights_file"], out / name)
-    tasks = read_manifest(info["data"]["dir"])["tasks"]
+    served = [dict(info["config"], **({"rc_average": True} if rc_average else {})) for info in infos]
+    if len(runs) == 1:
+        architecture, config = infos[0]["architecture"], served[0]
+    else:
+        architecture = "ensemble"
+        config = {"members": [{"architecture": info["architecture"], "config": c} for info, c in zip(infos, served)]}
+    model = build(architecture, **config)
+    members = [model] if len(runs) == 1 else [model.get_layer(f"member{i}") for i in range(len(runs))]
+    for member, run, info in zip(members, runs, infos):
+        member.load_weights(run / info["weights_file"])
+    model.save_weights(out / name)
+    if float16:
+        _store_float16(out / name)
+        check = build(architecture, **config)
+        check.load_weights(out / name)
+        x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, infos[0]["config"]["seq_len"]))]
+        deviation = float(np.abs(np.asarray(check.predict_on_batch(x)) - np.asarray(model.predict_on_batch(x))).max())
+        if deviation > FLOAT16_TOLERANCE:
+            raise ValueError(f"float16 weights change predictions by {deviation:.2e} > {FLOAT16_TOLERANCE}")
     (out / "target_labels.txt").write_text("\n".join(tasks) + "\n")
-    produced_by = (f"seqzoo train-dna ({info['commands'][-1]}); best epoch {info['best_epoch']} of "
-                   f"{info['epochs_done']}; data: {info['data']['command']}; validation mean AUROC "
-                   f"{info['valid']['mean_auroc']:.4f}, mean AUPRC {info['valid']['mean_auprc']:.4f}; "
-                   f"keras {info['versions']['keras']} ({info['versions']['backend']})")
-    artifact = WeightsArtifact.describe(out / name, urls=[name],
-                                        produced_by=produced_by)
+    produced_by = "; ".join(
+        f"seqzoo train-dna ({info['commands'][-1]}); best epoch {info['best_epoch']} of {info['epochs_done']}; "
+        f"validation mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC {info['valid']['mean_auprc']:.4f}"
+        for info in infos)
+    produced_by += (f"; data: {infos[0]['data']['command']}; keras {infos[0]['versions']['keras']} "
+                    f"({infos[0]['versions']['backend']})" + ("; stored as float16" if float16 else ""))
+    artifact = WeightsArtifact.describe(out / name, urls=[name], produced_by=produced_by)
     artifact.to_yaml(out / "weights.yaml")
     text = (out / "weights.yaml").read_text()
     (out / "weights.yaml").write_text(
         "# The weights this directory serves (see seqzoo.artifacts.WeightsArtifact). The URL without a\n"
         "# scheme is the file shipped beside this description; it is verified by sha256 like a download.\n" + text)
-    served = dict(info["config"], **({"rc_average": True} if rc_average else {}))
-    config = "\n".join(f"    {k}: {json.dumps(v)}" for k, v in served.items())
     (out / "model.yaml").write_text(_MODEL_YAML.format(
-        architecture=info["architecture"], config=config, doc=textwrap.indent(textwrap.fill(doc, 92), "    "),
-        cite_as=cite_as, trained_on=trained_on, seq_len=info["config"]["seq_len"],
-        n_tasks=info["config"]["n_tasks"], targets_doc=targets_doc))
+        architecture=architecture, config="\n".join(f"    {k}: {json.dumps(v)}" for k, v in config.items()),
+        doc=textwrap.indent(textwrap.fill(doc, 92), "    "), cite_as=cite_as, trained_on=trained_on,
+        seq_len=infos[0]["config"]["seq_len"], n_tasks=infos[0]["config"]["n_tasks"], targets_doc=targets_doc))
     return dataclasses_asdict(artifact)
 
 

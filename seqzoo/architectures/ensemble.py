@@ -1,0 +1,28 @@
+"""An ensemble: several networks read the same input and their predictions are averaged."""
+
+from collections.abc import Mapping, Sequence
+
+import keras
+from keras import layers
+
+
+def build_ensemble(members: Sequence[Mapping]) -> keras.Model:
+    """Average the outputs of ``members``, each ``{"architecture": name, "config": {sizes}}``
+    (any architecture of ``seqzoo.architectures``; all must take the same input and give the
+    same output shape). Member ``i`` is the nested model ``member{i}``, whose layers keep the
+    names its builder gives them, so one member's trained weights load into it unchanged.
+    """
+    from seqzoo.architectures import build  # the registry imports this module
+
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least 2 members; got {len(members)}")
+    nets = []
+    for i, member in enumerate(members):
+        net = build(member["architecture"], **member.get("config", {}))
+        nets.append(keras.Model(net.input, net.output, name=f"member{i}"))
+    shapes = {(tuple(n.input_shape[1:]), tuple(n.output_shape[1:])) for n in nets}
+    if len(shapes) != 1:
+        raise ValueError(f"ensemble members differ in input or output shape: {sorted(shapes)}")
+    inputs = keras.Input(nets[0].input_shape[1:], dtype=nets[0].inputs[0].dtype, name="inputs")
+    outputs = layers.Average(name="ensemble_average")([net(inputs) for net in nets])
+    return keras.Model(inputs, outputs, name="ensemble")
