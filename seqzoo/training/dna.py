@@ -375,17 +375,26 @@ test:
 
 def _store_float16(path: Path) -> None:
     """Rewrite the float32 arrays of a Keras ``.weights.h5`` file as float16 (Keras casts them
-    back to the variables' float32 on loading)."""
+    back to the variables' float32 on loading). The file is written anew: HDF5 does not
+    reclaim the space of deleted datasets."""
     import h5py
 
-    with h5py.File(path, "r+") as f:
-        names = []
-        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-        for name in names:
-            if f[name].dtype == np.float32:
-                values = f[name][()]
-                del f[name]
-                f.create_dataset(name, data=values.astype(np.float16))
+    half = path.with_name(path.name + ".float16.tmp")
+
+    def copy(source, target):
+        target.attrs.update(source.attrs)
+        for key, item in source.items():
+            if isinstance(item, h5py.Group):
+                copy(item, target.create_group(key))
+            else:
+                values = item[()]
+                if isinstance(values, np.ndarray) and values.dtype == np.float32:
+                    values = values.astype(np.float16)
+                target.create_dataset(key, data=values).attrs.update(item.attrs)
+
+    with h5py.File(path, "r") as source, h5py.File(half, "w") as target:
+        copy(source, target)
+    os.replace(half, path)
 
 
 FLOAT16_TOLERANCE = 1e-3
