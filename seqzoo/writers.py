@@ -101,27 +101,51 @@ class TSVWriter(TableWriter):
 
 
 class ParquetWriter(TableWriter):
-    """Parquet via pyarrow, one row group per chunk. The schema is ``schema`` (a pyarrow schema,
-    whose nullable columns take ``None`` values) or, without one, fixed by the first chunk."""
+    """Parquet via pyarrow. Chunks are buffered into row groups of about ``ROW_GROUP_BYTES``
+    (pyarrow keeps every row group's metadata in memory until the file is closed, so one row
+    group per small chunk would make memory grow with the number of rows). The schema is
+    ``schema`` (a pyarrow schema, whose nullable columns take ``None`` values) or, without one,
+    fixed by the first chunk."""
+
+    ROW_GROUP_BYTES = 32 << 20
 
     def __init__(self, path, columns, schema=None):
         super().__init__(path, columns)
         self.schema = schema
         self._writer = None
+        self._pending: list = []
+        self._pending_rows = 0
+        # about 8 bytes per value: the rows that make one row group of ROW_GROUP_BYTES
+        self._group_rows = max(1024, self.ROW_GROUP_BYTES // (8 * len(self.columns)))
 
     def _write(self, chunk):
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         if self.schema is not None:
             table = pa.Table.from_pydict({c: chunk[c] for c in self.columns}, schema=self.schema)
         else:
             table = pa.table({c: np.asarray(chunk[c]) for c in self.columns})
+        if self._pending and table.schema != self._pending[0].schema:
+            table = table.cast(self._pending[0].schema)
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= self._group_rows:
+            self._flush()
+
+    def _flush(self):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.partial, table.schema)
-        self._writer.write_table(table.cast(self._writer.schema))
+        self._writer.write_table(table.cast(self._writer.schema), row_group_size=table.num_rows)
 
     def _close(self):
+        self._flush()
         if self._writer is None:  # no rows: still write a valid empty file
             import pyarrow as pa
             import pyarrow.parquet as pq

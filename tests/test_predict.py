@@ -187,3 +187,25 @@ def test_prefetch_reraises_and_stops():
         for item in prefetch(broken()):
             seen.append(item)
     assert seen == [1]
+
+
+def test_parquet_rows_are_grouped_not_one_row_group_per_chunk(tmp_path):
+    # pyarrow keeps each row group's metadata in memory until close: one group per small chunk
+    # made memory grow with the number of rows.
+    import pyarrow.parquet as pq
+
+    from seqzoo.writers import ParquetWriter
+
+    columns = ["name"] + [f"t{i}" for i in range(50)]
+    rng = np.random.default_rng(0)
+    chunks = [{"name": np.array([f"r{k}_{j}" for j in range(100)], dtype=object),
+               **{c: rng.random(100).astype(np.float32) for c in columns[1:]}} for k in range(300)]
+    with ParquetWriter(tmp_path / "x.parquet", columns) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        assert not (tmp_path / "x.parquet").exists()  # still .partial
+    meta = pq.ParquetFile(tmp_path / "x.parquet").metadata
+    assert meta.num_rows == 30_000 and meta.num_row_groups <= 2
+    frame = pd.read_parquet(tmp_path / "x.parquet")
+    np.testing.assert_array_equal(frame["t7"].to_numpy(), np.concatenate([c["t7"] for c in chunks]))
+    assert list(frame["name"][:2]) == ["r0_0", "r0_1"]
