@@ -27,8 +27,9 @@ from seqzoo.predict import predict_batch
 from seqzoo.predictor import ZooModel
 
 __all__ = [
-    "ATTRIBUTION_METHODS", "attributions", "best_matches", "explain_region", "filter_pwms",
-    "in_silico_mutagenesis", "first_convolution", "input_gradients", "motif_similarity", "parse_region", "target_index", "trim_pwm",
+    "ATTRIBUTION_METHODS", "attributions", "best_matches", "explain_region", "filter_pwms", "first_convolution",
+    "in_silico_mutagenesis", "information_content", "input_gradients", "motif_similarity", "parse_region",
+    "target_index", "trim_pwm",
 ]
 
 ATTRIBUTION_METHODS = ("input_x_gradient", "saliency")
