@@ -171,21 +171,20 @@ def variant_windows(genome: Genome, allele: VariantAllele, seq_len: int) -> tupl
             return f"{kind} is {len(codes)} bp, longer than the model's {seq_len} bp window"
     p, r = allele.pos - 1, len(allele.ref)
     size = sizes[allele.chrom]
-    windows = []
-    for value in (allele.ref, allele.alt):
-        left = (seq_len - len(value)) // 2
-        right = seq_len - len(value) - left
-        if p - left < 0 or p + r + right > size:
-            return (f"too close to an end of {allele.chrom} (length {size}): the {seq_len} bp window "
-                    f"centred on the variant would reach past it")
-        before, _ = genome.fetch_codes(allele.chrom, p - left, p)
-        after, _ = genome.fetch_codes(allele.chrom, p + r, p + r + right)
-        windows.append(np.concatenate([before, _allele_codes(value), after]))
-    genome_ref, _ = genome.fetch_codes(allele.chrom, p, p + r)
+    # One genome read covering both windows: the shorter allele has the longer flanks.
+    flanks = [((seq_len - len(a)) // 2, seq_len - len(a) - (seq_len - len(a)) // 2) for a in (allele.ref, allele.alt)]
+    lo, hi = p - max(left for left, _ in flanks), p + r + max(right for _, right in flanks)
+    if lo < 0 or hi > size:
+        return (f"too close to an end of {allele.chrom} (length {size}): the {seq_len} bp window "
+                f"centred on the variant would reach past it")
+    span, _ = genome.fetch_codes(allele.chrom, lo, hi)
+    genome_ref = span[p - lo:p + r - lo]
     if genome_ref.tobytes().upper() != allele.ref.upper().encode():
         return (f"REF {allele.ref!r} does not match the FASTA ({genome_ref.tobytes().decode()!r} at "
                 f"{allele.chrom}:{allele.pos}); not scored")
-    return windows[0], windows[1]
+    ref, alt = (np.concatenate([span[p - left - lo:p - lo], _allele_codes(a), span[p + r - lo:p + r + right - lo]])
+                for a, (left, right) in zip((allele.ref, allele.alt), flanks))
+    return ref, alt
 
 
 def variant_columns(labels: Sequence[str], scores: Sequence[str] = SCORES) -> list[str]:
