@@ -123,20 +123,45 @@ def _predict_proteins(spec, args) -> int:
     return 0
 
 
+def _deepsol_config(spec, command: str) -> dict:
+    """The DeepSol size arguments of ``spec``: its config, or its first member's for an ensemble
+    of DeepSol networks. Any other model has no training recipe (DNA models: train-dna)."""
+    if spec.architecture == "ensemble" and all(m["architecture"] == "deepsol" for m in spec.config["members"]):
+        return dict(spec.config["members"][0].get("config", {}))
+    if spec.architecture != "deepsol":
+        raise ValueError(f"seqzoo {command}: no training recipe for {spec.name} ({spec.architecture}); "
+                         "only DeepSol here (DNA models: seqzoo train-dna)")
+    return dict(spec.config)
+
+
+def cmd_ensemble(args) -> int:
+    from seqzoo.training.deepsol import ensemble_deepsol
+    from seqzoo.zoo import find_model, load_spec
+
+    _deepsol_config(load_spec(find_model(args.model)), "ensemble")
+    result = ensemble_deepsol(args.runs, args.valid, args.output, name=args.name,
+                              command=shlex.join(["seqzoo", *args.argv]))
+    for label, m in [(f"member {i}", r["held_out_metrics"]) for i, r in enumerate(result["members"])] + [
+            ("ensemble", result["held_out_metrics"])]:
+        print(f"{label:>9} held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
+              f"AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}", file=sys.stderr)
+    print(f"wrote {Path(args.output) / result['weights_file']}, weights.yaml and metrics.json", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from seqzoo.training import train_deepsol
     from seqzoo.zoo import find_model, load_spec
 
     spec = load_spec(find_model(args.model))
-    if spec.architecture != "deepsol":
-        raise ValueError(f"seqzoo train: no training recipe for {spec.name} ({spec.architecture}); "
-                         "only DeepSol can be trained so far")
-    config = json.loads(args.config) if args.config else spec.config
+    config = _deepsol_config(spec, "train")
+    config = json.loads(args.config) if args.config else config
     result = train_deepsol(
         args.train, args.valid, args.output, name=args.name, config=config, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         valid_to_train=args.valid_to_train, valid_weight=args.valid_weight,
-        class_weight=not args.no_class_weight, seed=args.seed, verbose=2 if args.quiet else "auto",
+        class_weight=not args.no_class_weight, seed=args.seed, split_seed=args.split_seed,
+        verbose=2 if args.quiet else "auto",
         command=shlex.join(["seqzoo", *args.argv]),
     )
     m = result["held_out_metrics"]
@@ -240,9 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid-weight", type=float, default=1.0,
                    help="loss weight of the validation rows moved into training (training rows: 1)")
     p.add_argument("--no-class-weight", action="store_true", help="do not balance the classes' weights")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights, batch order and the split")
+    p.add_argument("--split-seed", type=int,
+                   help="seeds the validation split instead (default: --seed); runs of one ensemble share it")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("ensemble", help="average several `seqzoo train` runs (DeepSol) into one model")
+    p.add_argument("model", help="model name or directory (DeepSol)")
+    p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed")
+    p.add_argument("--valid", required=True, help="the validation TSV the runs were trained with")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
+    p.set_defaults(func=cmd_ensemble)
 
     p = sub.add_parser("check", help="check model directories the way kipoi test does, and more strictly")
     p.add_argument("models", nargs="+", help="model names or directories")

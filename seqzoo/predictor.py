@@ -37,7 +37,7 @@ def untrained_weights(model: keras.Model, seed: int) -> None:
             value = rng.normal(0.0, 0.5, shape)
         elif kind == "gamma":
             value = rng.uniform(0.9, 1.1, shape)
-        elif kind == "moving_variance":
+        elif kind in ("moving_variance", "scale"):  # positive: batch norm, Standardize
             value = rng.uniform(1.0, 1.5, shape)
         else:  # bias, beta, moving_mean
             value = rng.uniform(-0.1, 0.1, shape)

@@ -12,9 +12,15 @@ import seqzoo  # noqa: E402
 from seqzoo.checks import example_batch  # noqa: E402
 from seqzoo.zoo import find_model, load_spec  # noqa: E402
 
+
+def is_protein(spec) -> bool:
+    """Whether a model reads amino-acid tokens ``(N, L)`` rather than one-hot DNA ``(N, L, 4)``."""
+    return spec.input_shape[-1:] != (4,)
+
+
 MODELS = seqzoo.list_models()
 # Models that read one-hot DNA (variant effects and interpretation apply to these).
-DNA_MODELS = [m for m in MODELS if load_spec(find_model(m)).input_shape[-1:] == (4,)]
+DNA_MODELS = [m for m in MODELS if not is_protein(load_spec(find_model(m)))]
 
 
 @pytest.fixture(params=MODELS)
@@ -55,6 +61,6 @@ def kipoi_home(tmp_path_factory):
 def random_inputs(spec, n: int, seed: int = 0) -> np.ndarray:
     """A batch of valid random inputs for a model: one-hot DNA or amino-acid tokens."""
     rng = np.random.default_rng(seed)
-    if spec.architecture == "deepsol":
+    if is_protein(spec):
         return rng.integers(0, 21, (n,) + spec.input_shape).astype("int32")
     return np.eye(4, dtype="float32")[rng.integers(0, 4, (n,) + spec.input_shape[:-1])]

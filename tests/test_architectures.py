@@ -14,12 +14,18 @@ SMALL = {
     "basset": dict(seq_len=100, n_tasks=3, conv_filters=(8, 8, 8), conv_widths=(5, 3, 3), dense_units=(16, 16)),
     "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
     "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
+    "deepsol+composition": dict(max_len=50, kernels={2: 4, 3: 4}, embedding_dim=8, dense_units=8, composition=True),
     "ensemble": dict(members=[
         {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16)},
         {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(4, 8, 8), conv_width=(9, 5, 5),
                                                    pool_size=(6, 3), dense_units=8, rc_average=True)},
     ]),
 }
+
+
+def build_small(variant):
+    """The small model ``variant``: a key of SMALL, an architecture or ``architecture+option``."""
+    return build(variant.split("+")[0], **SMALL[variant])
 
 
 def small_inputs(model, n, seed=0):
@@ -51,19 +57,23 @@ def test_rc_average_adds_no_parameters_and_is_strand_symmetric():
     np.testing.assert_allclose(model.predict_on_batch(x), model.predict_on_batch(reverse_complement), atol=1e-6)
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_every_architecture_has_a_small_variant():
+    assert set(ARCHITECTURES) <= set(SMALL)
+
+
+@pytest.mark.parametrize("architecture", sorted(SMALL))
 def test_every_layer_named_by_the_builder(architecture):
     # Keras numbers automatic names ("dense", "dense_1", ...) per session, so a second build
     # renames any layer the builder left unnamed; explicit names stay the same.
-    first = [layer.name for layer in build(architecture, **SMALL[architecture]).layers]
-    second = [layer.name for layer in build(architecture, **SMALL[architecture]).layers]
+    first = [layer.name for layer in build_small(architecture).layers]
+    second = [layer.name for layer in build_small(architecture).layers]
     assert first == second
     assert len(first) == len(set(first))
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(SMALL))
 def test_config_round_trip(architecture):
-    model = build(architecture, **SMALL[architecture])
+    model = build_small(architecture)
     untrained_weights(model, seed=2)
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
@@ -71,9 +81,9 @@ def test_config_round_trip(architecture):
     np.testing.assert_array_equal(model.predict_on_batch(x), clone.predict_on_batch(x))
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(SMALL))
 def test_keras_and_weights_file_round_trip(architecture, tmp_path):
-    model = build(architecture, **SMALL[architecture])
+    model = build_small(architecture)
     untrained_weights(model, seed=3)
     x = small_inputs(model, 3)
     expected = model.predict_on_batch(x)
@@ -83,14 +93,14 @@ def test_keras_and_weights_file_round_trip(architecture, tmp_path):
     np.testing.assert_array_equal(reloaded.predict_on_batch(x), expected)
 
     model.save_weights(tmp_path / "model.weights.h5")
-    fresh = build(architecture, **SMALL[architecture])
+    fresh = build_small(architecture)
     fresh.load_weights(tmp_path / "model.weights.h5")
     np.testing.assert_array_equal(fresh.predict_on_batch(x), expected)
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(SMALL))
 def test_same_predictions_for_batch_sizes_1_8_64(architecture):
-    model = build(architecture, **SMALL[architecture])
+    model = build_small(architecture)
     untrained_weights(model, seed=4)
     x = small_inputs(model, 64)
     full = model.predict_on_batch(x)

@@ -8,6 +8,8 @@ import pytest
 import yaml
 
 import seqzoo
+import keras
+
 from seqzoo.architectures import build_deepsol
 from seqzoo.artifacts import WeightsArtifact
 from seqzoo.cli import main
@@ -17,6 +19,7 @@ from seqzoo.training.deepsol import (
     LengthBucketBatches,
     predict_proteins,
     read_labelled_tsv,
+    set_composition_statistics,
     split_validation,
 )
 from seqzoo.training.metrics import accuracy, auprc, auroc, binary_metrics, confusion_counts, mcc
@@ -89,15 +92,19 @@ def test_read_labelled_tsv_names_bad_lines(tmp_path):
     assert data.tokens[0].tolist() == [PROTEIN_ALPHABET.index(c) + 1 for c in "MKV"]
 
 
-def test_bucketed_training_model_equals_the_shipped_model():
+@pytest.mark.parametrize("composition", [False, True])
+def test_bucketed_training_model_equals_the_shipped_model(composition):
     """Padding each batch to its longest protein + the largest kernel gives the same
-    probabilities as padding every protein to max_len (global max pooling)."""
+    probabilities as padding every protein to max_len (global max pooling; the composition
+    features ignore padding)."""
     rng = np.random.default_rng(0)
     tokens = [rng.integers(1, 21, n).astype("int32") for n in (3, 17, 40, 90, 250)]
     data = LabelledProteins(tokens, np.array([0, 1, 0, 1, 1]), np.arange(5))
     batches = LengthBucketBatches(data, batch_size=2, min_pad=5, max_len=1200, shuffle=False)
-    config = {k: v for k, v in TINY.items()}
+    config = {**TINY, "composition": composition}
     variable = build_deepsol(max_len=None, **config)
+    if composition:
+        set_composition_statistics(variable, data, batch_size=2, min_pad=5, max_len=1200)
     shipped = build_deepsol(max_len=1200, **config)
     shipped.set_weights(variable.get_weights())
     bucketed = []
@@ -107,6 +114,40 @@ def test_bucketed_training_model_equals_the_shipped_model():
         bucketed.append(np.asarray(variable.predict_on_batch(x))[:, 0])
     order = np.concatenate(batches.batches)
     np.testing.assert_allclose(np.concatenate(bucketed), predict_proteins(shipped, tokens, 1200)[order], atol=1e-6)
+
+
+def test_composition_features_count_residues_and_dipeptides():
+    sequence = "MKKLEKKW"
+    tokens = np.array([PROTEIN_ALPHABET.index(c) + 1 for c in sequence], dtype="int32")
+    model = build_deepsol(max_len=None, **TINY, composition=True)
+    features_of = keras.Model(model.input, model.get_layer("composition").output)
+    for width in (len(sequence), 40, 1200):  # padding changes nothing
+        x = np.zeros((1, width), dtype="int32")
+        x[0, : len(tokens)] = tokens
+        features = np.asarray(features_of.predict_on_batch(x))[0]
+        assert features.shape == (421,)
+        residues, pairs, log_length = features[:20], features[20:420].reshape(20, 20), features[420]
+        for i, a in enumerate(PROTEIN_ALPHABET):
+            assert residues[i] == pytest.approx(sequence.count(a) / 8)
+            for j, b in enumerate(PROTEIN_ALPHABET):
+                expected = sum(sequence[k : k + 2] == a + b for k in range(7)) / 7
+                assert pairs[i, j] == pytest.approx(expected), (a, b)
+        assert log_length == pytest.approx(np.log(8))
+
+
+def test_composition_statistics_standardize_the_training_features():
+    rng = np.random.default_rng(1)
+    tokens = [rng.integers(1, 21, n).astype("int32") for n in rng.integers(20, 300, 50)]
+    data = LabelledProteins(tokens, np.zeros(50, dtype=int), np.arange(50))
+    model = build_deepsol(max_len=None, **TINY, composition=True)
+    set_composition_statistics(model, data, batch_size=8, min_pad=5, max_len=1200)
+    standardized = keras.Model(model.input, model.get_layer("composition_standardize").output)
+    batches = LengthBucketBatches(data, 8, 5, 1200, shuffle=False)
+    z = np.concatenate([np.asarray(standardized.predict_on_batch(batches[i][0])) for i in range(len(batches))])
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-4)
+    seen = z.std(axis=0) > 0  # a dipeptide absent from all 50 proteins keeps scale 1
+    np.testing.assert_allclose(z.std(axis=0)[seen], 1, atol=1e-3)
+    assert seen[:20].all() and seen[420]
 
 
 # --- a tiny end-to-end run ------------------------------------------------------------------
@@ -168,6 +209,54 @@ def test_tiny_training_run_writes_a_loadable_artifact(tmp_path):
     x[:, :50] = np.random.default_rng(0).integers(1, 21, (2, 50))
     probs = model.predict_on_batch(x)
     assert probs.shape == (2, 1) and np.all((probs >= 0) & (probs <= 1))
+
+
+def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, capsys):
+    train, valid = tmp_path / "train.tsv", tmp_path / "valid.tsv"
+    _write_tsv(train, 40, seed=1)
+    _write_tsv(valid, 24, seed=2)
+    config = json.dumps({**TINY, "composition": True})
+    for seed, split_seed in ((1, 7), (2, 7), (3, 8)):
+        assert main(["train", "DeepSol", "--train", str(train), "--valid", str(valid), "-o", str(tmp_path / f"r{seed}"),
+                     "--name", f"r{seed}", "--config", config, "--epochs", "1", "--batch-size", "8",
+                     "--seed", str(seed), "--split-seed", str(split_seed), "--quiet"]) == 0
+    runs = [tmp_path / "r1", tmp_path / "r2"]
+    assert main(["ensemble", "DeepSol", *map(str, runs), "--valid", str(valid), "-o", str(tmp_path / "ens"),
+                 "--name", "ens"]) == 0
+    metrics = json.loads((tmp_path / "ens" / "metrics.json").read_text())
+    assert [m["seed"] for m in metrics["members"]] == [1, 2] and metrics["split"]["seed"] == 7
+    assert metrics["command"].startswith("seqzoo ensemble DeepSol ")
+
+    # The ensemble's held-out metrics are those of the members' averaged probabilities.
+    held = read_labelled_tsv(valid).subset(np.array(metrics["split"]["held_out_rows"]))
+    probabilities = []
+    for run in runs:
+        info = json.loads((run / "metrics.json").read_text())
+        net = build_deepsol(**info["recipe"]["config"])
+        net.load_weights(run / info["weights_file"])
+        probabilities.append(predict_proteins(net, held.tokens, 1200))
+    expected = binary_metrics(held.labels, np.mean(probabilities, axis=0))
+    for key in ("accuracy", "auroc", "auprc", "mcc"):
+        assert metrics["held_out_metrics"][key] == pytest.approx(expected[key], abs=1e-6)
+
+    # It loads as a model directory of architecture "ensemble"; seqzoo train still finds the recipe.
+    directory = tmp_path / "DeepSolEnsemble"
+    shutil.copytree(find_model("DeepSol"), directory)
+    spec = yaml.safe_load((directory / "model.yaml").read_text())
+    spec["args"]["architecture"], spec["args"]["config"] = "ensemble", metrics["config"]
+    (directory / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    for name in ("ens.weights.h5", "weights.yaml"):
+        shutil.copy(tmp_path / "ens" / name, directory / name)
+    model = seqzoo.get_model(directory, device="cpu")
+    x = np.zeros((len(held), 1200), dtype="int32")
+    for i, t in enumerate(held.tokens):
+        x[i, : len(t)] = t
+    np.testing.assert_allclose(model.predict_on_batch(x)[:, 0], np.mean(probabilities, axis=0), atol=1e-6)
+
+    capsys.readouterr()
+    assert main(["ensemble", "DeepSol", str(runs[0]), str(tmp_path / "r3"), "--valid", str(valid),
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "r3 held out other validation rows than" in capsys.readouterr().err
 
 
 def test_train_refuses_a_model_without_a_recipe(tmp_path, capsys):

@@ -14,7 +14,7 @@ import seqzoo
 from seqzoo.checks import EXPECT_FILE, check_model_dir, dataloader_class
 from seqzoo.zoo import models_dir
 
-from conftest import random_inputs
+from conftest import is_protein, random_inputs
 
 
 def kipoi_cli(args, cwd, home):
@@ -48,7 +48,7 @@ def test_seqzoo_and_kipoi_give_the_same_predictions(model_name, model_dir, spec)
 def test_seqzoo_get_model_works_from_any_directory(model_name, spec, tmp_path):
     code = (f"import seqzoo; m = seqzoo.get_model({model_name!r}); "
             f"print(m.predict_on_batch(__import__('numpy').zeros((1,) + m.spec.input_shape, "
-            f"dtype={'int32' if spec.architecture == 'deepsol' else 'float32'!r})).shape)")
+            f"dtype={'int32' if is_protein(spec) else 'float32'!r})).shape)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str((1,) + spec.target_shape)
@@ -109,7 +109,7 @@ def test_kipoi_predict_writes_metadata_and_one_row_per_input(model_dir, spec, ki
     pred_columns = [f"preds/{i}" for i in range(spec.target_shape[-1])]
     np.testing.assert_allclose(table[pred_columns].to_numpy(), expected, atol=1e-6)
     metadata = [c for c in table.columns if c.startswith("metadata/")]
-    if spec.architecture == "deepsol":
+    if is_protein(spec):
         assert "metadata/id" in metadata
     else:
         assert {"metadata/ranges/chr", "metadata/ranges/start", "metadata/ranges/end"} <= set(metadata)

@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from seqzoo.architectures.layers import ProteinComposition, Standardize
+
 # Kernel sizes 2-8 use 64 filters and 9-15 use 128, as in the published S1 model.
 DEEPSOL_KERNELS = {k: (64 if k <= 8 else 128) for k in range(2, 16)}
 
@@ -14,6 +16,7 @@ def build_deepsol(
     kernels: dict[int, int] | None = None,
     dense_units: int = 64,
     dropout: float = 0.5,
+    composition: bool = False,
 ) -> keras.Model:
     """Build a DeepSol S1-like model; the defaults are the published network (920,321 parameters).
 
@@ -21,6 +24,12 @@ def build_deepsol(
     ``seqzoo.encoding``). Output: ``(N, 1)``, the probability that the protein is soluble.
     One layer of parallel convolutions (``kernels`` maps kernel size to filter count), each
     globally max-pooled, concatenated, then a dense layer with dropout.
+
+    With ``composition=True`` (not in the paper) the output layer also reads the protein's
+    standardized residue and dipeptide frequencies and log length
+    (:class:`~seqzoo.architectures.layers.ProteinComposition`; the standardization statistics
+    are weights, set from the training data), so the output is a logistic regression on the
+    convolutional features and the composition together.
     """
     kernels = DEEPSOL_KERNELS if kernels is None else {int(k): int(v) for k, v in kernels.items()}
     inputs = keras.Input((max_len,), dtype="int32", name="tokens")
@@ -32,5 +41,9 @@ def build_deepsol(
     x = layers.Concatenate(name="concat")(pooled)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
+    if composition:
+        features = ProteinComposition(name="composition")(inputs)
+        features = Standardize(name="composition_standardize")(features)
+        x = layers.Concatenate(name="with_composition")([x, features])
     outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
     return keras.Model(inputs, outputs, name="deepsol")

@@ -33,3 +33,50 @@ class Threshold(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "floor": self.floor}
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class ProteinComposition(keras.layers.Layer):
+    """Global composition of each protein in a token batch ``(N, L)``: ``(N, 421)`` features.
+
+    The 20 residue frequencies, the 400 dipeptide frequencies (ordered pairs of adjacent
+    residues, row = first residue; divided by the number of pairs) and the log of the length.
+    Padding (token 0) is ignored, so the features do not depend on how far a protein is padded.
+    Composition is a classic solubility signal (charged residues, cysteines, hydrophobic pairs)
+    that DeepSol's globally max-pooled convolutions, which see only the strongest window, cannot
+    count.
+    """
+
+    n_features = 20 + 400 + 1
+
+    def call(self, tokens):
+        tokens = ops.cast(tokens, "int32")
+        valid = ops.cast(tokens > 0, "float32")
+        residues = ops.one_hot(ops.maximum(tokens - 1, 0), 20) * valid[..., None]  # (N, L, 20)
+        length = ops.sum(valid, axis=1, keepdims=True)  # (N, 1)
+        pairs = ops.einsum("nli,nlj->nij", residues[:, :-1], residues[:, 1:])  # (N, 20, 20)
+        pairs = ops.reshape(pairs, (-1, 400)) / ops.maximum(length - 1.0, 1.0)
+        frequencies = ops.sum(residues, axis=1) / ops.maximum(length, 1.0)
+        return ops.concatenate([frequencies, pairs, ops.log(ops.maximum(length, 1.0))], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_features)
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class Standardize(keras.layers.Layer):
+    """``(x - mean) / scale`` per feature, with ``mean`` and ``scale`` stored as (non-trainable)
+    weights: set them from the training data with :meth:`set_statistics` before training."""
+
+    def build(self, input_shape):
+        n = input_shape[-1]
+        self.mean = self.add_weight(shape=(n,), initializer="zeros", trainable=False, name="mean")
+        self.scale = self.add_weight(shape=(n,), initializer="ones", trainable=False, name="scale")
+
+    def set_statistics(self, mean, scale) -> None:
+        """Use ``mean`` and ``scale`` (one value per feature; scale must be positive)."""
+        self.mean.assign(ops.convert_to_tensor(mean, dtype=self.mean.dtype))
+        self.scale.assign(ops.convert_to_tensor(scale, dtype=self.scale.dtype))
+
+    def call(self, x):
+        return (x - ops.cast(self.mean, x.dtype)) / ops.cast(self.scale, x.dtype)

@@ -37,7 +37,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from seqzoo.architectures import build_deepsol
+from seqzoo.architectures import build_deepsol, build_ensemble
 from seqzoo.artifacts import WeightsArtifact
 from seqzoo.encoding import PAD_TOKEN, encode_protein
 from seqzoo.training.metrics import binary_metrics
@@ -45,8 +45,10 @@ from seqzoo.training.metrics import binary_metrics
 __all__ = [
     "LabelledProteins",
     "LengthBucketBatches",
+    "ensemble_deepsol",
     "predict_proteins",
     "read_labelled_tsv",
+    "set_composition_statistics",
     "split_validation",
     "train_deepsol",
 ]
@@ -228,6 +230,19 @@ def predict_proteins(model: keras.Model, tokens: list[np.ndarray], max_len: int,
     return out
 
 
+def set_composition_statistics(model: keras.Model, data: LabelledProteins, batch_size: int,
+                               min_pad: int, max_len: int) -> None:
+    """Standardize ``model``'s composition features (``build_deepsol(composition=True)``) by
+    their mean and standard deviation over ``data`` (proteins cropped to ``max_len``)."""
+    features_of = keras.Model(model.input, model.get_layer("composition").output)
+    batches = LengthBucketBatches(data, batch_size, min_pad, max_len, shuffle=False)
+    features = np.concatenate([np.asarray(features_of.predict_on_batch(batches[i][0]))
+                               for i in range(len(batches))])
+    scale = features.std(axis=0)
+    model.get_layer("composition_standardize").set_statistics(
+        features.mean(axis=0), np.where(scale > 0, scale, 1.0))
+
+
 def _balanced_class_weight(labels: np.ndarray) -> dict[int, float]:
     """``n / (2 * n_class)`` per class, as scikit-learn's ``class_weight="balanced"``."""
     counts = np.bincount(labels, minlength=2)
@@ -249,6 +264,7 @@ def train_deepsol(
     valid_weight: float = 1.0,
     class_weight: bool = True,
     seed: int = 0,
+    split_seed: int | None = None,
     verbose: int | str = "auto",
     command: str | None = None,
 ) -> dict:
@@ -259,8 +275,10 @@ def train_deepsol(
         output_dir: created if needed; receives ``<name>.weights.h5``, ``weights.yaml``,
             ``metrics.json`` and the best checkpoint ``checkpoint.weights.h5``.
         name: base name of the weights file.
-        config: size arguments of :func:`~seqzoo.architectures.build_deepsol` (``max_len``,
-            ``embedding_dim``, ``kernels``, ``dense_units``, ``dropout``); empty = published size.
+        config: arguments of :func:`~seqzoo.architectures.build_deepsol` (``max_len``,
+            ``embedding_dim``, ``kernels``, ``dense_units``, ``dropout``, ``composition``);
+            empty = the published network. With ``composition``, the composition features are
+            standardized by their statistics on all training rows before training.
         epochs: maximum number of epochs (early stopping usually ends sooner).
         batch_size, learning_rate: Adam's batch size and initial learning rate.
         patience: epochs without a better held-out loss before stopping (the learning rate is
@@ -270,7 +288,11 @@ def train_deepsol(
         valid_weight: loss weight of the validation rows moved into training (training rows
             weigh 1); above 1 leans the model towards the validation (and test) distribution.
         class_weight: weight the classes as scikit-learn's "balanced" (multiplies valid_weight).
-        seed: seeds Keras, NumPy and the split.
+        seed: seeds Keras and NumPy (initial weights, batch order, dropout), and the split
+            unless ``split_seed`` is given.
+        split_seed: seeds the split of the validation rows (default: ``seed``). Runs that are
+            to be combined (:func:`ensemble_deepsol`) must share it, so that they hold out the
+            same rows.
         verbose: Keras ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
         command: the command line recorded in ``metrics.json`` (default: ``sys.argv``).
 
@@ -289,7 +311,8 @@ def train_deepsol(
 
     train = read_labelled_tsv(train_tsv)
     valid = read_labelled_tsv(valid_tsv)
-    moved, held_idx = split_validation(valid.labels, valid_to_train, seed)
+    split_seed = seed if split_seed is None else split_seed
+    moved, held_idx = split_validation(valid.labels, valid_to_train, split_seed)
     train_all = LabelledProteins.concatenate([train, valid.subset(moved)])
     held = valid.subset(held_idx)
     weights = _balanced_class_weight(train_all.labels) if class_weight else None
@@ -303,6 +326,8 @@ def train_deepsol(
 
     # Variable-length model for training; it shares every weight with the max_len model.
     model = build_deepsol(max_len=None, **config)
+    if config.get("composition"):
+        set_composition_statistics(model, train_all, batch_size, min_pad, max_len)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="binary_crossentropy",
@@ -334,7 +359,7 @@ def train_deepsol(
     metrics = binary_metrics(held.labels[predictable], probabilities)
 
     split_rule = (
-        f"valid rows (0-based, header excluded) split per label with numpy.random.default_rng({seed}) "
+        f"valid rows (0-based, header excluded) split per label with numpy.random.default_rng({split_seed}) "
         f"permutation (label 0 first, then 1): the first round({valid_to_train} * n_label) rows of "
         "each label moved into training, the rest held out for early stopping and metrics"
     )
@@ -347,6 +372,7 @@ def train_deepsol(
         "command": command,
         "seed": seed,
         "split": {
+            "seed": split_seed,
             "rule": split_rule,
             "valid_to_train_fraction": valid_to_train,
             "valid_rows_moved_to_training": int(len(moved)),
@@ -383,6 +409,77 @@ def train_deepsol(
         f"{command} (seqzoo.training.deepsol, keras {keras.__version__}, seed {seed}); "
         f"held-out validation: accuracy {metrics['accuracy']:.3f}, MCC {metrics['mcc']:.3f}, "
         f"AUROC {metrics['auroc']:.3f}, AUPRC {metrics['auprc']:.3f} (n={metrics['n']})"
+    )
+    WeightsArtifact.describe(weights_path, urls=[weights_path.name], produced_by=produced_by).to_yaml(
+        output_dir / "weights.yaml")
+    (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_dir: str | Path, *,
+                     name: str = "deepsol-ensemble", command: str | None = None) -> dict:
+    """Average several :func:`train_deepsol` runs into one model (``build_ensemble``) and
+    measure it on the validation rows they all held out.
+
+    The runs must share the held-out rows (the same ``split_seed`` and fraction) and the input
+    length; ``valid_tsv`` must be the validation file they were trained with. Writes
+    ``<name>.weights.h5`` (member ``i`` is run ``i``), ``weights.yaml`` and ``metrics.json``
+    (the ensemble's held-out metrics, each member's, the members' configs and commands).
+
+    Returns:
+        The content of ``metrics.json``.
+    """
+    started = time.time()
+    command = command or shlex.join([Path(sys.argv[0]).name] + sys.argv[1:])
+    runs = [Path(r) for r in run_dirs]
+    infos = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    held_rows = infos[0]["split"]["held_out_rows"]
+    max_len = infos[0]["recipe"]["config"]["max_len"]
+    for run, info in zip(runs[1:], infos[1:]):
+        if info["split"]["held_out_rows"] != held_rows:
+            raise ValueError(f"{run} held out other validation rows than {runs[0]} "
+                             "(train the members with the same --split-seed and --valid-to-train)")
+        if info["recipe"]["config"]["max_len"] != max_len:
+            raise ValueError(f"{run} has max_len {info['recipe']['config']['max_len']}, {runs[0]} has {max_len}")
+    valid = read_labelled_tsv(valid_tsv)
+    if len(valid) != infos[0]["data"]["valid_rows"]:
+        raise ValueError(f"{valid_tsv} has {len(valid)} rows; the runs were trained with "
+                         f"{infos[0]['data']['valid_tsv']} ({infos[0]['data']['valid_rows']} rows)")
+
+    members = [{"architecture": "deepsol", "config": info["recipe"]["config"]} for info in infos]
+    model = build_ensemble(members)
+    for i, (run, info) in enumerate(zip(runs, infos)):
+        model.get_layer(f"member{i}").load_weights(run / info["weights_file"])
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    weights_path = output_dir / f"{name}.weights.h5"
+    model.save_weights(weights_path)
+
+    held = valid.subset(np.array(held_rows))
+    predictable = held.lengths <= max_len
+    tokens = [t for t, ok in zip(held.tokens, predictable) if ok]
+    metrics = binary_metrics(held.labels[predictable], predict_proteins(model, tokens, max_len))
+    result = {
+        "model": "DeepSol",
+        "metrics_on": f"held-out part of {Path(valid_tsv).name}",
+        "held_out_metrics": metrics,
+        "held_out_not_predictable": int((~predictable).sum()),
+        "command": command,
+        "members": [{"run": str(run), "command": info["command"], "seed": info["seed"],
+                     "best_epoch": info["recipe"]["best_epoch"], "held_out_metrics": info["held_out_metrics"]}
+                    for run, info in zip(runs, infos)],
+        "split": infos[0]["split"],
+        "config": {"members": members},
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "runtime_s": round(time.time() - started, 1),
+        "weights_file": weights_path.name,
+    }
+    produced_by = (
+        f"{command}: the average of {len(runs)} seqzoo train DeepSol runs (seeds "
+        f"{', '.join(str(i['seed']) for i in infos)}; keras {keras.__version__}); held-out validation: "
+        f"accuracy {metrics['accuracy']:.3f}, MCC {metrics['mcc']:.3f}, AUROC {metrics['auroc']:.3f}, "
+        f"AUPRC {metrics['auprc']:.3f} (n={metrics['n']})"
     )
     WeightsArtifact.describe(weights_path, urls=[weights_path.name], produced_by=produced_by).to_yaml(
         output_dir / "weights.yaml")
