@@ -124,10 +124,12 @@ def _predict_proteins(spec, args) -> int:
 
 
 def _deepsol_config(spec, command: str) -> dict:
-    """The DeepSol size arguments of ``spec``: its config, or its first member's for an ensemble
-    of DeepSol networks. Any other model has no training recipe (DNA models: train-dna)."""
-    if spec.architecture == "ensemble" and all(m["architecture"] == "deepsol" for m in spec.config["members"]):
-        return dict(spec.config["members"][0].get("config", {}))
+    """The DeepSol size arguments of ``spec``: its config, or its first DeepSol member's for an
+    ensemble of DeepSol and composition networks. Any other model has no training recipe here
+    (DNA models: train-dna)."""
+    members = spec.config.get("members", []) if spec.architecture == "ensemble" else []
+    if members and {m["architecture"] for m in members} <= {"deepsol", "protein_composition"}:
+        return dict(next(m.get("config", {}) for m in members if m["architecture"] == "deepsol"))
     if spec.architecture != "deepsol":
         raise ValueError(f"seqzoo {command}: no training recipe for {spec.name} ({spec.architecture}); "
                          "only DeepSol here (DNA models: seqzoo train-dna)")
@@ -153,11 +155,14 @@ def cmd_train(args) -> int:
     from seqzoo.training import train_deepsol
     from seqzoo.zoo import find_model, load_spec
 
-    spec = load_spec(find_model(args.model))
-    config = _deepsol_config(spec, "train")
-    config = json.loads(args.config) if args.config else config
+    config = _deepsol_config(load_spec(find_model(args.model)), "train")
+    if args.config:
+        config = json.loads(args.config)
+    elif args.architecture != "deepsol":  # the model directory's sizes are DeepSol's
+        config = {}
     result = train_deepsol(
-        args.train, args.valid, args.output, name=args.name, config=config, epochs=args.epochs,
+        args.train, args.valid, args.output, name=args.name, architecture=args.architecture,
+        config=config, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         valid_to_train=args.valid_to_train, valid_weight=args.valid_weight,
         class_weight=not args.no_class_weight, seed=args.seed, split_seed=args.split_seed,
@@ -255,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid", required=True, help="validation TSV, same format")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--name", default="deepsol", help="weights file base name (default: deepsol)")
+    p.add_argument("--architecture", choices=["deepsol", "protein_composition"], default="deepsol",
+                   help="deepsol, or protein_composition: a logistic regression on residue and "
+                        "dipeptide composition, a companion for `seqzoo ensemble`")
     p.add_argument("--config", help="JSON size arguments of the architecture (default: model.yaml's)")
     p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping ends sooner)")
     p.add_argument("--batch-size", type=int, default=64)

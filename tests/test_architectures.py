@@ -15,6 +15,7 @@ SMALL = {
     "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
     "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
     "deepsol+composition": dict(max_len=50, kernels={2: 4, 3: 4}, embedding_dim=8, dense_units=8, composition=True),
+    "protein_composition": dict(max_len=50, l2=1e-4),
     "ensemble": dict(members=[
         {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16)},
         {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(4, 8, 8), conv_width=(9, 5, 5),
@@ -31,7 +32,7 @@ def build_small(variant):
 def small_inputs(model, n, seed=0):
     rng = np.random.default_rng(seed)
     shape = model.input_shape[1:]
-    if model.name == "deepsol":
+    if len(shape) == 1:  # amino-acid tokens
         return rng.integers(0, 21, (n,) + shape).astype("int32")
     return np.eye(4, dtype="float32")[rng.integers(0, 4, (n,) + shape[:-1])]
 

@@ -10,7 +10,7 @@ import yaml
 import seqzoo
 import keras
 
-from seqzoo.architectures import build_deepsol
+from seqzoo.architectures import build, build_deepsol
 from seqzoo.artifacts import WeightsArtifact
 from seqzoo.cli import main
 from seqzoo.encoding import PROTEIN_ALPHABET
@@ -18,6 +18,7 @@ from seqzoo.training.deepsol import (
     LabelledProteins,
     LengthBucketBatches,
     predict_proteins,
+    fit_logistic,
     read_labelled_tsv,
     set_composition_statistics,
     split_validation,
@@ -104,7 +105,7 @@ def test_bucketed_training_model_equals_the_shipped_model(composition):
     config = {**TINY, "composition": composition}
     variable = build_deepsol(max_len=None, **config)
     if composition:
-        set_composition_statistics(variable, data, batch_size=2, min_pad=5, max_len=1200)
+        set_composition_statistics(variable, data)
     shipped = build_deepsol(max_len=1200, **config)
     shipped.set_weights(variable.get_weights())
     bucketed = []
@@ -140,14 +141,33 @@ def test_composition_statistics_standardize_the_training_features():
     tokens = [rng.integers(1, 21, n).astype("int32") for n in rng.integers(20, 300, 50)]
     data = LabelledProteins(tokens, np.zeros(50, dtype=int), np.arange(50))
     model = build_deepsol(max_len=None, **TINY, composition=True)
-    set_composition_statistics(model, data, batch_size=8, min_pad=5, max_len=1200)
+    returned = set_composition_statistics(model, data)
     standardized = keras.Model(model.input, model.get_layer("composition_standardize").output)
     batches = LengthBucketBatches(data, 8, 5, 1200, shuffle=False)
     z = np.concatenate([np.asarray(standardized.predict_on_batch(batches[i][0])) for i in range(len(batches))])
+    order = np.concatenate(batches.batches)
+    np.testing.assert_allclose(z, returned[order], atol=1e-4)
     np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-4)
     seen = z.std(axis=0) > 0  # a dipeptide absent from all 50 proteins keeps scale 1
     np.testing.assert_allclose(z.std(axis=0)[seen], 1, atol=1e-3)
     assert seen[:20].all() and seen[420]
+
+
+def test_fit_logistic_finds_the_penalised_optimum():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(20000, 3))
+    true = np.array([1.5, -1.0, 0.0])
+    y = (rng.random(20000) < 1 / (1 + np.exp(-(x @ true + 0.5)))).astype(int)
+    w, b = fit_logistic(x, y, np.ones(len(y)), l2=0.0)
+    np.testing.assert_allclose(w, true, atol=0.08)
+    assert b == pytest.approx(0.5, abs=0.08)
+    # With a penalty and unequal weights, the gradient of the objective vanishes at the result.
+    s = rng.uniform(0.5, 2.0, len(y))
+    w, b = fit_logistic(x, y, s, l2=0.05)
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    np.testing.assert_allclose(x.T @ (s * (p - y)) / s.sum() + 0.1 * w, 0, atol=1e-8)
+    assert np.sum(s * (p - y)) / s.sum() == pytest.approx(0, abs=1e-8)
+    assert np.all(np.abs(w) < np.abs(fit_logistic(x, y, s, l2=0.0)[0]) + 1e-12)  # shrunk
 
 
 # --- a tiny end-to-end run ------------------------------------------------------------------
@@ -215,16 +235,22 @@ def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, 
     train, valid = tmp_path / "train.tsv", tmp_path / "valid.tsv"
     _write_tsv(train, 40, seed=1)
     _write_tsv(valid, 24, seed=2)
-    config = json.dumps({**TINY, "composition": True})
-    for seed, split_seed in ((1, 7), (2, 7), (3, 8)):
+    # A DeepSol network with composition features, the composition logistic regression, and a
+    # network that held out other rows.
+    runs = [(1, 7, "deepsol", {**TINY, "composition": True}), (2, 7, "protein_composition", {"l2": 1e-3}),
+            (3, 8, "deepsol", TINY)]
+    for seed, split_seed, architecture, config in runs:
         assert main(["train", "DeepSol", "--train", str(train), "--valid", str(valid), "-o", str(tmp_path / f"r{seed}"),
-                     "--name", f"r{seed}", "--config", config, "--epochs", "1", "--batch-size", "8",
-                     "--seed", str(seed), "--split-seed", str(split_seed), "--quiet"]) == 0
+                     "--name", f"r{seed}", "--architecture", architecture, "--config", json.dumps(config),
+                     "--epochs", "1", "--batch-size", "8", "--seed", str(seed), "--split-seed", str(split_seed),
+                     "--quiet"]) == 0
     runs = [tmp_path / "r1", tmp_path / "r2"]
     assert main(["ensemble", "DeepSol", *map(str, runs), "--valid", str(valid), "-o", str(tmp_path / "ens"),
                  "--name", "ens"]) == 0
     metrics = json.loads((tmp_path / "ens" / "metrics.json").read_text())
     assert [m["seed"] for m in metrics["members"]] == [1, 2] and metrics["split"]["seed"] == 7
+    assert [m["architecture"] for m in metrics["config"]["members"]] == ["deepsol", "protein_composition"]
+    assert "Newton" in json.loads((tmp_path / "r2" / "metrics.json").read_text())["recipe"]["optimizer"]
     assert metrics["command"].startswith("seqzoo ensemble DeepSol ")
 
     # The ensemble's held-out metrics are those of the members' averaged probabilities.
@@ -232,7 +258,7 @@ def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, 
     probabilities = []
     for run in runs:
         info = json.loads((run / "metrics.json").read_text())
-        net = build_deepsol(**info["recipe"]["config"])
+        net = build(info["recipe"]["architecture"], **info["recipe"]["config"])
         net.load_weights(run / info["weights_file"])
         probabilities.append(predict_proteins(net, held.tokens, 1200))
     expected = binary_metrics(held.labels, np.mean(probabilities, axis=0))

@@ -9,7 +9,7 @@ import keras
 
 from seqzoo.architectures.basset import build_basset
 from seqzoo.architectures.deepsea import build_deepsea
-from seqzoo.architectures.deepsol import build_deepsol
+from seqzoo.architectures.deepsol import build_deepsol, build_protein_composition
 from seqzoo.architectures.ensemble import build_ensemble
 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
@@ -17,6 +17,7 @@ ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "deepsea": build_deepsea,
     "deepsol": build_deepsol,
     "ensemble": build_ensemble,
+    "protein_composition": build_protein_composition,
 }
 
 
@@ -34,4 +35,5 @@ def build(architecture: str, **config) -> keras.Model:
         raise ValueError(f"bad configuration for architecture {architecture!r}: {e}") from None
 
 
-__all__ = ["ARCHITECTURES", "build", "build_basset", "build_deepsea", "build_deepsol", "build_ensemble"]
+__all__ = ["ARCHITECTURES", "build", "build_basset", "build_deepsea", "build_deepsol", "build_ensemble",
+           "build_protein_composition"]

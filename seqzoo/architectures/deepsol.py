@@ -47,3 +47,19 @@ def build_deepsol(
         x = layers.Concatenate(name="with_composition")([x, features])
     outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
     return keras.Model(inputs, outputs, name="deepsol")
+
+
+def build_protein_composition(max_len: int = 1200, l2: float = 0.0) -> keras.Model:
+    """A logistic regression on a protein's composition: a companion of DeepSol for ensembles.
+
+    Input and output as :func:`build_deepsol`. The standardized residue and dipeptide
+    frequencies and log length (:class:`~seqzoo.architectures.layers.ProteinComposition`) go
+    through one sigmoid unit (``l2``: L2 penalty on its weights). Global composition ranks
+    solubility differently from DeepSol's max-pooled motifs, so the two average well.
+    """
+    inputs = keras.Input((max_len,), dtype="int32", name="tokens")
+    features = ProteinComposition(name="composition")(inputs)
+    features = Standardize(name="composition_standardize")(features)
+    outputs = layers.Dense(1, activation="sigmoid", name="output",
+                           kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)(features)
+    return keras.Model(inputs, outputs, name="protein_composition")

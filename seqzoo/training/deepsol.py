@@ -37,7 +37,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from seqzoo.architectures import build_deepsol, build_ensemble
+from seqzoo.architectures import build, build_ensemble
 from seqzoo.artifacts import WeightsArtifact
 from seqzoo.encoding import PAD_TOKEN, encode_protein
 from seqzoo.training.metrics import binary_metrics
@@ -48,6 +48,8 @@ __all__ = [
     "ensemble_deepsol",
     "predict_proteins",
     "read_labelled_tsv",
+    "composition_features",
+    "fit_logistic",
     "set_composition_statistics",
     "split_validation",
     "train_deepsol",
@@ -230,17 +232,69 @@ def predict_proteins(model: keras.Model, tokens: list[np.ndarray], max_len: int,
     return out
 
 
-def set_composition_statistics(model: keras.Model, data: LabelledProteins, batch_size: int,
-                               min_pad: int, max_len: int) -> None:
-    """Standardize ``model``'s composition features (``build_deepsol(composition=True)``) by
-    their mean and standard deviation over ``data`` (proteins cropped to ``max_len``)."""
+def composition_features(model: keras.Model, data: LabelledProteins, batch_size: int = 256) -> np.ndarray:
+    """The output of ``model``'s ``composition`` layer for every protein of ``data``, in order
+    (proteins cropped to the model's input length, or to 1200 for a variable-length model)."""
     features_of = keras.Model(model.input, model.get_layer("composition").output)
-    batches = LengthBucketBatches(data, batch_size, min_pad, max_len, shuffle=False)
-    features = np.concatenate([np.asarray(features_of.predict_on_batch(batches[i][0]))
-                               for i in range(len(batches))])
-    scale = features.std(axis=0)
-    model.get_layer("composition_standardize").set_statistics(
-        features.mean(axis=0), np.where(scale > 0, scale, 1.0))
+    max_len = model.input_shape[1] or 1200
+    tokens = [t[:max_len] for t in data.tokens]
+    return np.concatenate([np.asarray(features_of.predict_on_batch(_pad_batch(tokens[i : i + batch_size], 1)))
+                           for i in range(0, len(tokens), batch_size)])
+
+
+def set_composition_statistics(model: keras.Model, data: LabelledProteins) -> np.ndarray:
+    """Standardize ``model``'s composition features (layers ``composition`` and
+    ``composition_standardize``, as :func:`~seqzoo.architectures.build_deepsol` with
+    ``composition=True`` and :func:`~seqzoo.architectures.build_protein_composition` name them) by
+    their mean and standard deviation over ``data``. Returns the standardized features."""
+    features = composition_features(model, data)
+    mean, scale = features.mean(axis=0), features.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    model.get_layer("composition_standardize").set_statistics(mean, scale)
+    return (features - mean) / scale
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: float,
+                 max_iter: int = 100) -> tuple[np.ndarray, float]:
+    """Weights and bias minimising the weighted mean log loss + ``l2 * |weights|^2`` (Newton's
+    method; the objective is convex, so this is its exact optimum, not an early-stopped one)."""
+    x1 = np.c_[x, np.ones(len(x))]
+    s = np.asarray(sample_weight, dtype=float) / np.sum(sample_weight)
+    penalty = np.full(x1.shape[1], 2.0 * l2)
+    penalty[-1] = 0.0  # the bias is not penalised
+    w = np.zeros(x1.shape[1])
+    for _ in range(max_iter):
+        p = 1.0 / (1.0 + np.exp(-(x1 @ w)))
+        gradient = x1.T @ (s * (p - y)) + penalty * w
+        hessian = (x1 * (s * p * (1.0 - p))[:, None]).T @ x1 + np.diag(penalty)
+        step = np.linalg.solve(hessian + 1e-10 * np.eye(len(w)), gradient)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return w[:-1], float(w[-1])
+
+
+def _fit_keras(model: keras.Model, train_batches, held_batches, output_dir: Path, *, epochs: int,
+               learning_rate: float, patience: int, verbose) -> tuple[dict, int]:
+    """Keras ``fit`` with Adam, the learning rate halved on a held-out loss plateau and early
+    stopping (best weights restored and checkpointed). Returns the history and the best epoch."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auroc")],
+        jit_compile=False,
+    )
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(output_dir / "checkpoint.weights.h5", monitor="val_loss",
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+    ]
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    history = model.fit(train_batches, validation_data=held_batches, epochs=epochs,
+                        callbacks=callbacks, verbose=verbose).history
+    return history, int(np.argmin(history["val_loss"])) + 1
 
 
 def _balanced_class_weight(labels: np.ndarray) -> dict[int, float]:
@@ -255,6 +309,7 @@ def train_deepsol(
     output_dir: str | Path,
     *,
     name: str = "deepsol",
+    architecture: str = "deepsol",
     config: dict | None = None,
     epochs: int = 20,
     batch_size: int = 64,
@@ -275,10 +330,13 @@ def train_deepsol(
         output_dir: created if needed; receives ``<name>.weights.h5``, ``weights.yaml``,
             ``metrics.json`` and the best checkpoint ``checkpoint.weights.h5``.
         name: base name of the weights file.
-        config: arguments of :func:`~seqzoo.architectures.build_deepsol` (``max_len``,
-            ``embedding_dim``, ``kernels``, ``dense_units``, ``dropout``, ``composition``);
-            empty = the published network. With ``composition``, the composition features are
-            standardized by their statistics on all training rows before training.
+        architecture: ``deepsol`` (:func:`~seqzoo.architectures.build_deepsol`) or its
+            ensemble companion ``protein_composition``
+            (:func:`~seqzoo.architectures.build_protein_composition`).
+        config: arguments of the builder (DeepSol: ``max_len``, ``embedding_dim``, ``kernels``,
+            ``dense_units``, ``dropout``, ``composition``); empty = the published network. A
+            model with composition features has them standardized by their statistics on all
+            training rows before training.
         epochs: maximum number of epochs (early stopping usually ends sooner).
         batch_size, learning_rate: Adam's batch size and initial learning rate.
         patience: epochs without a better held-out loss before stopping (the learning rate is
@@ -325,31 +383,20 @@ def train_deepsol(
     held_batches = LengthBucketBatches(held, batch_size, min_pad, max_len, shuffle=False)
 
     # Variable-length model for training; it shares every weight with the max_len model.
-    model = build_deepsol(max_len=None, **config)
-    if config.get("composition"):
-        set_composition_statistics(model, train_all, batch_size, min_pad, max_len)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auroc")],
-        jit_compile=False,
-    )
-    checkpoint = output_dir / "checkpoint.weights.h5"
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True,
-                                        save_weights_only=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-    ]
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
-    history = model.fit(train_batches, validation_data=held_batches, epochs=epochs,
-                        callbacks=callbacks, verbose=verbose)
-    val_loss = history.history["val_loss"]
-    best_epoch = int(np.argmin(val_loss)) + 1
+    model = build(architecture, max_len=None, **config)
+    if any(layer.name == "composition_standardize" for layer in model.layers):
+        features = set_composition_statistics(model, train_all)
+    if architecture == "protein_composition":
+        # A logistic regression: fitted exactly rather than by stochastic gradient steps.
+        kernel, bias = fit_logistic(features, train_all.labels, sample_weight, config.get("l2", 0.0))
+        model.get_layer("output").set_weights([kernel[:, None].astype("float32"), np.array([bias], "float32")])
+        history, best_epoch = {}, None
+    else:
+        history, best_epoch = _fit_keras(model, train_batches, held_batches, output_dir, epochs=epochs,
+                                         learning_rate=learning_rate, patience=patience, verbose=verbose)
 
     # The shipped model: fixed input length max_len, the best weights.
-    final = build_deepsol(max_len=max_len, **config)
+    final = build(architecture, max_len=max_len, **config)
     final.set_weights(model.get_weights())
     weights_path = output_dir / f"{name}.weights.h5"
     final.save_weights(weights_path)
@@ -387,9 +434,12 @@ def train_deepsol(
             "training_rows_total": len(train_all),
         },
         "recipe": {
+            "architecture": architecture,
             "config": {"max_len": max_len, **config},
+            "optimizer": ("Newton's method: the exact weighted, L2-penalised logistic regression"
+                          if architecture == "protein_composition" else "Adam (Keras fit)"),
             "epochs_max": epochs,
-            "epochs_run": len(val_loss),
+            "epochs_run": len(history.get("val_loss", [])),
             "best_epoch": best_epoch,
             "batch_size": batch_size,
             "learning_rate": learning_rate,
@@ -399,7 +449,7 @@ def train_deepsol(
             "length_handling": f"length-bucketed batches padded to longest + {min_pad}, "
                                f"rounded up to {LENGTH_STEP}; training proteins cropped to {max_len}",
         },
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "history": {k: [float(v) for v in vs] for k, vs in history.items()},
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
         "runtime_s": round(time.time() - started, 1),
@@ -446,7 +496,8 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
         raise ValueError(f"{valid_tsv} has {len(valid)} rows; the runs were trained with "
                          f"{infos[0]['data']['valid_tsv']} ({infos[0]['data']['valid_rows']} rows)")
 
-    members = [{"architecture": "deepsol", "config": info["recipe"]["config"]} for info in infos]
+    members = [{"architecture": info["recipe"].get("architecture", "deepsol"), "config": info["recipe"]["config"]}
+               for info in infos]
     model = build_ensemble(members)
     for i, (run, info) in enumerate(zip(runs, infos)):
         model.get_layer(f"member{i}").load_weights(run / info["weights_file"])
