@@ -15,7 +15,7 @@ SMALL = {
     "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
     "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
     "deepsol+composition": dict(max_len=50, kernels={2: 4, 3: 4}, embedding_dim=8, dense_units=8, composition=True),
-    "protein_composition": dict(max_len=50, l2=1e-4),
+    "protein_composition": dict(max_len=50, pair_gaps=(0, 1, 3), l2=1e-4),
     "ensemble": dict(members=[
         {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16)},
         {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(4, 8, 8), conv_width=(9, 5, 5),

@@ -117,23 +117,30 @@ def test_bucketed_training_model_equals_the_shipped_model(composition):
     np.testing.assert_allclose(np.concatenate(bucketed), predict_proteins(shipped, tokens, 1200)[order], atol=1e-6)
 
 
-def test_composition_features_count_residues_and_dipeptides():
-    sequence = "MKKLEKKW"
+@pytest.mark.parametrize("pair_gaps", [(0,), (0, 1)])
+def test_composition_features_count_residues_and_residue_pairs(pair_gaps):
+    sequence = "MKKLEKKWKL"
     tokens = np.array([PROTEIN_ALPHABET.index(c) + 1 for c in sequence], dtype="int32")
-    model = build_deepsol(max_len=None, **TINY, composition=True)
+    model = build("protein_composition", max_len=None, pair_gaps=pair_gaps)
     features_of = keras.Model(model.input, model.get_layer("composition").output)
     for width in (len(sequence), 40, 1200):  # padding changes nothing
         x = np.zeros((1, width), dtype="int32")
         x[0, : len(tokens)] = tokens
         features = np.asarray(features_of.predict_on_batch(x))[0]
-        assert features.shape == (421,)
-        residues, pairs, log_length = features[:20], features[20:420].reshape(20, 20), features[420]
+        assert features.shape == (20 + 400 * len(pair_gaps) + 1,)
         for i, a in enumerate(PROTEIN_ALPHABET):
-            assert residues[i] == pytest.approx(sequence.count(a) / 8)
-            for j, b in enumerate(PROTEIN_ALPHABET):
-                expected = sum(sequence[k : k + 2] == a + b for k in range(7)) / 7
-                assert pairs[i, j] == pytest.approx(expected), (a, b)
-        assert log_length == pytest.approx(np.log(8))
+            assert features[i] == pytest.approx(sequence.count(a) / len(sequence))
+        for g, k in enumerate(pair_gaps):
+            pairs = features[20 + 400 * g : 20 + 400 * (g + 1)].reshape(20, 20)
+            n_pairs = len(sequence) - k - 1
+            for i, a in enumerate(PROTEIN_ALPHABET):
+                for j, b in enumerate(PROTEIN_ALPHABET):
+                    expected = sum(sequence[p] + sequence[p + k + 1] == a + b for p in range(n_pairs)) / n_pairs
+                    assert pairs[i, j] == pytest.approx(expected), (k, a, b)
+        assert features[-1] == pytest.approx(np.log(len(sequence)))
+    # DeepSol's composition branch is the same layer with dipeptides only.
+    branch = build_deepsol(max_len=None, **TINY, composition=True).get_layer("composition")
+    assert branch.pair_gaps == (0,)
 
 
 def test_composition_statistics_standardize_the_training_features():

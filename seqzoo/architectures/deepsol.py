@@ -49,16 +49,17 @@ def build_deepsol(
     return keras.Model(inputs, outputs, name="deepsol")
 
 
-def build_protein_composition(max_len: int = 1200, l2: float = 0.0) -> keras.Model:
+def build_protein_composition(max_len: int = 1200, pair_gaps: tuple[int, ...] = (0,), l2: float = 0.0) -> keras.Model:
     """A logistic regression on a protein's composition: a companion of DeepSol for ensembles.
 
-    Input and output as :func:`build_deepsol`. The standardized residue and dipeptide
-    frequencies and log length (:class:`~seqzoo.architectures.layers.ProteinComposition`) go
-    through one sigmoid unit (``l2``: L2 penalty on its weights). Global composition ranks
+    Input and output as :func:`build_deepsol`. The standardized residue frequencies, the
+    frequencies of residue pairs ``k`` apart for each ``k`` in ``pair_gaps`` and the log length
+    (:class:`~seqzoo.architectures.layers.ProteinComposition`) go through one sigmoid unit
+    (``l2``: L2 penalty on its weights). Global composition ranks
     solubility differently from DeepSol's max-pooled motifs, so the two average well.
     """
     inputs = keras.Input((max_len,), dtype="int32", name="tokens")
-    features = ProteinComposition(name="composition")(inputs)
+    features = ProteinComposition(pair_gaps, name="composition")(inputs)
     features = Standardize(name="composition_standardize")(features)
     outputs = layers.Dense(1, activation="sigmoid", name="output",
                            kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)(features)

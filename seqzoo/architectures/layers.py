@@ -37,30 +37,38 @@ class Threshold(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="seqzoo")
 class ProteinComposition(keras.layers.Layer):
-    """Global composition of each protein in a token batch ``(N, L)``: ``(N, 421)`` features.
+    """Global composition of each protein in a token batch ``(N, L)``: ``(N, 20 + 400 g + 1)``.
 
-    The 20 residue frequencies, the 400 dipeptide frequencies (ordered pairs of adjacent
-    residues, row = first residue; divided by the number of pairs) and the log of the length.
-    Padding (token 0) is ignored, so the features do not depend on how far a protein is padded.
-    Composition is a classic solubility signal (charged residues, cysteines, hydrophobic pairs)
-    that DeepSol's globally max-pooled convolutions, which see only the strongest window, cannot
-    count.
+    The 20 residue frequencies; for each gap ``k`` in ``pair_gaps``, the 400 frequencies of
+    ordered residue pairs ``k`` residues apart (``k = 0``: dipeptides; ``k = 1``: residues i and
+    i + 2; row = first residue; divided by the number of such pairs), as in CKSAAP features; and
+    the log of the length. Padding (token 0) is ignored, so the features do not depend on how
+    far a protein is padded. Composition is a classic solubility signal (charged residues,
+    cysteines, hydrophobic pairs) that DeepSol's globally max-pooled convolutions, which see
+    only the strongest window, cannot count.
     """
 
-    n_features = 20 + 400 + 1
+    def __init__(self, pair_gaps=(0,), **kwargs):
+        super().__init__(**kwargs)
+        self.pair_gaps = tuple(int(k) for k in pair_gaps)
 
     def call(self, tokens):
         tokens = ops.cast(tokens, "int32")
         valid = ops.cast(tokens > 0, "float32")
         residues = ops.one_hot(ops.maximum(tokens - 1, 0), 20) * valid[..., None]  # (N, L, 20)
         length = ops.sum(valid, axis=1, keepdims=True)  # (N, 1)
-        pairs = ops.einsum("nli,nlj->nij", residues[:, :-1], residues[:, 1:])  # (N, 20, 20)
-        pairs = ops.reshape(pairs, (-1, 400)) / ops.maximum(length - 1.0, 1.0)
-        frequencies = ops.sum(residues, axis=1) / ops.maximum(length, 1.0)
-        return ops.concatenate([frequencies, pairs, ops.log(ops.maximum(length, 1.0))], axis=1)
+        features = [ops.sum(residues, axis=1) / ops.maximum(length, 1.0)]
+        for k in self.pair_gaps:
+            pairs = ops.einsum("nli,nlj->nij", residues[:, : -(k + 1)], residues[:, k + 1 :])  # (N, 20, 20)
+            features.append(ops.reshape(pairs, (-1, 400)) / ops.maximum(length - (k + 1.0), 1.0))
+        features.append(ops.log(ops.maximum(length, 1.0)))
+        return ops.concatenate(features, axis=1)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.n_features)
+        return (input_shape[0], 20 + 400 * len(self.pair_gaps) + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "pair_gaps": list(self.pair_gaps)}
 
 
 @keras.saving.register_keras_serializable(package="seqzoo")

@@ -474,7 +474,7 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     The runs must share the held-out rows (the same ``split_seed`` and fraction) and the input
     length; ``valid_tsv`` must be the validation file they were trained with. Writes
     ``<name>.weights.h5`` (member ``i`` is run ``i``), ``weights.yaml`` and ``metrics.json``
-    (the ensemble's held-out metrics, each member's, the members' configs and commands).
+    (the ensemble's held-out metrics; each member's metrics, command, recipe and history).
 
     Returns:
         The content of ``metrics.json``.
@@ -517,7 +517,8 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
         "held_out_not_predictable": int((~predictable).sum()),
         "command": command,
         "members": [{"run": str(run), "command": info["command"], "seed": info["seed"],
-                     "best_epoch": info["recipe"]["best_epoch"], "held_out_metrics": info["held_out_metrics"]}
+                     "held_out_metrics": info["held_out_metrics"], "recipe": info["recipe"],
+                     "history": info["history"], "runtime_s": info["runtime_s"]}
                     for run, info in zip(runs, infos)],
         "split": infos[0]["split"],
         "config": {"members": members},
