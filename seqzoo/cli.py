@@ -141,7 +141,7 @@ def cmd_ensemble(args) -> int:
     from seqzoo.zoo import find_model, load_spec
 
     _deepsol_config(load_spec(find_model(args.model)), "ensemble")
-    result = ensemble_deepsol(args.runs, args.valid, args.output, name=args.name,
+    result = ensemble_deepsol(args.runs, args.valid, args.output, weights=args.weights, name=args.name,
                               command=shlex.join(["seqzoo", *args.argv]))
     for label, m in [(f"member {i}", r["held_out_metrics"]) for i, r in enumerate(result["members"])] + [
             ("ensemble", result["held_out_metrics"])]:
@@ -284,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed")
     p.add_argument("--valid", required=True, help="the validation TSV the runs were trained with")
     p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--weights", type=float, nargs="+",
+                   help="one weight per run for a weighted average (default: equal weights)")
     p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
     p.set_defaults(func=cmd_ensemble)
 

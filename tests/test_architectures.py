@@ -24,6 +24,9 @@ SMALL = {
 }
 
 
+SMALL["ensemble+weighted"] = dict(SMALL["ensemble"], weights=[2.0, 1.0])
+
+
 def build_small(variant):
     """The small model ``variant``: a key of SMALL, an architecture or ``architecture+option``."""
     return build(variant.split("+")[0], **SMALL[variant])
@@ -122,9 +125,14 @@ def test_ensemble_averages_its_members_and_loads_their_weights(tmp_path):
         ensemble.get_layer(f"member{i}").load_weights(tmp_path / f"m{i}.weights.h5")
         singles.append(net.predict_on_batch(x))
     np.testing.assert_allclose(ensemble.predict_on_batch(x), np.mean(singles, axis=0), atol=1e-6)
+    weighted = build("ensemble", members=members, weights=[1, 3])
+    weighted.set_weights(ensemble.get_weights())
+    np.testing.assert_allclose(weighted.predict_on_batch(x), 0.25 * singles[0] + 0.75 * singles[1], atol=1e-6)
     assert ensemble.count_params() == sum(build(m["architecture"], **m["config"]).count_params() for m in members)
     with pytest.raises(ValueError, match="differ in input or output shape"):
         build("ensemble", members=[members[0], {"architecture": "deepsea", "config": dict(seq_len=300, n_tasks=5)}])
+    with pytest.raises(ValueError, match="needs 2 positive weights"):
+        build("ensemble", members=members, weights=[1, 0])
     with pytest.raises(ValueError, match="at least 2 members"):
         build("ensemble", members=members[:1])
 

@@ -253,14 +253,14 @@ def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, 
                      "--quiet"]) == 0
     runs = [tmp_path / "r1", tmp_path / "r2"]
     assert main(["ensemble", "DeepSol", *map(str, runs), "--valid", str(valid), "-o", str(tmp_path / "ens"),
-                 "--name", "ens"]) == 0
+                 "--weights", "1", "3", "--name", "ens"]) == 0
     metrics = json.loads((tmp_path / "ens" / "metrics.json").read_text())
     assert [m["seed"] for m in metrics["members"]] == [1, 2] and metrics["split"]["seed"] == 7
     assert [m["architecture"] for m in metrics["config"]["members"]] == ["deepsol", "protein_composition"]
     assert "Newton" in json.loads((tmp_path / "r2" / "metrics.json").read_text())["recipe"]["optimizer"]
     assert metrics["command"].startswith("seqzoo ensemble DeepSol ")
 
-    # The ensemble's held-out metrics are those of the members' averaged probabilities.
+    # The ensemble's held-out metrics are those of the members' (weighted) average probabilities.
     held = read_labelled_tsv(valid).subset(np.array(metrics["split"]["held_out_rows"]))
     probabilities = []
     for run in runs:
@@ -268,7 +268,8 @@ def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, 
         net = build(info["recipe"]["architecture"], **info["recipe"]["config"])
         net.load_weights(run / info["weights_file"])
         probabilities.append(predict_proteins(net, held.tokens, 1200))
-    expected = binary_metrics(held.labels, np.mean(probabilities, axis=0))
+    averaged = 0.25 * probabilities[0] + 0.75 * probabilities[1]
+    expected = binary_metrics(held.labels, averaged)
     for key in ("accuracy", "auroc", "auprc", "mcc"):
         assert metrics["held_out_metrics"][key] == pytest.approx(expected[key], abs=1e-6)
 
@@ -284,7 +285,7 @@ def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, 
     x = np.zeros((len(held), 1200), dtype="int32")
     for i, t in enumerate(held.tokens):
         x[i, : len(t)] = t
-    np.testing.assert_allclose(model.predict_on_batch(x)[:, 0], np.mean(probabilities, axis=0), atol=1e-6)
+    np.testing.assert_allclose(model.predict_on_batch(x)[:, 0], averaged, atol=1e-6)
 
     capsys.readouterr()
     assert main(["ensemble", "DeepSol", str(runs[0]), str(tmp_path / "r3"), "--valid", str(valid),

@@ -5,12 +5,15 @@ from collections.abc import Mapping, Sequence
 import keras
 from keras import layers
 
+from seqzoo.architectures.layers import WeightedAverage
 
-def build_ensemble(members: Sequence[Mapping]) -> keras.Model:
+
+def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None = None) -> keras.Model:
     """Average the outputs of ``members``, each ``{"architecture": name, "config": {sizes}}``
     (any architecture of ``seqzoo.architectures``; all must take the same input and give the
     same output shape). Member ``i`` is the nested model ``member{i}``, whose layers keep the
     names its builder gives them, so one member's trained weights load into it unchanged.
+    ``weights`` (one per member, positive; normalised to sum to 1) make it a weighted average.
     """
     from seqzoo.architectures import build  # the registry imports this module
 
@@ -24,5 +27,11 @@ def build_ensemble(members: Sequence[Mapping]) -> keras.Model:
     if len(shapes) != 1:
         raise ValueError(f"ensemble members differ in input or output shape: {sorted(shapes)}")
     inputs = keras.Input(nets[0].input_shape[1:], dtype=nets[0].inputs[0].dtype, name="inputs")
-    outputs = layers.Average(name="ensemble_average")([net(inputs) for net in nets])
+    outputs = [net(inputs) for net in nets]
+    if weights is None:
+        outputs = layers.Average(name="ensemble_average")(outputs)
+    else:
+        if len(weights) != len(nets) or min(weights) <= 0:
+            raise ValueError(f"an ensemble of {len(nets)} members needs {len(nets)} positive weights; got {list(weights)}")
+        outputs = WeightedAverage(weights, name="ensemble_average")(outputs)
     return keras.Model(inputs, outputs, name="ensemble")

@@ -88,3 +88,23 @@ class Standardize(keras.layers.Layer):
 
     def call(self, x):
         return (x - ops.cast(self.mean, x.dtype)) / ops.cast(self.scale, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class WeightedAverage(keras.layers.Layer):
+    """``sum_i w_i x_i`` over a list of same-shaped inputs, with fixed ``weights`` normalised to
+    sum to 1 (a configuration, not trained)."""
+
+    def __init__(self, weights, **kwargs):
+        super().__init__(**kwargs)
+        total = float(sum(weights))
+        self.member_weights = [float(w) / total for w in weights]
+
+    def call(self, inputs):
+        return sum(ops.cast(w, x.dtype) * x for w, x in zip(self.member_weights, inputs))
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "weights": self.member_weights}

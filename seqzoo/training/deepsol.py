@@ -467,12 +467,14 @@ def train_deepsol(
 
 
 def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_dir: str | Path, *,
-                     name: str = "deepsol-ensemble", command: str | None = None) -> dict:
+                     weights: list[float] | None = None, name: str = "deepsol-ensemble",
+                     command: str | None = None) -> dict:
     """Average several :func:`train_deepsol` runs into one model (``build_ensemble``) and
     measure it on the validation rows they all held out.
 
     The runs must share the held-out rows (the same ``split_seed`` and fraction) and the input
-    length; ``valid_tsv`` must be the validation file they were trained with. Writes
+    length; ``valid_tsv`` must be the validation file they were trained with. ``weights`` (one
+    per run) make the average weighted (:func:`~seqzoo.architectures.build_ensemble`). Writes
     ``<name>.weights.h5`` (member ``i`` is run ``i``), ``weights.yaml`` and ``metrics.json``
     (the ensemble's held-out metrics; each member's metrics, command, recipe and history).
 
@@ -498,7 +500,8 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
 
     members = [{"architecture": info["recipe"].get("architecture", "deepsol"), "config": info["recipe"]["config"]}
                for info in infos]
-    model = build_ensemble(members)
+    config = {"members": members, **({"weights": [float(w) for w in weights]} if weights else {})}
+    model = build_ensemble(**config)
     for i, (run, info) in enumerate(zip(runs, infos)):
         model.get_layer(f"member{i}").load_weights(run / info["weights_file"])
     output_dir = Path(output_dir)
@@ -521,14 +524,14 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
                      "history": info["history"], "runtime_s": info["runtime_s"]}
                     for run, info in zip(runs, infos)],
         "split": infos[0]["split"],
-        "config": {"members": members},
+        "config": config,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
         "runtime_s": round(time.time() - started, 1),
         "weights_file": weights_path.name,
     }
     produced_by = (
-        f"{command}: the average of {len(runs)} seqzoo train DeepSol runs (seeds "
+        f"{command}: the {'weighted ' if weights else ''}average of {len(runs)} seqzoo train DeepSol runs (seeds "
         f"{', '.join(str(i['seed']) for i in infos)}; keras {keras.__version__}); held-out validation: "
         f"accuracy {metrics['accuracy']:.3f}, MCC {metrics['mcc']:.3f}, AUROC {metrics['auroc']:.3f}, "
         f"AUPRC {metrics['auprc']:.3f} (n={metrics['n']})"
