@@ -297,6 +297,26 @@ def _fit_keras(model: keras.Model, train_batches, held_batches, output_dir: Path
     return history, int(np.argmin(history["val_loss"])) + 1
 
 
+def _held_out_metrics(model: keras.Model, held: LabelledProteins, max_len: int) -> tuple[dict, int]:
+    """``binary_metrics`` of ``model`` on the held-out proteins it can predict (at most
+    ``max_len`` residues), and how many it cannot."""
+    predictable = held.lengths <= max_len
+    tokens = [t for t, ok in zip(held.tokens, predictable) if ok]
+    metrics = binary_metrics(held.labels[predictable], predict_proteins(model, tokens, max_len))
+    return metrics, int((~predictable).sum())
+
+
+def _write_run(output_dir: Path, weights_path: Path, result: dict, produced_by: str) -> None:
+    """Write ``weights.yaml`` (the weights file as an artifact, by relative URL; ``produced_by``
+    plus the held-out figures) and ``metrics.json`` (``result``) beside the weights."""
+    m = result["held_out_metrics"]
+    produced_by += (f"; held-out validation: accuracy {m['accuracy']:.3f}, MCC {m['mcc']:.3f}, "
+                    f"AUROC {m['auroc']:.3f}, AUPRC {m['auprc']:.3f} (n={m['n']})")
+    WeightsArtifact.describe(weights_path, urls=[weights_path.name], produced_by=produced_by).to_yaml(
+        output_dir / "weights.yaml")
+    (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
 def _balanced_class_weight(labels: np.ndarray) -> dict[int, float]:
     """``n / (2 * n_class)`` per class, as scikit-learn's ``class_weight="balanced"``."""
     counts = np.bincount(labels, minlength=2)
@@ -401,9 +421,7 @@ def train_deepsol(
     weights_path = output_dir / f"{name}.weights.h5"
     final.save_weights(weights_path)
 
-    predictable = held.lengths <= max_len
-    probabilities = predict_proteins(final, [t for t, ok in zip(held.tokens, predictable) if ok], max_len)
-    metrics = binary_metrics(held.labels[predictable], probabilities)
+    metrics, not_predictable = _held_out_metrics(final, held, max_len)
 
     split_rule = (
         f"valid rows (0-based, header excluded) split per label with numpy.random.default_rng({split_seed}) "
@@ -414,7 +432,7 @@ def train_deepsol(
         "model": "DeepSol",
         "metrics_on": f"held-out part of {Path(valid_tsv).name}",
         "held_out_metrics": metrics,
-        "held_out_not_predictable": int((~predictable).sum()),
+        "held_out_not_predictable": not_predictable,
         "held_out_not_predictable_reason": f"longer than max_len {max_len}",
         "command": command,
         "seed": seed,
@@ -455,14 +473,8 @@ def train_deepsol(
         "runtime_s": round(time.time() - started, 1),
         "weights_file": weights_path.name,
     }
-    produced_by = (
-        f"{command} (seqzoo.training.deepsol, keras {keras.__version__}, seed {seed}); "
-        f"held-out validation: accuracy {metrics['accuracy']:.3f}, MCC {metrics['mcc']:.3f}, "
-        f"AUROC {metrics['auroc']:.3f}, AUPRC {metrics['auprc']:.3f} (n={metrics['n']})"
-    )
-    WeightsArtifact.describe(weights_path, urls=[weights_path.name], produced_by=produced_by).to_yaml(
-        output_dir / "weights.yaml")
-    (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    _write_run(output_dir, weights_path, result,
+               f"{command} (seqzoo.training.deepsol, keras {keras.__version__}, seed {seed})")
     return result
 
 
@@ -510,14 +522,12 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     model.save_weights(weights_path)
 
     held = valid.subset(np.array(held_rows))
-    predictable = held.lengths <= max_len
-    tokens = [t for t, ok in zip(held.tokens, predictable) if ok]
-    metrics = binary_metrics(held.labels[predictable], predict_proteins(model, tokens, max_len))
+    metrics, not_predictable = _held_out_metrics(model, held, max_len)
     result = {
         "model": "DeepSol",
         "metrics_on": f"held-out part of {Path(valid_tsv).name}",
         "held_out_metrics": metrics,
-        "held_out_not_predictable": int((~predictable).sum()),
+        "held_out_not_predictable": not_predictable,
         "command": command,
         "members": [{"run": str(run), "command": info["command"], "seed": info["seed"],
                      "held_out_metrics": info["held_out_metrics"], "recipe": info["recipe"],
@@ -530,13 +540,7 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
         "runtime_s": round(time.time() - started, 1),
         "weights_file": weights_path.name,
     }
-    produced_by = (
-        f"{command}: the {'weighted ' if weights else ''}average of {len(runs)} seqzoo train DeepSol runs (seeds "
-        f"{', '.join(str(i['seed']) for i in infos)}; keras {keras.__version__}); held-out validation: "
-        f"accuracy {metrics['accuracy']:.3f}, MCC {metrics['mcc']:.3f}, AUROC {metrics['auroc']:.3f}, "
-        f"AUPRC {metrics['auprc']:.3f} (n={metrics['n']})"
-    )
-    WeightsArtifact.describe(weights_path, urls=[weights_path.name], produced_by=produced_by).to_yaml(
-        output_dir / "weights.yaml")
-    (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    _write_run(output_dir, weights_path, result,
+               f"{command}: the {'weighted ' if weights else ''}average of {len(runs)} seqzoo train DeepSol "
+               f"runs (seeds {', '.join(str(i['seed']) for i in infos)}; keras {keras.__version__})")
     return result
