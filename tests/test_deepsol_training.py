@@ -226,7 +226,7 @@ def test_tiny_training_run_writes_a_loadable_artifact(tmp_path):
     directory = tmp_path / "DeepSolTiny"
     shutil.copytree(find_model("DeepSol"), directory)
     spec = yaml.safe_load((directory / "model.yaml").read_text())
-    spec["args"]["config"] = TINY
+    spec["args"]["architecture"], spec["args"]["config"] = "deepsol", TINY
     (directory / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     for name in ("tiny.weights.h5", "weights.yaml"):
         shutil.copy(out / name, directory / name)
