@@ -134,8 +134,9 @@ def test_every_problem_keeps_its_row_with_a_reason(tmp_path):
     scored = out["note"] == ""
     values = out[[c for c in out.columns if c.startswith("diff:")]].to_numpy()
     assert np.isfinite(values[scored]).all() and np.isnan(values[~scored]).all()
-    # the record after the malformed ones is scored exactly like the first
-    np.testing.assert_array_equal(values[0], values[-1])
+    # the record after the malformed ones is scored like the first (to float32 rounding: the two
+    # sit at other places in their batches, and the CPU kernels may sum in another order)
+    np.testing.assert_allclose(values[0], values[-1], rtol=1e-5, atol=1e-8)
 
 
 def test_gzipped_vcf_and_output_formats_agree(tmp_path):
