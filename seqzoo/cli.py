@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="deepsol", help="weights file base name (default: deepsol)")
     p.add_argument("--architecture", choices=["deepsol", "protein_composition"], default="deepsol",
                    help="deepsol, or protein_composition: a logistic regression on residue and "
-                        "dipeptide composition, a companion for `seqzoo ensemble`")
+                        "residue-pair composition, a companion for `seqzoo ensemble`")
     p.add_argument("--config", help="JSON size arguments of the architecture (default: model.yaml's)")
     p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping ends sooner)")
     p.add_argument("--batch-size", type=int, default=64)

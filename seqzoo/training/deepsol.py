@@ -17,6 +17,12 @@ Recipe (described in ``models/DeepSol/README.md``):
 * **Optimisation.** Adam, binary cross-entropy, "balanced" class weights, the learning rate
   halved when the held-out loss stops improving, early stopping on the held-out loss with the
   best weights restored (and checkpointed), seeded with :func:`keras.utils.set_random_seed`.
+* **Composition.** A network built with ``composition=True``, and the companion
+  ``protein_composition`` logistic regression, read residue and residue-pair frequencies whose
+  standardization statistics are set from all training rows before training; the logistic
+  regression is fitted exactly (:func:`fit_logistic`) instead of by ``fit``.
+* **Ensembles.** :func:`ensemble_deepsol` (``seqzoo ensemble DeepSol``) averages runs that held
+  out the same rows (one ``split_seed``), optionally weighted, and measures the average there.
 * **Output.** ``<name>.weights.h5`` (the model at ``max_len``, loadable by ``seqzoo.get_model``),
   ``weights.yaml`` (:class:`~seqzoo.artifacts.WeightsArtifact`, relative URL) and
   ``metrics.json`` (metrics on the held-out part, the exact command, seed, split rule, history,
@@ -45,11 +51,11 @@ from seqzoo.training.metrics import binary_metrics
 __all__ = [
     "LabelledProteins",
     "LengthBucketBatches",
+    "composition_features",
     "ensemble_deepsol",
+    "fit_logistic",
     "predict_proteins",
     "read_labelled_tsv",
-    "composition_features",
-    "fit_logistic",
     "set_composition_statistics",
     "split_validation",
     "train_deepsol",
