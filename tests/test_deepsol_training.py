@@ -105,7 +105,7 @@ def test_bucketed_training_model_equals_the_shipped_model(composition):
     config = {**TINY, "composition": composition}
     variable = build_deepsol(max_len=None, **config)
     if composition:
-        set_composition_statistics(variable, data)
+        set_composition_statistics(variable, data, max_len=1200)
     shipped = build_deepsol(max_len=1200, **config)
     shipped.set_weights(variable.get_weights())
     bucketed = []
@@ -148,7 +148,7 @@ def test_composition_statistics_standardize_the_training_features():
     tokens = [rng.integers(1, 21, n).astype("int32") for n in rng.integers(20, 300, 50)]
     data = LabelledProteins(tokens, np.zeros(50, dtype=int), np.arange(50))
     model = build_deepsol(max_len=None, **TINY, composition=True)
-    returned = set_composition_statistics(model, data)
+    returned = set_composition_statistics(model, data, max_len=1200)
     standardized = keras.Model(model.input, model.get_layer("composition_standardize").output)
     batches = LengthBucketBatches(data, 8, 5, 1200, shuffle=False)
     z = np.concatenate([np.asarray(standardized.predict_on_batch(batches[i][0])) for i in range(len(batches))])

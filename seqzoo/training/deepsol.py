@@ -238,22 +238,23 @@ def predict_proteins(model: keras.Model, tokens: list[np.ndarray], max_len: int,
     return out
 
 
-def composition_features(model: keras.Model, data: LabelledProteins, batch_size: int = 256) -> np.ndarray:
-    """The output of ``model``'s ``composition`` layer for every protein of ``data``, in order
-    (proteins cropped to the model's input length, or to 1200 for a variable-length model)."""
+def composition_features(model: keras.Model, data: LabelledProteins, max_len: int,
+                         batch_size: int = 256) -> np.ndarray:
+    """The output of ``model``'s ``composition`` layer for every protein of ``data``, in order,
+    each cropped to its first ``max_len`` residues as in training."""
     features_of = keras.Model(model.input, model.get_layer("composition").output)
-    max_len = model.input_shape[1] or 1200
     tokens = [t[:max_len] for t in data.tokens]
     return np.concatenate([np.asarray(features_of.predict_on_batch(_pad_batch(tokens[i : i + batch_size], 1)))
                            for i in range(0, len(tokens), batch_size)])
 
 
-def set_composition_statistics(model: keras.Model, data: LabelledProteins) -> np.ndarray:
+def set_composition_statistics(model: keras.Model, data: LabelledProteins, max_len: int) -> np.ndarray:
     """Standardize ``model``'s composition features (layers ``composition`` and
     ``composition_standardize``, as :func:`~seqzoo.architectures.build_deepsol` with
     ``composition=True`` and :func:`~seqzoo.architectures.build_protein_composition` name them) by
-    their mean and standard deviation over ``data``. Returns the standardized features."""
-    features = composition_features(model, data)
+    their mean and standard deviation over ``data`` (proteins cropped to ``max_len``). Returns the
+    standardized features."""
+    features = composition_features(model, data, max_len)
     mean, scale = features.mean(axis=0), features.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     model.get_layer("composition_standardize").set_statistics(mean, scale)
@@ -411,7 +412,7 @@ def train_deepsol(
     # Variable-length model for training; it shares every weight with the max_len model.
     model = build(architecture, max_len=None, **config)
     if any(layer.name == "composition_standardize" for layer in model.layers):
-        features = set_composition_statistics(model, train_all)
+        features = set_composition_statistics(model, train_all, max_len)
     if architecture == "protein_composition":
         # A logistic regression: fitted exactly rather than by stochastic gradient steps.
         kernel, bias = fit_logistic(features, train_all.labels, sample_weight, config.get("l2", 0.0))
