@@ -13,6 +13,8 @@ PUBLISHED_PARAMETERS = {"basset": 4_140_464, "deepsea": 52_843_119, "deepsol": 9
 SMALL = {
     "basset": dict(seq_len=100, n_tasks=3, conv_filters=(8, 8, 8), conv_widths=(5, 3, 3), dense_units=(16, 16)),
     "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
+    "deepsea+task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True,
+                                task_motifs=2, task_motif_width=7, task_motif_region=60),
     "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
     "deepsol+composition": dict(max_len=50, kernels={2: 4, 3: 4}, embedding_dim=8, dense_units=8, composition=True),
     "protein_composition": dict(max_len=50, pair_gaps=(0, 1, 3), l2=1e-4),
@@ -59,6 +61,27 @@ def test_rc_average_adds_no_parameters_and_is_strand_symmetric():
     x = small_inputs(model, 4)
     reverse_complement = x[:, ::-1, ::-1]
     np.testing.assert_allclose(model.predict_on_batch(x), model.predict_on_batch(reverse_complement), atol=1e-6)
+
+
+def test_task_motif_branch_gives_each_task_its_own_filters():
+    model = build_small("deepsea+task_motifs")
+    untrained_weights(model, seed=5)
+    x = small_inputs(model, 4)
+    before = model.predict_on_batch(x)
+    conv = model.get_layer("task_motif_conv")
+    kernel, bias = conv.get_weights()
+    kernel[..., 2:4] += 1.0  # filters 2 and 3 belong to task 1 (2 filters per task)
+    conv.set_weights([kernel, bias])
+    after = model.predict_on_batch(x)
+    changed = np.abs(after - before).max(axis=0) > 1e-4
+    assert changed.tolist() == [False, True, False, False, False]
+    # the scanned region is the central 60 bp: bases outside it reach the output only through the shared layers
+    model.get_layer("output").set_weights([w * 0 for w in model.get_layer("output").get_weights()])
+    outside = x.copy()
+    outside[:, :60] = outside[:, :60, ::-1]
+    np.testing.assert_allclose(model.predict_on_batch(outside), model.predict_on_batch(x), atol=1e-6)
+    with pytest.raises(ValueError, match="task_motif_region"):
+        build_deepsea(seq_len=200, n_tasks=5, task_motifs=2, task_motif_width=15, task_motif_region=10)
 
 
 def test_every_architecture_has_a_small_variant():

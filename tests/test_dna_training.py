@@ -171,3 +171,30 @@ def test_export_of_several_runs_is_their_float16_ensemble(data, tmp_path, monkey
         dtypes = set()
         f.visititems(lambda name, obj: dtypes.add(obj.dtype) if isinstance(obj, h5py.Dataset) else None)
     assert np.dtype(np.float32) not in dtypes and np.dtype(np.float16) in dtypes
+
+
+def test_export_grows_an_ensemble_from_a_model_directory_and_a_new_run(data, tmp_path, monkeypatch):
+    import seqzoo
+    from seqzoo.training.dna import export_model_dir
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    infos = [train_dna(data / "ds", tmp_path / f"run{i}", "DeepSEA", config=dict(TINY, dense_units=4 + 4 * i),
+                       epochs=1, batch_size=16, seed=i, verbose=False, command=f"t{i}") for i in range(3)]
+    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", doc="pair", cite_as="x",
+                     trained_on="synthetic", targets_doc="t", file_name="pair-v1.weights.h5", rc_average=True)
+    export_model_dir([tmp_path / "Pair", tmp_path / "run2"], tmp_path / "Trio", doc="trio", cite_as="x",
+                     trained_on="synthetic", targets_doc="t", file_name="trio-v1.weights.h5", rc_average=True)
+    trio = seqzoo.get_model(tmp_path / "Trio", device="cpu")
+    assert [m["config"]["dense_units"] for m in trio.spec.config["members"]] == [4, 8, 12]
+    assert all(m["config"]["rc_average"] for m in trio.spec.config["members"])
+    x = GenomeWindowDataset(data / "ds", "valid").x(np.arange(8))
+    singles = []
+    for i, info in enumerate(infos):
+        net = build("deepsea", **dict(info["config"], rc_average=True))
+        net.load_weights(tmp_path / f"run{i}" / info["weights_file"])
+        singles.append(np.asarray(net.predict_on_batch(x)))
+    np.testing.assert_allclose(trio.predict_on_batch(x), np.mean(singles, axis=0), atol=1e-6)
+    # provenance: the grown members keep their training commands, and say where they came from
+    produced_by = trio.spec.artifact.produced_by
+    assert "the 2 members of Pair (pair-v1.weights.h5" in produced_by
+    assert all(produced_by.count(f"seqzoo train-dna (t{i})") == 1 for i in range(3))

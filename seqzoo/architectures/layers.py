@@ -108,3 +108,33 @@ class WeightedAverage(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "weights": self.member_weights}
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class TaskwiseLinear(keras.layers.Layer):
+    """Per-task linear score ``(N, tasks * k) -> (N, tasks)``: task ``t`` sees only its own ``k``
+    features ``x[:, t*k:(t+1)*k]``, with its own ``k`` weights and bias (a block-diagonal dense
+    layer, written out because grouped convolutions are not supported on every backend's CPU)."""
+
+    def __init__(self, n_tasks: int, per_task: int, kernel_init: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.n_tasks, self.per_task, self.kernel_init = int(n_tasks), int(per_task), float(kernel_init)
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.n_tasks * self.per_task:
+            raise ValueError(f"TaskwiseLinear({self.n_tasks} tasks x {self.per_task}) needs "
+                             f"{self.n_tasks * self.per_task} features, got {input_shape[-1]}")
+        self.kernel = self.add_weight(shape=(self.n_tasks, self.per_task), name="kernel",
+                                      initializer=keras.initializers.Constant(self.kernel_init))
+        self.bias = self.add_weight(shape=(self.n_tasks,), name="bias", initializer="zeros")
+
+    def call(self, x):
+        x = ops.reshape(x, (-1, self.n_tasks, self.per_task))
+        return ops.sum(x * ops.cast(self.kernel, x.dtype), axis=-1) + ops.cast(self.bias, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_tasks)
+
+    def get_config(self):
+        return {**super().get_config(), "n_tasks": self.n_tasks, "per_task": self.per_task,
+                "kernel_init": self.kernel_init}

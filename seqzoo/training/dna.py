@@ -400,57 +400,96 @@ def _store_float16(path: Path) -> None:
 FLOAT16_TOLERANCE = 1e-3
 
 
-def export_model_dir(run_dirs: str | os.PathLike | list, model_dir: str | os.PathLike, doc: str, cite_as: str,
+def _export_sources(path: Path, rc_average: bool) -> list[dict]:
+    """The networks ``path`` contributes to an export, each a dict with ``architecture``, the
+    served ``config``, the loaded ``network``, ``tasks``, ``seq_len`` and ``produced_by``.
+
+    A ``train-dna`` run directory gives its best weights; a model directory gives the network
+    it serves, or each member of an ensemble it serves (its provenance is its ``weights.yaml``'s),
+    so an ensemble can grow by a new run without retraining its members.
+    """
+    from seqzoo.architectures import build
+
+    if (path / "training.json").is_file():
+        info = json.loads((path / "training.json").read_text())
+        config = dict(info["config"], **({"rc_average": True} if rc_average else {}))
+        network = build(info["architecture"], **config)
+        network.load_weights(path / info["weights_file"])
+        return [{"architecture": info["architecture"], "config": config, "network": network,
+                 "tasks": read_manifest(info["data"]["dir"])["tasks"], "seq_len": info["config"]["seq_len"],
+                 "weights_file": info["weights_file"],
+                 "produced_by": f"seqzoo train-dna ({info['commands'][-1]}); best epoch {info['best_epoch']} of "
+                                f"{info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "
+                                f"mean AUPRC {info['valid']['mean_auprc']:.4f}; data: {info['data']['command']}; "
+                                f"keras {info['versions']['keras']} ({info['versions']['backend']})"}]
+    import seqzoo
+    from seqzoo.zoo import load_spec
+
+    spec = load_spec(path)
+    if not spec.artifact or not spec.artifact.trained:
+        raise ValueError(f"{path}: a model directory exported as members must serve trained weights")
+    network = seqzoo.get_model(path, device="cpu").keras_model
+    if spec.architecture == "ensemble":
+        members = [(m["architecture"], m["config"], network.get_layer(f"member{i}"))
+                   for i, m in enumerate(spec.config["members"])]
+    else:
+        members = [(spec.architecture, spec.config, network)]
+    which = f"the {len(members)} members" if len(members) > 1 else "the network"
+    produced_by = (f"{which} of {spec.name} ({spec.artifact.file_name}, sha256 {spec.artifact.sha256[:12]}...): "
+                   f"{spec.artifact.produced_by}")
+    # the provenance is said once, with the first of the directory's members
+    return [{"architecture": a, "config": c, "network": n, "tasks": list(spec.labels), "seq_len": spec.input_shape[0],
+             "weights_file": spec.artifact.file_name, "produced_by": produced_by if i == 0 else ""}
+            for i, (a, c, n) in enumerate(members)]
+
+
+def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.PathLike, doc: str, cite_as: str,
                      trained_on: str, targets_doc: str, file_name: str | None = None,
                      rc_average: bool = False, float16: bool = False) -> dict:
     """Write a kipoi/seqzoo model directory's ``model.yaml``, ``weights.yaml``, weights file and
-    ``target_labels.txt`` from one ``train_dna`` output directory, or from several (an
-    ``ensemble`` averaging them; see ``seqzoo.architectures.build_ensemble``). ``example/`` and
-    ``README.md`` are the author's. ``float16`` stores the weights in half precision after
-    checking that predictions stay within ``FLOAT16_TOLERANCE`` of float32. Returns the artifact
-    description as a dict."""
+    ``target_labels.txt`` from one ``train_dna`` output directory, or from several sources (an
+    ``ensemble`` averaging them; see ``seqzoo.architectures.build_ensemble``). A source may also
+    be a model directory, whose network or ensemble members join as they are (``rc_average``
+    applies to run directories only). ``example/`` and ``README.md`` are the author's.
+    ``float16`` stores the weights in half precision after checking that predictions stay
+    within ``FLOAT16_TOLERANCE`` of float32. Returns the artifact description as a dict."""
     import textwrap
 
     from seqzoo.architectures import build
     from seqzoo.artifacts import WeightsArtifact
 
-    runs = [Path(r) for r in (run_dirs if isinstance(run_dirs, (list, tuple)) else [run_dirs])]
-    infos = [json.loads((run / "training.json").read_text()) for run in runs]
-    tasks = read_manifest(infos[0]["data"]["dir"])["tasks"]
-    for run, info in zip(runs, infos):
-        if read_manifest(info["data"]["dir"])["tasks"] != tasks or info["config"]["seq_len"] != infos[0]["config"]["seq_len"]:
-            raise ValueError(f"{run} was trained on other tasks or window length than {runs[0]}")
+    paths = [Path(r) for r in (sources if isinstance(sources, (list, tuple)) else [sources])]
+    parts = [(path, part) for path in paths for part in _export_sources(path, rc_average)]
+    first = parts[0][1]
+    tasks, seq_len = first["tasks"], first["seq_len"]
+    for path, part in parts:
+        if part["tasks"] != tasks or part["seq_len"] != seq_len:
+            raise ValueError(f"{path} predicts other tasks or takes another window length than {paths[0]}")
     out = Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
-    name = file_name or infos[0]["weights_file"]
+    name = file_name or first["weights_file"]
     if not name.endswith(".weights.h5"):
         raise ValueError(f"the weights file name must end in .weights.h5, got {name!r}")
-    served = [dict(info["config"], **({"rc_average": True} if rc_average else {})) for info in infos]
-    if len(runs) == 1:
-        architecture, config = infos[0]["architecture"], served[0]
+    if len(parts) == 1:
+        architecture, config = first["architecture"], first["config"]
     else:
         architecture = "ensemble"
-        config = {"members": [{"architecture": info["architecture"], "config": c} for info, c in zip(infos, served)]}
+        config = {"members": [{"architecture": p["architecture"], "config": p["config"]} for _, p in parts]}
     model = build(architecture, **config)
-    members = [model] if len(runs) == 1 else [model.get_layer(f"member{i}") for i in range(len(runs))]
-    for member, run, info in zip(members, runs, infos):
-        member.load_weights(run / info["weights_file"])
+    members = [model] if len(parts) == 1 else [model.get_layer(f"member{i}") for i in range(len(parts))]
+    for member, (_, part) in zip(members, parts):
+        member.set_weights(part["network"].get_weights())
     model.save_weights(out / name)
     if float16:
         _store_float16(out / name)
         check = build(architecture, **config)
         check.load_weights(out / name)
-        x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, infos[0]["config"]["seq_len"]))]
+        x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, seq_len))]
         deviation = float(np.abs(np.asarray(check.predict_on_batch(x)) - np.asarray(model.predict_on_batch(x))).max())
         if deviation > FLOAT16_TOLERANCE:
             raise ValueError(f"float16 weights change predictions by {deviation:.2e} > {FLOAT16_TOLERANCE}")
     (out / "target_labels.txt").write_text("\n".join(tasks) + "\n")
-    produced_by = "; ".join(
-        f"seqzoo train-dna ({info['commands'][-1]}); best epoch {info['best_epoch']} of {info['epochs_done']}; "
-        f"validation mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC {info['valid']['mean_auprc']:.4f}"
-        for info in infos)
-    produced_by += (f"; data: {infos[0]['data']['command']}; keras {infos[0]['versions']['keras']} "
-                    f"({infos[0]['versions']['backend']})" + ("; stored as float16" if float16 else ""))
+    produced_by = "; ".join(part["produced_by"] for _, part in parts if part["produced_by"]) + ("; stored as float16" if float16 else "")
     artifact = WeightsArtifact.describe(out / name, urls=[name], produced_by=produced_by)
     artifact.to_yaml(out / "weights.yaml")
     text = (out / "weights.yaml").read_text()
@@ -460,7 +499,7 @@ def export_model_dir(run_dirs: str | os.PathLike | list, model_dir: str | os.Pat
     (out / "model.yaml").write_text(_MODEL_YAML.format(
         architecture=architecture, config="\n".join(f"    {k}: {json.dumps(v)}" for k, v in config.items()),
         doc=textwrap.indent(textwrap.fill(doc, 92), "    "), cite_as=cite_as, trained_on=trained_on,
-        seq_len=infos[0]["config"]["seq_len"], n_tasks=infos[0]["config"]["n_tasks"], targets_doc=targets_doc))
+        seq_len=seq_len, n_tasks=len(tasks), targets_doc=targets_doc))
     return dataclasses_asdict(artifact)
 
 
