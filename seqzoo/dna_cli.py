@@ -151,7 +151,7 @@ def add_dna_commands(sub) -> None:
                    help="DeepSEA: the served model averages forward and reverse-complement predictions")
     p.add_argument("--targets-doc", default="Probability that each transcription factor binds the central 200 bp.")
     p.add_argument("--float16", action="store_true",
-                   help="store the weights in float16 (checked: predictions within 1e-3 of float32)")
+                   help="store the kernels in float16, vectors in float32 (checked: predictions within 1e-3 of float32)")
     p.set_defaults(func=cmd_export_dna)
 
 

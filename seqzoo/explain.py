@@ -104,27 +104,31 @@ def attributions(model: ZooModel, x: np.ndarray, target: int, method: str = "inp
     return grads * x if method == "input_x_gradient" else grads
 
 
-def first_convolution(model: ZooModel):
-    """The first convolution and the layers up to its activation (batch norm, ReLU or floor);
-    for an ensemble, those of its first member that has them."""
+def first_convolution(model: ZooModel, layer: str = "conv1"):
+    """The convolution named ``layer`` (default the first, ``conv1``) and the layers up to its
+    activation (batch norm, ReLU or floor, where it has them); for an ensemble, those of its
+    first member that has that layer. ``task_motif_conv`` is a DeepSEA motif branch's per-task
+    filters (linear: their scores are the activations)."""
     def search(net):
         layers = {layer.name: layer for layer in net.layers}
-        if "conv1" in layers:
-            return [layers["conv1"]] + [layers[name] for name in ("conv1_bn", "conv1_relu", "conv1_threshold")
-                                        if name in layers]
-        for layer in net.layers:
-            if isinstance(layer, keras.Model) and (chain := search(layer)):
+        if layer in layers:
+            return [layers[layer]] + [layers[f"{layer}{suffix}"] for suffix in ("_bn", "_relu", "_threshold")
+                                      if f"{layer}{suffix}" in layers]
+        for sub in net.layers:
+            if isinstance(sub, keras.Model) and (chain := search(sub)):
                 return chain
         return None
 
     chain = search(model.keras_model)
     if chain is None:
-        raise ValueError(f"{model.name} has no first convolution named 'conv1'")
+        raise ValueError(f"{model.name} has no convolution named {layer!r}")
     return chain[0], chain
 
 
-def filter_pwms(model: ZooModel, x: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Position probability matrices of the first-layer filters from windows ``x`` ``(N, L, 4)``.
+def filter_pwms(model: ZooModel, x: np.ndarray, threshold: float = 0.5,
+                layer: str = "conv1") -> tuple[np.ndarray, np.ndarray]:
+    """Position probability matrices of the filters of convolution ``layer`` (default the first
+    layer; see :func:`first_convolution`) from windows ``x`` ``(N, L, 4)``.
 
     For each filter, every position of ``x`` whose activation (after the filter's batch norm and
     ReLU) exceeds ``threshold`` times the filter's maximum over ``x`` contributes the subsequence
@@ -132,7 +136,9 @@ def filter_pwms(model: ZooModel, x: np.ndarray, threshold: float = 0.5) -> tuple
     each base). Returns ``(pwms (F, width, 4), sites (F,))``; a filter never active has uniform
     rows and 0 sites.
     """
-    conv, chain = first_convolution(model)
+    conv, chain = first_convolution(model, layer)
+    if conv.kernel.shape[1] != 4:
+        raise ValueError(f"{layer!r} reads {conv.kernel.shape[1]} channels, not the 4 bases of the input")
     width, n_filters = conv.kernel.shape[0], conv.kernel.shape[2]
     x = np.asarray(x, dtype=np.float32)
 

@@ -66,13 +66,17 @@ def cmd_learned_motifs(args) -> int:
     x = np.concatenate([b.x[~b.refused] for b in batches])
     if len(x) < n:
         print(f"{n - len(x)} windows hold characters that are not DNA and were not used", file=sys.stderr)
-    pwms, sites = filter_pwms(model, x, threshold=args.threshold)
+    pwms, sites = filter_pwms(model, x, threshold=args.threshold, layer=args.layer)
+    names = [f"filter{f}" for f in range(len(pwms))]
+    if args.layer == "task_motif_conv":  # filters t*k .. t*k+k-1 are task t's own
+        per_task = len(pwms) // len(model.columns)
+        names = [f"{model.columns[f // per_task]}/{f % per_task}" for f in range(len(pwms))]
     matches = best_matches(pwms, read_meme(args.meme), top=args.top) if args.meme else [[] for _ in pwms]
     columns = ["filter", "sites", "information_bits"] + [f"{k}_{i}" for i in range(1, args.top + 1)
                                                           for k in ("motif", "motif_id", "similarity")]
     rows = {c: [] for c in columns}
-    for f, (pwm, n, found) in enumerate(zip(pwms, sites, matches)):
-        rows["filter"].append(f"filter{f}")
+    for name, pwm, n, found in zip(names, pwms, sites, matches):
+        rows["filter"].append(name)
         rows["sites"].append(int(n))
         rows["information_bits"].append(float(information_content(pwm).sum()))
         for i in range(args.top):
@@ -83,8 +87,7 @@ def cmd_learned_motifs(args) -> int:
     with open_writer(args.output, columns) as writer:
         writer.write({c: np.array(v, dtype=object if isinstance(v[0], str) else None) for c, v in rows.items()})
     if args.meme_out:
-        write_meme(args.meme_out, {f"filter{f}": p for f, p in enumerate(pwms)},
-                   {f"filter{f}": int(n) for f, n in enumerate(sites)})
+        write_meme(args.meme_out, dict(zip(names, pwms)), {name: int(n) for name, n in zip(names, sites)})
     print(f"{len(pwms)} filters from {len(x)} windows; wrote {args.output}"
           + (f" and {args.meme_out}" if args.meme_out else ""), file=sys.stderr)
     return 0
@@ -121,7 +124,7 @@ def add_interpret_commands(sub) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("learned-motifs", help="first-layer filters as PWMs, matched to a motif database")
+    p = sub.add_parser("learned-motifs", help="convolution filters (by default the first layer's) as PWMs, matched to a motif database")
     p.add_argument("model")
     p.add_argument("--fasta", required=True)
     p.add_argument("--bed", required=True, help="windows whose sequences activate the filters (e.g. validation bins)")
@@ -131,6 +134,9 @@ def add_interpret_commands(sub) -> None:
                    help="a site activates a filter above this fraction of the filter's maximum")
     p.add_argument("--max-windows", type=int, default=50_000,
                    help="refuse a BED with more intervals (windows are held in memory)")
+    p.add_argument("--layer", default="conv1",
+                   help="the convolution whose filters to read: conv1 (the first layer), or task_motif_conv "
+                        "(a DeepSEA motif branch's per-task filters, named TASK/i)")
     p.add_argument("-o", "--output", required=True, help="table: .parquet or TSV")
     p.add_argument("--meme-out", help="also write the filters' PWMs as a MEME file")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])

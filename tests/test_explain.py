@@ -1,6 +1,6 @@
 """Interpretation: ISM equals direct predictions of the mutants, gradients agree between backends
 and with finite differences, and on the trained DeepSEA-like model the ABF2 motif (ACGTG core) in
-bound validation windows drives ABF2's prediction and is learned by a first-layer filter."""
+bound validation windows drives ABF2's prediction and is learned by ABF2's own motif filters."""
 
 import os
 import re
@@ -129,7 +129,7 @@ def test_attribution_peaks_on_the_abf2_motif(athaliana, abf2_windows):
 ABRE_BZIPS = ["ABF1", "ABF2", "ABF3", "ABF4", "ABI5", "DPBF3"]  # ABF2's family: group A bZIPs
 
 
-def test_a_learned_filter_matches_the_abf2_family_better_than_shuffled_filters(athaliana, abf2_windows):
+def test_abf2s_own_motif_filters_match_the_abf2_family_better_than_shuffled_filters(athaliana, abf2_windows):
     x, _ = abf2_windows
     with pyfaidx.Fasta(str(find_model("DeepSEA_Athaliana265") / "example" / "genome.fa")) as fasta:
         genome = str(fasta["chr1"][:])
@@ -137,18 +137,25 @@ def test_a_learned_filter_matches_the_abf2_family_better_than_shuffled_filters(a
     pwms, sites = filter_pwms(athaliana, x)
     assert pwms.shape[0] == first_convolution(athaliana)[0].filters
     np.testing.assert_allclose(pwms.sum(axis=2), 1, atol=1e-6)
+    # the motif branch: filters t*k .. t*k+k-1 are task t's own
+    task_pwms, _ = filter_pwms(athaliana, x, layer="task_motif_conv")
+    np.testing.assert_allclose(task_pwms.sum(axis=2), 1, atol=1e-6)
+    per_task = task_pwms.shape[0] // len(athaliana.columns)
+    abf2 = athaliana.columns.index("ABF2")
     motifs = read_meme(DATA / "jaspar2024_plants_excerpt.meme")
     family = [motifs[name][1] for name in ABRE_BZIPS]
 
     def best(filters):
         return max(motif_similarity(f, motif) for f in filters for motif in family)
 
-    filters = [trim_pwm(p) for p in pwms]
+    filters = [trim_pwm(p) for p in task_pwms[abf2 * per_task:(abf2 + 1) * per_task]]
     learned = best(filters)
     # the null: the same filters with their columns shuffled (same content, order destroyed), 20 times
     rng = np.random.default_rng(0)
     shuffled = [best([f[rng.permutation(len(f))] for f in filters]) for _ in range(20)]
     assert learned > max(shuffled), (learned, sorted(shuffled))
+    with pytest.raises(ValueError, match="no convolution named 'conv9'"):
+        filter_pwms(athaliana, x[:2], layer="conv9")
 
 
 def test_motif_similarity_properties():

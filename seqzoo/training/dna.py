@@ -374,9 +374,11 @@ test:
 
 
 def _store_float16(path: Path) -> None:
-    """Rewrite the float32 arrays of a Keras ``.weights.h5`` file as float16 (Keras casts them
-    back to the variables' float32 on loading). The file is written anew: HDF5 does not
-    reclaim the space of deleted datasets."""
+    """Rewrite the float32 kernels (arrays of 2 or more dimensions) of a Keras ``.weights.h5``
+    file as float16; Keras casts them back to the variables' float32 on loading. Vectors
+    (biases, batch-norm statistics) stay float32: they are a tiny part of the file, and a first
+    layer's batch-norm statistics alone can move predictions by more than 1e-3 in float16.
+    The file is written anew: HDF5 does not reclaim the space of deleted datasets."""
     import h5py
 
     half = path.with_name(path.name + ".float16.tmp")
@@ -388,7 +390,7 @@ def _store_float16(path: Path) -> None:
                 copy(item, target.create_group(key))
             else:
                 values = item[()]
-                if isinstance(values, np.ndarray) and values.dtype == np.float32:
+                if isinstance(values, np.ndarray) and values.dtype == np.float32 and values.ndim >= 2:
                     values = values.astype(np.float16)
                 target.create_dataset(key, data=values).attrs.update(item.attrs)
 
