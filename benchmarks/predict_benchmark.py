@@ -9,7 +9,8 @@ round of each is reported. Printed ratios:
 1. dataloader: seqzoo's batched window reader + one-hot against kipoiseq's ``SeqIntervalDl``;
 2. end to end: ``seqzoo predict`` (``predict_bed``, Parquet output) against the model's bare
    ``predict_on_batch`` on pre-built arrays, and against kipoi's ``model.pipeline.predict`` on
-   the same model directory; also with ``--precision bfloat16``;
+   the same model directory; also with ``--precision bfloat16``; for Basset, then for the
+   published-size DeepSEA (``--deepsea-intervals``);
 3. model: seqzoo's Keras Basset against kipoi's published PyTorch layout (NCHW Conv2d, random
    weights) on the same arrays;
 4. the fraction of the machine's float32 matrix-multiply rate (measured in the same run) that
@@ -135,8 +136,12 @@ def main() -> None:
                         help="intervals for the model comparisons (default: --intervals)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--deepsea-intervals", type=int, default=1024,
+                        help="intervals for the end-to-end comparison on the published-size DeepSEA (0: skip)")
     parser.add_argument("--memory-intervals", type=int, nargs="*", default=[10_000, 100_000],
                         help="interval counts for the peak-memory measurement (flat = no growth)")
+    parser.add_argument("--memory-model", default="Basset",
+                        help="zoo model for the peak-memory measurement")
     args = parser.parse_args()
 
     import keras
@@ -148,8 +153,10 @@ def main() -> None:
     from seqzoo.predict import iter_window_batches, predict_bed
 
     device = seqzoo.device.resolve_device("auto")
-    log(f"backend {keras.backend.backend()}, device {device}, {os.cpu_count()} CPUs, "
-        f"seqzoo {seqzoo.__version__}, keras {keras.__version__}")
+    cpu, bf16_units = seqzoo.device.cpu_description()
+    bf16_units = {True: "yes", False: "no", None: "unknown"}[bf16_units]
+    log(f"backend {keras.backend.backend()}, device {device}, {os.cpu_count()} CPUs ({cpu}; bfloat16 units: "
+        f"{bf16_units}), seqzoo {seqzoo.__version__}, keras {keras.__version__}")
     work = Path(tempfile.mkdtemp(prefix="seqzoo-bench-"))
     bed = work / "intervals.bed"
     random_bed(args.fasta, args.intervals, bed)
@@ -184,47 +191,58 @@ def main() -> None:
         f"intervals/s: ratio {ours / theirs:.1f}x (aim >= 20x)")
 
     # 2. end to end ------------------------------------------------------------------------
-    model = seqzoo.get_model("Basset", device="auto")
-    fast = seqzoo.get_model("Basset", device="auto", precision="bfloat16")
-    with Genome(args.fasta) as genome:
-        arrays = [b.x for b in iter_window_batches(model_bed, genome, 600, args.batch_size)]
-    kipoi_model = kipoi.get_model(str(ROOT / "models" / "Basset"), source="dir")
+    def end_to_end_comparison(name: str, bed: Path, n: int) -> dict:
+        """Intervals/s of seqzoo end to end, the bare model and kipoi's pipeline, fp32 and bf16."""
+        model = seqzoo.get_model(name, device="auto")
+        fast = seqzoo.get_model(name, device="auto", precision="bfloat16")
+        seq_len = model.spec.input_shape[0]
+        with Genome(args.fasta) as genome:
+            arrays = [b.x for b in iter_window_batches(bed, genome, seq_len, args.batch_size)]
+        kipoi_model = kipoi.get_model(str(ROOT / "models" / name), source="dir")
 
-    def bare(m):
-        def run():
+        def bare(m):
+            def run():
+                start = time.perf_counter()
+                for x in arrays:
+                    m.predict_on_batch(x)
+                return time.perf_counter() - start
+            return run
+
+        def end_to_end(m):
+            def run():
+                start = time.perf_counter()
+                predict_bed(m, args.fasta, bed, work / "out.parquet", batch_size=args.batch_size, progress=False)
+                return time.perf_counter() - start
+            return run
+
+        def kipoi_pipeline():
             start = time.perf_counter()
-            for x in arrays:
-                m.predict_on_batch(x)
+            kipoi_model.pipeline.predict(dict(fasta_file=str(args.fasta), intervals_file=str(bed)),
+                                         batch_size=args.batch_size)
             return time.perf_counter() - start
-        return run
 
-    def end_to_end(m):
-        def run():
-            start = time.perf_counter()
-            predict_bed(m, args.fasta, model_bed, work / "out.parquet", batch_size=args.batch_size, progress=False)
-            return time.perf_counter() - start
-        return run
+        contenders = {"bare fp32": bare(model), "seqzoo fp32": end_to_end(model), "kipoi pipeline": kipoi_pipeline,
+                      "bare bf16": bare(fast), "seqzoo bf16": end_to_end(fast)}
+        runs = {k: [] for k in contenders}
+        for _ in range(args.rounds):
+            for key, fn in contenders.items():
+                runs[key].append(fn())
+        rate = {k: n / min(v) for k, v in runs.items()}
+        log(f"\n[2] end to end, {name} ({n} intervals, batch {args.batch_size}), intervals/s:")
+        for k, v in rate.items():
+            log(f"    {k:16s} {v:10,.0f}")
+        log(f"    seqzoo / bare predict_on_batch: fp32 {rate['seqzoo fp32'] / rate['bare fp32']:.2f} "
+            f"(aim >= 0.9), bf16 {rate['seqzoo bf16'] / rate['bare bf16']:.2f}")
+        log(f"    seqzoo / kipoi pipeline.predict: fp32 {rate['seqzoo fp32'] / rate['kipoi pipeline']:.2f}x "
+            f"(aim >= 1.2x), bf16 {rate['seqzoo bf16'] / rate['kipoi pipeline']:.2f}x (aim >= 2.5x)")
+        return dict(model=model, arrays=arrays, bare=bare, rate=rate)
 
-    def kipoi_pipeline():
-        start = time.perf_counter()
-        kipoi_model.pipeline.predict(dict(fasta_file=str(args.fasta), intervals_file=str(model_bed)),
-                                     batch_size=args.batch_size)
-        return time.perf_counter() - start
-
-    contenders = {"bare fp32": bare(model), "seqzoo fp32": end_to_end(model), "kipoi pipeline": kipoi_pipeline,
-                  "bare bf16": bare(fast), "seqzoo bf16": end_to_end(fast)}
-    runs = {k: [] for k in contenders}
-    for _ in range(args.rounds):
-        for name, fn in contenders.items():
-            runs[name].append(fn())
-    rate = {k: n_model / min(v) for k, v in runs.items()}
-    log(f"\n[2] end to end, Basset ({n_model} intervals, batch {args.batch_size}), intervals/s:")
-    for k, v in rate.items():
-        log(f"    {k:16s} {v:10,.0f}")
-    log(f"    seqzoo / bare predict_on_batch: fp32 {rate['seqzoo fp32'] / rate['bare fp32']:.2f} "
-        f"(aim >= 0.9), bf16 {rate['seqzoo bf16'] / rate['bare bf16']:.2f}")
-    log(f"    seqzoo / kipoi pipeline.predict: fp32 {rate['seqzoo fp32'] / rate['kipoi pipeline']:.2f}x "
-        f"(aim >= 1.2x), bf16 {rate['seqzoo bf16'] / rate['kipoi pipeline']:.2f}x (aim >= 2.5x)")
+    basset = end_to_end_comparison("Basset", model_bed, n_model)
+    model, arrays, bare, rate = basset["model"], basset["arrays"], basset["bare"], basset["rate"]
+    if args.deepsea_intervals:
+        deepsea_bed = work / "deepsea_intervals.bed"
+        random_bed(args.fasta, args.deepsea_intervals, deepsea_bed, seed=3)
+        end_to_end_comparison("DeepSEA", deepsea_bed, args.deepsea_intervals)
 
     # 3. Keras Basset against kipoi's PyTorch layout -----------------------------------------
     net, torch = torch_basset()
@@ -262,11 +280,11 @@ def main() -> None:
         f"{deepsea_gflops / gflops:.0%}")
 
     # 5. peak memory ---------------------------------------------------------------------------
-    log("\n[5] peak memory of `predict_bed` (Basset, Parquet output), fresh process:")
+    log(f"\n[5] peak memory of `predict_bed` ({args.memory_model}, Parquet output), fresh process:")
     for n in args.memory_intervals:
         mem_bed = work / f"memory_{n}.bed"
         random_bed(args.fasta, n, mem_bed, seed=2)
-        log(f"    {n:>9,} intervals: {peak_memory_mb('Basset', args.fasta, mem_bed, work / 'mem.parquet'):,.0f} MB")
+        log(f"    {n:>9,} intervals: {peak_memory_mb(args.memory_model, args.fasta, mem_bed, work / 'mem.parquet'):,.0f} MB")
 
 
 if __name__ == "__main__":

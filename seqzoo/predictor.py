@@ -10,7 +10,7 @@ import numpy as np
 
 from seqzoo.architectures import build
 from seqzoo.artifacts import WeightsArtifact, fetch
-from seqzoo.device import resolve_device
+from seqzoo.device import cpu_description, resolve_device
 from seqzoo.zoo import ModelSpec, find_model, load_spec
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class ZooModel:
                 self.keras_model.load_weights(self.weights_path)
             if precision == "bfloat16":
                 self.keras_model = mixed_bfloat16(self.keras_model)
+        if precision == "bfloat16" and self.device == "cpu":
+            cpu, native = cpu_description()
+            if native is False:
+                logger.warning("%s: this CPU (%s) has no bfloat16 units (avx512_bf16, amx_bf16); bfloat16 "
+                               "is emulated and usually slower than float32 here", spec.name, cpu)
 
     @property
     def name(self) -> str:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import seqzoo
+from seqzoo.device import cpu_description
 from seqzoo.encoding import one_hot_dna
 from seqzoo.genome import Genome
 from seqzoo.predict import LEADING_COLUMNS, predict_bed, prefetch, read_windows
@@ -133,6 +134,18 @@ def test_bfloat16_is_within_1e_3_of_float32(basset, tmp_path):
     cols = list(basset.columns)
     diff = np.abs(read(tmp_path / "fp32.tsv")[cols].to_numpy() - read(tmp_path / "bf16.tsv")[cols].to_numpy())
     assert 0 < diff.max() <= 1e-3
+
+
+@pytest.mark.parametrize("flags, native", [("fpu avx2 fma", False), ("avx2 avx512f avx512_bf16", True),
+                                           ("avx2 amx_tile amx_bf16", True)])
+def test_cpu_bfloat16_units_are_read_from_cpuinfo(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n"
+                       f"processor\t: 1\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    assert cpu_description(cpuinfo) == ("Some CPU", native)
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd bf16\n")
+    assert cpu_description(arm)[1] is None
 
 
 def test_repeated_labels_get_unique_columns():
