@@ -21,11 +21,15 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from seqzoo.datasets.genome_windows import GenomeWindowDataset, read_manifest
 from seqzoo.training.dna_metrics import per_task_metrics
+
+if TYPE_CHECKING:  # keras is imported where used: importing seqzoo stays light
+    import keras
 
 __all__ = ["evaluate_dna", "predict_split", "train_dna"]
 
@@ -103,15 +107,24 @@ def _set_output_bias(model, positive_fraction: np.ndarray) -> None:
     layer.set_weights([kernel, np.log(p / (1 - p)).astype(bias.dtype)])
 
 
+def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
+             **config_overrides) -> tuple[dict, keras.Model]:
+    """The ``training.json`` of the ``train-dna`` run ``run_dir`` and its network, built from the
+    recorded architecture and config (updated by ``config_overrides``) with the run's best
+    weights loaded (or ``weights``)."""
+    from seqzoo.architectures import build
+
+    info = json.loads((Path(run_dir) / "training.json").read_text())
+    network = build(info["architecture"], **dict(info["config"], **config_overrides))
+    network.load_weights(weights or Path(run_dir) / info["weights_file"])
+    return info, network
+
+
 def copy_matching_layers(model, run_dir: str | os.PathLike) -> list[str]:
     """Copy into ``model`` the weights of every layer of the ``train-dna`` run ``run_dir`` that has
     the same name and weight shapes (a warm start, e.g. of a larger dense layer on learned
     convolutions); return the names of the copied layers."""
-    from seqzoo.architectures import build
-
-    info = json.loads((Path(run_dir) / "training.json").read_text())
-    donor = build(info["architecture"], **info["config"])
-    donor.load_weights(Path(run_dir) / info["weights_file"])
+    _, donor = load_run(run_dir)
     donors = {layer.name: layer for layer in donor.layers}
     copied = []
     for layer in model.layers:
@@ -288,11 +301,7 @@ def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None)
     if (path / "training.json").is_file():
         import keras
 
-        from seqzoo.architectures import build
-
-        info = json.loads((path / "training.json").read_text())
-        net = build(info["architecture"], **info["config"])
-        net.load_weights(weights or path / info["weights_file"])
+        info, net = load_run(path, weights)
         data_tasks = read_manifest(info["data"]["dir"])["tasks"]
         return (lambda x: np.asarray(net.predict_on_batch(x))), data_tasks, info["config"]["seq_len"], keras
     import seqzoo
@@ -410,13 +419,9 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
     it serves, or each member of an ensemble it serves (its provenance is its ``weights.yaml``'s),
     so an ensemble can grow by a new run without retraining its members.
     """
-    from seqzoo.architectures import build
-
     if (path / "training.json").is_file():
-        info = json.loads((path / "training.json").read_text())
+        info, network = load_run(path, **({"rc_average": True} if rc_average else {}))
         config = dict(info["config"], **({"rc_average": True} if rc_average else {}))
-        network = build(info["architecture"], **config)
-        network.load_weights(path / info["weights_file"])
         return [{"architecture": info["architecture"], "config": config, "network": network,
                  "tasks": read_manifest(info["data"]["dir"])["tasks"], "seq_len": info["config"]["seq_len"],
                  "weights_file": info["weights_file"],
