@@ -10,7 +10,7 @@ import numpy as np
 
 from seqzoo.architectures import build
 from seqzoo.artifacts import WeightsArtifact, fetch
-from seqzoo.device import cpu_description, resolve_device
+from seqzoo.device import BFLOAT16_CPU_FLAGS, cpu_description, resolve_device
 from seqzoo.zoo import ModelSpec, find_model, load_spec
 
 logger = logging.getLogger(__name__)
@@ -107,8 +107,8 @@ class ZooModel:
         if precision == "bfloat16" and self.device == "cpu":
             cpu, native = cpu_description()
             if native is False:
-                logger.warning("%s: this CPU (%s) has no bfloat16 units (avx512_bf16, amx_bf16); bfloat16 "
-                               "is emulated and usually slower than float32 here", spec.name, cpu)
+                logger.warning("%s: this CPU (%s) has no bfloat16 units (%s); bfloat16 is emulated and "
+                               "usually slower than float32 here", spec.name, cpu, ", ".join(BFLOAT16_CPU_FLAGS))
 
     @property
     def name(self) -> str:

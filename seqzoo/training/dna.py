@@ -420,8 +420,9 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
     so an ensemble can grow by a new run without retraining its members.
     """
     if (path / "training.json").is_file():
-        info, network = load_run(path, **({"rc_average": True} if rc_average else {}))
-        config = dict(info["config"], **({"rc_average": True} if rc_average else {}))
+        overrides = {"rc_average": True} if rc_average else {}
+        info, network = load_run(path, **overrides)
+        config = dict(info["config"], **overrides)
         return [{"architecture": info["architecture"], "config": config, "network": network,
                  "tasks": read_manifest(info["data"]["dir"])["tasks"], "seq_len": info["config"]["seq_len"],
                  "weights_file": info["weights_file"],
