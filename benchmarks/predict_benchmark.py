@@ -40,7 +40,7 @@ def log(*args):
 
 def random_bed(fasta: Path, n: int, path: Path, seed: int = 0, width: int = 200) -> None:
     """``n`` sorted random intervals, away from the chromosome ends."""
-    from seqzoo.genome import Genome
+    from seqzoo.io.genome import Genome
 
     with Genome(fasta) as genome:
         sizes = genome.chrom_sizes
@@ -114,7 +114,7 @@ def torch_basset():
 MEMORY_CHILD = """
 import sys
 import seqzoo
-from seqzoo.predict import predict_bed
+from seqzoo.predict_dna import predict_bed
 model = seqzoo.get_model(sys.argv[1], device="cpu")
 predict_bed(model, sys.argv[2], sys.argv[3], sys.argv[4], batch_size=256, progress=False)
 print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
@@ -149,11 +149,12 @@ def main() -> None:
     from kipoiseq.dataloaders import SeqIntervalDl
 
     import seqzoo
-    from seqzoo.genome import Genome
-    from seqzoo.predict import iter_window_batches, predict_bed
+    from seqzoo.io.genome import Genome
+    from seqzoo.predict_dna import predict_bed
+    from seqzoo.windows import iter_window_batches
 
-    device = seqzoo.device.resolve_device("auto")
-    cpu, bf16_units = seqzoo.device.cpu_description()
+    device = seqzoo.runtime.resolve_device("auto")
+    cpu, bf16_units = seqzoo.runtime.cpu_description()
     bf16_units = {True: "yes", False: "no", None: "unknown"}[bf16_units]
     log(f"backend {keras.backend.backend()}, device {device}, {os.cpu_count()} CPUs ({cpu}; bfloat16 units: "
         f"{bf16_units}), seqzoo {seqzoo.__version__}, keras {keras.__version__}")

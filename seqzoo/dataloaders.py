@@ -1,34 +1,35 @@
-"""kipoi dataloaders of the zoo, specified by the YAML files in ``dataloaders/``.
+"""kipoi dataloaders of the zoo, specified by the YAML files in ``seqzoo/dataloader_specs/``.
 
 Each class here takes its kipoi description (arguments, docs, output schema) from its
-``dataloaders/<Name>/dataloader.yaml`` and computes the exact input shape of its output schema
+``seqzoo/dataloader_specs/<Name>.yaml``, shipped inside the package (``dataloaders/<Name>/
+dataloader.yaml`` in the repository links to it, for kipoi's dataloader directories), and computes the exact input shape of its output schema
 from its own constructor defaults, which a model directory's ``default_args`` set. kipoi uses
 them both ways: by ``defined_as`` from a model.yaml, and as dataloader directories.
 """
 
 import copy
 import inspect
+from pathlib import Path
 
 import numpy as np
 from kipoi.data import Dataset, kipoi_dataloader
 from kipoi.metadata import GenomicRanges
 
 from seqzoo.encoding import encode_protein, one_hot_dna, reverse_complement_one_hot
-from seqzoo.genome import ChromosomeNotFound, Genome
-from seqzoo.intervals import centered_window, read_bed
-from seqzoo.proteins import iter_fasta
-from seqzoo.zoo import zoo_root
+from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.io.bed import centered_window, read_bed
+from seqzoo.io.proteins import iter_fasta
 
 
 def _from_spec(directory: str, length_arg: str, trailing: tuple):
-    """Class decorator: kipoi description from ``dataloaders/<directory>/dataloader.yaml``.
+    """Class decorator: kipoi description from ``seqzoo/dataloader_specs/<directory>.yaml``.
 
     The YAML leaves the sequence length free; ``get_output_schema`` fills it in from the
     class's default for ``length_arg``, so the schema equals the model's exactly.
     """
 
     def wrap(cls):
-        cls.__doc__ = (zoo_root() / "dataloaders" / directory / "dataloader.yaml").read_text()
+        cls.__doc__ = (Path(__file__).parent / "dataloader_specs" / f"{directory}.yaml").read_text()
         cls = kipoi_dataloader()(cls)
 
         @classmethod

@@ -1,4 +1,4 @@
-"""The same DNA prediction as ``seqzoo.predict.predict_bed``, on a Ray cluster (``ray.data``).
+"""The same DNA prediction as ``seqzoo.predict_dna.predict_bed``, on a Ray cluster (``ray.data``).
 
 The driver validates the BED (every line, every chromosome) and cuts it into shards of whole
 batches. Ray workers each hold the model and the FASTA (which must be readable at the same path
@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from seqzoo.genome import Genome
-from seqzoo.intervals import Interval, iter_bed
-from seqzoo.predict import LEADING_COLUMNS, OUT_OF_BOUNDS, check_bed, encode_windows, predict_rows
-from seqzoo.writers import open_writer
+from seqzoo.io.genome import Genome
+from seqzoo.io.bed import Interval, iter_bed
+from seqzoo.predict_dna import LEADING_COLUMNS, predict_rows
+from seqzoo.windows import OUT_OF_BOUNDS, check_bed, encode_windows
+from seqzoo.io.tables import open_writer
 
 INTERVAL_FIELDS = ("chrom", "start", "end", "name", "strand", "line")
 
@@ -32,7 +33,7 @@ class ShardPredictor:
 
     def __init__(self, model: str, weights, precision: str, fasta: str, batch_size: int, rc: bool,
                  out_of_bounds: str):
-        from seqzoo.predictor import get_model
+        from seqzoo.runtime import get_model
 
         self.model = get_model(model, weights=weights, device="auto", precision=precision)
         self.genome = Genome(fasta)
@@ -69,7 +70,7 @@ def predict_bed_ray(model: str, fasta: str | Path, bed: str | Path, output: str 
     """
     import ray
 
-    from seqzoo.zoo import find_model, load_spec
+    from seqzoo.zoo.spec import find_model, load_spec
 
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")

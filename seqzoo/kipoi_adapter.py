@@ -11,12 +11,12 @@ import os
 import numpy as np
 from kipoi.model import BaseModel
 
-from seqzoo.predictor import ZooModel
-from seqzoo.zoo import load_spec
+from seqzoo.runtime import ZooModel
+from seqzoo.zoo.spec import load_spec
 
 
 class KipoiModel(BaseModel):
-    """kipoi model backed by a seqzoo :class:`~seqzoo.predictor.ZooModel`."""
+    """kipoi model backed by a seqzoo :class:`~seqzoo.runtime.ZooModel`."""
 
     MODEL_PACKAGE = "seqzoo"
 

@@ -25,38 +25,17 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from seqzoo import __version__
+from seqzoo.version import __version__
 from seqzoo.architectures import build
-from seqzoo.artifacts import WeightsArtifact, cache_dir, cached_path, verify
-from seqzoo.zoo import ModelSpec, find_model, load_spec
+from seqzoo.zoo.artifacts import WeightsArtifact, cache_dir, cached_path, verify
+from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
+from seqzoo.zoo.weights import PUBLISHED, published_description
 
-
-@dataclass(frozen=True)
-class PublishedCheckpoint:
-    """Where kipoi publishes a model's PyTorch checkpoint, and its md5 as kipoi records it."""
-
-    file_name: str
-    url: str
-    md5: str
-    key_prefix: str  # prefix of the network's keys inside the checkpoint
-
-
-PUBLISHED = {
-    "Basset": PublishedCheckpoint(
-        "pretrained_model_reloaded_th.pth",
-        "https://zenodo.org/record/1466068/files/pretrained_model_reloaded_th.pth?download=1",
-        "4878981d84499eb575abd0f3b45570d3", ""),
-    "DeepSEA": PublishedCheckpoint(
-        "deepsea_predict.pth",
-        "https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
-        "89e640bf6bdbe1ff165f484d9796efc7", "2."),
-}
 
 # Keras layer -> index of the PyTorch module holding its weights, per architecture.
 # Linear layers sit inside a small Sequential at element 1 (keys "13.1.weight").
@@ -152,23 +131,6 @@ def _md5(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def published_description(name: str) -> Path:
-    """Where ``import_weights`` records the imported artifact of model ``name``."""
-    return cache_dir() / "imported" / name / "published.yaml"
-
-
-def published_artifact(name: str) -> WeightsArtifact:
-    """The imported published weights of ``name``; a clear error when not imported yet."""
-    path = published_description(name)
-    if not path.is_file():
-        source = PUBLISHED.get(name)
-        how = (f"download kipoi's checkpoint {source.url} and run `seqzoo import-weights {name} "
-               f"{source.file_name}`" if source else "no published checkpoint is known for it")
-        raise FileNotFoundError(f"the published weights of {name} have not been imported ({path} "
-                                f"does not exist): {how}")
-    return WeightsArtifact.from_yaml(path)
 
 
 def import_weights(name: str, checkpoint: str | os.PathLike, verify_source: bool = True) -> Path:

@@ -40,11 +40,11 @@ import numpy as np
 from tqdm import tqdm
 
 from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes
-from seqzoo.genome import ChromosomeNotFound, Genome
-from seqzoo.intervals import iter_lines
-from seqzoo.predict import predict_batch, prefetch
-from seqzoo.predictor import ZooModel
-from seqzoo.writers import open_writer
+from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.io.bed import iter_lines
+from seqzoo.runtime import predict_batch, prefetch
+from seqzoo.runtime import ZooModel
+from seqzoo.io.tables import open_writer
 
 __all__ = ["SCORES", "VariantAllele", "iter_alleles", "score_variants", "variant_columns", "variant_windows"]
 
@@ -250,7 +250,7 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
     unknown = sorted(set(scores) - set(SCORES))
     if unknown or not scores:
         raise ValueError(f"scores must be among {', '.join(SCORES)}; got {list(scores)}")
-    if len(model.spec.input_shape) != 2 or model.spec.input_shape[1] != 4:
+    if model.spec.modality != "dna":
         raise ValueError(f"{model.name} is not a DNA model (input {model.spec.input_shape})")
     seq_len = model.spec.input_shape[0]
     labels = model.columns

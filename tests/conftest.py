@@ -9,8 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import seqzoo  # noqa: E402
-from seqzoo.checks import example_batch  # noqa: E402
-from seqzoo.zoo import find_model, load_spec  # noqa: E402
+from seqzoo.packaging import example_batch  # noqa: E402
+from seqzoo.zoo.spec import find_model, load_spec  # noqa: E402
 
 
 def is_protein(spec) -> bool:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from seqzoo.architectures import ARCHITECTURES, build, build_basset, build_deepsea, build_deepsol
-from seqzoo.predictor import untrained_weights
+from seqzoo.architectures.untrained import untrained_weights
 
 PUBLISHED_PARAMETERS = {"basset": 4_140_464, "deepsea": 52_843_119, "deepsol": 920_321}
 

@@ -1,4 +1,4 @@
-"""Tests for seqzoo.artifacts against a real local HTTP server (no mocks)."""
+"""Tests for seqzoo.zoo.artifacts against a real local HTTP server (no mocks)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from seqzoo.artifacts import (
+from seqzoo.zoo.artifacts import (
     ArtifactError,
     WeightsArtifact,
     cache_dir,
@@ -25,7 +25,6 @@ from seqzoo.artifacts import (
     verify,
 )
 
-ARTIFACTS_PY = Path(__file__).resolve().parents[1] / "seqzoo" / "artifacts.py"
 FILE_NAME = "toy-v1.weights.bin"
 PAYLOAD_SIZE = 256 * 1024
 
@@ -330,17 +329,11 @@ def test_no_urls_no_mirror_says_how_to_work_offline(cache: Path) -> None:
 
 # --------------------------------------------------------------------------- concurrency
 
-# The child loads seqzoo/artifacts.py by path rather than `import seqzoo.artifacts`:
-# the package __init__ imports keras, which would add seconds per process and
-# has nothing to do with what is tested here.
+# The child imports only seqzoo.zoo.artifacts: the package root is light (no keras).
 _CHILD = r"""
-import importlib.util, json, sys, time
+import json, sys, time
 from pathlib import Path
-spec = importlib.util.spec_from_file_location("seqzoo_artifacts", sys.argv[3])
-module = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = module
-spec.loader.exec_module(module)
-WeightsArtifact, fetch = module.WeightsArtifact, module.fetch
+from seqzoo.zoo.artifacts import WeightsArtifact, fetch
 art = WeightsArtifact.from_yaml(sys.argv[1])
 print("ready", flush=True)
 go = Path(sys.argv[2])
@@ -360,7 +353,7 @@ def test_two_processes_fetch_once(cache: Path, server: Server, payload: bytes, t
     env = dict(os.environ)  # carries SEQZOO_CACHE set by the fixture
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(spec), str(go), str(ARTIFACTS_PY)],
+            [sys.executable, "-c", _CHILD, str(spec), str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

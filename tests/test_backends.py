@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import seqzoo
-from seqzoo.device import resolve_device, visible_gpus
+from seqzoo.runtime import resolve_device, visible_gpus
 
 from conftest import random_inputs
 

@@ -11,10 +11,10 @@ import seqzoo
 import keras
 
 from seqzoo.architectures import build, build_deepsol
-from seqzoo.artifacts import WeightsArtifact
+from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.cli import main
 from seqzoo.encoding import PROTEIN_ALPHABET
-from seqzoo.training.deepsol import (
+from seqzoo.training.protein import (
     LabelledProteins,
     LengthBucketBatches,
     predict_proteins,
@@ -24,7 +24,7 @@ from seqzoo.training.deepsol import (
     split_validation,
 )
 from seqzoo.training.metrics import accuracy, auprc, auroc, binary_metrics, confusion_counts, mcc
-from seqzoo.zoo import find_model
+from seqzoo.zoo.spec import find_model
 
 TINY = {"embedding_dim": 4, "kernels": {"2": 3, "3": 3, "5": 4}, "dense_units": 4, "dropout": 0.1}
 

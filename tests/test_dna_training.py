@@ -1,4 +1,4 @@
-"""seqzoo.training.dna and seqzoo.training.dna_metrics: tiny training runs, resume, evaluation, metrics."""
+"""seqzoo.training.dna and seqzoo.training.metrics: tiny training runs, resume, evaluation, metrics."""
 
 import json
 import math
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from seqzoo.architectures import build
-from seqzoo.datasets import GenomeWindowDataset, build_dataset
-from seqzoo.training.dna_metrics import auprc, auroc, per_task_metrics
+from seqzoo.training.datasets import GenomeWindowDataset, build_dataset
+from seqzoo.training.metrics import auprc, auroc, per_task_metrics
 from seqzoo.training.dna import evaluate_dna, train_dna
-from seqzoo.motifs import log_odds, scan_scores
+from seqzoo.training.baselines import log_odds, scan_scores
 
 TINY = {"conv_filters": [4, 4, 4], "dense_units": 4}
 

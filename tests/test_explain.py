@@ -15,10 +15,10 @@ import pytest
 import seqzoo
 from seqzoo.cli import main
 from seqzoo.encoding import one_hot_dna
-from seqzoo.explain import (attributions, explain_region, filter_pwms, first_convolution, in_silico_mutagenesis,
+from seqzoo.interpret import (attributions, explain_region, filter_pwms, first_convolution, in_silico_mutagenesis,
                             input_gradients, motif_similarity, target_index, trim_pwm)
-from seqzoo.motifs import read_meme
-from seqzoo.zoo import find_model
+from seqzoo.io.meme import read_meme
+from seqzoo.zoo.spec import find_model
 
 from conftest import random_inputs
 
@@ -61,7 +61,7 @@ TORCH_SIDE = """
 import sys, numpy as np, keras
 assert keras.backend.backend() == "torch"
 import seqzoo
-from seqzoo.explain import attributions
+from seqzoo.interpret import attributions
 model = seqzoo.get_model(sys.argv[1], device="cpu")
 np.save(sys.argv[3], attributions(model, np.load(sys.argv[2]), int(sys.argv[4]), method="saliency"))
 """

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seqzoo.encoding import one_hot_dna
-from seqzoo.genome import ChromosomeNotFound, Genome
+from seqzoo.io.genome import ChromosomeNotFound, Genome
 
 # chr1: 25 bases wrapped at 10; chr2: soft-masked (lower case) stretch.
 CHR1 = "ACGTACGTACGGGGCCCCTTTTAAN"

@@ -1,4 +1,4 @@
-"""seqzoo.datasets.genome_windows: the DeepSEA/Basset window builder and its streaming reader."""
+"""seqzoo.training.datasets: the DeepSEA/Basset window builder and its streaming reader."""
 
 import gzip
 import json
@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from seqzoo.datasets import GenomeWindowDataset, SplitError, build_dataset, parse_split
+from seqzoo.training.datasets import GenomeWindowDataset, SplitError, build_dataset, parse_split
 from seqzoo.encoding import reverse_complement_one_hot
-from seqzoo.intervals import BEDError
+from seqzoo.io.bed import BEDError
 
 TASKS = ["TF_A", "TF_B", "TF_C"]
 # (chrom, summit, task): each peak is written as a 500 bp window centred on the summit.

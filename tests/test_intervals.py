@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from seqzoo.intervals import BEDError, Interval, centered_window, iter_bed, read_bed
+from seqzoo.io.bed import BEDError, Interval, centered_window, iter_bed, read_bed
 
 
 def write(path, text, *, gz=False, newline="\n"):

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import seqzoo
-from seqzoo.checks import EXPECT_FILE, check_model_dir, dataloader_class
-from seqzoo.zoo import models_dir
+from seqzoo.packaging import EXPECT_FILE, check_model_dir, dataloader_class
+from seqzoo.zoo.spec import models_dir
 
 from conftest import is_protein, random_inputs
 

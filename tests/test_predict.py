@@ -7,11 +7,13 @@ import pandas as pd
 import pytest
 
 import seqzoo
-from seqzoo.device import cpu_description
+from seqzoo.runtime import cpu_description
 from seqzoo.encoding import one_hot_dna
-from seqzoo.genome import Genome
-from seqzoo.predict import LEADING_COLUMNS, predict_bed, prefetch, read_windows
-from seqzoo.zoo import find_model
+from seqzoo.io.genome import Genome
+from seqzoo.predict_dna import LEADING_COLUMNS, predict_bed
+from seqzoo.runtime import prefetch
+from seqzoo.windows import read_windows
+from seqzoo.zoo.spec import find_model
 
 EXAMPLE = find_model("Basset") / "example"
 
@@ -207,7 +209,7 @@ def test_parquet_rows_are_grouped_not_one_row_group_per_chunk(tmp_path):
     # made memory grow with the number of rows.
     import pyarrow.parquet as pq
 
-    from seqzoo.writers import ParquetWriter
+    from seqzoo.io.tables import ParquetWriter
 
     columns = ["name"] + [f"t{i}" for i in range(50)]
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""Streaming protein prediction (seqzoo.protein_predict and `seqzoo predict DeepSol`)."""
+"""Streaming protein prediction (seqzoo.predict_protein and `seqzoo predict DeepSol`)."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 
 from seqzoo.cli import main
 from seqzoo.encoding import encode_protein
-from seqzoo.protein_predict import THRESHOLD, output_columns, predict_fasta
+from seqzoo.predict_protein import THRESHOLD, output_columns, predict_fasta
 
 MAX_LEN = 40
 
@@ -165,8 +165,9 @@ def test_cli_parquet_matches_tsv_with_the_shipped_model(tmp_path, capsys):
     assert "wrote 4 rows" in capsys.readouterr().err
 
 
-def test_cli_refuses_a_bed_for_a_protein_model(tmp_path):
+def test_cli_refuses_a_bed_for_a_protein_model(tmp_path, capsys):
     fasta = tmp_path / "p.fa"
     fasta.write_text(">a\nMKV\n")
-    with pytest.raises(SystemExit, match="--bed is for DNA models"):
-        main(["predict", "DeepSol", "--fasta", str(fasta), "--bed", "x.bed", "-o", str(tmp_path / "o.tsv")])
+    assert main(["predict", "DeepSol", "--fasta", str(fasta), "--bed", "x.bed", "-o", str(tmp_path / "o.tsv")]) == 2
+    assert "DeepSol is a protein model" in capsys.readouterr().err
+    assert not (tmp_path / "o.tsv").exists()

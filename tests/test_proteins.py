@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from seqzoo.proteins import FastaRecord, iter_fasta
+from seqzoo.io.proteins import FastaRecord, iter_fasta
 
 TEXT = (
     ">sp|P1|PROT1 first protein OS=Homo sapiens\n"

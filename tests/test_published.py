@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import seqzoo
-from seqzoo.checks import example_batch
+from seqzoo.packaging import example_batch
 from seqzoo.cli import main
 from seqzoo.encoding import one_hot_dna
-from seqzoo.genome import Genome
+from seqzoo.io.genome import Genome
 from seqzoo.published import PUBLISHED, CheckpointError, import_weights, published_description
-from seqzoo.zoo import find_model, load_spec
+from seqzoo.zoo.spec import find_model, load_spec
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import seqzoo
-from seqzoo.predict import predict_bed
+from seqzoo.predict_dna import predict_bed
 
 ray = pytest.importorskip("ray")
 from seqzoo.distributed import predict_bed_ray  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 import seqzoo
 from seqzoo.encoding import one_hot_dna
 from seqzoo.variants import SCORES, score_variants, variant_columns
-from seqzoo.zoo import find_model
+from seqzoo.zoo.spec import find_model
 
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 

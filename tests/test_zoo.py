@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 import seqzoo
-from seqzoo.zoo import ModelNotFoundError, ModelSpecError, find_model, load_spec
+from seqzoo.zoo.spec import ModelNotFoundError, ModelSpecError, find_model, load_spec
 
 
 @pytest.fixture

@@ -1,6 +1,3 @@
-"""Training recipes for the zoo's models (``seqzoo train``) and their metrics."""
-
-from seqzoo.training.deepsol import train_deepsol
-from seqzoo.training.metrics import binary_metrics
-
-__all__ = ["binary_metrics", "train_deepsol"]
+"""Training the zoo's models: genome-window data sets (``datasets``), DNA models (``dna``), protein
+models (``protein``), known-motif baselines (``baselines``) and the metrics they share (``metrics``).
+A finished run becomes a model directory through ``seqzoo.packaging``."""

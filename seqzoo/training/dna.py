@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seqzoo.datasets.genome_windows import GenomeWindowDataset, read_manifest
-from seqzoo.training.dna_metrics import per_task_metrics
+from seqzoo.training.datasets import GenomeWindowDataset, read_manifest
+from seqzoo.training.metrics import per_task_metrics
 
 if TYPE_CHECKING:  # keras is imported where used: importing seqzoo stays light
     import keras
@@ -304,9 +304,9 @@ def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None)
         info, net = load_run(path, weights)
         data_tasks = read_manifest(info["data"]["dir"])["tasks"]
         return (lambda x: np.asarray(net.predict_on_batch(x))), data_tasks, info["config"]["seq_len"], keras
-    import seqzoo
+    from seqzoo.runtime import get_model
 
-    zoo_model = seqzoo.get_model(model, weights=weights, device="cpu")
+    zoo_model = get_model(model, weights=weights, device="cpu")
     return zoo_model.predict_on_batch, list(zoo_model.labels), zoo_model.spec.input_shape[0], None
 
 
@@ -369,6 +369,7 @@ dependencies:
 schema:
   inputs:
     name: seq
+    special_type: DNASeq
     shape: ({seq_len}, 4)
     doc: One-hot DNA, ACGT order (see dataloaders/DNAIntervals).
   targets:
@@ -430,13 +431,13 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
                                 f"{info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "
                                 f"mean AUPRC {info['valid']['mean_auprc']:.4f}; data: {info['data']['command']}; "
                                 f"keras {info['versions']['keras']} ({info['versions']['backend']})"}]
-    import seqzoo
-    from seqzoo.zoo import load_spec
+    from seqzoo.runtime import get_model
+    from seqzoo.zoo.spec import load_spec
 
     spec = load_spec(path)
     if not spec.artifact or not spec.artifact.trained:
         raise ValueError(f"{path}: a model directory exported as members must serve trained weights")
-    network = seqzoo.get_model(path, device="cpu").keras_model
+    network = get_model(path, device="cpu").keras_model
     if spec.architecture == "ensemble":
         members = [(m["architecture"], m["config"], network.get_layer(f"member{i}"))
                    for i, m in enumerate(spec.config["members"])]
@@ -464,7 +465,7 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     import textwrap
 
     from seqzoo.architectures import build
-    from seqzoo.artifacts import WeightsArtifact
+    from seqzoo.zoo.artifacts import WeightsArtifact
 
     paths = [Path(r) for r in (sources if isinstance(sources, (list, tuple)) else [sources])]
     parts = [(path, part) for path in paths for part in _export_sources(path, rc_average)]
@@ -502,7 +503,7 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     artifact.to_yaml(out / "weights.yaml")
     text = (out / "weights.yaml").read_text()
     (out / "weights.yaml").write_text(
-        "# The weights this directory serves (see seqzoo.artifacts.WeightsArtifact). The URL without a\n"
+        "# The weights this directory serves (see seqzoo.zoo.artifacts.WeightsArtifact). The URL without a\n"
         "# scheme is the file shipped beside this description; it is verified by sha256 like a download.\n" + text)
     (out / "model.yaml").write_text(_MODEL_YAML.format(
         architecture=architecture, config="\n".join(f"    {k}: {json.dumps(v)}" for k, v in config.items()),

@@ -1,8 +1,13 @@
-"""Binary-classification metrics, in plain NumPy (no scikit-learn needed).
+"""Classification metrics in plain NumPy (no scikit-learn needed), for every trainer.
 
 Every function takes ``y_true`` as 0/1 labels and either predicted classes or scores
 (probabilities). They match scikit-learn's ``accuracy_score``, ``matthews_corrcoef``,
 ``roc_auc_score`` and ``average_precision_score`` (the tests check hand-computed values).
+
+AUROC and AUPRC are exact (no thresholds grid): AUROC is the Mann-Whitney statistic (ties count
+one half), AUPRC is average precision ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score
+thresholds from high to low. One rule for both: scores must be finite, and with only one class
+present the value is NaN (``per_task_metrics`` counts such tasks under ``n_undefined``).
 """
 
 from __future__ import annotations
@@ -18,14 +23,25 @@ __all__ = [
     "binary_metrics",
     "confusion_counts",
     "mcc",
+    "per_task_metrics",
+    "summarize",
 ]
 
 
 def _labels(y_true) -> np.ndarray:
-    y = np.asarray(y_true).astype(int).ravel()
+    y = np.asarray(y_true).ravel()
     if not np.isin(y, (0, 1)).all():
         raise ValueError("labels must be 0 or 1")
-    return y
+    return y.astype(int)
+
+
+def _scores(y: np.ndarray, scores) -> np.ndarray:
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if s.shape != y.shape:
+        raise ValueError(f"labels and scores differ in length: {y.shape[0]} and {s.shape[0]}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    return s
 
 
 def confusion_counts(y_true, y_pred) -> dict[str, int]:
@@ -59,7 +75,7 @@ def auroc(y_true, scores) -> float:
     """Area under the ROC curve: the probability that a random positive scores above a random
     negative, ties counting one half (Mann-Whitney U). NaN if one class is absent."""
     y = _labels(y_true)
-    s = np.asarray(scores, dtype=float).ravel()
+    s = _scores(y, scores)
     n_pos, n_neg = int(y.sum()), int((1 - y).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
@@ -77,11 +93,12 @@ def auroc(y_true, scores) -> float:
 def auprc(y_true, scores) -> float:
     """Area under the precision-recall curve as average precision:
     ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score thresholds, highest first (the
-    step-wise definition of scikit-learn's ``average_precision_score``). NaN without positives."""
+    step-wise definition of scikit-learn's ``average_precision_score``). NaN without positives
+    or without negatives."""
     y = _labels(y_true)
-    s = np.asarray(scores, dtype=float).ravel()
+    s = _scores(y, scores)
     n_pos = int(y.sum())
-    if n_pos == 0:
+    if n_pos == 0 or n_pos == len(y):
         return float("nan")
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
@@ -109,4 +126,35 @@ def binary_metrics(y_true, probabilities, threshold: float = 0.5) -> dict:
         "auroc": auroc(y, p),
         "auprc": auprc(y, p),
         "confusion": confusion_counts(y, predicted),
+    }
+
+
+def summarize(values: dict[str, float], n_worst: int = 10) -> dict:
+    """Mean, median, minimum and the ``n_worst`` lowest of per-task values (NaN excluded)."""
+    defined = {k: v for k, v in values.items() if not math.isnan(v)}
+    arr = np.array(list(defined.values()), dtype=np.float64)
+    worst = sorted(defined.items(), key=lambda kv: kv[1])[:n_worst]
+    return {
+        "mean": float(arr.mean()) if len(arr) else math.nan,
+        "median": float(np.median(arr)) if len(arr) else math.nan,
+        "min": float(arr.min()) if len(arr) else math.nan,
+        "n_tasks": len(arr),
+        "n_undefined": len(values) - len(arr),
+        "worst": [[k, v] for k, v in worst],
+    }
+
+
+def per_task_metrics(y_true: np.ndarray, scores: np.ndarray, tasks: list[str], n_worst: int = 10) -> dict:
+    """AUROC and AUPRC of every task (columns of ``y_true``/``scores``) with their summaries."""
+    y_true, scores = np.asarray(y_true), np.asarray(scores)
+    if y_true.shape != scores.shape or y_true.ndim != 2 or y_true.shape[1] != len(tasks):
+        raise ValueError(f"labels {y_true.shape}, scores {scores.shape} and {len(tasks)} tasks do not match")
+    roc = {t: auroc(y_true[:, i], scores[:, i]) for i, t in enumerate(tasks)}
+    prc = {t: auprc(y_true[:, i], scores[:, i]) for i, t in enumerate(tasks)}
+    positives = {t: int(y_true[:, i].sum()) for i, t in enumerate(tasks)}
+    return {
+        "n": int(len(y_true)),
+        "auroc": summarize(roc, n_worst),
+        "auprc": summarize(prc, n_worst),
+        "per_task": {t: {"auroc": roc[t], "auprc": prc[t], "positives": positives[t]} for t in tasks},
     }

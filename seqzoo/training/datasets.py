@@ -66,8 +66,8 @@ from typing import Iterator
 import numpy as np
 
 from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes, reverse_complement_one_hot
-from seqzoo.genome import ChromosomeNotFound, Genome
-from seqzoo.intervals import BEDError, iter_bed, iter_lines
+from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.io.bed import BEDError, iter_bed, iter_lines
 
 __all__ = [
     "DESIGNS",

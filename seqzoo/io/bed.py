@@ -230,7 +230,7 @@ def centered_window(interval: Interval, length: int) -> tuple[int, int]:
 
     ``centre = (start + end) // 2``, ``start' = centre - length // 2``,
     ``end' = start' + length``. The window may extend before 0 or past the chromosome
-    end; :meth:`seqzoo.genome.Genome.fetch_codes` pads those parts with N.
+    end; :meth:`seqzoo.io.genome.Genome.fetch_codes` pads those parts with N.
     """
     if length <= 0:
         raise ValueError(f"window length must be positive, got {length}")

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, Literal
 
-from seqzoo.intervals import iter_lines
+from seqzoo.io.bed import iter_lines
 
 __all__ = ["FastaRecord", "iter_fasta"]
 

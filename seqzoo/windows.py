@@ -1,37 +1,22 @@
-"""Fast, streaming prediction of a DNA model on BED intervals of a FASTA genome.
+"""The one path from intervals to windows to one-hot arrays, shared by every DNA caller.
 
-The data path keeps up with the model so that compute is the only cost:
-
-1. a first pass over the BED validates every line and chromosome (errors name the file and the
-   line) and counts the rows, before anything is written;
+1. ``check_bed`` validates every BED line and chromosome before anything is written;
 2. batches of intervals are read as uint8 base codes, one genome slice per run of nearby
    intervals on a chromosome rather than one read per interval (``read_windows``);
-3. a whole batch is one-hot encoded at once through a 256-entry lookup table;
-4. a background thread prepares the next batch while the model runs on the current one;
-5. rows stream to the output (TSV, Parquet or HDF5), which is renamed only when complete.
-
-Output: one row per BED line, in input order: ``chrom, start, end, name, strand`` as in the BED,
-``padded`` (window positions outside the chromosome, filled with N), ``note`` (empty, or why the
-row has no prediction) and one column per target named by the model's labels.
+3. a whole batch is one-hot encoded at once through a 256-entry lookup table.
 """
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes
-from seqzoo.genome import ChromosomeNotFound, Genome
-from seqzoo.intervals import Interval, centered_window, iter_bed
-from seqzoo.predictor import ZooModel
-from seqzoo.writers import open_writer
+from seqzoo.io.bed import Interval, centered_window, iter_bed
+from seqzoo.io.genome import ChromosomeNotFound, Genome
 
-LEADING_COLUMNS = ["chrom", "start", "end", "name", "strand", "padded", "note"]
 # Nearby windows on a chromosome are read as one genome slice of at most MAX_SLICE bases; a gap
 # of more than MAX_GAP bases between windows starts a new read rather than reading the gap.
 MAX_SLICE = 1 << 20
@@ -126,82 +111,3 @@ def iter_window_batches(bed: str | Path, genome: Genome, seq_len: int, batch_siz
     intervals = iter_bed(bed)
     while chunk := list(islice(intervals, batch_size)):
         yield encode_windows(genome, chunk, seq_len, out_of_bounds)
-
-
-def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
-    """Run ``iterator`` in a background thread, ``depth`` items ahead; re-raise its errors."""
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for item in iterator:
-                if stop.is_set():
-                    return
-                items.put(item)
-            items.put(done)
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            items.put(e)
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    try:
-        while (item := items.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
-
-
-def predict_batch(model: ZooModel, x: np.ndarray, rc: bool = False) -> np.ndarray:
-    """Predictions for one batch, optionally averaged with the reverse complement."""
-    if not rc:
-        return model.predict_on_batch(x)
-    both = model.predict_on_batch(np.concatenate([x, x[:, ::-1, ::-1]]))
-    return (both[: len(x)] + both[len(x):]) / 2
-
-
-def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: bool = False) -> dict:
-    """Output rows (column name -> values) of one batch: the intervals, then the predictions."""
-    preds = predict_batch(model, batch.x, rc=rc).astype(np.float32)
-    preds[batch.refused] = np.nan
-    ivs = batch.intervals
-    rows = {
-        "chrom": np.array([iv.chrom for iv in ivs]),
-        "start": np.array([iv.start for iv in ivs]),
-        "end": np.array([iv.end for iv in ivs]),
-        "name": np.array([iv.name for iv in ivs]),
-        "strand": np.array([iv.strand for iv in ivs]),
-        "padded": batch.padded,
-        "note": np.array(batch.notes, dtype=object),
-    }
-    rows.update({label: preds[:, j] for j, label in enumerate(labels)})
-    return rows
-
-
-def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str | Path, *,
-                batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
-                progress: bool = True) -> int:
-    """Predict every interval of ``bed`` and write the rows to ``output``; return the row count."""
-    if out_of_bounds not in OUT_OF_BOUNDS:
-        raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
-    labels = model.columns
-    clash = sorted(set(labels) & set(LEADING_COLUMNS))
-    if clash:
-        raise ValueError(f"{model.name}: target labels {clash} clash with the interval columns")
-    seq_len = model.spec.input_shape[0]
-    with Genome(fasta) as genome:
-        total = check_bed(bed, genome)
-        with open_writer(output, LEADING_COLUMNS + labels) as writer, \
-                tqdm(total=total, unit=" intervals", disable=not progress, smoothing=0.1) as bar:
-            for batch in prefetch(iter_window_batches(bed, genome, seq_len, batch_size, out_of_bounds)):
-                writer.write(predict_rows(model, batch, labels, rc=rc))
-                bar.update(len(batch.intervals))
-    return total

@@ -11,8 +11,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from seqzoo.predictor import ZooModel
-from seqzoo.zoo import ModelSpec, load_spec
+from seqzoo.runtime import ZooModel
+from seqzoo.zoo.spec import ModelSpec, load_spec
 
 EXPECT_FILE = "test.expect.h5"
 
@@ -71,7 +71,15 @@ def check_model_dir(directory: str | os.PathLike) -> list[str]:
             problems.append(f"missing {name}")
     if not spec.labels:
         problems.append("schema.targets has no column_labels file")
-    schema = dataloader_class(spec).get_output_schema()
+    loader = dataloader_class(spec)
+    from seqzoo.dataloaders import DNAIntervalDataset, ProteinDataset
+
+    reads = {DNAIntervalDataset: "dna", ProteinDataset: "protein"}
+    loader_modality = next((m for cls, m in reads.items() if issubclass(loader, cls)), None)
+    if loader_modality is not None and loader_modality != spec.modality:
+        problems.append(f"model.yaml says the model reads {spec.modality}, but its dataloader {spec.dataloader} "
+                        f"gives {loader_modality}")
+    schema = loader.get_output_schema()
     if tuple(schema.inputs.shape) != spec.input_shape:
         problems.append(f"dataloader input shape {tuple(schema.inputs.shape)} != model input {spec.input_shape}")
     try:

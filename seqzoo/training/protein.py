@@ -24,7 +24,7 @@ Recipe (described in ``models/DeepSol/README.md``):
 * **Ensembles.** :func:`ensemble_deepsol` (``seqzoo ensemble DeepSol``) averages runs that held
   out the same rows (one ``split_seed``), optionally weighted, and measures the average there.
 * **Output.** ``<name>.weights.h5`` (the model at ``max_len``, loadable by ``seqzoo.get_model``),
-  ``weights.yaml`` (:class:`~seqzoo.artifacts.WeightsArtifact`, relative URL) and
+  ``weights.yaml`` (:class:`~seqzoo.zoo.artifacts.WeightsArtifact`, relative URL) and
   ``metrics.json`` (metrics on the held-out part, the exact command, seed, split rule, history,
   keras version).
 """
@@ -44,7 +44,7 @@ import keras
 import numpy as np
 
 from seqzoo.architectures import build, build_ensemble
-from seqzoo.artifacts import WeightsArtifact
+from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.encoding import PAD_TOKEN, encode_protein
 from seqzoo.training.metrics import binary_metrics
 
@@ -481,7 +481,7 @@ def train_deepsol(
         "weights_file": weights_path.name,
     }
     _write_run(output_dir, weights_path, result,
-               f"{command} (seqzoo.training.deepsol, keras {keras.__version__}, seed {seed})")
+               f"{command} (seqzoo.training.protein, keras {keras.__version__}, seed {seed})")
     return result
 
 

@@ -25,7 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_ALIASES", "find_motif", "log_odds", "motif_baseline", "read_meme", "scan_scores", "write_meme"]
+from seqzoo.io.meme import read_meme
+from seqzoo.training.datasets import GenomeWindowDataset
+from seqzoo.training.metrics import auprc, auroc
+
+__all__ = ["DEFAULT_ALIASES", "find_motif", "log_odds", "motif_baseline", "scan_scores"]
 
 #: Motif names for data-set TF names that JASPAR names differently (same gene, by AGI):
 #: CBF3 = DREB1A (AT4G25480); AT1G72010 = TCP22; LHY1 = LHY (AT1G01060); ERF1 = ERF1B (AT3G23240).
@@ -33,36 +37,6 @@ DEFAULT_ALIASES = {"CBF3": "DREB1A", "AT1G72010": "TCP22", "LHY1": "LHY", "ERF1"
 
 RELATIVE_THRESHOLD = 0.85
 PSEUDOCOUNT = 0.01
-
-
-def read_meme(path: str | os.PathLike) -> dict[str, tuple[str, np.ndarray]]:
-    """Motifs of a MEME text file: ``{name: (id, probabilities (width, 4) in ACGT order)}``.
-
-    A name that repeats (JASPAR has a few, e.g. two ``IDD6``) keys its later motifs as
-    ``"NAME (ID)"``, so every motif of the file is kept."""
-    motifs: dict[str, tuple[str, np.ndarray]] = {}
-    lines = Path(path).read_text().splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i].strip()
-        if line.startswith("MOTIF"):
-            parts = line.split()
-            if len(parts) < 2:
-                raise ValueError(f"{path}, line {i + 1}: MOTIF without an id")
-            motif_id, name = parts[1], parts[2] if len(parts) > 2 else parts[1]
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith("letter-probability"):
-                j += 1
-            if j == len(lines):
-                raise ValueError(f"{path}, line {i + 1}: motif {motif_id} has no letter-probability matrix")
-            width = int(lines[j].split("w=")[1].split()[0])
-            rows = [[float(v) for v in lines[j + 1 + k].split()] for k in range(width)]
-            if any(len(r) != 4 for r in rows):
-                raise ValueError(f"{path}, line {j + 1}: motif {motif_id}: expected 4 columns (ACGT)")
-            motifs[name if name not in motifs else f"{name} ({motif_id})"] = (motif_id, np.array(rows, dtype=np.float64))
-            i = j + width
-        i += 1
-    return motifs
 
 
 def find_motif(motifs: dict, tf: str, aliases: dict[str, str] | None = None) -> tuple[str, str, np.ndarray]:
@@ -97,9 +71,6 @@ def scan_scores(x: np.ndarray, pwm: np.ndarray) -> np.ndarray:
 def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), out_path=None,
                    aliases: dict[str, str] | None = None, chunk: int = 2048, command: str | None = None) -> dict:
     """AUROC/AUPRC of the four motif scorings (module docstring) for each TF in ``tasks``."""
-    from seqzoo.datasets.genome_windows import GenomeWindowDataset
-    from seqzoo.training.dna_metrics import auprc, auroc
-
     dataset = GenomeWindowDataset(data_dir, split)
     motifs = read_meme(meme)
     manifest = dataset.manifest
@@ -138,15 +109,3 @@ def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), 
     if out_path:
         Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
     return result
-
-
-def write_meme(path: str | os.PathLike, motifs: dict[str, np.ndarray], sites: dict[str, int] | None = None) -> None:
-    """Write probability matrices ``{name: (width, 4) ACGT}`` as a MEME (version 4) text file."""
-    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "",
-             "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
-    for name, prob in motifs.items():
-        nsites = (sites or {}).get(name, 0)
-        lines += [f"MOTIF {name}", f"letter-probability matrix: alength= 4 w= {len(prob)} nsites= {nsites} E= 0"]
-        lines += ["  ".join(f"{v:.6f}" for v in row) for row in prob]
-        lines.append("")
-    Path(path).write_text("\n".join(lines))

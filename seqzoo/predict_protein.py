@@ -34,8 +34,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from seqzoo.encoding import encode_protein
-from seqzoo.proteins import FastaRecord, iter_fasta
-from seqzoo.writers import ParquetWriter, TSVWriter
+from seqzoo.io.proteins import FastaRecord, iter_fasta
+from seqzoo.io.tables import ParquetWriter, TSVWriter
 
 __all__ = ["THRESHOLD", "output_columns", "predict_fasta"]
 

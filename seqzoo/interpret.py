@@ -21,10 +21,10 @@ import keras
 import numpy as np
 
 from seqzoo.encoding import one_hot_dna
-from seqzoo.genome import ChromosomeNotFound, Genome
-from seqzoo.intervals import Interval, centered_window
-from seqzoo.predict import predict_batch
-from seqzoo.predictor import ZooModel
+from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.io.bed import Interval, centered_window
+from seqzoo.runtime import predict_batch
+from seqzoo.runtime import ZooModel
 
 __all__ = [
     "ATTRIBUTION_METHODS", "attributions", "best_matches", "explain_region", "filter_pwms", "first_convolution",
@@ -219,7 +219,7 @@ def motif_similarity(query: np.ndarray, target: np.ndarray, min_overlap: int = 5
 
 def best_matches(pwms: np.ndarray, motifs: dict[str, tuple[str, np.ndarray]], min_bits: float = 0.3,
                  top: int = 1) -> list[list[tuple[str, str, float]]]:
-    """For each filter matrix, the ``top`` motifs of ``motifs`` (as :func:`seqzoo.motifs.read_meme`
+    """For each filter matrix, the ``top`` motifs of ``motifs`` (as :func:`seqzoo.training.baselines.read_meme`
     returns) with the highest :func:`motif_similarity` after :func:`trim_pwm`:
     ``[[(motif name, id, similarity), ...], ...]``."""
     database = [(name, motif_id, len(prob), (_centred_columns(prob), _centred_columns(prob[::-1, ::-1])))

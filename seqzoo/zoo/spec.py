@@ -11,7 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from seqzoo.artifacts import ArtifactError, WeightsArtifact
+from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
+
+#: What a model reads. DNA: one-hot windows ``(L, 4)``; protein: amino-acid tokens ``(L,)``.
+MODALITIES = ("dna", "protein")
 
 # The zoo (models/, dataloaders/) lives beside the package in a checkout or editable install;
 # SEQZOO_ZOO points elsewhere (e.g. a copy of the repository next to a wheel install).
@@ -20,7 +23,7 @@ ZOO_ENV = "SEQZOO_ZOO"
 
 def zoo_root() -> Path:
     """Directory holding ``models/`` and ``dataloaders/``."""
-    root = Path(os.environ.get(ZOO_ENV) or Path(__file__).resolve().parent.parent)
+    root = Path(os.environ.get(ZOO_ENV) or Path(__file__).resolve().parents[2])
     if not (root / "models").is_dir():
         raise FileNotFoundError(
             f"no models/ directory under {root}; install seqzoo from its repository "
@@ -77,6 +80,7 @@ class ModelSpec:
     dataloader: str = ""
     default_dataloader_args: dict = field(default_factory=dict)
     doc: str = ""
+    modality: str = "dna"  # see MODALITIES and _modality
 
     @property
     def columns(self) -> list[str]:
@@ -89,6 +93,20 @@ class ModelSpec:
         labels = list(self.labels) or [f"target_{i}" for i in range(self.target_shape[-1])]
         repeated = {label for label in labels if labels.count(label) > 1}
         return [f"{label}#{i}" if label in repeated else label for i, label in enumerate(labels)]
+
+
+def _modality(inputs: dict, path: Path) -> str:
+    """``schema.inputs.special_type: DNASeq`` (kipoi's own marker) is a DNA model; anything else
+    declares ``schema.inputs.modality`` (kipoi ignores the extra key)."""
+    declared = inputs.get("modality")
+    if declared is None and inputs.get("special_type") == "DNASeq":
+        declared = "dna"
+    if declared not in MODALITIES:
+        raise ModelSpecError(f"{path}: schema.inputs must say what the model reads: 'special_type: DNASeq' "
+                             f"for one-hot DNA, or 'modality:' one of {', '.join(MODALITIES)} (got {declared!r})")
+    if declared == "dna" and inputs.get("special_type", "DNASeq") != "DNASeq":
+        raise ModelSpecError(f"{path}: schema.inputs says modality dna but special_type {inputs['special_type']!r}")
+    return declared
 
 
 def load_spec(directory: str | os.PathLike) -> ModelSpec:
@@ -146,6 +164,7 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
         dataloader=dataloader["defined_as"],
         default_dataloader_args=dict(dataloader.get("default_args") or {}),
         doc=str((descr.get("info") or {}).get("doc", "")).strip(),
+        modality=_modality(inputs, path),
     )
 
 
@@ -163,4 +182,4 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
     raise ModelNotFoundError(f"no model named {str(name_or_path)!r} in the zoo (known: {', '.join(known)}){hint}")
 
 
-__all__ = ["ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]
+__all__ = ["MODALITIES", "ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]

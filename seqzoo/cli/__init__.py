@@ -1,0 +1,114 @@
+"""The ``seqzoo`` command line: a Keras 3 model zoo for DNA and protein sequences.
+
+``COMMANDS`` is the whole command table: each command's module and one-line help. Only the
+command being run has its module imported and its arguments declared, and every module here is
+light at import (handlers import what they need when they run), so ``seqzoo --help``,
+``seqzoo list``, ``info`` and ``fetch`` start without TensorFlow, keras or kipoi.
+
+In a command module, command ``train-dna`` is declared by ``train_dna_arguments(parser)`` and run
+by ``cmd_train_dna(args)``.
+"""
+
+import argparse
+import contextlib
+import importlib
+import logging
+import os
+import sys
+
+# name -> (module of its arguments and handler, help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("zoo_commands", "list the zoo's models"),
+    "info": ("zoo_commands", "model card summary, inputs, targets, weights and cache state"),
+    "fetch": ("zoo_commands", "download and verify models' weights into the cache"),
+    "check": ("zoo_commands", "check model directories the way kipoi test does, and more strictly"),
+    "import-weights": ("zoo_commands", "convert kipoi's published PyTorch weights (Basset, DeepSEA)"),
+    "kipoi-source": ("zoo_commands", "print how to register the zoo as a kipoi model source"),
+    "predict": ("predict_commands", "predict on BED intervals of a FASTA genome, or on a protein FASTA"),
+    "variants": ("predict_commands", "score the alleles of a VCF: ref/alt predictions and their differences"),
+    "explain": ("predict_commands", "attribution logo and in-silico mutagenesis heat map of a region"),
+    "learned-motifs": ("predict_commands", "convolution filters as PWMs, matched to a motif database"),
+    "dataset": ("train_commands", "build labelled genome windows (DeepSEA/Basset designs) from a FASTA and peaks"),
+    "train": ("train_commands", "train a model (DeepSol) on labelled sequences"),
+    "ensemble": ("train_commands", "average several `seqzoo train` runs (DeepSol) into one model"),
+    "train-dna": ("train_commands", "train a DeepSEA- or Basset-like model on a `seqzoo dataset` directory"),
+    "evaluate-dna": ("train_commands", "per-task AUROC/AUPRC of a model on a data set split"),
+    "motif-baseline": ("train_commands", "score windows by a TF's known motif (PWM) and report AUROC/AUPRC"),
+    "export-dna": ("train_commands", "write a model directory (model.yaml, weights) from train-dna runs"),
+}
+
+
+# Commands that never load a network: they run without importing keras at all.
+KERAS_FREE = {"list", "info", "fetch", "kipoi-source", "dataset", "motif-baseline"}
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null: TensorFlow 2.20+ writes its start-up lines from C++
+    before any log level applies (TF_CPP_MIN_LOG_LEVEL no longer hides them)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_keras_quietly() -> None:
+    if "keras" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's later C++ messages
+    with _stderr_silenced():
+        import keras  # noqa: F401  (imports the backend, TensorFlow by default)
+
+
+def _module(command: str):
+    return importlib.import_module(f"{__name__}.{COMMANDS[command][0]}")
+
+
+def _attribute(command: str, prefix: str = "", suffix: str = ""):
+    return getattr(_module(command), prefix + command.replace("-", "_") + suffix)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``seqzoo`` parser; only ``command``'s arguments are declared (all commands are listed)."""
+    from seqzoo.version import __version__
+
+    parser = argparse.ArgumentParser(prog="seqzoo", description="A Keras 3 model zoo for DNA and protein sequences, compatible with kipoi.")
+    parser.add_argument("--version", action="version", version=f"seqzoo {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show log messages, TensorFlow's start-up lines among them")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            _attribute(name, suffix="_arguments")(p)
+    return parser
+
+
+def _chosen_command(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``seqzoo`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _chosen_command(argv)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
+    quiet = not args.verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # the variable says "show"
+    if quiet and args.command not in KERAS_FREE:
+        _import_keras_quietly()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    args.argv = argv  # recorded by training and export commands (options.command_line)
+    try:
+        return _attribute(args.command, prefix="cmd_")(args)
+    except (ValueError, LookupError, OSError, RuntimeError) as e:
+        print(f"seqzoo {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["COMMANDS", "build_parser", "main"]

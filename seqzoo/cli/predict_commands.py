@@ -1,0 +1,207 @@
+"""``seqzoo`` commands that run a loaded model: predict, variants, explain, learned-motifs."""
+
+import argparse
+import sys
+
+import numpy as np
+
+from seqzoo.cli import options
+
+def predict_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model")
+    p.add_argument("--fasta", required=True, help="genome FASTA (DNA models) or protein FASTA (DeepSol)")
+    p.add_argument("--bed", help="BED intervals (DNA models)")
+    options.add_table_output(p)
+    options.add_batch_size(p, 128)
+    options.add_model_run(p)
+    options.add_rc(p)
+    p.add_argument("--out-of-bounds", default="pad", choices=["pad", "refuse"],
+                   help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
+    p.add_argument("--ray-address", help="address of a running Ray cluster ('auto' finds a local one); "
+                                         "default: start Ray on this machine")
+    p.add_argument("--workers", type=int, help="Ray workers, each holding the model (default: CPUs / 2)")
+    options.add_quiet(p)
+
+
+def variants_arguments(p: argparse.ArgumentParser) -> None:
+    from seqzoo.variants import SCORES  # declared only when `variants` runs
+
+    p.add_argument("model")
+    p.add_argument("--fasta", required=True, help="genome FASTA the VCF refers to")
+    p.add_argument("--vcf", required=True, help="VCF (plain, gzip or bgzip)")
+    options.add_table_output(p)
+    p.add_argument("--scores", default=",".join(SCORES), help=f"comma-separated, among {', '.join(SCORES)}")
+    options.add_rc(p)
+    options.add_batch_size(p, 128, "alleles (2 sequences each)")
+    options.add_model_run(p)
+    options.add_quiet(p)
+
+
+def explain_arguments(p: argparse.ArgumentParser) -> None:
+    from seqzoo.interpret import ATTRIBUTION_METHODS  # declared only when `explain` runs
+
+    p.add_argument("model")
+    p.add_argument("--fasta", required=True)
+    p.add_argument("--region", required=True, help="CHROM:START-END, 0-based half-open (BED coordinates), "
+                                                    "at most the model's input length")
+    p.add_argument("--target", required=True, help="target label (see seqzoo info) or 0-based column index")
+    p.add_argument("--method", default="input_x_gradient", choices=ATTRIBUTION_METHODS)
+    p.add_argument("--no-ism", action="store_true", help="attributions only (no mutagenesis heat map)")
+    p.add_argument("-o", "--output", required=True, help="figure: .png, .svg or .pdf")
+    p.add_argument("--arrays", help="also save the attribution and ISM arrays to this .npz")
+    options.add_weights(p)
+    options.add_device(p)
+
+
+def learned_motifs_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model")
+    p.add_argument("--fasta", required=True)
+    p.add_argument("--bed", required=True, help="windows whose sequences activate the filters (e.g. validation bins)")
+    p.add_argument("--meme", help="motif database in MEME format (e.g. JASPAR) to compare the filters with")
+    p.add_argument("--top", type=int, default=1, help="best-matching motifs listed per filter")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="a site activates a filter above this fraction of the filter's maximum")
+    p.add_argument("--max-windows", type=int, default=50_000,
+                   help="refuse a BED with more intervals (windows are held in memory)")
+    p.add_argument("--layer", default="conv1",
+                   help="the convolution whose filters to read: conv1 (the first layer), or task_motif_conv "
+                        "(a DeepSEA motif branch's per-task filters, named TASK/i)")
+    p.add_argument("-o", "--output", required=True, help="table: .parquet or TSV")
+    p.add_argument("--meme-out", help="also write the filters' PWMs as a MEME file")
+    options.add_weights(p)
+    options.add_device(p)
+
+
+def _load(args, modality: str | None = None):
+    """The model a command runs, with the weights, device and precision asked for."""
+    from seqzoo.runtime import ZooModel
+    from seqzoo.zoo.spec import find_model, load_spec
+
+    spec = load_spec(find_model(args.model))
+    if modality and spec.modality != modality:
+        raise ValueError(f"{spec.name} reads {spec.modality}, not {modality}: `seqzoo {args.command}` is for "
+                         f"{modality} models")
+    return ZooModel(spec, weights=args.weights, device=args.device, precision=getattr(args, "precision", "float32"))
+
+
+def cmd_predict(args) -> int:
+    from seqzoo.zoo.spec import find_model, load_spec
+
+    spec = load_spec(find_model(args.model))
+    if spec.modality == "protein":
+        return _predict_proteins(args)
+    if not args.bed:
+        raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed")
+    if args.engine == "ray":
+        from seqzoo.distributed import predict_bed_ray
+
+        if args.weights:
+            raise ValueError("--engine ray runs the model directory's own weights; --weights is for the local engine")
+        n = predict_bed_ray(str(spec.directory), args.fasta, args.bed, args.output, precision=args.precision,
+                            batch_size=args.batch_size, rc=args.rc, out_of_bounds=args.out_of_bounds,
+                            workers=args.workers, address=args.ray_address, progress=not args.quiet)
+        print(f"wrote {n} rows x {len(spec.columns)} targets to {args.output}", file=sys.stderr)
+        return 0
+    from seqzoo.predict_dna import predict_bed
+
+    model = _load(args)
+    n = predict_bed(model, args.fasta, args.bed, args.output, batch_size=args.batch_size, rc=args.rc,
+                    out_of_bounds=args.out_of_bounds, progress=not args.quiet)
+    print(f"wrote {n} rows x {len(model.columns)} targets to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _predict_proteins(args) -> int:
+    """``seqzoo predict`` for a protein model (seqzoo.predict_protein)."""
+    from seqzoo.predict_protein import THRESHOLD, predict_fasta
+
+    if args.bed:
+        raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed")
+    if args.rc or args.engine != "local":
+        raise ValueError(f"{args.model} is a protein model: --rc and --engine ray are for DNA models")
+    model = _load(args)
+    n = predict_fasta(model.predict_on_batch, args.fasta, args.output, max_len=model.spec.input_shape[0],
+                      labels=model.columns, batch_size=args.batch_size, progress=not args.quiet)
+    print(f"wrote {n} rows to {args.output} (predicted_class: probability >= {THRESHOLD})", file=sys.stderr)
+    return 0
+
+
+def _dna_model(args):
+    return _load(args, modality="dna")
+
+
+def cmd_variants(args) -> int:
+    from seqzoo.variants import score_variants
+
+    model = _dna_model(args)
+    scores = [s.strip() for s in args.scores.split(",") if s.strip()]
+    n = score_variants(model, args.fasta, args.vcf, args.output, batch_size=args.batch_size, rc=args.rc,
+                       scores=scores, progress=not args.quiet)
+    print(f"wrote {n} allele rows x {len(model.columns)} targets ({', '.join(scores)}) to {args.output}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from seqzoo.interpret import explain_region
+    from seqzoo.plots import explain_figure
+
+    model = _dna_model(args)
+    r = explain_region(model, args.fasta, args.region, args.target, method=args.method, ism=not args.no_ism)
+    title = (f"{model.name} {r['target']} at {r['chrom']}:{r['start']}-{r['end']} "
+             f"(prediction {r['prediction']:.3g}; {args.method.replace('_', ' ')})")
+    explain_figure(args.output, r["attribution"], r["ism"], r["start"], title=title,
+                   attribution_label=args.method.replace("_", " "))
+    if args.arrays:
+        np.savez_compressed(args.arrays, attribution=r["attribution"],
+                            ism=r["ism"] if r["ism"] is not None else np.zeros((0, 4)),
+                            positions=np.arange(r["start"], r["end"]), bases=np.array(list("ACGT")))
+    print(f"{r['target']}: prediction {r['prediction']:.4g}; wrote {args.output}"
+          + (f" and {args.arrays}" if args.arrays else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_learned_motifs(args) -> int:
+    from seqzoo.interpret import best_matches, filter_pwms, information_content
+    from seqzoo.io.genome import Genome
+    from seqzoo.io.meme import read_meme, write_meme
+    from seqzoo.windows import check_bed, iter_window_batches
+    from seqzoo.io.tables import open_writer
+
+    model = _dna_model(args)
+    with Genome(args.fasta) as genome:
+        n = check_bed(args.bed, genome)
+        if n > args.max_windows:  # the windows are held in memory (two passes over them)
+            raise ValueError(f"{args.bed}: {n} intervals; learned-motifs holds its windows in memory, so give "
+                             f"at most --max-windows {args.max_windows} (a sample of regions is enough)")
+        batches = list(iter_window_batches(args.bed, genome, model.spec.input_shape[0], 512))
+    x = np.concatenate([b.x[~b.refused] for b in batches])
+    if len(x) < n:
+        print(f"{n - len(x)} windows hold characters that are not DNA and were not used", file=sys.stderr)
+    pwms, sites = filter_pwms(model, x, threshold=args.threshold, layer=args.layer)
+    names = [f"filter{f}" for f in range(len(pwms))]
+    if args.layer == "task_motif_conv":  # filters t*k .. t*k+k-1 are task t's own
+        per_task = len(pwms) // len(model.columns)
+        names = [f"{model.columns[f // per_task]}/{f % per_task}" for f in range(len(pwms))]
+    matches = best_matches(pwms, read_meme(args.meme), top=args.top) if args.meme else [[] for _ in pwms]
+    columns = ["filter", "sites", "information_bits"] + [f"{k}_{i}" for i in range(1, args.top + 1)
+                                                          for k in ("motif", "motif_id", "similarity")]
+    rows = {c: [] for c in columns}
+    for name, pwm, n, found in zip(names, pwms, sites, matches):
+        rows["filter"].append(name)
+        rows["sites"].append(int(n))
+        rows["information_bits"].append(float(information_content(pwm).sum()))
+        for i in range(args.top):
+            name, motif_id, score = found[i] if i < len(found) else ("", "", float("nan"))
+            rows[f"motif_{i + 1}"].append(name)
+            rows[f"motif_id_{i + 1}"].append(motif_id)
+            rows[f"similarity_{i + 1}"].append(score)
+    with open_writer(args.output, columns) as writer:
+        writer.write({c: np.array(v, dtype=object if isinstance(v[0], str) else None) for c, v in rows.items()})
+    if args.meme_out:
+        write_meme(args.meme_out, dict(zip(names, pwms)), {name: int(n) for name, n in zip(names, sites)})
+    print(f"{len(pwms)} filters from {len(x)} windows; wrote {args.output}"
+          + (f" and {args.meme_out}" if args.meme_out else ""), file=sys.stderr)
+    return 0

@@ -1,0 +1,126 @@
+"""``seqzoo`` commands about the catalogue: list, info, fetch, check, import-weights, kipoi-source."""
+
+import argparse
+
+def list_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pattern", nargs="?", default="")
+
+
+def info_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model")
+
+
+def fetch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+")
+    p.add_argument("--force", action="store_true", help="download again even if cached")
+
+
+def check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", help="model names or directories")
+    p.add_argument("--write-expect", action="store_true", help="(re)write test.expect.h5 from the current weights first")
+
+
+def import_weights_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="Basset or DeepSEA")
+    p.add_argument("checkpoint", help="kipoi's .pth file (pretrained_model_reloaded_th.pth, deepsea_predict.pth)")
+    p.add_argument("--unverified-source", action="store_true",
+                   help="import a checkpoint whose md5 is not kipoi's published one (recorded as unverified)")
+
+
+def kipoi_source_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default="seqzoo")
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def cmd_list(args) -> int:
+    from seqzoo.zoo.spec import find_model, list_models, load_spec
+    from seqzoo.zoo.weights import weights_state
+
+    rows = [["model", "modality", "architecture", "input", "targets", "weights"]]
+    for name in list_models(args.pattern):
+        spec = load_spec(find_model(name))
+        rows.append([name, spec.modality, spec.architecture, str(spec.input_shape), str(spec.target_shape[-1]),
+                     weights_state(spec)])
+    print(_table(rows))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from seqzoo.zoo.artifacts import cached_path, is_cached
+    from seqzoo.zoo.spec import find_model, load_spec
+    from seqzoo.zoo.weights import resolve_weights
+
+    spec = load_spec(find_model(args.model))
+    print(f"{spec.name}  ({spec.directory})")
+    print(f"  {spec.doc}\n")
+    print(f"architecture  {spec.architecture} {spec.config or '(the paper sizes)'}")
+    print(f"input         {spec.modality}, {spec.input_shape}")
+    print(f"targets       {spec.target_shape[-1]}: {', '.join(spec.labels[:5])}{' ...' if len(spec.labels) > 5 else ''}")
+    print(f"model card    {spec.directory / 'README.md'}")
+    weights = resolve_weights(spec, download=False)
+    a = weights.artifact
+    if not weights.trained:
+        print(f"weights       UNTRAINED (deterministic, seed {a.untrained_seed}): predictions are meaningless")
+    else:
+        print(f"weights       {weights.source}: {a.file_name}, {a.size} bytes, sha256 {a.sha256}")
+        for url in a.urls:
+            print(f"  url         {url}")
+        print(f"  cache       {cached_path(a)} ({'present, verified' if is_cached(a) else 'not fetched'})")
+        print(f"  produced by {a.produced_by}")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    from seqzoo.zoo.artifacts import fetch
+    from seqzoo.zoo.spec import find_model, load_spec
+    from seqzoo.zoo.weights import resolve_weights
+
+    for name in args.models:
+        weights = resolve_weights(load_spec(find_model(name)), download=False)
+        if not weights.trained:
+            print(f"{name}: untrained weights, nothing to fetch")
+        elif weights.source == "published":
+            print(f"{name}: the imported published weights, already in the cache: {fetch(weights.artifact)}")
+        else:
+            print(f"{name}: {fetch(weights.artifact, force=args.force)}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from seqzoo.packaging import check_model_dir, write_expect
+    from seqzoo.zoo.spec import find_model
+
+    failed = 0
+    for name in args.models:
+        directory = find_model(name)
+        if args.write_expect:
+            print(f"{name}: wrote {write_expect(directory)}")
+        problems = check_model_dir(directory)
+        print(f"{name}: {'OK' if not problems else 'FAILED'}")
+        for p in problems:
+            print(f"  - {p}")
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+def cmd_kipoi_source(args) -> int:
+    from seqzoo.zoo.spec import models_dir
+
+    print(f"# ~/.kipoi/config.yaml: add under model_sources\n  {args.name}:\n    type: local\n    local_path: {models_dir()}")
+    print(f"\n# or in Python:\nimport kipoi\nkipoi.config.add_source({args.name!r}, "
+          f"kipoi.sources.LocalSource({str(models_dir())!r}))")
+    return 0
+
+
+def cmd_import_weights(args) -> int:
+    from seqzoo.published import import_weights
+
+    description = import_weights(args.model, args.checkpoint, verify_source=not args.unverified_source)
+    print(f"{args.model}: imported {args.checkpoint} -> {description}")
+    print(f"load it with seqzoo.get_model({args.model!r}, weights='published'), or set "
+          f"'weights: published' under args in the model directory's model.yaml for kipoi")
+    return 0

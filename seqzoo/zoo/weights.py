@@ -1,0 +1,129 @@
+"""The one place that decides which weights a model runs on (no keras here).
+
+Every entry point (``get_model``, the kipoi adapter, ``seqzoo predict``/``variants``/``explain``
+``--weights``, ``list``, ``info``, ``fetch``, evaluation and export) asks :func:`resolve_weights`.
+What a caller may ask for:
+
+- nothing: the model directory's own ``args.weights`` (its ``weights.yaml`` artifact, or
+  ``published`` when the directory serves the imported published weights);
+- ``"published"``: the published weights converted from kipoi's PyTorch checkpoint by
+  ``seqzoo import-weights`` (recorded in the cache, see :func:`published_description`);
+- a :class:`WeightsArtifact`;
+- a path to a local ``.weights.h5`` file.
+
+A model is *trained* unless its artifact is deterministic untrained weights (``untrained_seed``);
+that is the only meaning of the word, and :data:`UNTRAINED_WARNING` the only warning about it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqzoo.zoo.artifacts import WeightsArtifact, cache_dir, fetch, is_cached
+from seqzoo.zoo.spec import ModelSpec
+
+__all__ = ["PUBLISHED", "PublishedCheckpoint", "ResolvedWeights", "UNTRAINED_WARNING", "published_artifact",
+           "published_description", "resolve_weights", "weights_state"]
+
+UNTRAINED_WARNING = ("%s: weights are UNTRAINED (deterministic initialisation, seed %d); "
+                     "its predictions carry no biological meaning")
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    """Where kipoi publishes a model's PyTorch checkpoint, and its md5 as kipoi records it."""
+
+    file_name: str
+    url: str
+    md5: str
+    key_prefix: str  # prefix of the network's keys inside the checkpoint
+
+
+PUBLISHED = {
+    "Basset": PublishedCheckpoint(
+        "pretrained_model_reloaded_th.pth",
+        "https://zenodo.org/record/1466068/files/pretrained_model_reloaded_th.pth?download=1",
+        "4878981d84499eb575abd0f3b45570d3", ""),
+    "DeepSEA": PublishedCheckpoint(
+        "deepsea_predict.pth",
+        "https://zenodo.org/record/1466993/files/deepsea_predict.pth?download=1",
+        "89e640bf6bdbe1ff165f484d9796efc7", "2."),
+}
+
+
+def published_description(name: str) -> Path:
+    """Where ``seqzoo import-weights`` records the imported artifact of model ``name``."""
+    return cache_dir() / "imported" / name / "published.yaml"
+
+
+def published_artifact(name: str) -> WeightsArtifact:
+    """The imported published weights of ``name``; a clear error when not imported yet."""
+    path = published_description(name)
+    if not path.is_file():
+        source = PUBLISHED.get(name)
+        how = (f"download kipoi's checkpoint {source.url} and run `seqzoo import-weights {name} "
+               f"{source.file_name}`" if source else "no published checkpoint is known for it")
+        raise FileNotFoundError(f"the published weights of {name} have not been imported ({path} "
+                                f"does not exist): {how}")
+    return WeightsArtifact.from_yaml(path)
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """The weights a model will run on.
+
+    ``source`` is ``"directory"`` (the model directory's artifact), ``"published"``, ``"artifact"``
+    (one given by the caller) or ``"file"`` (a local file given by path, ``artifact`` None).
+    ``path`` is the verified local file to load, None for untrained weights (or before fetching).
+    """
+
+    source: str
+    artifact: WeightsArtifact | None
+    path: Path | None
+
+    @property
+    def trained(self) -> bool:
+        """False only for deterministic untrained weights."""
+        return self.artifact is None or self.artifact.trained
+
+    @property
+    def untrained_seed(self) -> int | None:
+        return None if self.trained else self.artifact.untrained_seed
+
+    def describe(self) -> str:
+        """One line for messages and ``repr``."""
+        if not self.trained:
+            return f"UNTRAINED (seed {self.untrained_seed})"
+        name = self.path.name if self.artifact is None else self.artifact.file_name
+        return f"{self.source}: {name}"
+
+
+def resolve_weights(spec: ModelSpec, weights: str | os.PathLike | WeightsArtifact | None = None, *,
+                    download: bool = True, progress: bool = True) -> ResolvedWeights:
+    """Decide (and, with ``download``, fetch and verify) the weights of ``spec`` (module docstring)."""
+    if isinstance(weights, WeightsArtifact):
+        source, artifact = "artifact", weights
+    elif weights is None and spec.artifact is not None:
+        source, artifact = "directory", spec.artifact
+    elif weights is None or (isinstance(weights, str) and weights == "published"):
+        source, artifact = "published", published_artifact(spec.name)
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(f"{spec.name}: the weights file {path} does not exist "
+                                    "(give a .weights.h5 file, or 'published')")
+        return ResolvedWeights("file", None, path)
+    path = fetch(artifact, progress=progress) if download and artifact.trained else None
+    return ResolvedWeights(source, artifact, path)
+
+
+def weights_state(spec: ModelSpec) -> str:
+    """What ``seqzoo list`` shows: UNTRAINED, cached, not fetched, or published (imported or not)."""
+    if spec.artifact is None:
+        imported = published_description(spec.name).is_file()
+        return "published (imported)" if imported else "published (not imported)"
+    if not spec.artifact.trained:
+        return "UNTRAINED"
+    return "cached" if is_cached(spec.artifact) else "not fetched"
