@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from seqzoo.version import __version__
-from seqzoo.architectures import build
+from seqzoo.architectures.registry import build
 from seqzoo.zoo.artifacts import WeightsArtifact, cache_dir, cached_path, verify
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
 from seqzoo.zoo.weights import PUBLISHED, published_description

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from seqzoo.architectures import build
+from seqzoo.architectures.registry import build
 from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec

@@ -6,6 +6,7 @@ import keras
 from keras import layers
 
 from seqzoo.architectures.layers import WeightedAverage
+from seqzoo.architectures.registry import build
 
 
 def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None = None) -> keras.Model:
@@ -15,8 +16,6 @@ def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None =
     names its builder gives them, so one member's trained weights load into it unchanged.
     ``weights`` (one per member, positive; normalised to sum to 1) make it a weighted average.
     """
-    from seqzoo.architectures import build  # the registry imports this module
-
     if len(members) < 2:
         raise ValueError(f"an ensemble needs at least 2 members; got {len(members)}")
     nets = []

@@ -1,0 +1,38 @@
+"""The architectures' registry: the name a model.yaml gives (``args.architecture``) -> its builder.
+
+Builders are named by module and function and imported on first use, so the ensemble (which builds
+its members through this registry) and the registry do not import each other.
+"""
+
+import importlib
+from typing import Callable
+
+import keras
+
+ARCHITECTURES: dict[str, tuple[str, str]] = {
+    "basset": ("seqzoo.architectures.basset", "build_basset"),
+    "deepsea": ("seqzoo.architectures.deepsea", "build_deepsea"),
+    "deepsol": ("seqzoo.architectures.deepsol", "build_deepsol"),
+    "ensemble": ("seqzoo.architectures.ensemble", "build_ensemble"),
+    "protein_composition": ("seqzoo.architectures.deepsol", "build_protein_composition"),
+}
+
+
+def builder(architecture: str) -> Callable[..., keras.Model]:
+    """The builder function of ``architecture`` (a key of ``ARCHITECTURES``)."""
+    try:
+        module, function = ARCHITECTURES[architecture]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}"
+        ) from None
+    return getattr(importlib.import_module(module), function)
+
+
+def build(architecture: str, **config) -> keras.Model:
+    """Build ``architecture`` with the given size arguments."""
+    make = builder(architecture)
+    try:
+        return make(**config)
+    except TypeError as e:
+        raise ValueError(f"bad configuration for architecture {architecture!r}: {e}") from None
