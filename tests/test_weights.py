@@ -1,0 +1,111 @@
+"""The one weights resolver (seqzoo.zoo.weights) and `--weights` on predict, variants and explain."""
+
+import numpy as np
+import pandas as pd
+import pyfaidx
+import pytest
+
+from seqzoo.architectures.registry import build
+from seqzoo.architectures.untrained import untrained_weights
+from seqzoo.cli import main
+from seqzoo.encoding import one_hot_dna
+from seqzoo.io.genome import Genome
+from seqzoo.runtime import ZooModel
+from seqzoo.zoo.artifacts import fetch
+from seqzoo.zoo.spec import find_model, load_spec
+from seqzoo.zoo.weights import resolve_weights, weights_state
+
+MODEL = "Basset_Athaliana265"  # small and trained: its own weights differ from the file made below
+EXAMPLE = find_model(MODEL) / "example"
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec(find_model(MODEL))
+
+
+@pytest.fixture(scope="module")
+def other_weights(spec, tmp_path_factory):
+    """A .weights.h5 of the same architecture with other (seeded) values."""
+    net = build(spec.architecture, **spec.config)
+    untrained_weights(net, seed=11)
+    path = tmp_path_factory.mktemp("weights") / "other.weights.h5"
+    net.save_weights(path)
+    return path
+
+
+def test_the_directory_artifact_is_fetched_and_verified(spec):
+    weights = resolve_weights(spec)
+    assert (weights.source, weights.trained) == ("directory", True)
+    assert weights.path == fetch(spec.artifact) and weights.artifact == spec.artifact
+    assert weights_state(spec) == "cached"
+
+
+def test_untrained_weights_have_no_file_and_say_so():
+    basset = load_spec(find_model("Basset"))
+    weights = resolve_weights(basset)
+    assert not weights.trained and weights.path is None and weights.untrained_seed == basset.artifact.untrained_seed
+    assert weights_state(basset) == "UNTRAINED" and "UNTRAINED" in weights.describe()
+
+
+def test_published_weights_not_imported_is_an_error_saying_how(spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path))
+    basset = load_spec(find_model("Basset"))
+    with pytest.raises(FileNotFoundError, match="seqzoo import-weights Basset"):
+        resolve_weights(basset, "published")
+    with pytest.raises(FileNotFoundError, match="no published checkpoint is known"):
+        resolve_weights(spec, "published")
+
+
+def test_a_local_file_is_used_as_given_and_a_missing_one_is_named(spec, other_weights, tmp_path):
+    weights = resolve_weights(spec, other_weights)
+    assert (weights.source, weights.path, weights.trained) == ("file", other_weights, True)
+    missing = tmp_path / "nope.weights.h5"
+    with pytest.raises(FileNotFoundError, match="nope.weights.h5"):
+        resolve_weights(spec, str(missing))
+
+
+def test_predict_with_weights_runs_that_file(spec, other_weights, tmp_path):
+    own, other = tmp_path / "own.tsv", tmp_path / "other.tsv"
+    common = ["--fasta", str(EXAMPLE / "genome.fa"), "--bed", str(EXAMPLE / "intervals.bed"), "--quiet"]
+    assert main(["predict", MODEL, *common, "-o", str(own)]) == 0
+    assert main(["predict", MODEL, *common, "-o", str(other), "--weights", str(other_weights)]) == 0
+    columns = list(spec.columns)
+    own_values, other_values = (pd.read_csv(p, sep="\t")[columns].to_numpy() for p in (own, other))
+    model = ZooModel(spec, weights=other_weights, device="cpu")
+    with pyfaidx.Fasta(str(EXAMPLE / "genome.fa")) as fasta:
+        chrom = next(iter(fasta.keys()))
+        sequence = str(fasta[chrom][2800 + 100 - 300:2800 + 100 + 300])  # line 3: chr1 2800-3000, + strand
+    x = one_hot_dna(np.frombuffer(sequence.encode(), dtype=np.uint8))[None]
+    np.testing.assert_allclose(other_values[2], model.predict_on_batch(x)[0], atol=2e-6)
+    assert np.abs(own_values - other_values).max() > 1e-3  # the file, not the directory's weights, ran
+
+
+def test_variants_and_explain_take_weights(spec, other_weights, tmp_path):
+    fasta = EXAMPLE / "genome.fa"
+    with pyfaidx.Fasta(str(fasta)) as f:
+        chrom = next(iter(f.keys()))
+        ref = str(f[chrom][2899:2900]).upper()
+    alt = "A" if ref != "A" else "C"
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"{chrom}\t2900\tsnv\t{ref}\t{alt}\t.\t.\t.\n")
+    tables = {}
+    for name, extra in (("own", []), ("other", ["--weights", str(other_weights)])):
+        out = tmp_path / f"{name}.tsv"
+        assert main(["variants", MODEL, "--fasta", str(fasta), "--vcf", str(vcf), "-o", str(out), "--quiet",
+                     "--scores", "ref", *extra]) == 0
+        tables[name] = pd.read_csv(out, sep="\t")
+    ref_columns = [c for c in tables["own"].columns if c.startswith("ref:")]
+    model = ZooModel(spec, weights=other_weights, device="cpu")
+    with Genome(fasta) as genome:  # an SNV's window: 299 bases left of it, 300 right (seqzoo.variants)
+        codes, _ = genome.fetch_codes(chrom, 2899 - 299, 2899 + 301)
+    expected = model.predict_on_batch(one_hot_dna(codes)[None])[0]
+    np.testing.assert_allclose(tables["other"][ref_columns].to_numpy()[0], expected, atol=2e-6)
+    assert not np.allclose(tables["own"][ref_columns].to_numpy(), tables["other"][ref_columns].to_numpy())
+
+    arrays = tmp_path / "explain.npz"
+    assert main(["explain", MODEL, "--fasta", str(fasta), "--region", f"{chrom}:2880-2920", "--target", "0",
+                 "--no-ism", "-o", str(tmp_path / "fig.png"), "--arrays", str(arrays),
+                 "--weights", str(other_weights)]) == 0
+    assert np.load(arrays)["attribution"].shape == (40, 4)
