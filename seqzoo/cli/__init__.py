@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("zoo_commands", "check model directories the way kipoi test does, and more strictly"),
     "import-weights": ("zoo_commands", "convert kipoi's published PyTorch weights (Basset, DeepSEA)"),
     "kipoi-source": ("zoo_commands", "print how to register the zoo as a kipoi model source"),
+    "publish": ("share_commands", "check a model and publish it to a store (folder, S3, GCS, HF hub)"),
+    "install": ("share_commands", "install a published model version from a store, every file verified"),
     "predict": ("predict_commands", "predict on BED intervals of a FASTA genome, or on a protein FASTA"),
     "variants": ("predict_commands", "score the alleles of a VCF: ref/alt predictions and their differences"),
     "explain": ("predict_commands", "attribution logo and in-silico mutagenesis heat map of a region"),
@@ -39,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 # Commands that never load a network: they run without importing keras at all.
-KERAS_FREE = {"list", "info", "fetch", "kipoi-source", "dataset", "motif-baseline"}
+KERAS_FREE = {"list", "info", "fetch", "kipoi-source", "install", "dataset", "motif-baseline"}
 
 
 @contextlib.contextmanager

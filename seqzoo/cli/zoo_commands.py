@@ -3,7 +3,8 @@
 import argparse
 
 def list_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("pattern", nargs="?", default="")
+    p.add_argument("pattern", nargs="?", default="", help="only names containing this")
+    p.add_argument("--source", metavar="STORE", help="list a store's published models instead of the zoo")
 
 
 def info_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,19 +38,44 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def cmd_list(args) -> int:
+    from seqzoo.zoo import stores
     from seqzoo.zoo.spec import find_model, list_models, load_spec
     from seqzoo.zoo.weights import weights_state
 
+    if args.source:
+        return _list_store(args.source, args.pattern)
     rows = [["model", "modality", "architecture", "input", "targets", "weights"]]
     for name in list_models(args.pattern):
         spec = load_spec(find_model(name))
         rows.append([name, spec.modality, spec.architecture, str(spec.input_shape), str(spec.target_shape[-1]),
                      weights_state(spec)])
+    for name, versions in stores.list_installed(args.pattern).items():
+        for version in versions:
+            spec = load_spec(stores.installed_dir(name, version))
+            rows.append([f"{name}@{version}", spec.modality, spec.architecture, str(spec.input_shape),
+                         str(spec.target_shape[-1]), f"installed from {stores.origin(spec.directory)['store']}"])
     print(_table(rows))
     return 0
 
 
+def _list_store(store: str, pattern: str) -> int:
+    from seqzoo.zoo import stores
+
+    rows = [["model", "version", "targets", "license", "modality", "installed here"]]
+    for name, versions in sorted(stores.list_store(store).items()):
+        if pattern.lower() not in name.lower():
+            continue
+        here = set(stores.installed_versions(name))
+        for version in sorted(versions, key=stores.semver_key):
+            v = versions[version]
+            rows.append([name, version, str(v.get("targets", "")), str(v.get("license", "")),
+                         str(v.get("modality", "")), "yes" if version in here else "no"])
+    print(_table(rows) if len(rows) > 1 else f"{store}: no published models")
+    return 0
+
+
 def cmd_info(args) -> int:
+    from seqzoo.zoo import stores
     from seqzoo.zoo.artifacts import cached_path, is_cached
     from seqzoo.zoo.spec import find_model, load_spec
     from seqzoo.zoo.weights import resolve_weights
@@ -61,6 +87,10 @@ def cmd_info(args) -> int:
     print(f"input         {spec.modality}, {spec.input_shape}")
     print(f"targets       {spec.target_shape[-1]}: {', '.join(spec.labels[:5])}{' ...' if len(spec.labels) > 5 else ''}")
     print(f"model card    {spec.directory / 'README.md'}")
+    installed_from = stores.origin(spec.directory)
+    if installed_from:
+        print(f"installed     version {installed_from['version']} from {installed_from['store']} "
+              f"(manifest sha256 {installed_from['manifest_sha256']})")
     weights = resolve_weights(spec, download=False)
     a = weights.artifact
     if not weights.trained:

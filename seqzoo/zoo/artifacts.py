@@ -280,7 +280,7 @@ def cache_dir() -> Path:
     path = Path(env).expanduser() if env else pooch.os_cache("seqzoo").expanduser()
     path = path.resolve()
     # Weights must never end up inside the installed package / source tree.
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]  # seqzoo/, this file being seqzoo/zoo/artifacts.py
     if path == package_dir or package_dir in path.parents:
         raise ArtifactError(
             f"cache directory {path} is inside the seqzoo package ({package_dir}); "

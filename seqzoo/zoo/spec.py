@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from seqzoo.zoo import stores
 from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
 
 #: What a model reads. DNA: one-hot windows ``(L, 4)``; protein: amino-acid tokens ``(L,)``.
@@ -152,8 +153,9 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     if not isinstance(dataloader, dict) or "defined_as" not in dataloader:
         raise ModelSpecError(f"{path}: default_dataloader must name a class with 'defined_as' "
                              "(e.g. seqzoo.dataloaders.DNAIntervalDataset)")
+    installed_from = stores.origin(directory)
     return ModelSpec(
-        name=directory.name,
+        name=installed_from["name"] if installed_from else directory.name,
         directory=directory,
         architecture=need(args, "architecture", "args."),
         config=dict(args.get("config") or {}),
@@ -169,17 +171,34 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
 
 
 def find_model(name_or_path: str | os.PathLike) -> Path:
-    """The directory of a zoo model given its name, or a path to any model directory."""
+    """The directory of a model: a path to a model directory, a zoo name, ``NAME@VERSION`` (an installed
+    version), or ``STORE/NAME[@VERSION]`` (installed from that store on first use, see ``seqzoo.zoo.stores``).
+
+    A bare name is the zoo's own model when there is one (the zoo wins), else the newest installed version.
+    """
     candidate = Path(name_or_path)
     if (candidate / "model.yaml").is_file():
         return candidate.resolve()
-    directory = models_dir() / str(name_or_path)
+    text = str(name_or_path)
+    if "/" in text and ("://" in text or not candidate.exists()):
+        return stores.install(text)
+    name, _, version = text.partition("@")
+    if version:
+        if version in stores.installed_versions(name):
+            return stores.installed_dir(name, version)
+        raise ModelNotFoundError(f"{name} {version} is not installed (installed: "
+                                 f"{', '.join(stores.installed_versions(name)) or 'none'}); install it with "
+                                 f"`seqzoo install STORE/{name}@{version}`")
+    directory = models_dir() / name
     if (directory / "model.yaml").is_file():
         return directory
+    installed = stores.installed_versions(name)
+    if installed:
+        return stores.installed_dir(name, installed[-1])
     known = list_models()
-    close = [n for n in known if n.lower() == str(name_or_path).lower()]
+    close = [n for n in known if n.lower() == name.lower()]
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ModelNotFoundError(f"no model named {str(name_or_path)!r} in the zoo (known: {', '.join(known)}){hint}")
+    raise ModelNotFoundError(f"no model named {text!r} in the zoo (known: {', '.join(known)}) or installed{hint}")
 
 
 __all__ = ["MODALITIES", "ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]
