@@ -15,10 +15,9 @@ import numpy as np
 from kipoi.data import Dataset, kipoi_dataloader
 from kipoi.metadata import GenomicRanges
 
-from seqzoo.encoding import encode_protein, one_hot_dna, reverse_complement_one_hot
-from seqzoo.io.genome import ChromosomeNotFound, Genome
-from seqzoo.io.bed import centered_window, read_bed
+from seqzoo.encoding import encode_protein
 from seqzoo.io.proteins import iter_fasta
+from seqzoo.windows import BEDWindows
 
 
 def _from_spec(directory: str, length_arg: str, trailing: tuple):
@@ -57,39 +56,20 @@ class _ZooDataset(Dataset):
 
 @_from_spec("DNAIntervals", "seq_len", (4,))
 class DNAIntervalDataset(_ZooDataset):
+    # The windows and every rule for bad rows are seqzoo.windows' (BEDWindows), the same as
+    # `seqzoo predict`: an unknown chromosome fails here; a row predict would leave without a
+    # prediction raises, when its item is loaded, "<bed>, line <n>: <predict's note>".
     def __init__(self, intervals_file, fasta_file, seq_len=1000, out_of_bounds="pad"):
-        if out_of_bounds not in ("pad", "refuse"):
-            raise ValueError(f"out_of_bounds must be 'pad' or 'refuse'; got {out_of_bounds!r}")
-        self.intervals_file = str(intervals_file)
-        self.seq_len = int(seq_len)
-        self.intervals = read_bed(intervals_file)
-        self.genome = Genome(fasta_file)
-        # Check every interval before the first batch: a bad row fails now, naming its line.
-        sizes = self.genome.chrom_sizes
-        for interval in self.intervals:
-            if interval.chrom not in sizes:
-                missing = ChromosomeNotFound(interval.chrom, fasta_file, sizes)
-                raise ValueError(f"{self.intervals_file}, line {interval.line}: {missing}")
-            start, end = centered_window(interval, self.seq_len)
-            if out_of_bounds == "refuse" and (start < 0 or end > sizes[interval.chrom]):
-                raise ValueError(
-                    f"{self.intervals_file}, line {interval.line}: the {self.seq_len} bp window "
-                    f"{interval.chrom}:{start}-{end} reaches past the chromosome (length "
-                    f"{sizes[interval.chrom]}); use out_of_bounds='pad' to fill it with N"
-                )
+        self.windows = BEDWindows(str(intervals_file), fasta_file, int(seq_len), out_of_bounds)
 
     def __len__(self):
-        return len(self.intervals)
+        return len(self.windows)
 
     def __getitem__(self, idx):
-        interval = self.intervals[idx]
-        start, end = centered_window(interval, self.seq_len)
-        codes, n_padded = self.genome.fetch_codes(interval.chrom, start, end)
-        x = one_hot_dna(codes)
-        if interval.strand == "-":
-            x = reverse_complement_one_hot(x)
+        x, padded = self.windows.window(idx)
+        interval = self.windows.intervals[idx]
         ranges = GenomicRanges(interval.chrom, interval.start, interval.end, interval.name, interval.strand)
-        return {"inputs": x, "metadata": {"ranges": ranges, "padded": n_padded}}
+        return {"inputs": x, "metadata": {"ranges": ranges, "padded": padded}}
 
 
 @_from_spec("Proteins", "max_len", ())

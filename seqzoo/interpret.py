@@ -20,11 +20,11 @@ import os
 import keras
 import numpy as np
 
-from seqzoo.encoding import one_hot_dna
-from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.io.genome import Genome
 from seqzoo.io.bed import Interval, centered_window
 from seqzoo.runtime import predict_batch
 from seqzoo.runtime import ZooModel
+from seqzoo.windows import encode_windows, require_chromosome
 
 __all__ = [
     "ATTRIBUTION_METHODS", "attributions", "best_matches", "explain_region", "filter_pwms", "first_convolution",
@@ -259,30 +259,49 @@ def target_index(model: ZooModel, target: str | int) -> int:
 
 
 def explain_region(model: ZooModel, fasta: str | os.PathLike, region: str, target: str | int,
-                   method: str = "input_x_gradient", ism: bool = True) -> dict:
+                   method: str = "input_x_gradient", ism: bool = True, strand: str = ".",
+                   out_of_bounds: str = "pad") -> dict:
     """Attributions and ISM of one target over a genome region.
 
-    The model's input window is centred on the region (which must not be longer than it).
-    Returns ``{"chrom", "start", "end", "window_start", "target", "prediction",
-    "attribution" (R, 4), "ism" (R, 4) or None}`` for the region's R positions.
+    The model's input window is centred on the region (which must not be longer than it) and
+    built by :mod:`seqzoo.windows` under the rules of ``seqzoo predict``: an unknown chromosome is
+    an error naming the FASTA (and both spellings where only a ``chr`` prefix differs); a window
+    past a chromosome end is padded with N (``"padded"`` in the result counts the positions) or,
+    with ``out_of_bounds="refuse"``, an error; a window holding characters that are not DNA is an
+    error naming the region. With ``strand="-"`` the model sees the reverse complement of the
+    window; the maps are still given in genome orientation (position ``start`` first, columns ACGT
+    of the ``+`` strand), so they line up with the region whatever the strand.
+
+    Returns ``{"chrom", "start", "end", "strand", "window_start", "padded", "target", "method",
+    "prediction", "attribution" (R, 4), "ism" (R, 4) or None}`` for the region's R positions.
     """
     chrom, start, end = parse_region(region)
+    if strand not in ("+", "-", "."):
+        raise ValueError(f"strand must be '+', '-' or '.'; got {strand!r}")
     seq_len = model.spec.input_shape[0]
     if end - start > seq_len:
         raise ValueError(f"region {region} is {end - start} bp, longer than {model.name}'s {seq_len} bp input")
     index = target_index(model, target)
-    window_start, window_end = centered_window(Interval(chrom, start, end), seq_len)
+    interval = Interval(chrom, start, end, strand=strand)
     with Genome(fasta) as genome:
-        if chrom not in genome.chrom_sizes:
-            raise ValueError(str(ChromosomeNotFound(chrom, fasta, genome.chrom_sizes)).strip('"'))
-        codes, _ = genome.fetch_codes(chrom, window_start, window_end)
-    x = one_hot_dna(codes)
-    lo, hi = start - window_start, end - window_start
+        require_chromosome(genome, chrom, f"region {region}")
+        batch = encode_windows(genome, [interval], seq_len, out_of_bounds)
+    if batch.refused[0]:
+        raise ValueError(f"region {region}: {batch.notes[0]}")
+    x = batch.x[0]
+    window_start = centered_window(interval, seq_len)[0]
+    lo, hi = start - window_start, end - window_start  # the region in the window, genome orientation
+    minus = strand == "-"
+    if minus:  # x is the reverse complement: the region is at [L - hi, L - lo) of it
+        lo, hi = seq_len - hi, seq_len - lo
     attribution = attributions(model, x[None], index, method)[0, lo:hi]
     ism_map = in_silico_mutagenesis(model, x, lo, hi)[:, :, index] if ism else None
+    if minus:  # back to genome orientation: reverse the positions, complement the bases
+        attribution = attribution[::-1, ::-1].copy()
+        ism_map = ism_map[::-1, ::-1].copy() if ism_map is not None else None
     return {
-        "chrom": chrom, "start": start, "end": end, "window_start": window_start,
-        "target": model.columns[index], "method": method,
+        "chrom": chrom, "start": start, "end": end, "strand": strand, "window_start": window_start,
+        "padded": int(batch.padded[0]), "target": model.columns[index], "method": method,
         "prediction": float(model.predict_on_batch(x[None])[0, index]),
         "attribution": attribution, "ism": ism_map,
     }

@@ -7,7 +7,8 @@ the current one; rows stream to the output (TSV, Parquet or HDF5), renamed only 
 
 Output: one row per BED line, in input order: ``chrom, start, end, name, strand`` as in the BED,
 ``padded`` (window positions outside the chromosome, filled with N), ``note`` (empty, or why the
-row has no prediction) and one column per target named by the model's labels.
+row has no prediction) and one column per target named by the model's labels. The rules for
+windows and bad rows are those of :mod:`seqzoo.windows`, shared with the kipoi dataloader.
 """
 
 from pathlib import Path

@@ -39,12 +39,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes
-from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.encoding import one_hot_codes
+from seqzoo.io.genome import Genome
 from seqzoo.io.bed import iter_lines
 from seqzoo.runtime import predict_batch, prefetch
 from seqzoo.runtime import ZooModel
 from seqzoo.io.tables import open_writer
+from seqzoo.windows import chromosome_problem, invalid_dna
 
 __all__ = ["SCORES", "VariantAllele", "iter_alleles", "score_variants", "variant_columns", "variant_windows"]
 
@@ -156,21 +157,21 @@ def _allele_codes(allele: str) -> np.ndarray:
 
 def variant_windows(genome: Genome, allele: VariantAllele, seq_len: int) -> tuple[np.ndarray, np.ndarray] | str:
     """uint8 codes of the reference and alternative windows of ``allele``, or why there are none."""
-    sizes = genome.chrom_sizes
-    if allele.chrom not in sizes:
-        return str(ChromosomeNotFound(allele.chrom, genome.path, sizes)).strip('"')
+    problem = chromosome_problem(genome, allele.chrom)
+    if problem is not None:
+        return problem
     if allele.alt == ".":
         return "the record has no ALT allele ('.'); nothing to score"
     for kind, value in (("REF", allele.ref), ("ALT", allele.alt)):
         if _SYMBOLIC.search(value):
             return f"{kind} {value!r} is a symbolic or missing allele; only sequence alleles are scored"
         codes = _allele_codes(value)
-        if len(codes) == 0 or not DNA_VALID_TABLE[codes].all():
+        if len(codes) == 0 or invalid_dna(codes).any():
             return f"{kind} {value!r} has characters that are not DNA bases or IUPAC codes"
         if len(codes) > seq_len:
             return f"{kind} is {len(codes)} bp, longer than the model's {seq_len} bp window"
     p, r = allele.pos - 1, len(allele.ref)
-    size = sizes[allele.chrom]
+    size = genome.chrom_sizes[allele.chrom]
     # One genome read covering both windows: the shorter allele has the longer flanks.
     flanks = [((seq_len - len(a)) // 2, seq_len - len(a) - (seq_len - len(a)) // 2) for a in (allele.ref, allele.alt)]
     lo, hi = p - max(left for left, _ in flanks), p + r + max(right for _, right in flanks)

@@ -1,12 +1,49 @@
 """The one path from intervals to windows to one-hot arrays, shared by every DNA caller.
 
+Every caller that turns genome intervals into model inputs goes through this module:
+``seqzoo predict`` (:mod:`seqzoo.predict_dna`, and :mod:`seqzoo.distributed` for Ray),
+``seqzoo learned-motifs``, the kipoi dataloader :class:`seqzoo.dataloaders.DNAIntervalDataset`
+(through :class:`BEDWindows`) and ``seqzoo explain`` (:func:`seqzoo.interpret.explain_region`).
+They apply the same rule to each case:
+
+Window placement
+    A window of ``seq_len`` bases is centred on the interval: ``centre = (start + end) // 2``,
+    window start ``= centre - seq_len // 2`` (:func:`seqzoo.io.bed.centered_window`). It is never
+    shifted or shrunk to fit inside a chromosome.
+Past a chromosome end (before 0 or after the last base)
+    ``out_of_bounds="pad"`` (the default): the positions outside the chromosome are N and their
+    number is the row's ``padded`` count. ``out_of_bounds="refuse"``: the row gets no prediction
+    and a note ``"the window chr1:-50-550 reaches past the chromosome (50 positions); refused
+    ..."``; the other rows are unaffected.
+Unknown chromosome
+    An error for the whole input, raised before anything is computed or written (:func:`check_bed`):
+    ``"<bed>, line <n>: chromosome '1' is not in <fasta>; the FASTA has 'chr1' ..."``, naming both
+    spellings when only a ``chr`` prefix differs (:class:`seqzoo.io.genome.ChromosomeNotFound`).
+    :func:`chromosome_problem` / :func:`require_chromosome` are the one check, used everywhere.
+A character that is not a base, N or IUPAC code (e.g. ``X``, ``-``, a digit)
+    The row gets no prediction and a note naming its window: ``"the window chr1:100-700 holds
+    characters that are not DNA bases or IUPAC codes"`` (:func:`invalid_dna` is the one test).
+Strand
+    ``-`` gives the reverse complement of the window (both one-hot axes flipped); ``+`` and ``.``
+    the window as it is in the FASTA.
+Lower case, N and IUPAC codes
+    As in :mod:`seqzoo.encoding`: lower case (soft-masked) encodes like upper case, N as 0.25 in
+    every column, an IUPAC code uniformly over its bases (R = A/G -> 0.5, 0, 0.5, 0).
+
+A row with no prediction keeps its place and its note; how a caller reports it:
+``seqzoo predict`` writes NaN predictions and the note in the ``note`` column; the kipoi
+dataloader raises ``ValueError("<bed>, line <n>: <note>")`` when that item is loaded;
+``seqzoo explain`` raises ``ValueError("region <region>: <note>")``.
+
+How windows are read, fast:
+
 1. ``check_bed`` validates every BED line and chromosome before anything is written;
 2. batches of intervals are read as uint8 base codes, one genome slice per run of nearby
    intervals on a chromosome rather than one read per interval (``read_windows``);
 3. a whole batch is one-hot encoded at once through a 256-entry lookup table.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -14,8 +51,14 @@ from pathlib import Path
 import numpy as np
 
 from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes
-from seqzoo.io.bed import Interval, centered_window, iter_bed
+from seqzoo.io.bed import Interval, centered_window, iter_bed, read_bed
 from seqzoo.io.genome import ChromosomeNotFound, Genome
+
+__all__ = [
+    "BEDWindows", "MAX_GAP", "MAX_SLICE", "OUT_OF_BOUNDS", "WindowBatch", "check_bed", "check_intervals",
+    "chromosome_problem", "encode_windows", "invalid_dna", "iter_window_batches", "read_windows",
+    "require_chromosome",
+]
 
 # Nearby windows on a chromosome are read as one genome slice of at most MAX_SLICE bases; a gap
 # of more than MAX_GAP bases between windows starts a new read rather than reading the gap.
@@ -29,21 +72,54 @@ class WindowBatch:
     """A batch of intervals with their encoded windows."""
 
     intervals: list[Interval]
-    x: np.ndarray          # (n, seq_len, 4) float32 one-hot
+    x: np.ndarray          # (n, seq_len, 4) float32 one-hot; zeros for refused rows
     padded: np.ndarray     # (n,) positions outside the chromosome
     refused: np.ndarray    # (n,) bool: no prediction for this row
-    notes: list[str]
+    notes: list[str]       # why a refused row has no prediction ("" for the others)
+
+
+def chromosome_problem(genome: Genome, chrom: str) -> str | None:
+    """``None`` if ``chrom`` is in ``genome``; otherwise why not, naming the FASTA and, when the
+    names differ only by a ``chr`` prefix, both spellings (see ``ChromosomeNotFound``)."""
+    sizes = genome.chrom_sizes
+    if chrom in sizes:
+        return None
+    return str(ChromosomeNotFound(chrom, genome.path, sizes))
+
+
+def require_chromosome(genome: Genome, chrom: str, where: str) -> int:
+    """The length of ``chrom`` in ``genome``; raises ``ValueError("<where>: <problem>")`` if it
+    is not there (``where`` says whose chromosome it is, e.g. ``"regions.bed, line 3"``)."""
+    problem = chromosome_problem(genome, chrom)
+    if problem is not None:
+        raise ValueError(f"{where}: {problem}")
+    return genome.chrom_sizes[chrom]
+
+
+def invalid_dna(codes: np.ndarray) -> np.ndarray:
+    """Boolean mask of the uint8 byte codes that are not a DNA base, N or IUPAC code (either
+    case); ``invalid_dna(codes).any(axis=-1)`` flags the windows that cannot be encoded."""
+    return ~np.take(DNA_VALID_TABLE, codes)
+
+
+def check_intervals(bed: str | Path, intervals: Iterable[Interval], genome: Genome) -> int:
+    """Check that every interval's chromosome is in ``genome``; return the number of intervals.
+
+    Raises ``ValueError("<bed>, line <n>: <problem>")`` for the first unknown chromosome.
+    """
+    known: set[str] = set()  # each chromosome is checked once, not once per interval
+    n = 0
+    for interval in intervals:
+        if interval.chrom not in known:
+            require_chromosome(genome, interval.chrom, f"{bed}, line {interval.line}")
+            known.add(interval.chrom)
+        n += 1
+    return n
 
 
 def check_bed(bed: str | Path, genome: Genome) -> int:
     """Validate every line of ``bed`` against ``genome``; return the number of intervals."""
-    sizes = genome.chrom_sizes
-    n = 0
-    for interval in iter_bed(bed):
-        if interval.chrom not in sizes:
-            raise ValueError(f"{bed}, line {interval.line}: {ChromosomeNotFound(interval.chrom, genome.path, sizes)}")
-        n += 1
-    return n
+    return check_intervals(bed, iter_bed(bed), genome)
 
 
 def read_windows(genome: Genome, windows: list[tuple[str, int, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -80,11 +156,18 @@ def read_windows(genome: Genome, windows: list[tuple[str, int, int]]) -> tuple[n
     return codes, padded
 
 
-def encode_windows(genome: Genome, intervals: list[Interval], seq_len: int,
-                   out_of_bounds: str = "pad") -> WindowBatch:
-    """One-hot windows of ``seq_len`` centred on ``intervals`` (``-`` strand reverse-complemented)."""
+def _check_out_of_bounds(out_of_bounds: str) -> None:
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
+
+
+def encode_windows(genome: Genome, intervals: list[Interval], seq_len: int,
+                   out_of_bounds: str = "pad") -> WindowBatch:
+    """One-hot windows of ``seq_len`` centred on ``intervals``, by the rules of the module docstring.
+
+    The intervals' chromosomes must be in ``genome`` (see :func:`check_bed`).
+    """
+    _check_out_of_bounds(out_of_bounds)
     windows = [(iv.chrom, *centered_window(iv, seq_len)) for iv in intervals]
     codes, padded = read_windows(genome, windows)
     minus = np.array([iv.strand == "-" for iv in intervals])
@@ -92,7 +175,7 @@ def encode_windows(genome: Genome, intervals: list[Interval], seq_len: int,
         codes[minus] = codes[minus, ::-1]
     x = one_hot_codes(codes)
     x[minus] = x[minus, :, ::-1]
-    bad = ~np.take(DNA_VALID_TABLE, codes).all(axis=1)  # characters that are not bases or IUPAC codes
+    bad = invalid_dna(codes).any(axis=1)
     refused = bad | ((padded > 0) & (out_of_bounds == "refuse"))
     notes = [""] * len(intervals)
     for i in np.flatnonzero(refused):
@@ -111,3 +194,39 @@ def iter_window_batches(bed: str | Path, genome: Genome, seq_len: int, batch_siz
     intervals = iter_bed(bed)
     while chunk := list(islice(intervals, batch_size)):
         yield encode_windows(genome, chunk, seq_len, out_of_bounds)
+
+
+class BEDWindows:
+    """The windows of a BED file one interval at a time, for random access (kipoi's dataloader).
+
+    The same rules as ``seqzoo predict`` (module docstring): an unknown chromosome fails here, at
+    construction, naming the BED line; :meth:`window` raises for a row that ``seqzoo predict``
+    would leave without a prediction, with the same note.
+    """
+
+    def __init__(self, bed: str | Path, genome: Genome | str | Path, seq_len: int, out_of_bounds: str = "pad"):
+        _check_out_of_bounds(out_of_bounds)
+        if seq_len <= 0:
+            raise ValueError(f"seq_len must be positive, got {seq_len}")
+        self.bed = bed
+        self.seq_len = int(seq_len)
+        self.out_of_bounds = out_of_bounds
+        # kipoi needs a length and random access, so the intervals are read up front.
+        self.intervals: list[Interval] = read_bed(bed)
+        self.genome = genome if isinstance(genome, Genome) else Genome(genome)
+        check_intervals(bed, self.intervals, self.genome)
+
+    def __len__(self) -> int:
+        return len(self.intervals)
+
+    def window(self, i: int) -> tuple[np.ndarray, int]:
+        """``(one-hot (seq_len, 4) float32, padded positions)`` of interval ``i``.
+
+        Raises ``ValueError("<bed>, line <n>: <note>")`` where the row cannot be encoded (a
+        character that is not DNA, or a window past a chromosome end with ``out_of_bounds="refuse"``).
+        """
+        interval = self.intervals[i]
+        batch = encode_windows(self.genome, [interval], self.seq_len, self.out_of_bounds)
+        if batch.refused[0]:
+            raise ValueError(f"{self.bed}, line {interval.line}: {batch.notes[0]}")
+        return batch.x[0], int(batch.padded[0])

@@ -42,10 +42,22 @@ def test_window_past_the_chromosome_end_is_padded_with_n_and_flagged(tmp_path, g
     np.testing.assert_array_equal(start["inputs"][3:], one_hot_dna(CHROM[:7]))
 
 
-def test_refuse_names_the_bed_line(tmp_path, genome):
+def test_refuse_refuses_that_row_only_and_names_the_bed_line(tmp_path, genome):
     regions = bed(tmp_path, "chr1\t40\t50\nchr1\t96\t100\n")
-    with pytest.raises(ValueError, match=r"regions.bed, line 2: .*reaches past the chromosome"):
-        DNAIntervalDataset(regions, genome, seq_len=10, out_of_bounds="refuse")
+    data = DNAIntervalDataset(regions, genome, seq_len=10, out_of_bounds="refuse")
+    np.testing.assert_array_equal(data[0]["inputs"], one_hot_dna(CHROM[40:50]))
+    with pytest.raises(ValueError, match=r"regions.bed, line 2: the window chr1:93-103 reaches past the chromosome "
+                                         r"\(3 positions\)"):
+        data[1]
+
+
+def test_a_window_with_a_character_that_is_not_dna_fails_naming_the_line(tmp_path):
+    fasta = tmp_path / "x.fa"
+    fasta.write_text(">chr1\n" + CHROM[:60] + "X" + CHROM[61:] + "\n")
+    data = DNAIntervalDataset(bed(tmp_path, "chr1\t0\t10\nchr1\t55\t65\n"), fasta, seq_len=10)
+    assert data[0]["metadata"]["padded"] == 0
+    with pytest.raises(ValueError, match=r"regions.bed, line 2: the window chr1:55-65 holds characters that are not"):
+        data[1]
 
 
 def test_missing_chromosome_names_both_spellings_and_the_line(tmp_path, genome):

@@ -65,9 +65,10 @@ from typing import Iterator
 
 import numpy as np
 
-from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes, reverse_complement_one_hot
-from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.encoding import one_hot_codes, reverse_complement_one_hot
+from seqzoo.io.genome import Genome
 from seqzoo.io.bed import BEDError, iter_bed, iter_lines
+from seqzoo.windows import chromosome_problem, invalid_dna
 
 __all__ = [
     "DESIGNS",
@@ -221,21 +222,22 @@ def read_tasks(path: str | os.PathLike) -> list[str]:
     return names
 
 
-def _read_peaks(path, chrom_sizes: dict[str, int], tasks: list[str] | None, fasta_path):
+def _read_peaks(path, genome: Genome, tasks: list[str] | None):
     """Summits (interval centres) by chromosome and task index; validates every line."""
+    chrom_sizes = genome.chrom_sizes
     summits: dict[str, list[tuple[int, str]]] = {}
     task_line: dict[str, int] = {}
     for iv in iter_bed(path):
         if iv.name == ".":
             raise BEDError(f"{path}, line {iv.line}: column 4 must name the task (e.g. the TF) of the interval",
                            path=str(path), line=iv.line)
-        size = chrom_sizes.get(iv.chrom)
-        if size is None:
-            err = ChromosomeNotFound(iv.chrom, fasta_path, chrom_sizes)
-            raise BEDError(f"{path}, line {iv.line}: {err}", path=str(path), line=iv.line)
+        # summits holds the chromosomes already checked: each is checked once
+        if iv.chrom not in summits and (problem := chromosome_problem(genome, iv.chrom)) is not None:
+            raise BEDError(f"{path}, line {iv.line}: {problem}", path=str(path), line=iv.line)
+        size = chrom_sizes[iv.chrom]
         if iv.end > size:
             raise BEDError(f"{path}, line {iv.line}: interval end {iv.end} is past the end of {iv.chrom} "
-                           f"({size} bp in {fasta_path})", path=str(path), line=iv.line)
+                           f"({size} bp in {genome.path})", path=str(path), line=iv.line)
         if tasks is not None and iv.name not in tasks:
             raise BEDError(f"{path}, line {iv.line}: task {iv.name!r} is not in the task list", path=str(path),
                            line=iv.line)
@@ -269,7 +271,7 @@ def _window_labels(centre_starts: np.ndarray, bin_size: int, flank: int, chrom_s
 
 def _chrom_codes(genome: Genome, chrom: str, size: int) -> np.ndarray:
     codes, _ = genome.fetch_codes(chrom, 0, size)
-    invalid = ~DNA_VALID_TABLE[codes]
+    invalid = invalid_dna(codes)
     if invalid.any():
         pos = int(np.argmax(invalid))
         raise ValueError(f"{genome.path}: invalid DNA character {chr(codes[pos])!r} in {chrom} at position "
@@ -325,13 +327,13 @@ def build_dataset(
 
     with Genome(fasta) as genome:
         sizes = genome.chrom_sizes
-        summits, task_names = _read_peaks(peaks, sizes, task_list, fasta)
+        summits, task_names = _read_peaks(peaks, genome, task_list)
         n_tasks = len(task_names)
         if split.kind == "chroms":
             for name, chroms in split.regions.items():
                 for chrom in chroms:
-                    if chrom not in sizes:
-                        raise SplitError(f"split {name!r}: {ChromosomeNotFound(chrom, fasta, sizes)}")
+                    if (problem := chromosome_problem(genome, chrom)) is not None:
+                        raise SplitError(f"split {name!r}: {problem}")
         rng = np.random.default_rng(seed)
         pieces: dict[str, list] = {name: [] for name in split.regions}
         dropped_n: dict[str, int] = {name: 0 for name in split.regions}

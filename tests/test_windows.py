@@ -1,0 +1,249 @@
+"""One interval -> window -> one-hot path: the rules of seqzoo.windows, checked by hand, and the
+same rows, padded counts and verdicts from `seqzoo predict` (predict_dna), the kipoi dataloader
+(DNAIntervalDataset, also through kipoi itself) and `seqzoo explain` (explain_region)."""
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import seqzoo
+from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot
+from seqzoo.interpret import attributions, explain_region
+from seqzoo.io.genome import Genome
+from seqzoo.predict_dna import predict_bed
+from seqzoo.windows import chromosome_problem, invalid_dna, iter_window_batches, require_chromosome
+from seqzoo.zoo.spec import find_model, load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+SEQ_LEN = 600  # Basset's input, so that every caller below uses the same windows
+IUPAC = "RYKMSWBDHV"
+
+
+def _chromosomes() -> dict[str, str]:
+    """chr1 (2,000 bp): lower case at 300-360, N run at 400-450, IUPAC codes at 500-510, an 'X' at
+    1200; chr2 (500 bp, shorter than a window): lower-case random bases."""
+    rng = np.random.default_rng(0)
+    chr1 = list("".join(rng.choice(list("ACGT"), 2000)))
+    chr1[300:360] = "".join(chr1[300:360]).lower()
+    chr1[400:450] = "N" * 50
+    chr1[500:510] = IUPAC
+    chr1[1200] = "X"
+    return {"chr1": "".join(chr1), "chr2": "".join(rng.choice(list("acgt"), 500))}
+
+
+CHROMS = _chromosomes()
+
+# BED line, chrom, start, end, name, strand; after two lines that are skipped, so that line numbers
+# and row numbers differ.
+ROWS = [
+    (3, "chr1", 400, 500, "lower_N_iupac", "+"),         # window 150-750
+    (4, "chr1", 400, 500, "lower_N_iupac_minus", "-"),
+    (5, "chr1", 0, 100, "start_edge", "."),               # window -250-350: 250 padded
+    (6, "chr1", 1950, 2000, "end_edge", "+"),             # window 1675-2275: 275 padded
+    (7, "chr1", 1150, 1250, "invalid", "+"),              # window 900-1500 holds the 'X'
+    (8, "chr2", 200, 300, "both_ends_minus", "-"),        # window -50-550: 50 + 50 padded
+    (9, "chr1", 800, 900, "plain", "+"),                  # window 550-1150
+]
+BAD_CHARACTER = {"invalid": "the window chr1:900-1500 holds characters that are not DNA bases or IUPAC codes"}
+PAST_END = {
+    "start_edge": "the window chr1:-250-350 reaches past the chromosome (250 positions); "
+                  "refused (use out-of-bounds 'pad' to fill them with N)",
+    "end_edge": "the window chr1:1675-2275 reaches past the chromosome (275 positions); "
+                "refused (use out-of-bounds 'pad' to fill them with N)",
+    "both_ends_minus": "the window chr2:-50-550 reaches past the chromosome (100 positions); "
+                       "refused (use out-of-bounds 'pad' to fill them with N)",
+}
+
+
+def expected_notes(out_of_bounds: str) -> list[str]:
+    """The note of every row under the rules (empty: the row is encoded)."""
+    return [BAD_CHARACTER.get(name, PAST_END.get(name, "") if out_of_bounds == "refuse" else "")
+            for *_, name, _ in ROWS]
+
+
+def by_hand(chrom: str, start: int, end: int, strand: str) -> tuple[np.ndarray, int]:
+    """The rules written out: the centred window, N outside the chromosome, '-' reverse complemented."""
+    seq = CHROMS[chrom]
+    lo = (start + end) // 2 - SEQ_LEN // 2
+    hi = lo + SEQ_LEN
+    window = "N" * max(0, -lo) + seq[max(lo, 0):min(hi, len(seq))] + "N" * max(0, hi - len(seq))
+    x = one_hot_dna(window)
+    return (reverse_complement_one_hot(x) if strand == "-" else x), max(0, -lo) + max(0, hi - len(seq))
+
+
+@pytest.fixture
+def files(tmp_path):
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text("".join(f">{c}\n" + "\n".join(s[i:i + 70] for i in range(0, len(s), 70)) + "\n"
+                             for c, s in CHROMS.items()))
+    bed = tmp_path / "edges.bed"
+    bed.write_text("# window edge cases\ntrack name=edges\n"
+                   + "".join(f"{c}\t{s}\t{e}\t{n}\t0\t{st}\n" for _, c, s, e, n, st in ROWS))
+    return fasta, bed
+
+
+@pytest.fixture(scope="module")
+def dataloaders(kipoi_home):
+    """seqzoo.dataloaders, imported (with kipoi) under a HOME of its own: kipoi writes ~/.kipoi."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(kipoi_home))
+        yield importlib.import_module("seqzoo.dataloaders")
+
+
+@pytest.fixture(scope="module")
+def basset():
+    return seqzoo.get_model("Basset", device="cpu")
+
+
+def windows_of(bed, fasta, out_of_bounds, batch_size=3):
+    """Rows of seqzoo predict's window path, over batches that cut the BED in three."""
+    with Genome(fasta) as genome:
+        batches = list(iter_window_batches(bed, genome, SEQ_LEN, batch_size, out_of_bounds))
+    return (np.concatenate([b.x for b in batches]), np.concatenate([b.padded for b in batches]),
+            np.concatenate([b.refused for b in batches]), [n for b in batches for n in b.notes])
+
+
+def read_tsv(path):
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["nan"])
+
+
+def test_basset_reads_the_windows_these_tests_build():
+    assert load_spec(find_model("Basset")).input_shape == (SEQ_LEN, 4)
+
+
+@pytest.mark.parametrize("out_of_bounds", ["pad", "refuse"])
+def test_the_window_path_follows_the_rules_by_hand(files, out_of_bounds):
+    fasta, bed = files
+    x, padded, refused, notes = windows_of(bed, fasta, out_of_bounds)
+    assert notes == expected_notes(out_of_bounds)
+    assert list(refused) == [bool(n) for n in notes]
+    for i, (_, chrom, start, end, name, strand) in enumerate(ROWS):
+        if name == "invalid":
+            assert not x[i].any()
+            continue
+        want, n_padded = by_hand(chrom, start, end, strand)
+        assert padded[i] == n_padded, name
+        np.testing.assert_array_equal(x[i], 0 if refused[i] else want, err_msg=name)
+    # the encodings themselves: lower case as upper case, N uniform, IUPAC over its bases, '-' complemented
+    np.testing.assert_array_equal(x[0][300 - 150:360 - 150], one_hot_dna(CHROMS["chr1"][300:360].upper()))
+    np.testing.assert_array_equal(x[0][400 - 150], [0.25] * 4)
+    np.testing.assert_array_equal(x[0][500 - 150], [0.5, 0, 0.5, 0])              # R = A/G
+    np.testing.assert_array_equal(x[1][SEQ_LEN - 1 - (500 - 150)], [0, 0.5, 0, 0.5])  # its complement Y = C/T
+    assert padded[2] == 250 and padded[3] == 275 and padded[5] == 100
+
+
+@pytest.mark.parametrize("out_of_bounds", ["pad", "refuse"])
+def test_dataloader_and_predict_give_the_same_rows_and_verdicts(files, dataloaders, basset, tmp_path, out_of_bounds):
+    fasta, bed = files
+    out = tmp_path / "p.tsv"
+    assert predict_bed(basset, fasta, bed, out, batch_size=3, out_of_bounds=out_of_bounds, progress=False) == len(ROWS)
+    table = read_tsv(out)
+    x, padded, _, _ = windows_of(bed, fasta, out_of_bounds)
+    data = dataloaders.DNAIntervalDataset(bed, fasta, seq_len=SEQ_LEN, out_of_bounds=out_of_bounds)
+    assert len(data) == len(ROWS)
+    assert list(table["note"]) == expected_notes(out_of_bounds)
+    columns = list(basset.columns)
+    for i, (line, *_, name, _) in enumerate(ROWS):
+        note = table.loc[i, "note"]
+        if note:  # predict: no values and the note; the dataloader: that note, naming the BED line
+            assert table.loc[i, columns].isna().all(), name
+            with pytest.raises(ValueError) as err:
+                data[i]
+            assert str(err.value) == f"{bed}, line {line}: {note}"
+            continue
+        item = data[i]
+        np.testing.assert_array_equal(item["inputs"], x[i], err_msg=name)
+        assert item["metadata"]["padded"] == padded[i] == table.loc[i, "padded"], name
+        ranges = item["metadata"]["ranges"]
+        assert (ranges.chr, ranges.start, ranges.end, ranges.id, ranges.strand) == ROWS[i][1:]
+        np.testing.assert_allclose(table.loc[i, columns].to_numpy(float),
+                                   basset.predict_on_batch(item["inputs"][None])[0], atol=1e-6, err_msg=name)
+
+
+def test_the_dataloader_through_kipoi_applies_the_same_rules(files, dataloaders, kipoi_home, monkeypatch):
+    import kipoi
+
+    monkeypatch.setenv("HOME", str(kipoi_home))
+    fasta, bed = files
+    factory = kipoi.get_dataloader_factory(str(REPO / "dataloaders" / "DNAIntervals"), source="dir")
+    data = factory(intervals_file=str(bed), fasta_file=str(fasta), seq_len=SEQ_LEN, out_of_bounds="refuse")
+    x, padded, _, notes = windows_of(bed, fasta, "refuse")
+    np.testing.assert_array_equal(data[1]["inputs"], x[1])
+    with pytest.raises(ValueError, match=f"edges.bed, line 5: {notes[2]}".replace("(", r"\(").replace(")", r"\)")):
+        data[2]
+    with pytest.raises(ValueError, match="edges.bed, line 7: the window chr1:900-1500 holds characters"):
+        data[4]
+
+
+def test_an_unknown_chromosome_fails_every_caller_before_anything_is_written(files, dataloaders, basset, tmp_path):
+    fasta, _ = files
+    bed = tmp_path / "bad.bed"
+    bed.write_text("chr1\t100\t200\n# a comment\n1\t100\t200\n")
+    want = f"{bed}, line 3: chromosome '1' is not in {fasta}; the FASTA has 'chr1'"
+    with pytest.raises(ValueError) as from_loader:
+        dataloaders.DNAIntervalDataset(bed, fasta, seq_len=SEQ_LEN)
+    out = tmp_path / "p.tsv"
+    with pytest.raises(ValueError) as from_predict:
+        predict_bed(basset, fasta, bed, out, progress=False)
+    assert str(from_loader.value) == str(from_predict.value)
+    assert str(from_predict.value).startswith(want)
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+    with pytest.raises(ValueError, match=r"region 1:100-200: chromosome '1' is not in .*genome.fa; the FASTA has 'chr1'"):
+        explain_region(basset, fasta, "1:100-200", 0, ism=False)
+
+
+def test_the_shared_checks(files):
+    fasta, _ = files
+    with Genome(fasta) as genome:
+        assert chromosome_problem(genome, "chr2") is None
+        assert "the FASTA has 'chr2'" in chromosome_problem(genome, "2")
+        assert "its 2 sequences are: 'chr1', 'chr2'" in chromosome_problem(genome, "chrUn")
+        assert require_chromosome(genome, "chr1", "here") == 2000
+        with pytest.raises(ValueError, match=r"^somewhere: chromosome 'chr3' is not in"):
+            require_chromosome(genome, "chr3", "somewhere")
+    codes = np.frombuffer(b"ACGTNacgtn" + IUPAC.encode() + IUPAC.lower().encode() + b"X-*1 ", dtype=np.uint8)
+    assert list(np.flatnonzero(invalid_dna(codes))) == list(range(30, 35))
+
+
+def test_explain_pads_and_says_so_or_refuses(files, basset):
+    fasta, _ = files
+    r = explain_region(basset, fasta, "chr1:0-100", 0, ism=False)
+    assert r["padded"] == 250 and r["window_start"] == -250 and r["attribution"].shape == (100, 4)
+    want, _ = by_hand("chr1", 0, 100, ".")
+    assert r["prediction"] == pytest.approx(float(basset.predict_on_batch(want[None])[0, 0]), abs=1e-6)
+    assert explain_region(basset, fasta, "chr1:800-900", 0, ism=False)["padded"] == 0
+    with pytest.raises(ValueError, match=r"region chr1:0-100: the window chr1:-250-350 reaches past the chromosome "
+                                         r"\(250 positions\)"):
+        explain_region(basset, fasta, "chr1:0-100", 0, ism=False, out_of_bounds="refuse")
+    with pytest.raises(ValueError, match="region chr1:1150-1250: the window chr1:900-1500 holds characters that are not"):
+        explain_region(basset, fasta, "chr1:1150-1250", 0, ism=False)
+    with pytest.raises(ValueError, match="strand must be"):
+        explain_region(basset, fasta, "chr1:800-900", 0, strand="x")
+
+
+def test_explain_on_the_minus_strand_sees_the_reverse_complement_and_maps_back_to_the_genome(files, basset):
+    fasta, _ = files
+    start, end = 440, 443  # window 141-741; on the reverse complement the region is at 298-301, not 299-302
+    r = explain_region(basset, fasta, f"chr1:{start}-{end}", 0, method="saliency", strand="-")
+    forward, _ = by_hand("chr1", start, end, "+")
+    reverse = reverse_complement_one_hot(forward)
+    assert r["strand"] == "-" and r["padded"] == 0
+    assert r["prediction"] == pytest.approx(float(basset.predict_on_batch(reverse[None])[0, 0]), abs=1e-6)
+    lo, hi = start - r["window_start"], end - r["window_start"]
+    # saliency of the reverse complement, turned back to genome orientation
+    genome_saliency = reverse_complement_one_hot(attributions(basset, reverse[None], 0, method="saliency"))[0]
+    np.testing.assert_allclose(r["attribution"], genome_saliency[lo:hi], rtol=1e-5, atol=1e-9)
+    # ISM entry [i, b]: base b (of the + strand) at genome position start + i, predicted on the - strand
+    reference = basset.predict_on_batch(reverse[None])[0, 0]
+    mutants = []
+    for i in range(end - start):
+        for b in range(4):
+            mutant = forward.copy()
+            mutant[lo + i] = np.eye(4)[b]
+            mutants.append(reverse_complement_one_hot(mutant))
+    direct = (basset.predict_on_batch(np.stack(mutants))[:, 0] - reference).reshape(end - start, 4)
+    direct[forward[lo:hi] == 1] = 0
+    np.testing.assert_allclose(r["ism"], direct, atol=2e-6)
