@@ -180,8 +180,8 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
     if (candidate / "model.yaml").is_file():
         return candidate.resolve()
     text = str(name_or_path)
-    if "/" in text and ("://" in text or not candidate.exists()):
-        return stores.install(text)
+    if "://" in text or (Path(text.partition("@")[0]).parent / stores.CATALOGUE).is_file():
+        return stores.install(text)  # STORE/NAME[@VERSION]: a URI, or a local folder holding a catalogue
     name, _, version = text.partition("@")
     if version:
         if version in stores.installed_versions(name):
