@@ -52,6 +52,9 @@ def publish(model: str | os.PathLike, store: str, version: str | None = None, *,
         if not (directory / required).is_file():
             problems.append(f"missing {required}")
     spec = load_spec(directory)
+    if not problems and stores.published(store, spec.name, declared):  # before the slow checks
+        raise stores.StoreError(f"{store}: {spec.name} {declared} is already published; a published version "
+                                "never changes: raise info.version in model.yaml")
     if not spec.labels:
         problems.append("schema.targets has no column_labels file")
     if not problems:

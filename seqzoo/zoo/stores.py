@@ -38,7 +38,7 @@ from seqzoo.version import __version__
 from seqzoo.zoo.artifacts import cache_dir
 
 __all__ = ["CATALOGUE", "FORMAT", "MANIFEST", "OFFLINE_ENV", "StoreError", "UnsafePackageError", "InstallRef",
-           "install", "installed_dir", "installed_versions", "list_installed", "list_store", "origin", "parse_ref", "put_package",
+           "install", "installed_dir", "installed_versions", "list_installed", "list_store", "origin", "published", "parse_ref", "put_package",
            "safety_problems", "semver_key"]
 
 FORMAT = "seqzoo-model-package/1"
@@ -228,6 +228,12 @@ def put_package(directory: str | os.PathLike, store: str, name: str, version: st
     catalogue["models"].setdefault(name, {})[version] = entry
     fs.pipe_file(_join(root, CATALOGUE), json.dumps(catalogue, indent=1, sort_keys=True).encode())
     return manifest
+
+
+def published(store: str, name: str, version: str) -> bool:
+    """Whether ``store`` holds a complete (manifest written) ``name`` ``version``."""
+    fs, root = _filesystem(store)
+    return fs.exists(_join(root, name, version, MANIFEST))
 
 
 def list_store(store: str) -> dict[str, dict[str, dict]]:
