@@ -17,20 +17,36 @@ from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
 #: What a model reads. DNA: one-hot windows ``(L, 4)``; protein: amino-acid tokens ``(L,)``.
 MODALITIES = ("dna", "protein")
 
-# The zoo (models/, dataloaders/) lives beside the package in a checkout or editable install;
-# SEQZOO_ZOO points elsewhere (e.g. a copy of the repository next to a wheel install).
+# Where the zoo's model directories are, in this order:
+# 1. $SEQZOO_ZOO, a directory holding models/ (e.g. a copy of the repository);
+# 2. the checkout the package sits in (the repository itself, or an editable install): models/ at
+#    its root, beside setup.cfg;
+# 3. the copy a wheel installs inside the package, seqzoo/zoo/models/ (setup.cfg maps the package
+#    seqzoo.zoo.models onto the repository's models/).
 ZOO_ENV = "SEQZOO_ZOO"
+_PACKAGE_ZOO = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE_ZOO.parents[1]
 
 
 def zoo_root() -> Path:
-    """Directory holding ``models/`` and ``dataloaders/``."""
-    root = Path(os.environ.get(ZOO_ENV) or Path(__file__).resolve().parents[2])
-    if not (root / "models").is_dir():
-        raise FileNotFoundError(
-            f"no models/ directory under {root}; install seqzoo from its repository "
-            f"(pip install -e .) or set {ZOO_ENV} to the repository root"
-        )
-    return root
+    """Directory holding ``models/``: ``$SEQZOO_ZOO``, else the checkout, else the installed copy."""
+    env = os.environ.get(ZOO_ENV)
+    if env:
+        root = Path(env).expanduser()
+        if not (root / "models").is_dir():
+            raise FileNotFoundError(f"{ZOO_ENV}={env}: no models/ directory under {root.resolve()}")
+        return root.resolve()
+    # A checkout is recognised by setup.cfg beside models/: an installed package's parents[1] is
+    # site-packages, where another distribution's top-level "models" package must not be taken.
+    if (_CHECKOUT / "models").is_dir() and (_CHECKOUT / "setup.cfg").is_file():
+        return _CHECKOUT
+    if (_PACKAGE_ZOO / "models").is_dir():
+        return _PACKAGE_ZOO
+    raise FileNotFoundError(
+        f"no models/ directory: not in {_CHECKOUT} (a checkout) nor in {_PACKAGE_ZOO} "
+        f"(an installed wheel); reinstall seqzoo (pip install seqzoo, or pip install -e . from "
+        f"its repository) or set {ZOO_ENV} to a directory holding models/"
+    )
 
 
 def models_dir() -> Path:
