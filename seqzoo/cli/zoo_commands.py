@@ -139,10 +139,17 @@ def cmd_check(args) -> int:
 
 def cmd_kipoi_source(args) -> int:
     from seqzoo.zoo.spec import models_dir
+    from seqzoo.zoo.stores import installed_root
 
-    print(f"# ~/.kipoi/config.yaml: add under model_sources\n  {args.name}:\n    type: local\n    local_path: {models_dir()}")
-    print(f"\n# or in Python:\nimport kipoi\nkipoi.config.add_source({args.name!r}, "
-          f"kipoi.sources.LocalSource({str(models_dir())!r}))")
+    sources = {args.name: models_dir(), f"{args.name}-installed": installed_root()}
+    print("# ~/.kipoi/config.yaml: add under model_sources")
+    for name, path in sources.items():
+        print(f"  {name}:\n    type: local\n    local_path: {path}")
+    print("# installed models are named NAME/VERSION there, e.g. "
+          f"kipoi.get_model('DeepSol/1.0.0', source='{args.name}-installed')")
+    print("\n# or in Python:\nimport kipoi")
+    for name, path in sources.items():
+        print(f"kipoi.config.add_source({name!r}, kipoi.sources.LocalSource({str(path)!r}))")
     return 0
 
 
