@@ -52,6 +52,10 @@ class _ZooDataset(Dataset):
         # examples never leak into another's.
         if "args" not in cls.__dict__ and getattr(cls, "args", None) is not None:
             cls.args = copy.deepcopy(cls.args)
+        # kipoi also sets `source_dir` (where examples resolve) on the class it loaded, e.g. a
+        # dataloader directory; a subclass made for a model must not inherit another's.
+        if "source_dir" not in cls.__dict__:
+            cls.source_dir = None
 
 
 @_from_spec("DNAIntervals", "seq_len", (4,))

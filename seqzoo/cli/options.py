@@ -51,3 +51,8 @@ def add_model_run(p: argparse.ArgumentParser) -> None:
     add_weights(p)
     add_device(p)
     add_precision(p)
+
+
+def add_out_of_bounds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out-of-bounds", default="pad", choices=["pad", "refuse"],
+                   help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row")

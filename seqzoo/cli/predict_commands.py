@@ -15,8 +15,7 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
     options.add_batch_size(p, 128)
     options.add_model_run(p)
     options.add_rc(p)
-    p.add_argument("--out-of-bounds", default="pad", choices=["pad", "refuse"],
-                   help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row")
+    options.add_out_of_bounds(p)
     p.add_argument("--engine", default="local", choices=["local", "ray"],
                    help="ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
     p.add_argument("--ray-address", help="address of a running Ray cluster ('auto' finds a local one); "
@@ -51,6 +50,9 @@ def explain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-ism", action="store_true", help="attributions only (no mutagenesis heat map)")
     p.add_argument("-o", "--output", required=True, help="figure: .png, .svg or .pdf")
     p.add_argument("--arrays", help="also save the attribution and ISM arrays to this .npz")
+    p.add_argument("--strand", default=".", choices=["+", "-", "."],
+                   help="-: the model reads the reverse complement (maps stay in genome orientation)")
+    options.add_out_of_bounds(p)
     options.add_weights(p)
     options.add_device(p)
 
@@ -149,7 +151,8 @@ def cmd_explain(args) -> int:
     from seqzoo.plots import explain_figure
 
     model = _dna_model(args)
-    r = explain_region(model, args.fasta, args.region, args.target, method=args.method, ism=not args.no_ism)
+    r = explain_region(model, args.fasta, args.region, args.target, method=args.method, ism=not args.no_ism,
+                       strand=args.strand, out_of_bounds=args.out_of_bounds)
     title = (f"{model.name} {r['target']} at {r['chrom']}:{r['start']}-{r['end']} "
              f"(prediction {r['prediction']:.3g}; {args.method.replace('_', ' ')})")
     explain_figure(args.output, r["attribution"], r["ism"], r["start"], title=title,
@@ -158,6 +161,9 @@ def cmd_explain(args) -> int:
         np.savez_compressed(args.arrays, attribution=r["attribution"],
                             ism=r["ism"] if r["ism"] is not None else np.zeros((0, 4)),
                             positions=np.arange(r["start"], r["end"]), bases=np.array(list("ACGT")))
+    if r["padded"]:
+        print(f"the {len(r['attribution'])} bp region's window reaches past the chromosome: {r['padded']} "
+              "positions padded with N", file=sys.stderr)
     print(f"{r['target']}: prediction {r['prediction']:.4g}; wrote {args.output}"
           + (f" and {args.arrays}" if args.arrays else ""), file=sys.stderr)
     return 0
