@@ -1,20 +1,200 @@
-"""Checks of a model directory, the way ``kipoi test`` checks it plus seqzoo's stricter ones.
+"""Model directories: writing one, and checking it the way ``kipoi test`` does plus seqzoo's
+stricter checks.
 
-``check_model_dir`` returns a list of problems (empty = the directory passes);
-``write_expect`` writes the reference predictions ``kipoi test`` compares against.
+``write_model_dir`` writes a directory's ``model.yaml``, ``weights.yaml`` and
+``target_labels.txt`` from what a trainer knows (both ``seqzoo export`` kinds use it);
+``write_expect`` writes the reference predictions ``kipoi test`` compares against;
+``check_model_dir`` returns a list of problems (empty = the directory passes).
 """
 
 import os
+import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+import yaml
 
+from seqzoo.encoding import DNA_ALPHABET, PROTEIN_ALPHABET
 from seqzoo.runtime import ZooModel
-from seqzoo.zoo.spec import ModelSpec, load_spec
+from seqzoo.zoo.artifacts import WeightsArtifact
+from seqzoo.zoo.spec import MODALITIES, ModelSpec, load_spec
 
 EXPECT_FILE = "test.expect.h5"
+
+#: The paper to cite for a model of each architecture, unless the author says otherwise.
+CITATIONS = {
+    "deepsea": "https://doi.org/10.1038/nmeth.3547",
+    "basset": "https://doi.org/10.1101/gr.200535.115",
+    "deepsol": "https://doi.org/10.1093/bioinformatics/bty166",
+}
+
+#: What ``model.yaml`` says about each modality's inputs, and the dataloader that reads them
+#: (with the name of its argument that takes the model's input length).
+INPUTS = {
+    "dna": {"schema": {"name": "seq", "special_type": "DNASeq"},
+            "doc": f"One-hot DNA, {DNA_ALPHABET} order (see dataloaders/DNAIntervals).",
+            "dataloader": "seqzoo.dataloaders.DNAIntervalDataset", "length_argument": "seq_len"},
+    "protein": {"schema": {"name": "tokens", "modality": "protein"},  # kipoi has no special type for proteins
+                "doc": f"Amino-acid tokens, 0 = padding, 1-20 = {PROTEIN_ALPHABET} (see dataloaders/Proteins).",
+                "dataloader": "seqzoo.dataloaders.ProteinDataset", "length_argument": "max_len"},
+}
+
+_WEIGHTS_YAML_HEADER = (
+    "# The weights this directory serves (see seqzoo.zoo.artifacts.WeightsArtifact). The URL without a\n"
+    "# scheme is the file shipped beside this description; it is verified by sha256 like a download.\n")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The ``info:`` section of a ``model.yaml``: what the model is, who made it, what it was
+    trained on. Nothing here has a species or data default: ``doc``, ``trained_on`` and
+    ``tags`` say them. ``cite_as`` None cites the architecture's paper (:data:`CITATIONS`)."""
+
+    doc: str
+    trained_on: str
+    cite_as: str | None = None
+    tags: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ("seqzoo developers",)
+    contributors: tuple[str, ...] = ("seqzoo developers",)
+    license: str = "MIT"
+    version: str = "1.0.0"
+
+
+@dataclass(frozen=True)
+class TargetsInfo:
+    """The ``schema.targets`` section: one label per output column, the targets' name and doc."""
+
+    labels: tuple[str, ...]
+    name: str = "targets"
+    doc: str = "Probability of each target (see target_labels.txt)."
+
+
+def citation(architecture: str, config: dict) -> str | None:
+    """The paper of ``architecture`` (of an ensemble: of its first member), if known."""
+    if architecture == "ensemble" and config.get("members"):
+        first = config["members"][0]
+        return citation(first["architecture"], first.get("config", {}))
+    return CITATIONS.get(architecture)
+
+
+class _FlowList(list):
+    pass
+
+
+class _FlowDict(dict):
+    pass
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes :func:`_compact`'s leaf lists and mappings on one line, as hand-written model.yaml
+    files do (``kernels: {2: 32, 3: 32}``, ``conv_filters: [64, 128, 192]``)."""
+
+
+_Dumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+_Dumper.add_representer(_FlowDict, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
+
+
+def _compact(value):
+    """``value`` with its lists and mappings of scalars only marked for one-line output."""
+    if isinstance(value, dict):
+        items = {k: _compact(v) for k, v in value.items()}
+        return _FlowDict(items) if not any(isinstance(v, (dict, list, tuple)) for v in value.values()) else items
+    if isinstance(value, (list, tuple)):
+        items = [_compact(v) for v in value]
+        return _FlowList(items) if not any(isinstance(v, (dict, list, tuple)) for v in value) else items
+    return value
+
+
+def _shape(shape: tuple) -> str:
+    """A shape as kipoi writes it: ``(1000, 4)``, ``(1, )``."""
+    return "(" + ", ".join(str(d) for d in shape) + (", )" if len(shape) == 1 else ")")
+
+
+def write_model_dir(
+    directory: str | os.PathLike,
+    *,
+    architecture: str,
+    config: dict,
+    weights_file: str | os.PathLike,
+    produced_by: str,
+    modality: str,
+    input_length: int,
+    targets: TargetsInfo,
+    info: ModelInfo,
+    dataloader: str | None = None,
+    dataloader_args: dict | None = None,
+    example: str | os.PathLike | None = None,
+) -> WeightsArtifact:
+    """Write a kipoi/seqzoo model directory around a trained weights file.
+
+    Writes ``model.yaml`` (``args`` = ``architecture`` and its size arguments ``config``;
+    ``schema.inputs`` with ``special_type: DNASeq`` for ``modality`` "dna" or ``modality:
+    protein``, of length ``input_length``; ``schema.targets`` from ``targets``; ``info``; the
+    modality's dataloader, see :data:`INPUTS`), ``weights.yaml`` (the weights file as a
+    :class:`~seqzoo.zoo.artifacts.WeightsArtifact` by relative URL, with ``produced_by``) and
+    ``target_labels.txt``. ``weights_file`` is copied into ``directory`` unless it is there.
+    ``example`` (a directory of example inputs, e.g. ``genome.fa`` and ``intervals.bed``, or
+    ``proteins.fa``) is copied to ``directory/example``; when ``directory/example`` exists,
+    :func:`write_expect` writes ``test.expect.h5``. ``README.md`` is the author's.
+
+    Returns:
+        The weights artifact written to ``weights.yaml``.
+    """
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {', '.join(MODALITIES)}; got {modality!r}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    weights_file = Path(weights_file)
+    if not weights_file.name.endswith(".weights.h5"):
+        raise ValueError(f"the weights file name must end in .weights.h5, got {weights_file.name!r}")
+    if weights_file.resolve().parent != out.resolve():
+        shutil.copyfile(weights_file, out / weights_file.name)
+    cite_as = info.cite_as or citation(architecture, config)
+    if not cite_as:
+        raise ValueError(f"no known paper for architecture {architecture!r}: say what to cite (cite_as, --cite-as)")
+    inputs = INPUTS[modality]
+    labels = list(targets.labels)
+    input_shape = (input_length, len(DNA_ALPHABET)) if modality == "dna" else (input_length,)
+    description = {
+        "defined_as": "seqzoo.kipoi_adapter.KipoiModel",
+        "args": {"architecture": architecture, "config": _compact(config), "weights": "weights.yaml"},
+        "info": {
+            "authors": [{"name": a} for a in info.authors],
+            "contributors": [{"name": c} for c in info.contributors],
+            "doc": info.doc,
+            "version": info.version,
+            "license": info.license,
+            "cite_as": cite_as,
+            "trained_on": info.trained_on,
+            "tags": list(info.tags),
+        },
+        "default_dataloader": {
+            "defined_as": dataloader or inputs["dataloader"],
+            "default_args": dict({inputs["length_argument"]: input_length}, **(dataloader_args or {})),
+        },
+        "dependencies": {"pip": ["seqzoo"]},
+        "schema": {
+            "inputs": {**inputs["schema"], "shape": _shape(input_shape), "doc": inputs["doc"]},
+            "targets": {"name": targets.name, "shape": _shape((len(labels),)), "doc": targets.doc,
+                        "column_labels": "target_labels.txt"},
+        },
+        "test": {"expect": EXPECT_FILE, "precision_decimal": 5},
+    }
+    (out / "target_labels.txt").write_text("\n".join(labels) + "\n")
+    artifact = WeightsArtifact.describe(out / weights_file.name, urls=[weights_file.name], produced_by=produced_by)
+    artifact.to_yaml(out / "weights.yaml")
+    (out / "weights.yaml").write_text(_WEIGHTS_YAML_HEADER + (out / "weights.yaml").read_text())
+    (out / "model.yaml").write_text(
+        "# Written by seqzoo.packaging.write_model_dir (seqzoo export); kipoi and seqzoo read it as it is.\n"
+        + yaml.dump(description, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True))
+    if example is not None and Path(example).resolve() != (out / "example").resolve():
+        shutil.copytree(example, out / "example", dirs_exist_ok=True)
+    if (out / "example").is_dir():
+        write_expect(out)
+    return artifact
 
 
 @contextmanager

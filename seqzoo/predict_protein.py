@@ -11,11 +11,15 @@ Output: one row per input record, in input order, with the columns
 ``id`` (first word of the header), ``length`` (residues as read), ``valid`` (1 = predicted,
 0 = not predictable), ``reason`` (why not; empty when valid), one probability column per target
 (``soluble`` for DeepSol; NaN when not valid) and ``predicted_class`` (1 when the probability is at
-least :data:`THRESHOLD`, 0 below it; empty/null when not valid).
+least :data:`THRESHOLD`, 0 below it; no value when not valid).
 
-The format follows the output name: ``.parquet`` writes Parquet (pyarrow, one row group per
-chunk), anything else tab-separated text. The file is written as ``<output>.partial`` and renamed
-only when complete; on any error the partial file is deleted and nothing is left behind.
+The table is written by :func:`seqzoo.io.tables.open_writer`, like every seqzoo output, so the
+format follows the output name: ``.parquet`` (Parquet), ``.h5``/``.hdf5`` (HDF5, one dataset per
+column), anything else tab-separated text. The ``predicted_class`` of a row that was not
+predicted is empty in TSV and null in Parquet; HDF5 has no null integer, so there it is
+:data:`~seqzoo.io.tables.HDF5_MISSING_INT` (-1), the dataset's ``missing_value`` attribute says
+so, and ``valid`` is 0 on that row. The file is written as ``<output>.partial`` and renamed only
+when complete; on any error the partial file is deleted and nothing is left behind.
 
 Bad input (see ``encode_protein`` and ``iter_fasta``): lower case is upper-cased and one trailing
 ``*`` removed; an empty record, a residue outside the 20 standard ones (X, B, Z, U, O, an internal
@@ -35,7 +39,7 @@ import numpy as np
 
 from seqzoo.encoding import encode_protein
 from seqzoo.io.proteins import FastaRecord, iter_fasta
-from seqzoo.io.tables import ParquetWriter, TSVWriter
+from seqzoo.io.tables import open_writer
 
 __all__ = ["THRESHOLD", "output_columns", "predict_fasta"]
 
@@ -79,19 +83,12 @@ def _predict_chunk(predict: Callable[[np.ndarray], np.ndarray], chunk: list[Fast
     }
 
 
-def _parquet_schema(labels: list[str]):
-    import pyarrow as pa
-
-    return pa.schema([("id", pa.string()), ("length", pa.int64()), ("valid", pa.int8()), ("reason", pa.string())]
-                     + [(label, pa.float32()) for label in labels] + [("predicted_class", pa.int8())])
-
-
 def _rows(part: dict, labels: list[str]) -> dict:
-    """A chunk's output columns; no predicted class (None) where the record was not predicted."""
-    valid = np.asarray(part["valid"]) == 1
+    """A chunk's output columns; ``predicted_class`` is masked (no value) where the record was
+    not predicted (see the module docstring for how each format writes that)."""
     rows = {k: part[k] for k in ("id", "length", "valid", "reason")}
     rows.update({label: part["probabilities"][:, j] for j, label in enumerate(labels)})
-    rows["predicted_class"] = [int(c) if v else None for c, v in zip(part["predicted_class"], valid)]
+    rows["predicted_class"] = np.ma.MaskedArray(part["predicted_class"], mask=np.asarray(part["valid"]) != 1)
     return rows
 
 
@@ -112,7 +109,7 @@ def predict_fasta(
         predict: maps an int32 token batch ``(N, max_len)`` to probabilities ``(N, len(labels))``,
             e.g. ``ZooModel.predict_on_batch``.
         fasta: plain or gzipped protein FASTA.
-        output: ``.parquet`` for Parquet, anything else for TSV.
+        output: ``.parquet`` for Parquet, ``.h5``/``.hdf5`` for HDF5, anything else for TSV.
         max_len: the model's input length; longer sequences are reported as not predictable.
         labels: the model's target names (probability column names).
         batch_size: records per model call.
@@ -128,14 +125,10 @@ def predict_fasta(
     """
     from tqdm import tqdm
 
-    output = Path(output)
     labels = list(labels)
-    if output.suffix.lower() == ".parquet":
-        writer = ParquetWriter(output, output_columns(labels), schema=_parquet_schema(labels))
-    else:
-        writer = TSVWriter(output, output_columns(labels))
     n_rows = 0
-    with writer, tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
+    with open_writer(output, output_columns(labels)) as writer, \
+            tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
         for chunk in _chunks(iter_fasta(fasta), chunk_size):
             writer.write(_rows(_predict_chunk(predict, chunk, max_len, len(labels), batch_size), labels))
             n_rows += len(chunk)

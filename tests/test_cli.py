@@ -155,3 +155,48 @@ def test_get_model_with_a_local_weights_file(served_model):
     assert local.trained and local.weights_path == weights
     x = random_inputs(reference.spec, 3)
     np.testing.assert_array_equal(local.predict_on_batch(x), reference.predict_on_batch(x))
+
+
+# --- verbs that dispatch on the model's kind ---------------------------------------------------
+
+def test_verb_help_lists_every_kind_and_a_model_help_its_own(capsys):
+    for verb in ("train", "evaluate", "export"):
+        with pytest.raises(SystemExit) as exit_:
+            main([verb, "--help"])
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert "--- DNA models ---" in out and "--- protein models ---" in out
+    with pytest.raises(SystemExit):
+        main(["train", "DeepSol", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: seqzoo train DeepSol") and "--valid" in out and "--data" not in out
+    with pytest.raises(SystemExit):
+        main(["train", "basset", "--help"])  # an architecture name: the DNA kind
+    out = capsys.readouterr().out
+    assert "--data" in out and "--valid" not in out
+    with pytest.raises(SystemExit):
+        main(["train-dna", "--help"])  # the old name: DNA only
+    out = capsys.readouterr().out
+    assert "--- DNA models ---" in out and "--- protein models ---" not in out and "--valid" not in out
+
+
+def test_old_names_are_aliases_of_the_verbs():
+    from seqzoo.cli import COMMANDS, KERAS_FREE
+    from seqzoo.cli import train_commands as t
+
+    for alias, verb in t.ALIASES.items():
+        assert COMMANDS[alias][0] == COMMANDS[verb][0] == "train_commands"
+        assert getattr(t, "cmd_" + alias.replace("-", "_")) is getattr(t, "cmd_" + verb)
+        assert alias not in KERAS_FREE and verb not in KERAS_FREE
+
+
+def test_a_verb_names_an_unknown_model(capsys):
+    assert main(["evaluate", "deepsol", "--data", "x.tsv", "-o", "m.json"]) == 2
+    assert "did you mean 'DeepSol'" in capsys.readouterr().err
+
+
+def test_export_refuses_runs_of_two_kinds(tmp_path, capsys):
+    dna, protein = find_model("DeepSEA_Athaliana265"), find_model("DeepSol")
+    assert main(["export", str(dna), str(protein), str(tmp_path / "Mixed"), "--doc", "d", "--trained-on", "t"]) == 2
+    assert f"{protein} is protein, {dna} is dna: export one kind at a time" in capsys.readouterr().err
+    assert not (tmp_path / "Mixed").exists()

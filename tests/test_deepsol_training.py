@@ -293,6 +293,104 @@ def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, 
     assert "r3 held out other validation rows than" in capsys.readouterr().err
 
 
-def test_train_refuses_a_model_without_a_recipe(tmp_path, capsys):
-    assert main(["train", "Basset", "--train", "t", "--valid", "v", "-o", str(tmp_path)]) == 2
-    assert "no training recipe for Basset" in capsys.readouterr().err
+def test_train_refuses_a_protein_model_without_a_recipe(tmp_path, capsys):
+    directory = tmp_path / "Composition"
+    shutil.copytree(find_model("DeepSol"), directory)
+    spec = yaml.safe_load((directory / "model.yaml").read_text())
+    spec["args"]["architecture"], spec["args"]["config"] = "protein_composition", {"max_len": 1200}
+    (directory / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    assert main(["train", str(directory), "--train", "t", "--valid", "v", "-o", str(tmp_path / "run")]) == 2
+    assert "no training recipe for Composition (protein_composition)" in capsys.readouterr().err
+    # the protein kind's parser: a DNA data set directory is not its argument
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "DeepSol", "--data", "ds", "-o", str(tmp_path / "run")])
+    assert exit_.value.code == 2 and "seqzoo train DeepSol: error:" in capsys.readouterr().err
+
+
+# --- the command line: evaluate and export for protein models -------------------------------
+
+def test_evaluate_and_export_verbs_for_a_protein_run(tmp_path, capsys):
+    from seqzoo.packaging import check_model_dir
+    from seqzoo.zoo.spec import load_spec
+
+    train, valid, run = tmp_path / "train.tsv", tmp_path / "valid.tsv", tmp_path / "run"
+    _write_tsv(train, 40, seed=1)
+    _write_tsv(valid, 24, seed=2, long_one=True)
+    assert main(["train", "DeepSol", "--train", str(train), "--valid", str(valid), "-o", str(run), "--name", "tiny",
+                 "--config", json.dumps(TINY), "--epochs", "1", "--batch-size", "8", "--quiet"]) == 0
+    trained = json.loads((run / "metrics.json").read_text())
+    assert trained["labels"] == ["soluble"]  # the zoo model's, recorded for export
+
+    # evaluate a run on the rows it held out: its own figures again
+    assert main(["evaluate", str(run), "--data", str(valid), "--held-out", "-o", str(tmp_path / "held.json")]) == 0
+    held = json.loads((tmp_path / "held.json").read_text())
+    for key in ("n", "accuracy", "mcc", "auroc", "auprc", "confusion"):
+        assert held["metrics"][key] == pytest.approx(trained["held_out_metrics"][key], abs=1e-6), key
+    assert held["not_predictable"] == trained["held_out_not_predictable"]
+    assert held["command"].startswith(f"seqzoo evaluate {run} --data ")
+    # ... and on every row of a file, by hand
+    assert main(["evaluate", str(run), "--data", str(train), "-o", str(tmp_path / "all.json")]) == 0
+    data = read_labelled_tsv(train)
+    net = build("deepsol", **trained["recipe"]["config"])
+    net.load_weights(run / "tiny.weights.h5")
+    expected = binary_metrics(data.labels, predict_proteins(net, data.tokens, 1200))
+    everything = json.loads((tmp_path / "all.json").read_text())["metrics"]
+    assert everything["n"] == 40 and everything["auroc"] == pytest.approx(expected["auroc"], abs=1e-6)
+    # a zoo model is evaluated the same way; --held-out needs a run
+    assert main(["evaluate", "DeepSol", "--data", str(train), "-o", str(tmp_path / "zoo.json")]) == 0
+    assert json.loads((tmp_path / "zoo.json").read_text())["metrics"]["n"] == 40
+    capsys.readouterr()
+    assert main(["evaluate", "DeepSol", "--data", str(valid), "--held-out", "-o", str(tmp_path / "x.json")]) == 2
+    assert "DeepSol is a model, not a seqzoo train or ensemble run" in capsys.readouterr().err
+    assert main(["evaluate-dna", str(run), "--data", str(valid), "-o", str(tmp_path / "x.json")]) == 2
+    assert "is a protein model; `seqzoo evaluate-dna` is for DNA models" in capsys.readouterr().err
+
+    # export: a model directory that passes the checks once its README is written
+    model_dir = tmp_path / "DeepSolTiny"
+    assert main(["export", str(run), str(model_dir), "--doc", "A tiny solubility test network.",
+                 "--trained-on", "synthetic proteins", "--tags", "Protein solubility",
+                 "--targets-name", "solubility", "--file-name", "deepsol-tiny-v1.weights.h5",
+                 "--example", str(find_model("DeepSol") / "example")]) == 0
+    description = yaml.safe_load((model_dir / "model.yaml").read_text())
+    assert description["schema"]["inputs"]["modality"] == "protein"
+    assert "special_type" not in description["schema"]["inputs"]
+    assert description["default_dataloader"] == {"defined_as": "seqzoo.dataloaders.ProteinDataset",
+                                                 "default_args": {"max_len": 1200}}
+    assert description["info"]["cite_as"] == "https://doi.org/10.1093/bioinformatics/bty166"  # DeepSol's paper
+    assert (model_dir / "deepsol-tiny-v1.weights.h5").read_bytes() == (run / "tiny.weights.h5").read_bytes()
+    assert json.loads((model_dir / "metrics.json").read_text()) == trained
+    spec = load_spec(model_dir)
+    assert spec.modality == "protein" and spec.labels == ("soluble",) and spec.architecture == "deepsol"
+    assert "held-out validation" in spec.artifact.produced_by
+    (model_dir / "README.md").write_text("# DeepSolTiny\n")
+    assert check_model_dir(model_dir) == []
+    model = seqzoo.get_model(model_dir, device="cpu")
+    x = np.zeros((2, 1200), dtype="int32")
+    x[:, :60] = np.random.default_rng(3).integers(1, 21, (2, 60))
+    np.testing.assert_allclose(model.predict_on_batch(x), net.predict_on_batch(x), atol=1e-6)
+
+
+def test_export_of_several_protein_runs_is_their_ensemble(tmp_path):
+    train, valid = tmp_path / "train.tsv", tmp_path / "valid.tsv"
+    _write_tsv(train, 40, seed=1)
+    _write_tsv(valid, 24, seed=2)
+    runs = []
+    for seed in (1, 2):
+        runs.append(tmp_path / f"r{seed}")
+        assert main(["train", "DeepSol", "--train", str(train), "--valid", str(valid), "-o", str(runs[-1]),
+                     "--name", f"r{seed}", "--config", json.dumps(TINY), "--epochs", "1", "--batch-size", "8",
+                     "--seed", str(seed), "--quiet"]) == 0
+    model_dir = tmp_path / "Pair"
+    assert main(["export", *map(str, runs), str(model_dir), "--doc", "pair", "--trained-on", "synthetic",
+                 "--label", "soluble_in_test"]) == 0
+    model = seqzoo.get_model(model_dir, device="cpu")
+    assert model.spec.architecture == "ensemble" and model.labels == ("soluble_in_test",)
+    assert not (model_dir / "metrics.json").exists() and not (model_dir / "test.expect.h5").exists()
+    held = read_labelled_tsv(valid)
+    singles = []
+    for run in runs:
+        info = json.loads((run / "metrics.json").read_text())
+        net = build("deepsol", **info["recipe"]["config"])
+        net.load_weights(run / info["weights_file"])
+        singles.append(predict_proteins(net, held.tokens, 1200))
+    np.testing.assert_allclose(predict_proteins(model, held.tokens, 1200), np.mean(singles, axis=0), atol=1e-6)

@@ -9,6 +9,8 @@ import pytest
 from seqzoo.architectures import build
 from seqzoo.training.datasets import GenomeWindowDataset, build_dataset
 from seqzoo.training.metrics import auprc, auroc, per_task_metrics
+from seqzoo.cli import main
+from seqzoo.packaging import ModelInfo
 from seqzoo.training.dna import evaluate_dna, train_dna
 from seqzoo.training.baselines import log_odds, scan_scores
 
@@ -136,8 +138,8 @@ def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch)
     monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     info = train_dna(data / "ds", run, "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False, command="t")
-    export_model_dir(run, tmp_path / "Tiny", doc="tiny", cite_as="x", trained_on="synthetic", targets_doc="t",
-                     file_name="tiny-v1.weights.h5", rc_average=True)
+    export_model_dir(run, tmp_path / "Tiny", ModelInfo(doc="tiny", cite_as="x", trained_on="synthetic"),
+                     targets_doc="t", file_name="tiny-v1.weights.h5", rc_average=True)
     model = seqzoo.get_model(tmp_path / "Tiny", device="cpu")
     assert model.trained and model.labels == ("TF_A", "TF_B")
     x = GenomeWindowDataset(data / "ds", "valid").x(np.arange(4))
@@ -154,8 +156,8 @@ def test_export_of_several_runs_is_their_float16_ensemble(data, tmp_path, monkey
     monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
     infos = [train_dna(data / "ds", tmp_path / f"run{i}", "DeepSEA", config=dict(TINY, dense_units=4 + 4 * i),
                        epochs=1, batch_size=16, seed=i, verbose=False, command="t") for i in range(2)]
-    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", doc="pair", cite_as="x",
-                     trained_on="synthetic", targets_doc="t", file_name="pair-v1.weights.h5", float16=True)
+    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", ModelInfo("pair", "synthetic"),
+                     file_name="pair-v1.weights.h5", float16=True)
     model = seqzoo.get_model(tmp_path / "Pair", device="cpu")
     assert model.spec.architecture == "ensemble" and model.trained
     x = GenomeWindowDataset(data / "ds", "valid").x(np.arange(8))
@@ -182,10 +184,10 @@ def test_export_grows_an_ensemble_from_a_model_directory_and_a_new_run(data, tmp
     monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
     infos = [train_dna(data / "ds", tmp_path / f"run{i}", "DeepSEA", config=dict(TINY, dense_units=4 + 4 * i),
                        epochs=1, batch_size=16, seed=i, verbose=False, command=f"t{i}") for i in range(3)]
-    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", doc="pair", cite_as="x",
-                     trained_on="synthetic", targets_doc="t", file_name="pair-v1.weights.h5", rc_average=True)
-    export_model_dir([tmp_path / "Pair", tmp_path / "run2"], tmp_path / "Trio", doc="trio", cite_as="x",
-                     trained_on="synthetic", targets_doc="t", file_name="trio-v1.weights.h5", rc_average=True)
+    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", ModelInfo("pair", "synthetic"),
+                     file_name="pair-v1.weights.h5", rc_average=True)
+    export_model_dir([tmp_path / "Pair", tmp_path / "run2"], tmp_path / "Trio", ModelInfo("trio", "synthetic"),
+                     file_name="trio-v1.weights.h5", rc_average=True)
     trio = seqzoo.get_model(tmp_path / "Trio", device="cpu")
     assert [m["config"]["dense_units"] for m in trio.spec.config["members"]] == [4, 8, 12]
     assert all(m["config"]["rc_average"] for m in trio.spec.config["members"])
@@ -200,3 +202,82 @@ def test_export_grows_an_ensemble_from_a_model_directory_and_a_new_run(data, tmp
     produced_by = trio.spec.artifact.produced_by
     assert "the 2 members of Pair (pair-v1.weights.h5" in produced_by
     assert all(produced_by.count(f"seqzoo train-dna (t{i})") == 1 for i in range(3))
+
+
+# --- the command line: train, evaluate, export for DNA models, and the old names ------------
+
+def _example(data, directory):
+    """A model example of the synthetic genome: the FASTA and a few intervals."""
+    directory.mkdir()
+    (directory / "genome.fa").write_text((data / "g.fa").read_text())
+    (directory / "intervals.bed").write_text("chr1\t0\t200\tstart\nchr1\t5000\t5200\tmiddle\nchr1\t29900\t30000\tend\n")
+    return directory
+
+
+def test_train_evaluate_export_verbs_for_a_dna_model(data, tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from seqzoo.packaging import check_model_dir
+    from seqzoo.zoo.spec import load_spec
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert main(["train", "DeepSEA", "--data", str(data / "ds"), "-o", str(run), "--config", json.dumps(TINY),
+                 "--epochs", "1", "--batch-size", "16", "--quiet"]) == 0
+    info = json.loads((run / "training.json").read_text())
+    assert info["architecture"] == "deepsea" and info["config"]["conv_filters"] == [4, 4, 4]
+    assert info["commands"] == ["seqzoo train DeepSEA --data " + str(data / "ds") + " -o " + str(run)
+                                + " --config '" + json.dumps(TINY) + "' --epochs 1 --batch-size 16 --quiet"]
+
+    for verb in ("evaluate", "evaluate-dna"):  # the old name is the same command
+        out = tmp_path / f"{verb}.json"
+        assert main([verb, str(run), "--data", str(data / "ds"), "-o", str(out)]) == 0
+        result = json.loads(out.read_text())
+        assert result["auroc"]["mean"] == pytest.approx(info["valid"]["mean_auroc"], abs=1e-6)
+        assert result["command"].startswith(f"seqzoo {verb} {run} ")
+
+    model_dir = tmp_path / "TinyTF"
+    assert main(["export", str(run), str(model_dir), "--doc", "Tiny test network.", "--trained-on",
+                 "a synthetic genome", "--tags", "transcription factor binding", "Synthetica testii",
+                 "--file-name", "tiny-v1.weights.h5", "--example", str(_example(data, tmp_path / "example"))]) == 0
+    assert "add README.md" in capsys.readouterr().out
+    description = yaml.safe_load((model_dir / "model.yaml").read_text())
+    assert description["info"]["tags"] == ["transcription factor binding", "Synthetica testii"]
+    assert description["info"]["trained_on"] == "a synthetic genome"
+    assert description["info"]["cite_as"] == "https://doi.org/10.1038/nmeth.3547"  # DeepSEA's paper
+    assert description["schema"]["inputs"]["special_type"] == "DNASeq"
+    assert description["default_dataloader"]["default_args"] == {"seq_len": 400}
+    assert "Arabidopsis" not in (model_dir / "model.yaml").read_text()
+    spec = load_spec(model_dir)
+    assert spec.modality == "dna" and spec.labels == ("TF_A", "TF_B") and spec.artifact.file_name == "tiny-v1.weights.h5"
+    assert check_model_dir(model_dir) == ["missing README.md"]  # the one file that is the author's
+    (model_dir / "README.md").write_text("# TinyTF\n")
+    assert check_model_dir(model_dir) == []
+
+    # export-dna, the old name, writes the same directory
+    again = tmp_path / "Again"
+    assert main(["export-dna", str(run), str(again), "--doc", "Tiny test network.", "--trained-on",
+                 "a synthetic genome", "--tags", "transcription factor binding", "Synthetica testii",
+                 "--file-name", "tiny-v1.weights.h5"]) == 0
+    assert (again / "model.yaml").read_text() == (model_dir / "model.yaml").read_text()
+    assert (again / "tiny-v1.weights.h5").read_bytes() == (model_dir / "tiny-v1.weights.h5").read_bytes()
+
+
+def test_train_dna_is_an_alias_and_refuses_protein_models(data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train-dna", "basset", "--data", str(data / "ds"), "-o", str(run), "--config",
+                 json.dumps({"conv_filters": [4, 4, 4], "dense_units": [4, 4]}), "--epochs", "1",
+                 "--batch-size", "16", "--quiet"]) == 0
+    info = json.loads((run / "training.json").read_text())
+    assert info["architecture"] == "basset" and info["commands"][0].startswith("seqzoo train-dna basset --data ")
+    assert main(["train-dna", "DeepSol", "--data", str(data / "ds"), "-o", str(tmp_path / "x")]) == 2
+    assert "DeepSol is a protein model; `seqzoo train-dna` is for DNA models" in capsys.readouterr().err
+    # a DNA model trains its own architecture; an ensemble has no single recipe
+    assert main(["train", "DeepSEA_Athaliana265", "--data", str(data / "ds"), "-o", str(tmp_path / "y")]) == 2
+    assert "no training recipe for DeepSEA_Athaliana265 (ensemble)" in capsys.readouterr().err
+    # the DNA kind's parser: protein arguments are not its own
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "Basset", "--train", "t.tsv", "--valid", "v.tsv", "-o", str(tmp_path / "z")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "seqzoo train Basset: error:" in err and "--data" in err

@@ -171,3 +171,59 @@ def test_cli_refuses_a_bed_for_a_protein_model(tmp_path, capsys):
     assert main(["predict", "DeepSol", "--fasta", str(fasta), "--bed", "x.bed", "-o", str(tmp_path / "o.tsv")]) == 2
     assert "DeepSol is a protein model" in capsys.readouterr().err
     assert not (tmp_path / "o.tsv").exists()
+
+
+# --- HDF5 and the other formats, through the one writer module ------------------------------
+
+def read_h5(path) -> dict:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        assert list(f.attrs["columns"]) == output_columns(["soluble"])
+        table = {name: f[name][:] for name in f.attrs["columns"]}
+        table["missing_value"] = f["predicted_class"].attrs["missing_value"]
+    for name in ("id", "reason"):
+        table[name] = [v.decode() for v in table[name]]
+    return table
+
+
+def test_hdf5_holds_the_tsv_content_with_minus_one_for_no_class(fasta, tmp_path):
+    from seqzoo.io.tables import HDF5_MISSING_INT
+
+    predict_fasta(fake_predict, fasta, tmp_path / "a.tsv", max_len=MAX_LEN, chunk_size=4, progress=False)
+    predict_fasta(fake_predict, fasta, tmp_path / "a.h5", max_len=MAX_LEN, chunk_size=4, progress=False)
+    tsv, h5 = read(tmp_path / "a.tsv"), read_h5(tmp_path / "a.h5")
+    for column in ("id", "length", "valid", "reason"):
+        assert list(tsv[column]) == list(h5[column])
+    np.testing.assert_allclose(tsv["soluble"], h5["soluble"], rtol=1e-6)  # NaN where not valid, in both
+    valid = h5["valid"] == 1
+    assert not valid.all() and h5["missing_value"] == HDF5_MISSING_INT == -1
+    np.testing.assert_array_equal(h5["predicted_class"][valid], tsv["predicted_class"][valid])
+    assert (h5["predicted_class"][~valid] == -1).all() and tsv["predicted_class"][~valid].isna().all()
+
+
+def test_hdf5_refuses_a_real_value_equal_to_the_missing_marker(tmp_path):
+    from seqzoo.io.tables import open_writer
+
+    column = np.ma.MaskedArray(np.array([1, -1, 0], dtype=np.int8), mask=[False, False, True])
+    with pytest.raises(ValueError, match="'c' holds the value -1, which marks a missing value"):
+        with open_writer(tmp_path / "x.h5", ["c"]) as writer:
+            writer.write({"c": column})
+    assert not list(tmp_path.iterdir())  # the partial file is gone
+    with open_writer(tmp_path / "x.tsv", ["n", "c"]) as writer:  # TSV has no marker: -1 is a value there
+        writer.write({"n": np.arange(3), "c": column})
+    assert (tmp_path / "x.tsv").read_text() == "n\tc\n0\t1\n1\t-1\n2\t\n"
+
+
+def test_cli_h5_output_is_real_hdf5_with_the_tsv_values(tmp_path):
+    from seqzoo.zoo.spec import find_model
+
+    example = find_model("DeepSol") / "example" / "proteins.fa"
+    for name in ("out.tsv", "out.h5", "out.dat"):
+        assert main(["predict", "DeepSol", "--fasta", str(example), "-o", str(tmp_path / name), "--quiet"]) == 0
+    tsv, h5 = read(tmp_path / "out.tsv"), read_h5(tmp_path / "out.h5")
+    assert len(tsv) == 10 and list(h5["id"]) == list(tsv["id"])
+    np.testing.assert_allclose(h5["soluble"], tsv["soluble"], rtol=1e-5)
+    np.testing.assert_array_equal(h5["predicted_class"], tsv["predicted_class"])
+    # an extension that names no format keeps writing TSV, as documented
+    assert (tmp_path / "out.dat").read_text() == (tmp_path / "out.tsv").read_text()

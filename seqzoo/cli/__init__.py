@@ -31,12 +31,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("predict_commands", "attribution logo and in-silico mutagenesis heat map of a region"),
     "learned-motifs": ("predict_commands", "convolution filters as PWMs, matched to a motif database"),
     "dataset": ("train_commands", "build labelled genome windows (DeepSEA/Basset designs) from a FASTA and peaks"),
-    "train": ("train_commands", "train a model (DeepSol) on labelled sequences"),
-    "ensemble": ("train_commands", "average several `seqzoo train` runs (DeepSol) into one model"),
-    "train-dna": ("train_commands", "train a DeepSEA- or Basset-like model on a `seqzoo dataset` directory"),
-    "evaluate-dna": ("train_commands", "per-task AUROC/AUPRC of a model on a data set split"),
+    "train": ("train_commands", "train a model: DNA (DeepSEA, Basset) on a `seqzoo dataset` directory, "
+                                "protein (DeepSol) on labelled sequences"),
+    "ensemble": ("train_commands", "average several `seqzoo train` runs of a protein model (DeepSol) into one model"),
+    "evaluate": ("train_commands", "metrics of a model or run: per-task AUROC/AUPRC on a data set split (DNA), "
+                                   "accuracy/MCC/AUROC/AUPRC on a labelled TSV (protein)"),
     "motif-baseline": ("train_commands", "score windows by a TF's known motif (PWM) and report AUROC/AUPRC"),
-    "export-dna": ("train_commands", "write a model directory (model.yaml, weights) from train-dna runs"),
+    "export": ("train_commands", "write a model directory (model.yaml, weights, labels) from training runs"),
+    "train-dna": ("train_commands", "`seqzoo train` for DNA models (the old name)"),
+    "evaluate-dna": ("train_commands", "`seqzoo evaluate` for DNA models (the old name)"),
+    "export-dna": ("train_commands", "`seqzoo export` for DNA runs (the old name)"),
 }
 
 

@@ -1,5 +1,12 @@
-"""``seqzoo`` commands that make models: dataset, train, ensemble, train-dna, evaluate-dna,
-motif-baseline, export-dna."""
+"""``seqzoo`` commands that make models: dataset, train, ensemble, evaluate, motif-baseline,
+export, and the old names train-dna, evaluate-dna and export-dna (aliases for DNA models).
+
+``train``, ``evaluate`` and ``export`` serve both kinds of model and parse in two steps. Their
+first positional (MODEL, MODEL|RUN, the first RUN) tells the kind (:func:`_kind`: a zoo model's
+``ModelSpec.modality``, the trainer that made a run directory, or a DNA architecture name); the
+rest of the command line is then parsed by that kind's own parser (``KIND_ARGUMENTS``).
+``seqzoo train MODEL --help`` prints the kind's arguments, ``seqzoo train --help`` every kind's.
+"""
 
 import argparse
 import json
@@ -7,6 +14,12 @@ import sys
 from pathlib import Path
 
 from seqzoo.cli import options
+
+#: Old command names: the same verbs, for DNA models only.
+ALIASES = {"train-dna": "train", "evaluate-dna": "evaluate", "export-dna": "export"}
+
+KINDS = {"dna": "DNA models", "protein": "protein models"}
+
 
 def dataset_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fasta", required=True, help="genome FASTA (plain or bgzip)")
@@ -27,8 +40,7 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
     options.add_quiet(p)
 
 
-def train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model name or directory (its model.yaml gives the default sizes)")
+def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", required=True, help="training TSV: sequence<TAB>label, with header")
     p.add_argument("--valid", required=True, help="validation TSV, same format")
     p.add_argument("-o", "--output", required=True, help="output directory")
@@ -52,21 +64,11 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
 
 
-def ensemble_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model name or directory (DeepSol)")
-    p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed")
-    p.add_argument("--valid", required=True, help="the validation TSV the runs were trained with")
-    p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--weights", type=float, nargs="+",
-                   help="one weight per run for a weighted average (default: equal weights)")
-    p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
-
-
-def train_dna_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", choices=["DeepSEA", "Basset", "deepsea", "basset"])
+def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="data set directory (seqzoo dataset)")
     p.add_argument("-o", "--output", required=True, help="output directory (checkpoints, log, weights)")
-    p.add_argument("--config", help='JSON size arguments of the builder, e.g. \'{"conv_filters": [64, 128, 192]}\'')
+    p.add_argument("--config", help='JSON size arguments of the builder, e.g. \'{"conv_filters": [64, 128, 192]}\' '
+                                    "(default: the builder's for DeepSEA/Basset, model.yaml's for another zoo model)")
     p.add_argument("--name", help="weights file base name")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (a fresh random subset each epoch)")
@@ -84,14 +86,32 @@ def train_dna_arguments(p: argparse.ArgumentParser) -> None:
     options.add_quiet(p)
 
 
-def evaluate_dna_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="zoo model name or directory, or a train-dna output directory")
-    p.add_argument("--data", required=True)
+def ensemble_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model name or directory (DeepSol)")
+    p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed")
+    p.add_argument("--valid", required=True, help="the validation TSV the runs were trained with")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--weights", type=float, nargs="+",
+                   help="one weight per run for a weighted average (default: equal weights)")
+    p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
+
+
+def _evaluate_dna_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="data set directory (seqzoo dataset)")
     p.add_argument("--split", default="valid")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
     options.add_weights(p)
     options.add_rc(p)
     options.add_batch_size(p, 256)
+
+
+def _evaluate_protein_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="labelled TSV: sequence<TAB>label, with header")
+    p.add_argument("--held-out", action="store_true",
+                   help="RUN only: just the validation rows the run held out (--data: its validation TSV)")
+    p.add_argument("-o", "--output", required=True, help="metrics JSON")
+    options.add_weights(p)
+    options.add_batch_size(p, 64)
 
 
 def motif_baseline_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,37 +124,192 @@ def motif_baseline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True)
 
 
-def export_dna_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", nargs="+", help="train-dna output directory; several make an ensemble averaging them")
-    p.add_argument("model_dir", help="e.g. models/DeepSEA_Athaliana265")
-    p.add_argument("--doc", required=True, help="model description for model.yaml")
-    p.add_argument("--cite-as", default="https://doi.org/10.1038/nmeth.3547")
-    p.add_argument("--trained-on", required=True)
+def _export_arguments(p: argparse.ArgumentParser, runs_help: str) -> None:
+    """The arguments every kind's export takes: the runs, the directory and its model card."""
+    p.add_argument("run", nargs="+", help=runs_help)
+    p.add_argument("model_dir", help="the model directory to write, e.g. models/NAME")
+    p.add_argument("--doc", required=True, help="model description for model.yaml: what it predicts from what")
+    p.add_argument("--trained-on", required=True, help="the training data: species, assay, regions, split")
+    p.add_argument("--tags", nargs="+", default=[], metavar="TAG",
+                   help="model.yaml tags, e.g. 'transcription factor binding' 'Arabidopsis thaliana'")
+    p.add_argument("--cite-as", help="citation, e.g. a DOI URL (default: the architecture's paper)")
+    p.add_argument("--authors", nargs="+", default=["seqzoo developers"], metavar="NAME")
+    p.add_argument("--license", default="MIT")
+    p.add_argument("--model-version", default="1.0.0", help="info.version of model.yaml (default 1.0.0)")
+    p.add_argument("--targets-name", help="schema.targets.name (default: targets)")
+    p.add_argument("--targets-doc", help="schema.targets.doc: what each output is")
     p.add_argument("--file-name", help="weights file name in the model directory (default: the run's)")
+    p.add_argument("--example", metavar="DIR",
+                   help="example inputs to copy to MODEL_DIR/example; test.expect.h5 is then written")
+
+
+def _export_dna_arguments(p: argparse.ArgumentParser) -> None:
+    _export_arguments(p, "train-dna output directories, or DNA model directories whose networks join as "
+                         "they are; several make an ensemble averaging them")
     p.add_argument("--rc-average", action="store_true",
                    help="DeepSEA: the served model averages forward and reverse-complement predictions")
-    p.add_argument("--targets-doc", default="Probability that each transcription factor binds the central 200 bp.")
     p.add_argument("--float16", action="store_true",
                    help="store the kernels in float16, vectors in float32 (checked: predictions within 1e-3 of float32)")
 
 
+def _export_protein_arguments(p: argparse.ArgumentParser) -> None:
+    _export_arguments(p, "a seqzoo train or ensemble output directory, or several train runs (their "
+                         "equal-weight ensemble)")
+    p.add_argument("--label", nargs="+", metavar="LABEL",
+                   help="target label(s) (default: those the runs recorded, the trained zoo model's)")
+
+
+#: (verb, kind) -> the function declaring that kind's arguments (after the first positional).
+KIND_ARGUMENTS = {
+    ("train", "dna"): _train_dna_arguments,
+    ("train", "protein"): _train_protein_arguments,
+    ("evaluate", "dna"): _evaluate_dna_arguments,
+    ("evaluate", "protein"): _evaluate_protein_arguments,
+    ("export", "dna"): _export_dna_arguments,
+    ("export", "protein"): _export_protein_arguments,
+}
+
+_KIND_DESCRIPTIONS = {
+    ("train", "dna"): "DNA models: train DeepSEA or Basset (or a zoo DNA model's architecture and sizes) on a "
+                      "`seqzoo dataset` directory; early stopping on the mean validation AUROC.",
+    ("train", "protein"): "Protein models (DeepSol): train on labelled sequences; a seeded part of the "
+                          "validation rows is held out for early stopping and metrics.",
+    ("evaluate", "dna"): "DNA models or train-dna runs: per-task AUROC/AUPRC on a data set split.",
+    ("evaluate", "protein"): "Protein models or train/ensemble runs: accuracy, MCC, AUROC, AUPRC and the "
+                             "confusion counts on a labelled TSV.",
+    ("export", "dna"): "DNA runs: write a model directory (model.yaml, weights, labels) from train-dna runs.",
+    ("export", "protein"): "Protein runs: write a model directory (model.yaml, weights, labels) from "
+                           "`seqzoo train`/`ensemble` runs.",
+}
+
+_FIRST = {  # verb -> the first positional's name and help
+    "train": ("MODEL", "zoo model name or directory, whose model.yaml says DNA or protein (and gives the "
+                       "default sizes); DeepSEA or Basset, in any case, name those DNA architectures"),
+    "evaluate": ("MODEL|RUN", "zoo model name or directory, or a run directory (train-dna; train, ensemble)"),
+    "export": ("RUN", "run directories (train-dna; train, ensemble), then MODEL_DIR"),
+}
+
+
+def _kind(value: str) -> str:
+    """The kind of model ("dna" or "protein") ``value`` names: a model directory or zoo model
+    (its ``ModelSpec.modality``), a train-dna run (``training.json``: DNA), a train or ensemble
+    run (``metrics.json``: protein), or a DNA architecture name (DeepSEA, Basset, any case)."""
+    from seqzoo.training.dna import DNA_ARCHITECTURES
+    from seqzoo.zoo.spec import find_model, load_spec
+
+    path = Path(value)
+    if (path / "model.yaml").is_file():
+        return load_spec(path).modality
+    if (path / "training.json").is_file():
+        return "dna"
+    if (path / "metrics.json").is_file():
+        return "protein"
+    if value.lower() in DNA_ARCHITECTURES:
+        return "dna"
+    return load_spec(find_model(value)).modality
+
+
+def _kind_parser(command: str, kind: str, first: str) -> argparse.ArgumentParser:
+    """The parser of ``kind``'s arguments of ``command`` (a verb or an alias)."""
+    verb = ALIASES.get(command, command)
+    p = argparse.ArgumentParser(prog=f"seqzoo {command}" if verb == "export" else f"seqzoo {command} {first}",
+                                description=_KIND_DESCRIPTIONS[verb, kind])
+    KIND_ARGUMENTS[verb, kind](p)
+    return p
+
+
+def _verb_arguments(p: argparse.ArgumentParser, command: str) -> None:
+    """Step one of a dispatching verb: its first positional, and the rest for the kind's parser."""
+    verb = ALIASES.get(command, command)
+    kinds = ["dna"] if command in ALIASES else list(KINDS)
+    name, help_text = _FIRST[verb]
+    p.add_argument("first", metavar=name, help=help_text)
+    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="...",
+                   help="the arguments of the model's kind, listed below")
+    p.usage = f"seqzoo {command} {name}{' [RUN ...] MODEL_DIR' if verb == 'export' else ''} [arguments of its kind]"
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "\n".join(f"--- {KINDS[kind]} ---\n{_kind_parser(command, kind, name).format_help()}" for kind in kinds)
+
+
+def _parse_kind(args) -> tuple[str, argparse.Namespace]:
+    """Step two: the kind of ``args.first`` and the rest parsed by that kind's parser. The
+    returned namespace also has ``model`` (train, evaluate), ``argv``, ``command`` and ``kind``."""
+    verb = ALIASES.get(args.command, args.command)
+    kind = _kind(args.first)
+    if args.command in ALIASES and kind != "dna":
+        raise ValueError(f"{args.first} is a {kind} model; `seqzoo {args.command}` is for DNA models: "
+                         f"use `seqzoo {verb}`")
+    parser = _kind_parser(args.command, kind, args.first)
+    ns = parser.parse_args([args.first, *args.rest] if verb == "export" else args.rest)
+    if verb == "export":
+        for run in ns.run[1:]:
+            if _kind(run) != kind:
+                raise ValueError(f"{run} is {_kind(run)}, {args.first} is {kind}: export one kind at a time")
+    else:
+        ns.model = args.first
+    ns.argv, ns.command, ns.kind = args.argv, args.command, kind
+    return kind, ns
+
+
+def train_arguments(p: argparse.ArgumentParser) -> None:
+    _verb_arguments(p, "train")
+
+
+def evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    _verb_arguments(p, "evaluate")
+
+
+def export_arguments(p: argparse.ArgumentParser) -> None:
+    _verb_arguments(p, "export")
+
+
+def train_dna_arguments(p: argparse.ArgumentParser) -> None:
+    _verb_arguments(p, "train-dna")
+
+
+def evaluate_dna_arguments(p: argparse.ArgumentParser) -> None:
+    _verb_arguments(p, "evaluate-dna")
+
+
+def export_dna_arguments(p: argparse.ArgumentParser) -> None:
+    _verb_arguments(p, "export-dna")
+
+
 def _deepsol_config(spec, command: str) -> dict:
     """The DeepSol size arguments of ``spec``: its config, or its first DeepSol member's for an
-    ensemble of DeepSol and composition networks. Any other model has no training recipe here
-    (DNA models: train-dna)."""
+    ensemble of DeepSol and composition networks. Any other protein model has no training
+    recipe here."""
     members = spec.config.get("members", []) if spec.architecture == "ensemble" else []
     if members and {m["architecture"] for m in members} <= {"deepsol", "protein_composition"}:
         return dict(next(m.get("config", {}) for m in members if m["architecture"] == "deepsol"))
     if spec.architecture != "deepsol":
         raise ValueError(f"seqzoo {command}: no training recipe for {spec.name} ({spec.architecture}); "
-                         "only DeepSol here (DNA models: seqzoo train-dna)")
+                         "protein models train DeepSol")
     return dict(spec.config)
 
-def cmd_train(args) -> int:
+
+def _dna_recipe(model: str) -> tuple[str, dict | None]:
+    """The architecture ``seqzoo train MODEL`` trains for a DNA ``model`` and its default sizes:
+    DeepSEA and Basset (any case) are those architectures at the builder's sizes; another DNA
+    zoo model of one of them gives its own sizes (``seq_len`` and ``n_tasks`` come from the data)."""
+    from seqzoo.training.dna import DNA_ARCHITECTURES
+    from seqzoo.zoo.spec import find_model, load_spec
+
+    if not (Path(model) / "model.yaml").is_file() and model.lower() in DNA_ARCHITECTURES:
+        return DNA_ARCHITECTURES[model.lower()], None
+    spec = load_spec(find_model(model))
+    if spec.architecture not in DNA_ARCHITECTURES:
+        raise ValueError(f"seqzoo train: no training recipe for {spec.name} ({spec.architecture}); DNA models "
+                         f"train {', '.join(DNA_ARCHITECTURES)} (export several runs to make an ensemble)")
+    return spec.architecture, {k: v for k, v in spec.config.items() if k not in ("seq_len", "n_tasks")}
+
+
+def _train_protein(args) -> int:
     from seqzoo.training.protein import train_deepsol
     from seqzoo.zoo.spec import find_model, load_spec
 
-    config = _deepsol_config(load_spec(find_model(args.model)), "train")
+    spec = load_spec(find_model(args.model))
+    config = _deepsol_config(spec, args.command)
     if args.config:
         config = json.loads(args.config)
     elif args.architecture != "deepsol":  # the model directory's sizes are DeepSol's
@@ -146,7 +321,7 @@ def cmd_train(args) -> int:
         valid_to_train=args.valid_to_train, valid_weight=args.valid_weight,
         class_weight=not args.no_class_weight, seed=args.seed, split_seed=args.split_seed,
         verbose=2 if args.quiet else "auto",
-        command=options.command_line(args.argv),
+        command=options.command_line(args.argv), labels=spec.labels,
     )
     m = result["held_out_metrics"]
     print(f"held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
@@ -154,13 +329,41 @@ def cmd_train(args) -> int:
     print(f"wrote {Path(args.output) / result['weights_file']}, weights.yaml and metrics.json", file=sys.stderr)
     return 0
 
+
+def _train_dna(args) -> int:
+    from seqzoo.training.dna import train_dna
+
+    architecture, config = _dna_recipe(args.model)
+    info = train_dna(
+        args.data, args.output, architecture=architecture, config=json.loads(args.config) if args.config else config,
+        name=args.name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        patience=args.patience, seed=args.seed, reverse_complement=not args.no_rc,
+        steps_per_epoch=args.steps_per_epoch, resume=args.resume, max_minutes=args.max_minutes, lr_decay=args.lr_decay,
+        init_from=args.init_from,
+        verbose=not args.quiet, command=options.command_line(args.argv),
+    )
+    print(f"best epoch {info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
+          f"{info['valid']['mean_auprc']:.4f}; wrote {Path(args.output) / info['weights_file']}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    """``seqzoo train MODEL ...`` (and ``train-dna``): the trainer of MODEL's kind."""
+    kind, ns = _parse_kind(args)
+    return {"dna": _train_dna, "protein": _train_protein}[kind](ns)
+
+
+cmd_train_dna = cmd_train
+
+
 def cmd_ensemble(args) -> int:
     from seqzoo.training.protein import ensemble_deepsol
     from seqzoo.zoo.spec import find_model, load_spec
 
-    _deepsol_config(load_spec(find_model(args.model)), "ensemble")
+    spec = load_spec(find_model(args.model))
+    _deepsol_config(spec, "ensemble")
     result = ensemble_deepsol(args.runs, args.valid, args.output, weights=args.weights, name=args.name,
-                              command=options.command_line(args.argv))
+                              command=options.command_line(args.argv), labels=spec.labels)
     for label, m in [(f"member {i}", r["held_out_metrics"]) for i, r in enumerate(result["members"])] + [
             ("ensemble", result["held_out_metrics"])]:
         print(f"{label:>9} held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
@@ -185,32 +388,37 @@ def cmd_dataset(args) -> int:
     return 0
 
 
-def cmd_train_dna(args) -> int:
-    from seqzoo.training.dna import train_dna
-
-    info = train_dna(
-        args.data, args.output, architecture=args.model, config=json.loads(args.config) if args.config else None,
-        name=args.name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        patience=args.patience, seed=args.seed, reverse_complement=not args.no_rc,
-        steps_per_epoch=args.steps_per_epoch, resume=args.resume, max_minutes=args.max_minutes, lr_decay=args.lr_decay,
-        init_from=args.init_from,
-        verbose=not args.quiet, command=options.command_line(args.argv),
-    )
-    print(f"best epoch {info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
-          f"{info['valid']['mean_auprc']:.4f}; wrote {Path(args.output) / info['weights_file']}")
-    return 0
-
-
-def cmd_evaluate_dna(args) -> int:
+def _evaluate_dna(args) -> int:
     from seqzoo.training.dna import evaluate_dna
 
     r = evaluate_dna(args.model, args.data, split=args.split, out_path=args.output, weights=args.weights,
-                     batch_size=args.batch_size, reverse_complement_average=args.rc, command=options.command_line(args.argv))
+                     batch_size=args.batch_size, reverse_complement_average=args.rc,
+                     command=options.command_line(args.argv))
     for metric in ("auroc", "auprc"):
         s = r[metric]
         print(f"{args.split} {metric.upper()}: mean {s['mean']:.4f}  median {s['median']:.4f}  min {s['min']:.4f} "
               f"({s['n_tasks']} tasks, {s['n_undefined']} undefined)")
     return 0
+
+
+def _evaluate_protein(args) -> int:
+    from seqzoo.training.protein import evaluate_proteins
+
+    r = evaluate_proteins(args.model, args.data, args.output, weights=args.weights, held_out=args.held_out,
+                          batch_size=args.batch_size, command=options.command_line(args.argv))
+    m = r["metrics"]
+    print(f"{r['rows']} rows (n={m['n']}, {r['not_predictable']} not predictable): accuracy {m['accuracy']:.4f}  "
+          f"MCC {m['mcc']:.4f}  AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """``seqzoo evaluate MODEL|RUN ...`` (and ``evaluate-dna``): the metrics of its kind."""
+    kind, ns = _parse_kind(args)
+    return {"dna": _evaluate_dna, "protein": _evaluate_protein}[kind](ns)
+
+
+cmd_evaluate_dna = cmd_evaluate
 
 
 def cmd_motif_baseline(args) -> int:
@@ -224,12 +432,42 @@ def cmd_motif_baseline(args) -> int:
     return 0
 
 
-def cmd_export_dna(args) -> int:
+def _model_info(args):
+    from seqzoo.packaging import ModelInfo
+
+    return ModelInfo(doc=args.doc, trained_on=args.trained_on, cite_as=args.cite_as, tags=tuple(args.tags),
+                     authors=tuple(args.authors), license=args.license, version=args.model_version)
+
+
+def _export_dna(args) -> dict:
     from seqzoo.training.dna import export_model_dir
 
-    a = export_model_dir(args.run, args.model_dir, doc=args.doc, cite_as=args.cite_as, trained_on=args.trained_on,
-                         targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average,
-                         float16=args.float16)
-    print(f"wrote {args.model_dir}: {a['file_name']} ({a['size']} bytes, sha256 {a['sha256']}); add example/ and "
-          f"README.md, then `seqzoo check {args.model_dir} --write-expect`")
+    return export_model_dir(args.run, args.model_dir, _model_info(args), targets_name=args.targets_name,
+                            targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average,
+                            float16=args.float16, example=args.example)
+
+
+def _export_protein(args) -> dict:
+    import dataclasses
+
+    from seqzoo.training.protein import export_protein_model_dir
+
+    artifact = export_protein_model_dir(args.run, args.model_dir, _model_info(args), labels=args.label,
+                                        targets_name=args.targets_name, targets_doc=args.targets_doc,
+                                        file_name=args.file_name, example=args.example)
+    return dataclasses.asdict(artifact)
+
+
+def cmd_export(args) -> int:
+    """``seqzoo export RUN... MODEL_DIR ...`` (and ``export-dna``): the exporter of the runs' kind."""
+    kind, ns = _parse_kind(args)
+    a = {"dna": _export_dna, "protein": _export_protein}[kind](ns)
+    if (Path(ns.model_dir) / "example").is_dir():
+        then = f"wrote test.expect.h5; add README.md, then `seqzoo check {ns.model_dir}`"
+    else:
+        then = f"add example/ and README.md, then `seqzoo check {ns.model_dir} --write-expect`"
+    print(f"wrote {ns.model_dir}: {a['file_name']} ({a['size']} bytes, sha256 {a['sha256']}); {then}")
     return 0
+
+
+cmd_export_dna = cmd_export

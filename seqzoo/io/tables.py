@@ -6,6 +6,13 @@ is written; ``abort()`` (or leaving the ``with`` block on an exception) deletes 
 interrupted run never leaves a file that looks complete.
 
 The format follows the output's extension: ``.parquet``, ``.h5``/``.hdf5``, anything else TSV.
+
+**Missing values.** A column given as a NumPy masked array (``numpy.ma.MaskedArray``) has no
+value where it is masked, e.g. the predicted class of a protein that could not be predicted.
+TSV writes an empty field and Parquet a null. HDF5 has no null integer: a masked integer is
+written as :data:`HDF5_MISSING_INT` (-1) and a masked float as NaN, and the column's dataset gets
+the attribute ``missing_value`` naming that marker; an unmasked -1 in such an integer column is
+refused, so the marker is never ambiguous.
 """
 
 import csv
@@ -15,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 FORMATS = {".parquet": "parquet", ".h5": "hdf5", ".hdf5": "hdf5"}
+
+#: What a masked (missing) value of a signed integer column is written as in HDF5.
+HDF5_MISSING_INT = -1
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -123,8 +133,9 @@ class ParquetWriter(TableWriter):
 
         if self.schema is not None:
             table = pa.Table.from_pydict({c: chunk[c] for c in self.columns}, schema=self.schema)
-        else:
-            table = pa.table({c: np.asarray(chunk[c]) for c in self.columns})
+        else:  # a masked array's masked values become nulls
+            table = pa.table({c: pa.array(chunk[c]) if isinstance(chunk[c], np.ma.MaskedArray)
+                              else np.asarray(chunk[c]) for c in self.columns})
         if self._pending and table.schema != self._pending[0].schema:
             table = table.cast(self._pending[0].schema)
         self._pending.append(table)
@@ -156,9 +167,24 @@ class ParquetWriter(TableWriter):
             self._writer.close()
 
 
+def _hdf5_values(name: str, values: np.ma.MaskedArray) -> tuple[np.ndarray, object]:
+    """A masked column's values with its missing-value marker filled in, and the marker."""
+    kind = values.dtype.kind
+    if kind == "i":
+        real = values.compressed()
+        if (real == HDF5_MISSING_INT).any():
+            raise ValueError(f"column {name!r} holds the value {HDF5_MISSING_INT}, which marks a missing value in "
+                             "HDF5 output; write it as TSV or Parquet")
+        return values.filled(HDF5_MISSING_INT), HDF5_MISSING_INT
+    if kind == "f":
+        return values.filled(np.nan), np.nan
+    raise ValueError(f"column {name!r}: HDF5 output has no missing-value marker for dtype {values.dtype}")
+
+
 class HDF5Writer(TableWriter):
     """HDF5 via h5py: one resizable 1-D dataset per column (strings as UTF-8), column order kept
-    in the file's ``columns`` attribute."""
+    in the file's ``columns`` attribute. A masked column's dataset has the attribute
+    ``missing_value`` (see the module docstring)."""
 
     def __init__(self, path, columns):
         import h5py
@@ -171,7 +197,11 @@ class HDF5Writer(TableWriter):
         import h5py
 
         for name in self.columns:
-            values = np.asarray(chunk[name])
+            missing = None
+            if isinstance(chunk[name], np.ma.MaskedArray):
+                values, missing = _hdf5_values(name, chunk[name])
+            else:
+                values = np.asarray(chunk[name])
             if values.dtype.kind in "UO":
                 values = values.astype(object)
                 dtype = h5py.string_dtype()
@@ -180,6 +210,8 @@ class HDF5Writer(TableWriter):
             if name not in self._file:
                 self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=True)
             data = self._file[name]
+            if missing is not None:
+                data.attrs["missing_value"] = missing
             data.resize(self.rows + len(values), axis=0)
             data[self.rows:] = values
 
@@ -188,5 +220,6 @@ class HDF5Writer(TableWriter):
 
 
 def open_writer(path: str | os.PathLike, columns: list[str]) -> TableWriter:
-    """A writer for ``path`` in the format its extension names."""
+    """A writer for ``path`` in the format its extension names: ``.parquet``, ``.h5``/``.hdf5``,
+    and TSV for any other (or no) extension."""
     return {"tsv": TSVWriter, "parquet": ParquetWriter, "hdf5": HDF5Writer}[output_format(path)](path, columns)

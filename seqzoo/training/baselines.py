@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +103,7 @@ def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), 
     result = {"data": str(Path(data_dir).resolve()), "split": split, "n": len(dataset), "meme": str(meme),
               "scorings": list(scorings), "central_bp": central, "relative_threshold": RELATIVE_THRESHOLD,
               "pseudocount": PSEUDOCOUNT, "per_task": per_task,
-              "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
+              "command": command}
     if out_path:
         Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
     return result

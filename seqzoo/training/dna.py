@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -28,8 +27,10 @@ import numpy as np
 from seqzoo.training.datasets import GenomeWindowDataset, read_manifest
 from seqzoo.training.metrics import per_task_metrics
 
-if TYPE_CHECKING:  # keras is imported where used: importing seqzoo stays light
+if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported where used
     import keras
+
+    from seqzoo.packaging import ModelInfo
 
 __all__ = ["evaluate_dna", "predict_split", "train_dna"]
 
@@ -169,6 +170,8 @@ def train_dna(
     the validation score (the rate is part of the checkpointed optimizer state).
     ``init_from`` (a previous run's directory) starts the layers whose names and shapes match
     from that run's best weights (see :func:`copy_matching_layers`).
+    ``command`` is the command line recorded in ``training.json`` (the CLI passes
+    :func:`seqzoo.cli.options.command_line`; None when called from Python).
     Returns the content of ``training.json``.
     """
     import keras
@@ -188,7 +191,6 @@ def train_dna(
     name = name or f"{arch}-{Path(data_dir).name}"
     config = dict(config or {})
     config.update(seq_len=train.seq_len, n_tasks=train.n_tasks)
-    command = command or " ".join(shlex.quote(a) for a in sys.argv)
 
     if resume:
         if not (state_path.is_file() and ckpt_path.is_file()):
@@ -317,7 +319,7 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     """Per-task AUROC/AUPRC of ``model`` on ``split`` of ``data_dir``; writes JSON to ``out_path``.
 
     The model's target labels must be the data set's tasks in the same order, and its input
-    length the data set's window length.
+    length the data set's window length. ``command`` is recorded as :func:`train_dna` records it.
     """
     dataset = GenomeWindowDataset(data_dir, split)
     predict, labels, seq_len, _ = _load_predictor(model, weights)
@@ -332,55 +334,10 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     result = {"model": str(model), "weights": str(weights) if weights else None, "data": str(Path(data_dir).resolve()),
               "split": split, "reverse_complement_average": reverse_complement_average,
               "seconds": round(time.time() - t0, 1),
-              "command": command or " ".join(shlex.quote(a) for a in sys.argv), **metrics}
+              "command": command, **metrics}
     if out_path:
         Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
     return result
-
-
-_MODEL_YAML = """\
-defined_as: seqzoo.kipoi_adapter.KipoiModel
-args:
-  architecture: {architecture}  # seqzoo.architectures.build_{architecture}
-  config:
-{config}
-  weights: weights.yaml
-info:
-  authors:
-    - name: seqzoo developers
-  contributors:
-    - name: seqzoo developers
-  doc: >
-{doc}
-  version: 1.0.0
-  license: MIT
-  cite_as: {cite_as}
-  trained_on: {trained_on}
-  tags:
-    - transcription factor binding
-    - Arabidopsis thaliana
-default_dataloader:
-  defined_as: seqzoo.dataloaders.DNAIntervalDataset  # spec: dataloaders/DNAIntervals/dataloader.yaml
-  default_args:
-    seq_len: {seq_len}
-dependencies:
-  pip:
-    - seqzoo
-schema:
-  inputs:
-    name: seq
-    special_type: DNASeq
-    shape: ({seq_len}, 4)
-    doc: One-hot DNA, ACGT order (see dataloaders/DNAIntervals).
-  targets:
-    name: binding
-    shape: ({n_tasks}, )
-    doc: {targets_doc}
-    column_labels: target_labels.txt
-test:
-  expect: test.expect.h5
-  precision_decimal: 5
-"""
 
 
 def _store_float16(path: Path) -> None:
@@ -427,8 +384,8 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
         return [{"architecture": info["architecture"], "config": config, "network": network,
                  "tasks": read_manifest(info["data"]["dir"])["tasks"], "seq_len": info["config"]["seq_len"],
                  "weights_file": info["weights_file"],
-                 "produced_by": f"seqzoo train-dna ({info['commands'][-1]}); best epoch {info['best_epoch']} of "
-                                f"{info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "
+                 "produced_by": f"seqzoo train-dna ({info['commands'][-1] or 'from Python'}); "
+                                f"best epoch {info['best_epoch']} of {info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "
                                 f"mean AUPRC {info['valid']['mean_auprc']:.4f}; data: {info['data']['command']}; "
                                 f"keras {info['versions']['keras']} ({info['versions']['backend']})"}]
     from seqzoo.runtime import get_model
@@ -452,20 +409,26 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
             for i, (a, c, n) in enumerate(members)]
 
 
-def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.PathLike, doc: str, cite_as: str,
-                     trained_on: str, targets_doc: str, file_name: str | None = None,
-                     rc_average: bool = False, float16: bool = False) -> dict:
-    """Write a kipoi/seqzoo model directory's ``model.yaml``, ``weights.yaml``, weights file and
-    ``target_labels.txt`` from one ``train_dna`` output directory, or from several sources (an
-    ``ensemble`` averaging them; see ``seqzoo.architectures.build_ensemble``). A source may also
-    be a model directory, whose network or ensemble members join as they are (``rc_average``
-    applies to run directories only). ``example/`` and ``README.md`` are the author's.
+def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.PathLike, info: ModelInfo, *,
+                     targets_name: str | None = None, targets_doc: str | None = None,
+                     file_name: str | None = None, rc_average: bool = False, float16: bool = False,
+                     example: str | os.PathLike | None = None) -> dict:
+    """Write a kipoi/seqzoo model directory (``model.yaml``, ``weights.yaml``, weights file,
+    ``target_labels.txt``; :func:`seqzoo.packaging.write_model_dir`) from one ``train_dna`` output
+    directory, or from several sources (an ``ensemble`` averaging them; see
+    ``seqzoo.architectures.build_ensemble``). A source may also be a model directory, whose
+    network or ensemble members join as they are (``rc_average`` applies to run directories
+    only). ``info`` says what the model is and what it was trained on (species and data belong
+    in ``info.doc``, ``info.trained_on`` and ``info.tags``); the target labels are the data
+    set's tasks, ``targets_name`` and ``targets_doc`` name and describe them (default: those
+    of :class:`~seqzoo.packaging.TargetsInfo`). ``example`` (a directory with ``genome.fa`` and ``intervals.bed``) is copied
+    to ``example/`` and ``test.expect.h5`` written; ``README.md`` is the author's.
     ``float16`` stores the weights in half precision after checking that predictions stay
     within ``FLOAT16_TOLERANCE`` of float32. Returns the artifact description as a dict."""
-    import textwrap
+    import dataclasses
 
     from seqzoo.architectures import build
-    from seqzoo.zoo.artifacts import WeightsArtifact
+    from seqzoo.packaging import TargetsInfo, write_model_dir
 
     paths = [Path(r) for r in (sources if isinstance(sources, (list, tuple)) else [sources])]
     parts = [(path, part) for path in paths for part in _export_sources(path, rc_average)]
@@ -497,22 +460,10 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
         deviation = float(np.abs(np.asarray(check.predict_on_batch(x)) - np.asarray(model.predict_on_batch(x))).max())
         if deviation > FLOAT16_TOLERANCE:
             raise ValueError(f"float16 weights change predictions by {deviation:.2e} > {FLOAT16_TOLERANCE}")
-    (out / "target_labels.txt").write_text("\n".join(tasks) + "\n")
     produced_by = "; ".join(part["produced_by"] for _, part in parts if part["produced_by"]) + ("; stored as float16" if float16 else "")
-    artifact = WeightsArtifact.describe(out / name, urls=[name], produced_by=produced_by)
-    artifact.to_yaml(out / "weights.yaml")
-    text = (out / "weights.yaml").read_text()
-    (out / "weights.yaml").write_text(
-        "# The weights this directory serves (see seqzoo.zoo.artifacts.WeightsArtifact). The URL without a\n"
-        "# scheme is the file shipped beside this description; it is verified by sha256 like a download.\n" + text)
-    (out / "model.yaml").write_text(_MODEL_YAML.format(
-        architecture=architecture, config="\n".join(f"    {k}: {json.dumps(v)}" for k, v in config.items()),
-        doc=textwrap.indent(textwrap.fill(doc, 92), "    "), cite_as=cite_as, trained_on=trained_on,
-        seq_len=seq_len, n_tasks=len(tasks), targets_doc=targets_doc))
-    return dataclasses_asdict(artifact)
-
-
-def dataclasses_asdict(obj) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(obj)
+    artifact = write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
+                               produced_by=produced_by, modality="dna", input_length=seq_len,
+                               targets=TargetsInfo(tuple(tasks), targets_name or TargetsInfo.name,
+                                                   targets_doc or TargetsInfo.doc), info=info,
+                               example=example)
+    return dataclasses.asdict(artifact)

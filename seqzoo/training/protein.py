@@ -26,7 +26,10 @@ Recipe (described in ``models/DeepSol/README.md``):
 * **Output.** ``<name>.weights.h5`` (the model at ``max_len``, loadable by ``seqzoo.get_model``),
   ``weights.yaml`` (:class:`~seqzoo.zoo.artifacts.WeightsArtifact`, relative URL) and
   ``metrics.json`` (metrics on the held-out part, the exact command, seed, split rule, history,
-  keras version).
+  keras version, the target labels).
+* **Evaluation and export.** :func:`evaluate_proteins` (``seqzoo evaluate DeepSol``) measures a
+  zoo model or a run on any labelled TSV; :func:`export_protein_model_dir` (``seqzoo export``)
+  turns runs into a model directory with :func:`seqzoo.packaging.write_model_dir`.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shlex
+import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -44,16 +48,20 @@ import keras
 import numpy as np
 
 from seqzoo.architectures import build, build_ensemble
-from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.encoding import PAD_TOKEN, encode_protein
+from seqzoo.packaging import ModelInfo, TargetsInfo, write_model_dir
 from seqzoo.training.metrics import binary_metrics
+from seqzoo.zoo.artifacts import WeightsArtifact
 
 __all__ = [
     "LabelledProteins",
     "LengthBucketBatches",
     "composition_features",
     "ensemble_deepsol",
+    "evaluate_proteins",
+    "export_protein_model_dir",
     "fit_logistic",
+    "load_protein_run",
     "predict_proteins",
     "read_labelled_tsv",
     "set_composition_statistics",
@@ -304,12 +312,13 @@ def _fit_keras(model: keras.Model, train_batches, held_batches, output_dir: Path
     return history, int(np.argmin(history["val_loss"])) + 1
 
 
-def _held_out_metrics(model: keras.Model, held: LabelledProteins, max_len: int) -> tuple[dict, int]:
-    """``binary_metrics`` of ``model`` on the held-out proteins it can predict (at most
-    ``max_len`` residues), and how many it cannot."""
+def _held_out_metrics(model, held: LabelledProteins, max_len: int, batch_size: int = 64) -> tuple[dict, int]:
+    """``binary_metrics`` of ``model`` (anything with ``predict_on_batch``: a keras model, a
+    ``ZooModel``) on the proteins of ``held`` it can predict (at most ``max_len`` residues), and
+    how many it cannot."""
     predictable = held.lengths <= max_len
     tokens = [t for t, ok in zip(held.tokens, predictable) if ok]
-    metrics = binary_metrics(held.labels[predictable], predict_proteins(model, tokens, max_len))
+    metrics = binary_metrics(held.labels[predictable], predict_proteins(model, tokens, max_len, batch_size))
     return metrics, int((~predictable).sum())
 
 
@@ -349,6 +358,7 @@ def train_deepsol(
     split_seed: int | None = None,
     verbose: int | str = "auto",
     command: str | None = None,
+    labels: tuple[str, ...] | list[str] | None = None,
 ) -> dict:
     """Train DeepSol with Keras ``fit``; write the weights, their artifact and the metrics.
 
@@ -379,13 +389,15 @@ def train_deepsol(
             to be combined (:func:`ensemble_deepsol`) must share it, so that they hold out the
             same rows.
         verbose: Keras ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
-        command: the command line recorded in ``metrics.json`` (default: ``sys.argv``).
+        command: the command line recorded in ``metrics.json`` (the CLI passes
+            :func:`seqzoo.cli.options.command_line`; None when called from Python).
+        labels: the target label of the model being trained (e.g. the zoo model's
+            ``("soluble",)``), recorded for :func:`export_protein_model_dir`.
 
     Returns:
         The content of ``metrics.json``.
     """
     started = time.time()
-    command = command or shlex.join([Path(sys.argv[0]).name] + sys.argv[1:])
     config = dict(config or {})
     max_len = int(config.pop("max_len", 1200))
     kernels = config.get("kernels")
@@ -479,15 +491,16 @@ def train_deepsol(
         "backend": keras.backend.backend(),
         "runtime_s": round(time.time() - started, 1),
         "weights_file": weights_path.name,
+        "labels": list(labels) if labels else None,
     }
     _write_run(output_dir, weights_path, result,
-               f"{command} (seqzoo.training.protein, keras {keras.__version__}, seed {seed})")
+               f"{command or 'train_deepsol from Python'} (seqzoo.training.protein, keras {keras.__version__}, seed {seed})")
     return result
 
 
 def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_dir: str | Path, *,
                      weights: list[float] | None = None, name: str = "deepsol-ensemble",
-                     command: str | None = None) -> dict:
+                     command: str | None = None, labels: tuple[str, ...] | list[str] | None = None) -> dict:
     """Average several :func:`train_deepsol` runs into one model (``build_ensemble``) and
     measure it on the validation rows they all held out.
 
@@ -495,13 +508,13 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     length; ``valid_tsv`` must be the validation file they were trained with. ``weights`` (one
     per run) make the average weighted (:func:`~seqzoo.architectures.build_ensemble`). Writes
     ``<name>.weights.h5`` (member ``i`` is run ``i``), ``weights.yaml`` and ``metrics.json``
-    (the ensemble's held-out metrics; each member's metrics, command, recipe and history).
+    (the ensemble's held-out metrics; each member's metrics, command, recipe and history;
+    ``labels``, by default the members' recorded labels).
 
     Returns:
         The content of ``metrics.json``.
     """
     started = time.time()
-    command = command or shlex.join([Path(sys.argv[0]).name] + sys.argv[1:])
     runs = [Path(r) for r in run_dirs]
     infos = [json.loads((run / "metrics.json").read_text()) for run in runs]
     held_rows = infos[0]["split"]["held_out_rows"]
@@ -546,8 +559,138 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
         "backend": keras.backend.backend(),
         "runtime_s": round(time.time() - started, 1),
         "weights_file": weights_path.name,
+        "labels": list(labels) if labels else infos[0].get("labels"),
     }
     _write_run(output_dir, weights_path, result,
-               f"{command}: the {'weighted ' if weights else ''}average of {len(runs)} seqzoo train DeepSol "
+               f"{command or 'ensemble_deepsol from Python'}: the {'weighted ' if weights else ''}average of {len(runs)} seqzoo train DeepSol "
                f"runs (seeds {', '.join(str(i['seed']) for i in infos)}; keras {keras.__version__})")
     return result
+
+
+def load_protein_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None
+                     ) -> tuple[dict, str, dict, keras.Model]:
+    """The ``metrics.json`` of a :func:`train_deepsol` or :func:`ensemble_deepsol` run
+    directory, its architecture and config, and its network with the run's weights loaded (or
+    ``weights``)."""
+    run = Path(run_dir)
+    path = run / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run} is not a seqzoo train or ensemble run: it has no metrics.json")
+    info = json.loads(path.read_text())
+    if "members" in info:  # an ensemble run
+        architecture, config = "ensemble", info["config"]
+    elif "recipe" in info:
+        architecture, config = info["recipe"]["architecture"], info["recipe"]["config"]
+    else:
+        raise ValueError(f"{path}: neither a seqzoo train run (no 'recipe') nor an ensemble run (no 'members')")
+    network = build(architecture, **config)
+    network.load_weights(weights or run / info["weights_file"])
+    return info, architecture, config, network
+
+
+def _max_len(architecture: str, config: dict) -> int:
+    """The input length of a protein network of ``architecture`` with ``config``."""
+    if architecture == "ensemble":
+        return _max_len(config["members"][0]["architecture"], config["members"][0].get("config", {}))
+    return int(config.get("max_len", 1200))
+
+
+def evaluate_proteins(model: str | os.PathLike, tsv: str | os.PathLike, out_path: str | os.PathLike | None = None,
+                      *, weights: str | os.PathLike | None = None, held_out: bool = False, batch_size: int = 64,
+                      command: str | None = None) -> dict:
+    """``binary_metrics`` of a protein model on a labelled ``sequence<TAB>label`` TSV; writes
+    JSON to ``out_path``.
+
+    ``model`` is a zoo model (name or directory) or a :func:`train_deepsol` /
+    :func:`ensemble_deepsol` run directory; ``weights`` replaces its weights. ``held_out`` (runs
+    only) keeps the validation rows the run held out, so ``tsv`` must be the run's validation
+    file: the run's own held-out figures, measured again. Proteins longer than the model's input
+    length cannot be predicted; they are left out and counted (``not_predictable``).
+    ``command`` is recorded as :func:`train_deepsol` records it.
+    """
+    started = time.time()
+    path = Path(model)
+    data = read_labelled_tsv(tsv)
+    if not (path / "model.yaml").is_file() and (path / "metrics.json").is_file():
+        info, architecture, config, predictor = load_protein_run(path, weights)
+        max_len = _max_len(architecture, config)
+        if held_out:
+            rows = np.array(info["split"]["held_out_rows"], dtype=int)
+            expected = info.get("data", {}).get("valid_rows")
+            if (expected is not None and len(data) != expected) or (len(rows) and rows.max() >= len(data)):
+                raise ValueError(f"{tsv} has {len(data)} rows: not the validation file {path} was trained with"
+                                 + (f" ({expected} rows)" if expected is not None else ""))
+            data = data.subset(rows)
+    else:
+        from seqzoo.runtime import get_model
+
+        if held_out:
+            raise ValueError(f"--held-out: {model} is a model, not a seqzoo train or ensemble run directory")
+        predictor = get_model(model, weights=weights, device="cpu")
+        if predictor.spec.modality != "protein":
+            raise ValueError(f"{predictor.spec.name} reads {predictor.spec.modality}, not proteins")
+        max_len = predictor.spec.input_shape[0]
+    metrics, not_predictable = _held_out_metrics(predictor, data, max_len, batch_size)
+    result = {"model": str(model), "weights": str(weights) if weights else None,
+              "data": str(Path(tsv).resolve()), "rows": "held out by the run" if held_out else "all",
+              "metrics": metrics, "not_predictable": not_predictable,
+              "not_predictable_reason": f"longer than max_len {max_len}",
+              "seconds": round(time.time() - started, 1), "command": command}
+    if out_path:
+        Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os.PathLike, info: ModelInfo, *,
+                             labels: tuple[str, ...] | list[str] | None = None, targets_name: str | None = None,
+                             targets_doc: str | None = None, file_name: str | None = None,
+                             example: str | os.PathLike | None = None) -> WeightsArtifact:
+    """Write a model directory (:func:`seqzoo.packaging.write_model_dir`) serving a
+    :func:`train_deepsol` or :func:`ensemble_deepsol` run, or the equal-weight ensemble of
+    several :func:`train_deepsol` runs (for a weighted average measured on held-out rows, run
+    :func:`ensemble_deepsol` first and export its run).
+
+    The weights file is the run's (named ``file_name``, default the run's name), ``weights.yaml``
+    keeps the run's provenance, and a single run's ``metrics.json`` is copied beside it.
+    ``labels`` default to those the runs recorded (``seqzoo train`` records the zoo model's).
+    ``example`` (a directory with ``proteins.fa``) is copied to ``example/`` and
+    ``test.expect.h5`` written; ``README.md`` is the author's.
+    """
+    paths = [Path(r) for r in (runs if isinstance(runs, (list, tuple)) else [runs])]
+    parts = [(path, *load_protein_run(path)) for path in paths]
+    max_lens = {_max_len(architecture, config) for _, _, architecture, config, _ in parts}
+    if len(max_lens) != 1:
+        raise ValueError(f"the runs take different input lengths ({sorted(max_lens)}); an ensemble needs one")
+    recorded = {tuple(part[1].get("labels") or ()) for part in parts}
+    labels = tuple(labels or (recorded.pop() if len(recorded) == 1 else ()))
+    if not labels:
+        raise ValueError(f"{', '.join(map(str, paths))}: the runs record no common target labels "
+                         "(runs of an older seqzoo, or of different models): give them (--label)")
+    out = Path(model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    first_path, first_info, architecture, config, network = parts[0]
+    name = file_name or first_info["weights_file"]
+    if not name.endswith(".weights.h5"):
+        raise ValueError(f"the weights file name must end in .weights.h5, got {name!r}")
+    if len(parts) == 1:
+        shutil.copyfile(first_path / first_info["weights_file"], out / name)
+        shutil.copyfile(first_path / "metrics.json", out / "metrics.json")
+    else:
+        ensembles = [str(path) for path, _, arch, _, _ in parts if arch == "ensemble"]
+        if ensembles:
+            raise ValueError(f"{', '.join(ensembles)}: an ensemble run is exported alone; give its members instead")
+        architecture = "ensemble"
+        config = {"members": [{"architecture": arch, "config": conf} for _, _, arch, conf, _ in parts]}
+        network = build_ensemble(**config)
+        for i, (_, _, _, _, member) in enumerate(parts):
+            network.get_layer(f"member{i}").set_weights(member.get_weights())
+        network.save_weights(out / name)
+    if len(labels) != network.output_shape[-1]:
+        raise ValueError(f"{len(labels)} target labels {list(labels)} for a model of {network.output_shape[-1]} outputs")
+    produced_by = "; ".join(
+        (f"run {path}: " if len(parts) > 1 else "") + WeightsArtifact.from_yaml(path / "weights.yaml").produced_by
+        for path, *_ in parts)
+    return write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
+                           produced_by=produced_by, modality="protein", input_length=max_lens.pop(),
+                           targets=TargetsInfo(labels, targets_name or TargetsInfo.name,
+                                               targets_doc or TargetsInfo.doc), info=info, example=example)
