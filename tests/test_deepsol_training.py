@@ -17,7 +17,7 @@ from seqzoo.encoding import PROTEIN_ALPHABET
 from seqzoo.training.protein import (
     LabelledProteins,
     LengthBucketBatches,
-    predict_proteins,
+    predict_tokens,
     fit_logistic,
     read_labelled_tsv,
     set_composition_statistics,
@@ -114,7 +114,7 @@ def test_bucketed_training_model_equals_the_shipped_model(composition):
         assert x.shape[1] % 32 == 0 and x.shape[1] >= max(len(tokens[j]) for j in batches.batches[i]) + 5
         bucketed.append(np.asarray(variable.predict_on_batch(x))[:, 0])
     order = np.concatenate(batches.batches)
-    np.testing.assert_allclose(np.concatenate(bucketed), predict_proteins(shipped, tokens, 1200)[order], atol=1e-6)
+    np.testing.assert_allclose(np.concatenate(bucketed), predict_tokens(shipped, tokens, 1200)[order], atol=1e-6)
 
 
 @pytest.mark.parametrize("pair_gaps", [(0,), (0, 1)])
@@ -267,7 +267,7 @@ def test_ensemble_of_runs_averages_them_on_their_shared_held_out_rows(tmp_path, 
         info = json.loads((run / "metrics.json").read_text())
         net = build(info["recipe"]["architecture"], **info["recipe"]["config"])
         net.load_weights(run / info["weights_file"])
-        probabilities.append(predict_proteins(net, held.tokens, 1200))
+        probabilities.append(predict_tokens(net, held.tokens, 1200))
     averaged = 0.25 * probabilities[0] + 0.75 * probabilities[1]
     expected = binary_metrics(held.labels, averaged)
     for key in ("accuracy", "auroc", "auprc", "mcc"):
@@ -333,7 +333,7 @@ def test_evaluate_and_export_verbs_for_a_protein_run(tmp_path, capsys):
     data = read_labelled_tsv(train)
     net = build("deepsol", **trained["recipe"]["config"])
     net.load_weights(run / "tiny.weights.h5")
-    expected = binary_metrics(data.labels, predict_proteins(net, data.tokens, 1200))
+    expected = binary_metrics(data.labels, predict_tokens(net, data.tokens, 1200))
     everything = json.loads((tmp_path / "all.json").read_text())["metrics"]
     assert everything["n"] == 40 and everything["auroc"] == pytest.approx(expected["auroc"], abs=1e-6)
     # a zoo model is evaluated the same way; --held-out needs a run
@@ -392,5 +392,5 @@ def test_export_of_several_protein_runs_is_their_ensemble(tmp_path):
         info = json.loads((run / "metrics.json").read_text())
         net = build("deepsol", **info["recipe"]["config"])
         net.load_weights(run / info["weights_file"])
-        singles.append(predict_proteins(net, held.tokens, 1200))
-    np.testing.assert_allclose(predict_proteins(model, held.tokens, 1200), np.mean(singles, axis=0), atol=1e-6)
+        singles.append(predict_tokens(net, held.tokens, 1200))
+    np.testing.assert_allclose(predict_tokens(model, held.tokens, 1200), np.mean(singles, axis=0), atol=1e-6)

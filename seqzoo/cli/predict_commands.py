@@ -93,7 +93,7 @@ def cmd_predict(args) -> int:
 
     spec = load_spec(find_model(args.model))
     if spec.modality == "protein":
-        return _predict_proteins(args)
+        return _predict_protein_fasta(args)
     if not args.bed:
         raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed")
     if args.engine == "ray":
@@ -115,7 +115,7 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def _predict_proteins(args) -> int:
+def _predict_protein_fasta(args) -> int:
     """``seqzoo predict`` for a protein model (seqzoo.predict_protein)."""
     from seqzoo.predict_protein import THRESHOLD, predict_fasta
 

@@ -18,7 +18,6 @@ for a TF is each of these scorings' AUROC/AUPRC against the TF's labels.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np

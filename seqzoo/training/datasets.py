@@ -57,8 +57,6 @@ import json
 import math
 import os
 import re
-import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -394,7 +392,7 @@ def build_dataset(
         "splits": {name: {**counts[name], "dropped_for_N": dropped_n[name]} for name in split.regions},
         "inputs": {"fasta": str(Path(fasta).resolve()), "peaks": str(Path(peaks).resolve()),
                    "tasks": str(Path(tasks).resolve()) if isinstance(tasks, (str, os.PathLike)) else None},
-        "command": command or " ".join(shlex.quote(a) for a in sys.argv),
+        "command": command,  # the CLI passes options.command_line; None from Python
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

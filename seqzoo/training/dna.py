@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported wh
 
     from seqzoo.packaging import ModelInfo
 
-__all__ = ["evaluate_dna", "predict_split", "train_dna"]
+__all__ = ["evaluate_dna", "predict_dataset", "train_dna"]
 
 #: Architecture names ``train_dna`` accepts (model names map to them case-insensitively).
 DNA_ARCHITECTURES = {"deepsea": "deepsea", "basset": "basset"}
@@ -83,7 +83,7 @@ def _window_batches(dataset: GenomeWindowDataset, batch_size: int, seed: int, re
     return WindowBatches()
 
 
-def predict_split(predict_fn, dataset: GenomeWindowDataset, batch_size: int = 256,
+def predict_dataset(predict_fn, dataset: GenomeWindowDataset, batch_size: int = 256,
                   reverse_complement_average: bool = False, progress=None) -> np.ndarray:
     """Predictions of ``predict_fn`` (a batch ``(n, L, 4)`` to ``(n, tasks)``) over a whole split,
     in row order; with ``reverse_complement_average`` the mean of both strands."""
@@ -239,7 +239,7 @@ def train_dna(
         hist = model.fit(batches, epochs=epoch, initial_epoch=epoch - 1, verbose=2 if verbose else 0)
         train_loss = float(hist.history["loss"][-1])
         t1 = time.time()
-        preds = predict_split(lambda x: model.predict_on_batch(x), valid, batch_size=256)
+        preds = predict_dataset(lambda x: model.predict_on_batch(x), valid, batch_size=256)
         metrics = per_task_metrics(valid.y(), preds, valid.tasks)
         score = metrics["auroc"]["mean"]
         entry = {"epoch": epoch, "train_loss": train_loss, "valid_mean_auroc": score,
@@ -329,7 +329,7 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     if seq_len != dataset.seq_len:
         raise ValueError(f"{model} takes {seq_len} bp windows; {data_dir} has {dataset.seq_len} bp windows")
     t0 = time.time()
-    preds = predict_split(predict, dataset, batch_size, reverse_complement_average)
+    preds = predict_dataset(predict, dataset, batch_size, reverse_complement_average)
     metrics = per_task_metrics(dataset.y(), preds, dataset.tasks)
     result = {"model": str(model), "weights": str(weights) if weights else None, "data": str(Path(data_dir).resolve()),
               "split": split, "reverse_complement_average": reverse_complement_average,

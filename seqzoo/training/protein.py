@@ -62,7 +62,7 @@ __all__ = [
     "export_protein_model_dir",
     "fit_logistic",
     "load_protein_run",
-    "predict_proteins",
+    "predict_tokens",
     "read_labelled_tsv",
     "set_composition_statistics",
     "split_validation",
@@ -235,7 +235,7 @@ class LengthBucketBatches(keras.utils.PyDataset):
             self.batches = self._make_batches()
 
 
-def predict_proteins(model: keras.Model, tokens: list[np.ndarray], max_len: int,
+def predict_tokens(model: keras.Model, tokens: list[np.ndarray], max_len: int,
                      batch_size: int = 64) -> np.ndarray:
     """Probabilities of ``model`` (built at ``max_len``) for unpadded proteins, each padded to
     ``max_len`` exactly as the shipped predictor does. Proteins must be at most ``max_len`` long."""
@@ -318,7 +318,7 @@ def _held_out_metrics(model, held: LabelledProteins, max_len: int, batch_size: i
     how many it cannot."""
     predictable = held.lengths <= max_len
     tokens = [t for t, ok in zip(held.tokens, predictable) if ok]
-    metrics = binary_metrics(held.labels[predictable], predict_proteins(model, tokens, max_len, batch_size))
+    metrics = binary_metrics(held.labels[predictable], predict_tokens(model, tokens, max_len, batch_size))
     return metrics, int((~predictable).sum())
 
 
