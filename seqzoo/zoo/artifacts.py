@@ -37,6 +37,7 @@ __all__ = [
     "ArtifactError",
     "WeightsArtifact",
     "cache_dir",
+    "file_sha256",
     "cached_path",
     "verify",
     "fetch",
@@ -253,7 +254,8 @@ def _hashes(path: Path) -> tuple[str, str]:
     return sha256.hexdigest(), md5.hexdigest()
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 hex digest of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -312,7 +314,7 @@ def _problem(path: Path, artifact: WeightsArtifact) -> str | None:
     if not path.is_file():
         return "the file does not exist"
     size = path.stat().st_size
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if artifact.size is not None and size != artifact.size:
         return (
             f"its size is {size} bytes, expected {artifact.size} bytes "

@@ -35,7 +35,7 @@ import filelock
 import yaml
 
 from seqzoo.version import __version__
-from seqzoo.zoo.artifacts import cache_dir
+from seqzoo.zoo.artifacts import cache_dir, file_sha256
 
 __all__ = ["CATALOGUE", "FORMAT", "MANIFEST", "OFFLINE_ENV", "StoreError", "UnsafePackageError", "InstallRef",
            "install", "installed_dir", "installed_versions", "list_installed", "list_store", "origin", "published", "parse_ref", "put_package",
@@ -117,14 +117,6 @@ def _read_json(fs, path: str, store: str) -> dict | None:
         raise StoreError(f"cannot read {path} from the store {store}: {type(e).__name__}: {e}") from e
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _package_files(directory: Path) -> list[str]:
     """Relative POSIX paths of every file of a package directory; links are refused."""
     files = []
@@ -192,7 +184,7 @@ def _check_safe(directory: Path, files: list[str], trust_code: bool, action: str
 
 def _manifest(directory: Path, name: str, version: str, files: list[str]) -> dict:
     return {"format": FORMAT, "seqzoo": __version__, "name": name, "version": version,
-            "files": [{"path": rel, "size": (directory / rel).stat().st_size, "sha256": _sha256(directory / rel)}
+            "files": [{"path": rel, "size": (directory / rel).stat().st_size, "sha256": file_sha256(directory / rel)}
                       for rel in files]}
 
 
@@ -295,7 +287,7 @@ def list_installed(pattern: str = "") -> dict[str, list[str]]:
 
 def _download_verified(fs, source: str, target: Path, expected: dict, where: str) -> None:
     fs.get_file(source, str(target))
-    size, digest = target.stat().st_size, _sha256(target)
+    size, digest = target.stat().st_size, file_sha256(target)
     if size != expected["size"] or digest != expected["sha256"]:
         raise StoreError(f"{where}: {expected['path']} fails its check: manifest size {expected['size']}, "
                          f"sha256 {expected['sha256']}; downloaded size {size}, sha256 {digest}; nothing installed")
