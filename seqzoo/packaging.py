@@ -127,8 +127,14 @@ def write_model_dir(
     dataloader: str | None = None,
     dataloader_args: dict | None = None,
     example: str | os.PathLike | None = None,
+    lineage: list[dict] | None = None,
 ) -> WeightsArtifact:
     """Write a kipoi/seqzoo model directory around a trained weights file.
+
+    ``lineage`` (one record per fine-tuned network: base model, version, store, base weights
+    sha256, data set manifest) goes to ``info.lineage`` in model.yaml and to the card's
+    "Lineage" section (written into ``README.md`` between markers; the rest of the card is the
+    author's).
 
     Writes ``model.yaml`` (``args`` = ``architecture`` and its size arguments ``config``;
     ``schema.inputs`` with ``special_type: DNASeq`` for ``modality`` "dna" or ``modality:
@@ -170,6 +176,7 @@ def write_model_dir(
             "cite_as": cite_as,
             "trained_on": info.trained_on,
             "tags": list(info.tags),
+            **({"lineage": lineage} if lineage else {}),
         },
         "default_dataloader": {
             "defined_as": dataloader or inputs["dataloader"],
@@ -190,11 +197,37 @@ def write_model_dir(
     (out / "model.yaml").write_text(
         "# Written by seqzoo.packaging.write_model_dir (seqzoo export); kipoi and seqzoo read it as it is.\n"
         + yaml.dump(description, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True))
+    if lineage:
+        write_card_lineage(out / "README.md", lineage)
     if example is not None and Path(example).resolve() != (out / "example").resolve():
         shutil.copytree(example, out / "example", dirs_exist_ok=True)
     if (out / "example").is_dir():
         write_expect(out)
     return artifact
+
+
+LINEAGE_BEGIN, LINEAGE_END = "<!-- lineage: written by seqzoo export -->", "<!-- end of lineage -->"
+
+
+def write_card_lineage(card: Path, lineage: list[dict]) -> None:
+    """Write (or replace) the card's "Lineage" section: where each fine-tuned network started."""
+    lines = [LINEAGE_BEGIN, "## Lineage", ""]
+    for record in lineage:
+        data = record.get("data_manifest") or {}
+        lines += [f"- Fine-tuned from **{record['base_model']}** version {record.get('base_version') or '?'}"
+                  f" ({'store ' + record['base_store'] if record.get('base_store') else 'the zoo or a local directory'}),"
+                  f" base weights sha256 `{record['base_weights_sha256']}`; output head {record['head']}"
+                  f"{', trunk frozen' if record.get('frozen_trunk') else ''}.",
+                  f"  Data set: `{data.get('path')}` (manifest sha256 `{data.get('sha256')}`), tasks "
+                  f"{', '.join(data.get('tasks', []))}; built by `{data.get('command')}`."]
+    section = "\n".join(lines + ["", LINEAGE_END])
+    text = card.read_text() if card.is_file() else ""
+    if LINEAGE_BEGIN in text and LINEAGE_END in text:
+        head, rest = text.split(LINEAGE_BEGIN, 1)
+        text = head + section + rest.split(LINEAGE_END, 1)[1]
+    else:
+        text = (text.rstrip() + "\n\n" if text else "") + section + "\n"
+    card.write_text(text)
 
 
 @contextmanager

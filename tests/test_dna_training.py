@@ -281,3 +281,91 @@ def test_train_dna_is_an_alias_and_refuses_protein_models(data, tmp_path, capsys
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "seqzoo train Basset: error:" in err and "--data" in err
+
+
+# --- fine-tuning from a shared model ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def base_dir(data, tmp_path_factory):
+    """A tiny trained Basset-like model directory (tasks TF_A, TF_B) to fine-tune from."""
+    from seqzoo.training.dna import export_model_dir
+
+    root = tmp_path_factory.mktemp("base")
+    train_dna(data / "ds", root / "run", "basset", config={"conv_filters": [4, 4, 4], "dense_units": [4, 4]},
+              epochs=1, batch_size=16, verbose=False, command="base")
+    export_model_dir(root / "run", root / "TinyBase", ModelInfo(doc="tiny base", trained_on="synthetic", version="1.2.0"))
+    return root / "TinyBase"
+
+
+@pytest.fixture(scope="module")
+def data_one_task(data):
+    """The same genome with TF_A's peaks only: other tasks than the base's, so a new head."""
+    peaks = [line for line in (data / "peaks.bed").read_text().splitlines() if line.endswith("TF_A")]
+    (data / "peaks_a.bed").write_text("\n".join(peaks) + "\n")
+    build_dataset(data / "g.fa", data / "peaks_a.bed", data / "ds_a", seq_len=400,
+                  split="blocks:train=0-20000,valid=21000-30000", command="test one task")
+    return data / "ds_a"
+
+
+def _network(directory_or_run, info=None):
+    from seqzoo.runtime import get_model
+
+    if info is None:
+        return get_model(directory_or_run, device="cpu").keras_model
+    net = build(info["architecture"], **info["config"])
+    net.load_weights(directory_or_run / info["weights_file"])
+    return net
+
+
+def test_finetune_copies_the_trunk_and_records_the_lineage(data, base_dir, data_one_task, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    info = train_dna(data_one_task, tmp_path / "ft", base=base_dir, epochs=1, batch_size=16, verbose=False,
+                     steps_per_epoch=1, learning_rate=1e-9, command="ft")
+    lineage = info["lineage"]
+    assert info["config"]["n_tasks"] == 1 and info["config"]["conv_filters"] == [4, 4, 4]  # the base's sizes
+    assert lineage["head"] == "new" and "output" not in lineage["layers_copied"] and "conv1" in lineage["layers_copied"]
+    assert (lineage["base_model"], lineage["base_version"]) == ("TinyBase", "1.2.0")
+    from seqzoo.zoo.artifacts import file_sha256
+
+    assert lineage["base_weights_sha256"] == file_sha256(next(base_dir.glob("*.weights.h5")))
+    assert lineage["data_manifest"]["tasks"] == ["TF_A"] and len(lineage["data_manifest"]["sha256"]) == 64
+    base, tuned = _network(base_dir), _network(tmp_path / "ft", info)
+    np.testing.assert_allclose(tuned.get_layer("conv1").get_weights()[0], base.get_layer("conv1").get_weights()[0],
+                               atol=1e-6)  # a step at 1e-9: the trunk is the base's
+
+    same = train_dna(data / "ds", tmp_path / "same", base=base_dir, epochs=1, batch_size=16, verbose=False, steps_per_epoch=1,
+                     learning_rate=1e-9)
+    assert same["lineage"]["head"] == "kept" and "output" in same["lineage"]["layers_copied"]
+
+
+def test_finetune_with_a_frozen_trunk_trains_the_head_only(base_dir, data_one_task, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    info = train_dna(data_one_task, tmp_path / "ft", base=base_dir, freeze_trunk=True, epochs=1, batch_size=16,
+                     verbose=False, learning_rate=0.05)
+    base, tuned = _network(base_dir), _network(tmp_path / "ft", info)
+    for layer in ("conv1", "conv2_bn", "dense1", "dense2"):
+        for a, b in zip(tuned.get_layer(layer).get_weights(), base.get_layer(layer).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert info["lineage"]["frozen_trunk"] is True
+    with pytest.raises(ValueError, match="needs a base model"):
+        train_dna(data_one_task, tmp_path / "x", "basset", freeze_trunk=True, verbose=False)
+
+
+def test_finetune_cli_export_carries_the_lineage(base_dir, data_one_task, tmp_path, monkeypatch, kipoi_home):
+    import yaml
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    run, out = tmp_path / "ft", tmp_path / "Tuned"
+    assert main(["finetune", str(base_dir), "--data", str(data_one_task), "-o", str(run), "--epochs", "1",
+                 "--batch-size", "16", "--quiet"]) == 0
+    assert main(["export", str(run), str(out), "--doc", "tuned", "--trained-on", "synthetic TF_A"]) == 0
+    lineage = yaml.safe_load((out / "model.yaml").read_text())["info"]["lineage"]
+    recorded = json.loads((run / "training.json").read_text())["lineage"]
+    assert lineage[0]["base_model"] == "TinyBase" and lineage[0]["base_weights_sha256"] == recorded["base_weights_sha256"]
+    card = (out / "README.md").read_text()
+    assert "## Lineage" in card and "TinyBase" in card and recorded["base_weights_sha256"] in card
+    monkeypatch.setenv("HOME", str(kipoi_home))
+    import kipoi
+
+    x = GenomeWindowDataset(data_one_task, "valid").x(np.arange(3))
+    assert kipoi.get_model(str(out), source="dir").predict_on_batch(x).shape == (3, 1)  # kipoi accepts info.lineage

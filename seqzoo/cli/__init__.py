@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("train_commands", "build labelled genome windows (DeepSEA/Basset designs) from a FASTA and peaks"),
     "train": ("train_commands", "train a model: DNA (DeepSEA, Basset) on a `seqzoo dataset` directory, "
                                 "protein (DeepSol) on labelled sequences"),
+    "finetune": ("train_commands", "train a DNA model on a data set's tasks starting from a shared model's weights"),
     "ensemble": ("train_commands", "average several `seqzoo train` runs of a protein model (DeepSol) into one model"),
     "evaluate": ("train_commands", "metrics of a model or run: per-task AUROC/AUPRC on a data set split (DNA), "
                                    "accuracy/MCC/AUROC/AUPRC on a labelled TSV (protein)"),

@@ -86,6 +86,33 @@ def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
     options.add_quiet(p)
 
 
+def finetune_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", help="the model to start from: a zoo name, NAME@VERSION, STORE/NAME@VERSION or a directory "
+                                "(a single DeepSEA- or Basset-like network)")
+    _train_dna_arguments(p)
+    p.add_argument("--freeze-trunk", action="store_true", help="train the output head only")
+
+
+def cmd_finetune(args) -> int:
+    from seqzoo.training.dna import train_dna
+
+    if args.config or args.init_from:
+        raise ValueError("finetune takes its architecture, sizes and starting weights from BASE: "
+                         "--config and --init-from are for seqzoo train")
+    info = train_dna(
+        args.data, args.output, base=args.base, freeze_trunk=args.freeze_trunk, name=args.name, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
+        reverse_complement=not args.no_rc, steps_per_epoch=args.steps_per_epoch, resume=args.resume,
+        max_minutes=args.max_minutes, lr_decay=args.lr_decay, verbose=not args.quiet,
+        command=options.command_line(args.argv),
+    )
+    lineage = info["lineage"]
+    print(f"fine-tuned {lineage['base_model']} {lineage['base_version']} (head {lineage['head']}); best epoch "
+          f"{info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
+          f"{info['valid']['mean_auprc']:.4f}; wrote {Path(args.output) / info['weights_file']}")
+    return 0
+
+
 def ensemble_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model name or directory (DeepSol)")
     p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed")

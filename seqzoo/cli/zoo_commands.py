@@ -91,6 +91,13 @@ def cmd_info(args) -> int:
     if installed_from:
         print(f"installed     version {installed_from['version']} from {installed_from['store']} "
               f"(manifest sha256 {installed_from['manifest_sha256']})")
+    import yaml
+
+    lineage = (yaml.safe_load((spec.directory / "model.yaml").read_text()).get("info") or {}).get("lineage") or []
+    for record in lineage:
+        print(f"lineage       fine-tuned from {record['base_model']} {record.get('base_version', '')} "
+              f"({record.get('base_store') or 'zoo or local directory'}; base weights sha256 "
+              f"{record['base_weights_sha256'][:12]}...; head {record['head']})")
     weights = resolve_weights(spec, download=False)
     a = weights.artifact
     if not weights.trained:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import yaml
 
 from seqzoo.training.datasets import GenomeWindowDataset, read_manifest
 from seqzoo.training.metrics import per_task_metrics
@@ -121,16 +122,18 @@ def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = Non
     return info, network
 
 
-def copy_matching_layers(model, run_dir: str | os.PathLike) -> list[str]:
-    """Copy into ``model`` the weights of every layer of the ``train-dna`` run ``run_dir`` that has
-    the same name and weight shapes (a warm start, e.g. of a larger dense layer on learned
-    convolutions); return the names of the copied layers."""
-    _, donor = load_run(run_dir)
+def copy_matching_layers(model, donor, skip: tuple[str, ...] = ()) -> list[str]:
+    """Copy into ``model`` the weights of every layer of ``donor`` (a network, or a ``train-dna``
+    run directory) that has the same name and weight shapes, except the layers named in ``skip``
+    (a warm start, e.g. of a larger dense layer on learned convolutions); return the names of the
+    copied layers."""
+    if not hasattr(donor, "layers"):
+        _, donor = load_run(donor)
     donors = {layer.name: layer for layer in donor.layers}
     copied = []
     for layer in model.layers:
         source = donors.get(layer.name)
-        if not layer.weights or source is None:
+        if not layer.weights or source is None or layer.name in skip:
             continue
         weights = source.get_weights()
         if [w.shape for w in weights] == [tuple(v.shape) for v in layer.weights]:
@@ -158,6 +161,8 @@ def train_dna(
     max_minutes: float | None = None,
     lr_decay: float = 1.0,
     init_from: str | os.PathLike | None = None,
+    base: str | os.PathLike | None = None,
+    freeze_trunk: bool = False,
     verbose: bool = True,
     command: str | None = None,
 ) -> dict:
@@ -170,6 +175,11 @@ def train_dna(
     the validation score (the rate is part of the checkpointed optimizer state).
     ``init_from`` (a previous run's directory) starts the layers whose names and shapes match
     from that run's best weights (see :func:`copy_matching_layers`).
+    ``base`` fine-tunes a model (a zoo name, ``NAME@VERSION``, a store URI or a directory): its
+    architecture and sizes, its trunk's weights, and its output head only when its targets are the
+    data set's tasks in the same order (else a new head sized for the tasks); ``freeze_trunk``
+    then trains the head alone. The lineage (base name, version, store, weights sha256, the data
+    set's manifest) is recorded in ``training.json`` and carried into exported model directories.
     ``command`` is the command line recorded in ``training.json`` (the CLI passes
     :func:`seqzoo.cli.options.command_line`; None when called from Python).
     Returns the content of ``training.json``.
@@ -178,6 +188,12 @@ def train_dna(
 
     from seqzoo.architectures import build
 
+    base_model, lineage = _base_model(base, data_dir) if base is not None else (None, None)
+    if base_model is not None:
+        architecture = base_model.spec.architecture
+        config = {k: v for k, v in base_model.spec.config.items() if k not in ("seq_len", "n_tasks")}
+    if freeze_trunk and base_model is None:
+        raise ValueError("freeze_trunk needs a base model to fine-tune (base=...)")
     arch = DNA_ARCHITECTURES.get(architecture.lower())
     if arch is None:
         raise ValueError(f"train-dna trains {', '.join(DNA_ARCHITECTURES)}; got {architecture!r}")
@@ -210,6 +226,15 @@ def train_dna(
         keras.utils.set_random_seed(seed)
         model = build(arch, **config)
         copied = copy_matching_layers(model, init_from) if init_from else []
+        if base_model is not None:
+            if base_model.spec.input_shape[0] != train.seq_len:
+                raise ValueError(f"{base_model.name} reads {base_model.spec.input_shape[0]} bp windows; the data set "
+                                 f"{data_dir} has {train.seq_len} bp windows")
+            skip = () if lineage["head"] == "kept" else ("output",)
+            copied = copy_matching_layers(model, base_model.keras_model, skip=skip)
+            if freeze_trunk:
+                for layer in model.layers:
+                    layer.trainable = layer.name == "output"
         if "output" not in copied:
             _set_output_bias(model, np.array(manifest["splits"][train_split]["positives_per_task"]) / len(train))
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
@@ -222,12 +247,14 @@ def train_dna(
                        "early_stopping": f"mean per-task AUROC on {valid_split!r}",
                        "output_bias_init": "log-odds of each task's training positive fraction"},
             "initialized_from": {"run": str(Path(init_from).resolve()), "layers": copied} if init_from else None,
+            "lineage": dict(lineage, layers_copied=copied, frozen_trunk=freeze_trunk) if lineage else None,
             "commands": [],
         }
         log(f"{name}: {arch} {config} ({model.count_params():,} parameters); train {len(train)} windows, "
             f"{valid_split} {len(valid)} windows, {train.n_tasks} tasks")
-        if init_from:
-            log(f"layers started from {init_from}: {', '.join(copied) or 'none'}")
+        if init_from or base_model is not None:
+            log(f"layers started from {init_from or base}: {', '.join(copied) or 'none'}"
+                + ("; training the output head only" if freeze_trunk else ""))
     state["commands"].append(command)
     best_path = out / "best.weights.h5"
     batches = _window_batches(train, batch_size, seed, reverse_complement, steps_per_epoch, state["epochs_done"])
@@ -286,6 +313,7 @@ def train_dna(
         "data": {"dir": state["data_dir"], "design": manifest["design"], "split": manifest["split"],
                  "command": manifest["command"], "n_train": len(train), "n_valid": len(valid)},
         "recipe": state["recipe"], "initialized_from": state.get("initialized_from"),
+        "lineage": state.get("lineage"),
         "history": state["history"], "commands": state["commands"],
         "versions": {"keras": keras.__version__, "backend": keras.backend.backend(), "numpy": np.__version__},
     }
@@ -294,6 +322,33 @@ def train_dna(
         f"mean AUPRC {info['valid']['mean_auprc']:.4f}; wrote {out / weights_file}")
     log_fh.close()
     return info
+
+
+def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
+    """The model to fine-tune, loaded on the CPU, and its lineage record."""
+    from seqzoo.runtime import get_model
+    from seqzoo.zoo import stores
+    from seqzoo.zoo.artifacts import file_sha256
+
+    model = get_model(base, device="cpu")
+    if model.spec.modality != "dna" or model.spec.architecture not in DNA_ARCHITECTURES:
+        raise ValueError(f"fine-tuning starts from a single {' or '.join(DNA_ARCHITECTURES)} network; "
+                         f"{model.name} is {model.spec.modality} {model.spec.architecture}")
+    if not model.trained:
+        raise ValueError(f"{model.name} has untrained weights: there is nothing to fine-tune from")
+    tasks = read_manifest(data_dir)["tasks"]
+    info = yaml.safe_load((model.spec.directory / "model.yaml").read_text()).get("info") or {}
+    origin = stores.origin(model.spec.directory)
+    manifest_path = Path(data_dir) / "manifest.json"
+    lineage = {
+        "base_model": model.name, "base_version": str(info.get("version", "")),
+        "base_store": origin["store"] if origin else None, "base_directory": str(model.spec.directory),
+        "base_weights_sha256": file_sha256(model.weights_path),
+        "head": "kept" if list(model.labels) == list(tasks) else "new",
+        "data_manifest": {"path": str(manifest_path.resolve()), "sha256": file_sha256(manifest_path),
+                          "tasks": tasks, "command": read_manifest(data_dir).get("command")},
+    }
+    return model, lineage
 
 
 def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None):
@@ -383,7 +438,7 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
         config = dict(info["config"], **overrides)
         return [{"architecture": info["architecture"], "config": config, "network": network,
                  "tasks": read_manifest(info["data"]["dir"])["tasks"], "seq_len": info["config"]["seq_len"],
-                 "weights_file": info["weights_file"],
+                 "weights_file": info["weights_file"], "lineage": [info["lineage"]] if info.get("lineage") else [],
                  "produced_by": f"seqzoo train-dna ({info['commands'][-1] or 'from Python'}); "
                                 f"best epoch {info['best_epoch']} of {info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "
                                 f"mean AUPRC {info['valid']['mean_auprc']:.4f}; data: {info['data']['command']}; "
@@ -404,8 +459,10 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
     produced_by = (f"{which} of {spec.name} ({spec.artifact.file_name}, sha256 {spec.artifact.sha256[:12]}...): "
                    f"{spec.artifact.produced_by}")
     # the provenance is said once, with the first of the directory's members
+    inherited = (yaml.safe_load((path / "model.yaml").read_text()).get("info") or {}).get("lineage") or []
     return [{"architecture": a, "config": c, "network": n, "tasks": list(spec.labels), "seq_len": spec.input_shape[0],
-             "weights_file": spec.artifact.file_name, "produced_by": produced_by if i == 0 else ""}
+             "weights_file": spec.artifact.file_name, "produced_by": produced_by if i == 0 else "",
+             "lineage": inherited if i == 0 else []}  # said once, like the provenance
             for i, (a, c, n) in enumerate(members)]
 
 
@@ -465,5 +522,5 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
                                produced_by=produced_by, modality="dna", input_length=seq_len,
                                targets=TargetsInfo(tuple(tasks), targets_name or TargetsInfo.name,
                                                    targets_doc or TargetsInfo.doc), info=info,
-                               example=example)
+                               example=example, lineage=[record for _, p in parts for record in p["lineage"]])
     return dataclasses.asdict(artifact)
