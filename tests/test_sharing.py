@@ -118,6 +118,7 @@ def test_folder_store_round_trip(folder_store):
     assert {"model.yaml", "weights.yaml", "README.md", "target_labels.txt", "test.expect.h5"} <= listed
     assert all(len(f["sha256"]) == 64 and f["size"] > 0 for f in manifest["files"])
     assert_installed_predicts_like_the_source(stores.install(f"{folder_store}/{MODEL}"))
+    assert find_model(MODEL) == Path(__file__).resolve().parents[1] / "models" / MODEL  # the zoo's own wins
 
 
 def test_http_store_round_trip(http_store):
