@@ -444,24 +444,24 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
                                 f"mean AUPRC {info['valid']['mean_auprc']:.4f}; data: {info['data']['command']}; "
                                 f"keras {info['versions']['keras']} ({info['versions']['backend']})"}]
     from seqzoo.runtime import get_model
-    from seqzoo.zoo.spec import load_spec
 
-    spec = load_spec(path)
-    if not spec.artifact or not spec.artifact.trained:
-        raise ValueError(f"{path}: a model directory exported as members must serve trained weights")
-    network = get_model(path, device="cpu").keras_model
+    served = get_model(path, device="cpu")  # its weights as the resolver decides them
+    spec, artifact = served.spec, served.weights.artifact
+    if not served.trained or artifact is None:
+        raise ValueError(f"{path}: a model directory exported as members must serve a trained weights artifact")
+    network = served.keras_model
     if spec.architecture == "ensemble":
         members = [(m["architecture"], m["config"], network.get_layer(f"member{i}"))
                    for i, m in enumerate(spec.config["members"])]
     else:
         members = [(spec.architecture, spec.config, network)]
     which = f"the {len(members)} members" if len(members) > 1 else "the network"
-    produced_by = (f"{which} of {spec.name} ({spec.artifact.file_name}, sha256 {spec.artifact.sha256[:12]}...): "
-                   f"{spec.artifact.produced_by}")
+    produced_by = (f"{which} of {spec.name} ({artifact.file_name}, sha256 {artifact.sha256[:12]}...): "
+                   f"{artifact.produced_by}")
     # the provenance is said once, with the first of the directory's members
     inherited = (yaml.safe_load((path / "model.yaml").read_text()).get("info") or {}).get("lineage") or []
     return [{"architecture": a, "config": c, "network": n, "tasks": list(spec.labels), "seq_len": spec.input_shape[0],
-             "weights_file": spec.artifact.file_name, "produced_by": produced_by if i == 0 else "",
+             "weights_file": artifact.file_name, "produced_by": produced_by if i == 0 else "",
              "lineage": inherited if i == 0 else []}  # said once, like the provenance
             for i, (a, c, n) in enumerate(members)]
 
