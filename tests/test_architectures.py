@@ -1,11 +1,14 @@
-"""The architectures: published sizes, naming, serialisation round trips, batch invariance."""
+"""The architectures: published sizes, naming, serialisation round trips, and the shared model
+checks (model_checks.run_model_checks) on a small configuration of each."""
 
 import keras
 import numpy as np
 import pytest
 
+from model_checks import CHECKS, random_inputs, run_model_checks
 from seqzoo.architectures import ARCHITECTURES, build, build_basset, build_deepsea, build_deepsol
 from seqzoo.architectures.untrained import untrained_weights
+from seqzoo.runtime import resolve_device
 
 PUBLISHED_PARAMETERS = {"basset": 4_140_464, "deepsea": 52_843_119, "deepsol": 920_321}
 
@@ -35,11 +38,7 @@ def build_small(variant):
 
 
 def small_inputs(model, n, seed=0):
-    rng = np.random.default_rng(seed)
-    shape = model.input_shape[1:]
-    if len(shape) == 1:  # amino-acid tokens
-        return rng.integers(0, 21, (n,) + shape).astype("int32")
-    return np.eye(4, dtype="float32")[rng.integers(0, 4, (n,) + shape[:-1])]
+    return random_inputs(model.input_shape[1:], n, seed)
 
 
 @pytest.mark.parametrize("architecture", sorted(PUBLISHED_PARAMETERS))
@@ -98,14 +97,39 @@ def test_every_layer_named_by_the_builder(architecture):
     assert len(first) == len(set(first))
 
 
+def small_model(architecture, device):
+    """The small ``architecture`` with untrained weights, built on ``device``."""
+    with keras.device(resolve_device(device)):
+        model = build_small(architecture)
+        untrained_weights(model, seed=2)
+    return model
+
+
 @pytest.mark.parametrize("architecture", sorted(SMALL))
-def test_config_round_trip(architecture):
-    model = build_small(architecture)
-    untrained_weights(model, seed=2)
-    clone = keras.Model.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    x = small_inputs(model, 3)
-    np.testing.assert_array_equal(model.predict_on_batch(x), clone.predict_on_batch(x))
+def test_model_checks(architecture, device):
+    run_model_checks(small_model(architecture, device), device=device, name=architecture,
+                     checks=[c for c in CHECKS if c != "bfloat16"])
+
+
+# bfloat16 of these small untrained configurations is beyond the README's 1e-3 (8 random inputs,
+# measured on an Intel Xeon with AMX bfloat16 units). deepsea's 6.1e-2 is a oneDNN fault: its
+# bfloat16 Conv1D of 8 -> 8 channels, width 8, returns wrong sums on that CPU (1.2e-3 with
+# TF_ENABLE_ONEDNN_OPTS=0); the others are bfloat16's precision (the same without oneDNN).
+BFLOAT16_OVER_1E_3 = {
+    "deepsea": "bfloat16 differs by 6.1e-2 (oneDNN's bfloat16 Conv1D 8->8 width 8 is wrong; 1.2e-3 without oneDNN)",
+    "deepsea+task_motifs": "bfloat16 differs by 5.7e-2 (the same oneDNN Conv1D; 2.1e-3 without oneDNN)",
+    "deepsol": "bfloat16 differs by 1.3e-3",
+    "ensemble": "bfloat16 differs by 3.4e-3",
+    "ensemble+weighted": "bfloat16 differs by 3.5e-3",
+}
+
+
+@pytest.mark.parametrize("architecture", [
+    pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=BFLOAT16_OVER_1E_3[a])) if a in BFLOAT16_OVER_1E_3 else a
+    for a in sorted(SMALL)
+])
+def test_bfloat16_within_1e_3(architecture, device):
+    run_model_checks(small_model(architecture, device), device=device, name=architecture, checks=["bfloat16"])
 
 
 @pytest.mark.parametrize("architecture", sorted(SMALL))
@@ -123,17 +147,6 @@ def test_keras_and_weights_file_round_trip(architecture, tmp_path):
     fresh = build_small(architecture)
     fresh.load_weights(tmp_path / "model.weights.h5")
     np.testing.assert_array_equal(fresh.predict_on_batch(x), expected)
-
-
-@pytest.mark.parametrize("architecture", sorted(SMALL))
-def test_same_predictions_for_batch_sizes_1_8_64(architecture):
-    model = build_small(architecture)
-    untrained_weights(model, seed=4)
-    x = small_inputs(model, 64)
-    full = model.predict_on_batch(x)
-    for size in (1, 8):
-        parts = np.concatenate([model.predict_on_batch(x[i:i + size]) for i in range(0, 64, size)])
-        np.testing.assert_allclose(parts, full, atol=1e-6)
 
 
 def test_ensemble_averages_its_members_and_loads_their_weights(tmp_path):

@@ -14,9 +14,10 @@ import pytest
 import seqzoo
 from seqzoo.runtime import resolve_device, visible_gpus
 
-from conftest import random_inputs
+from model_checks import random_inputs
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 TORCH_SIDE = """
 import sys, numpy as np, keras
@@ -37,7 +38,7 @@ def predict_under_torch(name, x, tmp_path, weights=""):
 
 
 def test_tensorflow_and_torch_agree(model_name, spec, tmp_path):
-    x = random_inputs(spec, 8, seed=11)
+    x = random_inputs(spec.input_shape, 8, seed=11)
     ours = seqzoo.get_model(model_name, device="cpu").predict_on_batch(x)
     np.testing.assert_allclose(predict_under_torch(model_name, x, tmp_path), ours, atol=1e-5, rtol=0)
 
@@ -48,7 +49,7 @@ def test_weights_saved_under_tensorflow_load_under_torch(tmp_path):
     model.keras_model.set_weights([w * 1.5 for w in model.keras_model.get_weights()])
     path = tmp_path / "deepsol.weights.h5"
     model.keras_model.save_weights(path)
-    x = random_inputs(model.spec, 8, seed=12)
+    x = random_inputs(model.spec.input_shape, 8, seed=12)
     np.testing.assert_allclose(predict_under_torch("DeepSol", x, tmp_path, weights=path),
                                model.predict_on_batch(x), atol=1e-5, rtol=0)
 

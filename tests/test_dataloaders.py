@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from seqzoo.dataloaders import DNAIntervalDataset, ProteinDataset
-from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot
+pytest.importorskip("kipoi")  # the dataloaders are kipoi Datasets
+pytestmark = pytest.mark.kipoi
+
+from seqzoo.dataloaders import DNAIntervalDataset, ProteinDataset  # noqa: E402
+from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot  # noqa: E402
 
 CHROM = "ACGTTGCAAC" * 10  # 100 bp
 

@@ -20,7 +20,7 @@ from seqzoo.interpret import (attributions, explain_region, filter_pwms, first_c
 from seqzoo.io.meme import read_meme
 from seqzoo.zoo.spec import find_model
 
-from conftest import random_inputs
+from model_checks import random_inputs
 
 DATA = Path(__file__).parent / "data"
 ABF2_SITES = DATA / "abf2_validation_sites.fa"
@@ -28,7 +28,7 @@ CORE = re.compile("(?=ACGTG|CACGT)")
 
 
 def test_ism_equals_direct_predictions_of_the_mutants(dna_model):
-    x = random_inputs(dna_model.spec, 1, seed=3)[0]
+    x = random_inputs(dna_model.spec.input_shape, 1, seed=3)[0]
     effects = in_silico_mutagenesis(dna_model, x, start=10, end=14)
     assert effects.shape == (4, 4, len(dna_model.columns))
     reference = dna_model.predict_on_batch(x[None])[0]
@@ -42,7 +42,7 @@ def test_ism_equals_direct_predictions_of_the_mutants(dna_model):
 
 
 def test_gradients_match_finite_differences(dna_model):
-    x = random_inputs(dna_model.spec, 2, seed=5)
+    x = random_inputs(dna_model.spec.input_shape, 2, seed=5)
     target = len(dna_model.columns) // 2
     grads = attributions(dna_model, x, target, method="saliency")
     assert grads.shape == x.shape
@@ -67,10 +67,11 @@ np.save(sys.argv[3], attributions(model, np.load(sys.argv[2]), int(sys.argv[4]),
 """
 
 
+@pytest.mark.torch
 def test_gradients_agree_under_torch(tmp_path):
     pytest.importorskip("torch")
     model = seqzoo.get_model("DeepSEA_Athaliana265", device="cpu")
-    x = random_inputs(model.spec, 3, seed=7)
+    x = random_inputs(model.spec.input_shape, 3, seed=7)
     np.save(tmp_path / "x.npy", x)
     target = model.columns.index("ABF2")
     result = subprocess.run([sys.executable, "-c", TORCH_SIDE, model.name, str(tmp_path / "x.npy"),

@@ -19,8 +19,9 @@ EXAMPLE = find_model("Basset") / "example"
 
 
 @pytest.fixture(scope="module")
-def basset():
-    return seqzoo.get_model("Basset", device="cpu")
+def basset(device):
+    """Basset on each device of the ``device`` fixture."""
+    return seqzoo.get_model("Basset", device=device)
 
 
 @pytest.fixture
@@ -128,8 +129,8 @@ def test_rc_averages_both_strands(basset, tmp_path):
     np.testing.assert_allclose(read(tmp_path / "rc.tsv")[cols].to_numpy(), expected, atol=2e-6)
 
 
-def test_bfloat16_is_within_1e_3_of_float32(basset, tmp_path):
-    fast = seqzoo.get_model("Basset", device="cpu", precision="bfloat16")
+def test_bfloat16_is_within_1e_3_of_float32(basset, device, tmp_path):
+    fast = seqzoo.get_model("Basset", device=device, precision="bfloat16")
     args = (EXAMPLE / "genome.fa", EXAMPLE / "intervals.bed")
     predict_bed(basset, *args, tmp_path / "fp32.tsv", progress=False)
     predict_bed(fast, *args, tmp_path / "bf16.tsv", progress=False)
@@ -171,9 +172,9 @@ def test_bad_bed_is_refused_before_anything_is_written(basset, genome, tmp_path,
     assert not out.exists() and not (tmp_path / "out.tsv.partial").exists()
 
 
-def test_a_failure_midway_leaves_no_output(genome, tmp_path):
+def test_a_failure_midway_leaves_no_output(genome, device, tmp_path):
     fasta, _ = genome
-    model = seqzoo.get_model("Basset", device="cpu")
+    model = seqzoo.get_model("Basset", device=device)
     calls = []
     real = model.predict_on_batch
 

@@ -1,10 +1,10 @@
 """Importing kipoi's PyTorch checkpoints: an independent PyTorch reference of each published
-network, built from its layer list, must give the same predictions as seqzoo's Keras model.
+network (tests/torch_references.py), built from its layer list, must give the same predictions
+as seqzoo's Keras model. Tests marked ``torch`` need torch; the last needs neither torch nor kipoi.
 """
 
 import shutil
 
-import kipoi
 import numpy as np
 import pytest
 
@@ -15,83 +15,6 @@ from seqzoo.encoding import one_hot_dna
 from seqzoo.io.genome import Genome
 from seqzoo.published import PUBLISHED, CheckpointError, import_weights, published_description
 from seqzoo.zoo.spec import find_model, load_spec
-
-torch = pytest.importorskip("torch")
-nn = torch.nn
-
-
-class Flatten(nn.Module):
-    def forward(self, x):
-        return x.reshape(x.size(0), -1)
-
-
-class Recode(nn.Module):
-    """ACGT -> AGCT channel order, as DeepSEA's first module does."""
-
-    def forward(self, x):
-        return x[:, [0, 2, 1, 3]]
-
-
-class ConcatReverseComplement(nn.Module):
-    """Append the reverse complement along the batch; in AGCT order the complement is the
-    reversed channel order (A<->T, G<->C)."""
-
-    def forward(self, x):
-        return torch.cat([x, x.flip(1).flip(3)], 0)
-
-
-class AverageHalves(nn.Module):
-    def forward(self, x):
-        half = x.size(0) // 2
-        return (x[:half] + x[half:]) / 2
-
-
-def linear(n_in, n_out):
-    return nn.Sequential(nn.Identity(), nn.Linear(n_in, n_out))  # keys "<i>.1.weight"
-
-
-def basset_reference():
-    return nn.Sequential(
-        nn.Conv2d(4, 300, (19, 1)), nn.BatchNorm2d(300), nn.ReLU(), nn.MaxPool2d((3, 1)),
-        nn.Conv2d(300, 200, (11, 1)), nn.BatchNorm2d(200), nn.ReLU(), nn.MaxPool2d((4, 1)),
-        nn.Conv2d(200, 200, (7, 1)), nn.BatchNorm2d(200), nn.ReLU(), nn.MaxPool2d((4, 1)),
-        Flatten(),
-        linear(2000, 1000), nn.BatchNorm1d(1000, eps=1e-5), nn.ReLU(), nn.Dropout(0.3),
-        linear(1000, 1000), nn.BatchNorm1d(1000, eps=1e-5), nn.ReLU(), nn.Dropout(0.3),
-        linear(1000, 164), nn.Sigmoid(),
-    )
-
-
-def deepsea_reference():
-    network = nn.Sequential(
-        nn.Conv2d(4, 320, (1, 8)), nn.Threshold(0, 1e-6), nn.MaxPool2d((1, 4)), nn.Dropout(0.2),
-        nn.Conv2d(320, 480, (1, 8)), nn.Threshold(0, 1e-6), nn.MaxPool2d((1, 4)), nn.Dropout(0.2),
-        nn.Conv2d(480, 960, (1, 8)), nn.Threshold(0, 1e-6), nn.Dropout(0.5),
-        Flatten(),
-        linear(50880, 925), nn.Threshold(0, 1e-6),
-        linear(925, 919), nn.Sigmoid(),
-    )
-    return nn.Sequential(Recode(), ConcatReverseComplement(), network, AverageHalves())
-
-
-def randomise(module, seed):
-    """Random weights with non-trivial batch-norm statistics and scale."""
-    torch.manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-        elif isinstance(m, (nn.Conv2d, nn.Linear)):
-            m.bias.data.uniform_(-0.2, 0.2)
-    return module.eval()
-
-
-def torch_layout(name, x):
-    """seqzoo's (N, L, 4) one-hot -> the PyTorch model's input layout."""
-    t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)))
-    return t[:, :, :, None] if name == "Basset" else t[:, :, None, :]
 
 
 def real_sequences(name):
@@ -113,16 +36,32 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def torch_references():
+    """tests/torch_references.py, or a skip where torch is not installed."""
+    pytest.importorskip("torch")
+    import torch_references
+
+    return torch_references
+
+
 @pytest.fixture(params=["Basset", "DeepSEA"])
 def checkpoint(request, tmp_path):
+    """A random PyTorch reference network and its checkpoint file, in kipoi's layout."""
     name = request.param
-    reference = randomise(basset_reference() if name == "Basset" else deepsea_reference(), seed=5)
+    refs = torch_references()
+    reference = refs.randomise(refs.basset_reference() if name == "Basset" else refs.deepsea_reference(), seed=5)
     path = tmp_path / PUBLISHED[name].file_name
-    torch.save(reference.state_dict(), path)
+    refs.torch.save(reference.state_dict(), path)
     return name, reference, path
 
 
+@pytest.mark.torch
+@pytest.mark.kipoi  # real_sequences reads the example through the kipoi dataloader
 def test_imported_weights_reproduce_the_pytorch_model(checkpoint, cache):
+    import torch
+
+    from torch_references import torch_layout
+
     name, reference, path = checkpoint
     import_weights(name, path, verify_source=False)
     x = real_sequences(name)
@@ -133,7 +72,14 @@ def test_imported_weights_reproduce_the_pytorch_model(checkpoint, cache):
     assert expected.std() > 1e-3  # the comparison is not between constant outputs
 
 
+@pytest.mark.torch
+@pytest.mark.kipoi
 def test_kipoi_directory_selects_the_published_weights(checkpoint, cache, tmp_path):
+    import kipoi
+    import torch
+
+    from torch_references import torch_layout
+
     name, reference, path = checkpoint
     assert main(["import-weights", name, str(path), "--unverified-source"]) == 0
     directory = tmp_path / name
@@ -147,6 +93,7 @@ def test_kipoi_directory_selects_the_published_weights(checkpoint, cache, tmp_pa
     assert np.abs(model.predict_on_batch(x) - expected).max() <= 1e-5
 
 
+@pytest.mark.torch
 def test_unverified_checkpoint_is_refused_by_default(checkpoint, cache):
     name, _, path = checkpoint
     with pytest.raises(CheckpointError, match="it is not the published checkpoint"):
@@ -154,8 +101,12 @@ def test_unverified_checkpoint_is_refused_by_default(checkpoint, cache):
     assert not published_description(name).exists()
 
 
+@pytest.mark.torch
 def test_checkpoint_of_the_wrong_layout_names_the_keys(cache, tmp_path):
-    state = randomise(basset_reference(), seed=1).state_dict()
+    import torch
+
+    refs = torch_references()
+    state = refs.randomise(refs.basset_reference(), seed=1).state_dict()
     del state["14.running_var"]
     state["99.weight"] = torch.zeros(3)
     path = tmp_path / "broken.pth"

@@ -8,6 +8,7 @@ import seqzoo
 from seqzoo.predict_dna import predict_bed
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.ray
 from seqzoo.distributed import predict_bed_ray  # noqa: E402
 
 
