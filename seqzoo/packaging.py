@@ -206,6 +206,9 @@ def write_model_dir(
     return artifact
 
 
+#: What each of seqzoo's dataloaders gives (checked against model.yaml's modality).
+DATALOADER_MODALITIES = {"seqzoo.dataloaders.DNAIntervalDataset": "dna", "seqzoo.dataloaders.ProteinDataset": "protein"}
+
 LINEAGE_BEGIN, LINEAGE_END = "<!-- lineage: written by seqzoo export -->", "<!-- end of lineage -->"
 
 
@@ -285,10 +288,9 @@ def check_model_dir(directory: str | os.PathLike) -> list[str]:
     if not spec.labels:
         problems.append("schema.targets has no column_labels file")
     loader = dataloader_class(spec)
-    from seqzoo.dataloaders import DNAIntervalDataset, ProteinDataset
-
-    reads = {DNAIntervalDataset: "dna", ProteinDataset: "protein"}
-    loader_modality = next((m for cls, m in reads.items() if issubclass(loader, cls)), None)
+    # by name: the dataloaders are kipoi's layer, above this one
+    ancestors = {f"{c.__module__}.{c.__name__}" for c in loader.__mro__}
+    loader_modality = next((m for name, m in DATALOADER_MODALITIES.items() if name in ancestors), None)
     if loader_modality is not None and loader_modality != spec.modality:
         problems.append(f"model.yaml says the model reads {spec.modality}, but its dataloader {spec.dataloader} "
                         f"gives {loader_modality}")

@@ -24,30 +24,6 @@ MODELS = list_models()
 # Models that read one-hot DNA (variant effects and interpretation apply to these).
 DNA_MODELS = [m for m in MODELS if load_spec(find_model(m)).modality == "dna"]
 
-# Markers of test files that others are editing now, applied here until each file carries them
-# itself (``pytestmark = ...`` or a decorator); test_layout.py counts these as the file's own.
-MARKS_BY_FILE: dict[str, tuple[str, ...]] = {
-    "test_cli.py": ("kipoi",),  # imports kipoi at the top
-    "test_install.py": ("kipoi",),  # imports kipoi at the top
-    "test_sharing.py": ("kipoi",),  # publish() runs seqzoo check, which runs kipoi
-}
-MARKS_BY_TEST: dict[str, tuple[str, ...]] = {  # "file::test": markers
-    **{f"test_windows.py::{name}": ("kipoi",) for name in (  # the dataloaders fixture imports seqzoo.dataloaders
-        "test_dataloader_and_predict_give_the_same_rows_and_verdicts",
-        "test_the_dataloader_through_kipoi_applies_the_same_rules",
-        "test_an_unknown_chromosome_fails_every_caller_before_anything_is_written")},
-    "test_dna_training.py::test_finetune_cli_export_carries_the_lineage": ("kipoi",),
-    "test_dna_training.py::test_train_evaluate_export_verbs_for_a_dna_model": ("kipoi",),  # check_model_dir
-    "test_deepsol_training.py::test_evaluate_and_export_verbs_for_a_protein_run": ("kipoi",),  # check_model_dir
-}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        marks = MARKS_BY_FILE.get(item.path.name, ()) + MARKS_BY_TEST.get(f"{item.path.name}::{item.originalname}", ())
-        for mark in marks:
-            item.add_marker(getattr(pytest.mark, mark))
-
 
 @pytest.fixture(scope="session", params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
 def device(request) -> str:

@@ -111,24 +111,22 @@ def test_model_checks(architecture, device):
                      checks=[c for c in CHECKS if c != "bfloat16"])
 
 
-# bfloat16 of these small untrained configurations is beyond the README's 1e-3 (8 random inputs,
-# measured on an Intel Xeon with AMX bfloat16 units). deepsea's 6.1e-2 is a oneDNN fault: its
-# bfloat16 Conv1D of 8 -> 8 channels, width 8, returns wrong sums on that CPU (1.2e-3 with
-# TF_ENABLE_ONEDNN_OPTS=0); the others are bfloat16's precision (the same without oneDNN).
-BFLOAT16_OVER_1E_3 = {
-    "deepsea": "bfloat16 differs by 6.1e-2 (oneDNN's bfloat16 Conv1D 8->8 width 8 is wrong; 1.2e-3 without oneDNN)",
-    "deepsea+task_motifs": "bfloat16 differs by 5.7e-2 (the same oneDNN Conv1D; 2.1e-3 without oneDNN)",
-    "deepsol": "bfloat16 differs by 1.3e-3",
-    "ensemble": "bfloat16 differs by 3.4e-3",
-    "ensemble+weighted": "bfloat16 differs by 3.5e-3",
+# A oneDNN fault seen on an Intel Xeon with AMX bfloat16 units: its bfloat16 Conv1D of 8 -> 8
+# channels, width 8, returns wrong sums (6e-2 off; 1.2e-3 with TF_ENABLE_ONEDNN_OPTS=0). The
+# published and shipped sizes are not affected (their checks pass); other CPUs may not show it, so
+# the mark is not strict.
+ONEDNN_BFLOAT16_FAULT = {
+    "deepsea": "oneDNN's bfloat16 Conv1D 8->8 width 8 is wrong on AMX CPUs (6.1e-2 off)",
+    "deepsea+task_motifs": "the same oneDNN Conv1D fault (5.7e-2 off)",
 }
 
 
 @pytest.mark.parametrize("architecture", [
-    pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=BFLOAT16_OVER_1E_3[a])) if a in BFLOAT16_OVER_1E_3 else a
+    pytest.param(a, marks=pytest.mark.xfail(strict=False, reason=ONEDNN_BFLOAT16_FAULT[a]))
+    if a in ONEDNN_BFLOAT16_FAULT else a
     for a in sorted(SMALL)
 ])
-def test_bfloat16_within_1e_3(architecture, device):
+def test_bfloat16_is_close_to_float32(architecture, device):
     run_model_checks(small_model(architecture, device), device=device, name=architecture, checks=["bfloat16"])
 
 

@@ -20,6 +20,8 @@ from seqzoo.zoo.spec import find_model
 
 from conftest import random_inputs
 
+pytestmark = pytest.mark.kipoi  # imports kipoi
+
 EXAMPLE = find_model("Basset") / "example"
 
 

@@ -309,6 +309,7 @@ def test_train_refuses_a_protein_model_without_a_recipe(tmp_path, capsys):
 
 # --- the command line: evaluate and export for protein models -------------------------------
 
+@pytest.mark.kipoi
 def test_evaluate_and_export_verbs_for_a_protein_run(tmp_path, capsys):
     from seqzoo.packaging import check_model_dir
     from seqzoo.zoo.spec import load_spec

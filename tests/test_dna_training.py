@@ -214,6 +214,7 @@ def _example(data, directory):
     return directory
 
 
+@pytest.mark.kipoi
 def test_train_evaluate_export_verbs_for_a_dna_model(data, tmp_path, monkeypatch, capsys):
     import yaml
 
@@ -351,6 +352,7 @@ def test_finetune_with_a_frozen_trunk_trains_the_head_only(base_dir, data_one_ta
         train_dna(data_one_task, tmp_path / "x", "basset", freeze_trunk=True, verbose=False)
 
 
+@pytest.mark.kipoi
 def test_finetune_cli_export_carries_the_lineage(base_dir, data_one_task, tmp_path, monkeypatch, kipoi_home):
     import yaml
 

@@ -21,6 +21,8 @@ import yaml
 
 from seqzoo.zoo.spec import list_models, load_spec
 
+pytestmark = pytest.mark.kipoi  # imports kipoi
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The fast model whose example the installed copy predicts (a DNA model: FASTA + BED).
 EXAMPLE_MODEL = "Basset_Athaliana265"

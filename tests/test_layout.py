@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MARKS_BY_FILE, MARKS_BY_TEST
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PACKAGE = REPOSITORY / "seqzoo"
@@ -129,10 +128,7 @@ KIPOI_MODULES = {"seqzoo.kipoi_adapter", "seqzoo.dataloaders"}
 KIPOI_IN_FUNCTIONS = {"seqzoo.packaging"}
 
 #: Violations in files edited elsewhere at the moment: each check stays, failing as expected.
-KNOWN = {
-    ("direction", "seqzoo.packaging"): "seqzoo/packaging.py:288 imports seqzoo.dataloaders (kipoi layer) in "
-                                       "check_model_dir, to compare the dataloader's modality",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
@@ -361,20 +357,18 @@ def conftest_needs() -> dict[str, set[str]]:
     return function_needs(ast.parse((TESTS / "conftest.py").read_text()), {})[1]
 
 
-def missing_marks(path: Path, file_marks=(), test_marks=None) -> list[str]:
-    """``file:line name needs X`` for each test function lacking a marker it needs; ``file_marks``
-    and ``test_marks`` (test name -> marks) are given elsewhere (conftest's tables)."""
-    test_marks = test_marks or {}
+def missing_marks(path: Path) -> list[str]:
+    """``file:line name needs X`` for each test function lacking a marker it needs."""
     tree = ast.parse(path.read_text(), str(path))
     module_needs, needs = function_needs(tree, conftest_needs())
-    module_marks = set(file_marks)
+    module_marks: set[str] = set()
     for n in tree.body:
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in n.targets):
             module_marks |= marks_in(n.value)
     missing = []
     for f in tree.body:
         if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name.startswith("test"):
-            marks = module_marks.union(*(marks_in(d) for d in f.decorator_list), test_marks.get(f.name, ()))
+            marks = module_marks.union(*(marks_in(d) for d in f.decorator_list))
             for need in sorted((module_needs | needs[f.name]) - marks):
                 missing.append(f"{path.name}:{f.lineno} {f.name} needs the {need} marker")
     return missing
@@ -382,15 +376,7 @@ def missing_marks(path: Path, file_marks=(), test_marks=None) -> list[str]:
 
 @pytest.mark.parametrize("path", sorted(TESTS.glob("test_*.py")), ids=lambda p: p.name)
 def test_tests_needing_kipoi_ray_or_torch_are_marked(path):
-    by_test = {key.split("::")[1]: marks for key, marks in MARKS_BY_TEST.items() if key.split("::")[0] == path.name}
-    assert missing_marks(path, MARKS_BY_FILE.get(path.name, ()), by_test) == []
-
-
-def test_conftest_tables_name_existing_tests():
-    for key in [*MARKS_BY_FILE, *MARKS_BY_TEST]:
-        file_name, _, test = key.partition("::")
-        assert (TESTS / file_name).is_file(), key
-        assert not test or re.search(rf"^def {test}\(", (TESTS / file_name).read_text(), re.M), key
+    assert missing_marks(path) == []
 
 
 def test_the_marker_check_catches_a_missing_marker(tmp_path):
@@ -414,4 +400,6 @@ def test_the_marker_check_catches_a_missing_marker(tmp_path):
         "test_example.py:27 test_checks_a_directory needs the kipoi marker",
         "test_example.py:30 test_imports_by_name needs the kipoi marker",
     ]
-    assert missing_marks(test_file, ("torch", "kipoi", "ray")) == []
+    test_file.write_text("import pytest\n\npytestmark = [pytest.mark.torch, pytest.mark.kipoi, pytest.mark.ray]\n\n"
+                         + test_file.read_text().split("\n", 2)[2])
+    assert missing_marks(test_file) == []

@@ -23,6 +23,8 @@ from seqzoo.sharing import PublishError, publish
 from seqzoo.zoo import stores
 from seqzoo.zoo.spec import find_model, load_spec
 
+pytestmark = pytest.mark.kipoi  # publish runs seqzoo check, which runs kipoi
+
 MODEL = "Basset_Athaliana265"  # small and trained
 VERSION = "1.0.0"  # its model.yaml's info.version
 
@@ -258,7 +260,6 @@ def test_publish_refuses_incomplete_models(tmp_path):
     assert "not SemVer" in str(e.value) and "info.license" in str(e.value) and "missing README.md" in str(e.value)
 
 
-@pytest.mark.kipoi
 def test_kipoi_loads_an_installed_model(folder_store, kipoi_home, monkeypatch):
     monkeypatch.setenv("HOME", str(kipoi_home))
     import kipoi

@@ -136,6 +136,7 @@ def test_the_window_path_follows_the_rules_by_hand(files, out_of_bounds):
 
 
 @pytest.mark.parametrize("out_of_bounds", ["pad", "refuse"])
+@pytest.mark.kipoi
 def test_dataloader_and_predict_give_the_same_rows_and_verdicts(files, dataloaders, basset, tmp_path, out_of_bounds):
     fasta, bed = files
     out = tmp_path / "p.tsv"
@@ -163,6 +164,7 @@ def test_dataloader_and_predict_give_the_same_rows_and_verdicts(files, dataloade
                                    basset.predict_on_batch(item["inputs"][None])[0], atol=1e-6, err_msg=name)
 
 
+@pytest.mark.kipoi
 def test_the_dataloader_through_kipoi_applies_the_same_rules(files, dataloaders, kipoi_home, monkeypatch):
     import kipoi
 
@@ -178,6 +180,7 @@ def test_the_dataloader_through_kipoi_applies_the_same_rules(files, dataloaders,
         data[4]
 
 
+@pytest.mark.kipoi
 def test_an_unknown_chromosome_fails_every_caller_before_anything_is_written(files, dataloaders, basset, tmp_path):
     fasta, _ = files
     bed = tmp_path / "bad.bed"

@@ -20,7 +20,7 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 def add_precision(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="float32", choices=PRECISIONS,
-                   help="bfloat16: faster where the hardware has bfloat16 units, within ~1e-3 of float32")
+                   help="bfloat16: faster where the hardware has bfloat16 units, within 1e-2 of float32")
 
 
 def add_weights(p: argparse.ArgumentParser) -> None:
