@@ -323,7 +323,7 @@ def _dna_recipe(model: str) -> tuple[str, dict | None]:
     from seqzoo.zoo.spec import find_model, load_spec
 
     if not (Path(model) / "model.yaml").is_file() and model.lower() in DNA_ARCHITECTURES:
-        return DNA_ARCHITECTURES[model.lower()], None
+        return model.lower(), None
     spec = load_spec(find_model(model))
     if spec.architecture not in DNA_ARCHITECTURES:
         raise ValueError(f"seqzoo train: no training recipe for {spec.name} ({spec.architecture}); DNA models "

@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported wh
 __all__ = ["evaluate_dna", "predict_dataset", "train_dna"]
 
 #: Architecture names ``train_dna`` accepts (model names map to them case-insensitively).
-DNA_ARCHITECTURES = {"deepsea": "deepsea", "basset": "basset"}
+#: The architectures train_dna trains (names of seqzoo.architectures.registry), any case accepted.
+DNA_ARCHITECTURES = ("deepsea", "basset")
 
 
 def _log_to(path: Path, verbose: bool):
@@ -194,8 +195,8 @@ def train_dna(
         config = {k: v for k, v in base_model.spec.config.items() if k not in ("seq_len", "n_tasks")}
     if freeze_trunk and base_model is None:
         raise ValueError("freeze_trunk needs a base model to fine-tune (base=...)")
-    arch = DNA_ARCHITECTURES.get(architecture.lower())
-    if arch is None:
+    arch = architecture.lower()
+    if arch not in DNA_ARCHITECTURES:
         raise ValueError(f"train-dna trains {', '.join(DNA_ARCHITECTURES)}; got {architecture!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
