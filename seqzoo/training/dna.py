@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported wh
 
 __all__ = ["evaluate_dna", "predict_dataset", "train_dna"]
 
-#: Architecture names ``train_dna`` accepts (model names map to them case-insensitively).
 #: The architectures train_dna trains (names of seqzoo.architectures.registry), any case accepted.
 DNA_ARCHITECTURES = ("deepsea", "basset")
 
