@@ -24,7 +24,7 @@ from seqzoo.io.genome import Genome
 from seqzoo.io.bed import Interval, centered_window
 from seqzoo.runtime import predict_batch
 from seqzoo.runtime import ZooModel
-from seqzoo.windows import encode_windows, require_chromosome
+from seqzoo.windows import encode_windows, require_chromosome, parse_region
 
 __all__ = [
     "ATTRIBUTION_METHODS", "attributions", "best_matches", "explain_region", "filter_pwms", "first_convolution",
@@ -232,15 +232,6 @@ def best_matches(pwms: np.ndarray, motifs: dict[str, tuple[str, np.ndarray]], mi
                           name, motif_id) for name, motif_id, width, strands in database), reverse=True)
         result.append([(name, motif_id, score) for score, name, motif_id in scored[:top]])
     return result
-
-
-def parse_region(region: str) -> tuple[str, int, int]:
-    """``"chr1:START-END"`` (0-based, half-open, as in BED; commas allowed) -> ``(chrom, start, end)``."""
-    chrom, _, span = region.rpartition(":")
-    start, _, end = span.replace(",", "").partition("-")
-    if not chrom or not start.isdigit() or not end.isdigit() or int(start) >= int(end):
-        raise ValueError(f"region {region!r}: expected CHROM:START-END with 0 <= START < END (BED coordinates)")
-    return chrom, int(start), int(end)
 
 
 def target_index(model: ZooModel, target: str | int) -> int:

@@ -128,6 +128,7 @@ def write_model_dir(
     dataloader_args: dict | None = None,
     example: str | os.PathLike | None = None,
     lineage: list[dict] | None = None,
+    prediction_bin: int | None = None,
 ) -> WeightsArtifact:
     """Write a kipoi/seqzoo model directory around a trained weights file.
 
@@ -186,7 +187,8 @@ def write_model_dir(
         "schema": {
             "inputs": {**inputs["schema"], "shape": _shape(input_shape), "doc": inputs["doc"]},
             "targets": {"name": targets.name, "shape": _shape((len(labels),)), "doc": targets.doc,
-                        "column_labels": "target_labels.txt"},
+                        "column_labels": "target_labels.txt",
+                        **({"prediction_bin": prediction_bin} if prediction_bin else {})},
         },
         "test": {"expect": EXPECT_FILE, "precision_decimal": 5},
     }

@@ -18,15 +18,21 @@ from tqdm import tqdm
 
 from seqzoo.io.genome import Genome
 from seqzoo.io.tables import open_writer
+from seqzoo.io.tracks import TrackWriter, track_format
 from seqzoo.runtime import ZooModel, predict_batch, prefetch
-from seqzoo.windows import OUT_OF_BOUNDS, WindowBatch, check_bed, iter_window_batches
+from seqzoo.windows import (OUT_OF_BOUNDS, WindowBatch, check_bed, count_tiles, iter_tiles, iter_window_batches,
+                            tile_regions)
 
 LEADING_COLUMNS = ["chrom", "start", "end", "name", "strand", "padded", "note"]
 
 
-def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: bool = False) -> dict:
-    """Output rows (column name -> values) of one batch: the intervals, then the predictions."""
+def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: bool = False,
+                 columns: list[int] | None = None) -> dict:
+    """Output rows (column name -> values) of one batch: the intervals, then the predictions of the
+    model's output ``columns`` (default all), named ``labels``."""
     preds = predict_batch(model, batch.x, rc=rc).astype(np.float32)
+    if columns is not None:
+        preds = preds[:, columns]
     preds[batch.refused] = np.nan
     ivs = batch.intervals
     rows = {
@@ -42,22 +48,73 @@ def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: boo
     return rows
 
 
-def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str | Path, *,
-                batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
-                progress: bool = True) -> int:
-    """Predict every interval of ``bed`` and write the rows to ``output``; return the row count."""
-    if out_of_bounds not in OUT_OF_BOUNDS:
-        raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
-    labels = model.columns
+def _columns(model: ZooModel, targets) -> tuple[list[int], list[str]]:
+    columns = model.spec.select_columns(targets)
+    labels = [model.columns[i] for i in columns]
     clash = sorted(set(labels) & set(LEADING_COLUMNS))
     if clash:
         raise ValueError(f"{model.name}: target labels {clash} clash with the interval columns")
+    return columns, labels
+
+
+def _stream(model: ZooModel, genome: Genome, intervals, total: int, writer, columns, labels, *, batch_size: int,
+            rc: bool, out_of_bounds: str, progress: bool, unit: str) -> None:
+    """Predict ``intervals`` batch by batch (the next batch prepared while the model runs) into ``writer``."""
     seq_len = model.spec.input_shape[0]
+    with tqdm(total=total, unit=unit, disable=not progress, smoothing=0.1) as bar:
+        for batch in prefetch(iter_window_batches(intervals, genome, seq_len, batch_size, out_of_bounds)):
+            writer(predict_rows(model, batch, labels, rc=rc, columns=columns))
+            bar.update(len(batch.intervals))
+
+
+def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str | Path, *,
+                batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
+                targets: str | list[str] | None = None, progress: bool = True) -> int:
+    """Predict every interval of ``bed`` and write the rows to ``output``; return the row count.
+    ``targets`` (names or glob patterns) selects output columns (``ModelSpec.select_columns``)."""
+    if out_of_bounds not in OUT_OF_BOUNDS:
+        raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
+    if track_format(output):
+        raise ValueError(f"{output}: a track needs tiled windows (--tile); a BED's intervals may overlap")
+    columns, labels = _columns(model, targets)
     with Genome(fasta) as genome:
         total = check_bed(bed, genome)
-        with open_writer(output, LEADING_COLUMNS + labels) as writer, \
-                tqdm(total=total, unit=" intervals", disable=not progress, smoothing=0.1) as bar:
-            for batch in prefetch(iter_window_batches(bed, genome, seq_len, batch_size, out_of_bounds)):
-                writer.write(predict_rows(model, batch, labels, rc=rc))
-                bar.update(len(batch.intervals))
+        with open_writer(output, LEADING_COLUMNS + labels) as writer:
+            _stream(model, genome, bed, total, writer.write, columns, labels, batch_size=batch_size, rc=rc,
+                    out_of_bounds=out_of_bounds, progress=progress, unit=" intervals")
+    return total
+
+
+def predict_tiles(model: ZooModel, fasta: str | Path, tile: str, output: str | Path, *, step: int | None = None,
+                  batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
+                  targets: str | list[str] | None = None, progress: bool = True) -> int:
+    """Predict windows tiled along ``tile`` (``"genome"``, ``CHROM:START-END`` or a BED of regions):
+    one bin of the model's ``prediction_bin`` every ``step`` bp (default: the bin), the model reading
+    the window centred on it. ``output`` is a table (one row per window, as ``predict_bed``) or a
+    track (``.bw``/``.bigwig``/``.bedgraph``; ``{target}`` in the name for several targets): each
+    window's value over its bin, or over the bin's central ``step`` bp when windows overlap
+    (``step`` < bin), so that track intervals never overlap. Returns the number of windows."""
+    if out_of_bounds not in OUT_OF_BOUNDS:
+        raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
+    bin_size = model.spec.prediction_bin
+    step = step or bin_size
+    columns, labels = _columns(model, targets)
+    with Genome(fasta) as genome:
+        regions = tile_regions(genome, tile)
+        total = count_tiles(regions, step)
+        if track_format(output):
+            trim = max(0, (bin_size - step) // 2) if step < bin_size else 0
+            cover = min(step, bin_size)
+            with TrackWriter(output, labels, genome.chrom_sizes) as tracks:
+                def write(rows: dict) -> None:
+                    starts = rows["start"] + trim
+                    tracks.write(rows["chrom"], starts, starts + cover,
+                                 np.stack([rows[label] for label in labels], axis=1))
+
+                _stream(model, genome, iter_tiles(regions, step, bin_size), total, write, columns, labels,
+                        batch_size=batch_size, rc=rc, out_of_bounds=out_of_bounds, progress=progress, unit=" windows")
+        else:
+            with open_writer(output, LEADING_COLUMNS + labels) as writer:
+                _stream(model, genome, iter_tiles(regions, step, bin_size), total, writer.write, columns, labels,
+                        batch_size=batch_size, rc=rc, out_of_bounds=out_of_bounds, progress=progress, unit=" windows")
     return total

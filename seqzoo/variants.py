@@ -216,11 +216,12 @@ def _encode(genome: Genome, alleles: list[VariantAllele], seq_len: int, vcf: Pat
     return _Chunk(alleles, one_hot_codes(codes), scored)
 
 
-def _rows(model: ZooModel, chunk: _Chunk, labels: list[str], scores: Sequence[str], rc: bool) -> dict:
+def _rows(model: ZooModel, chunk: _Chunk, labels: list[str], scores: Sequence[str], rc: bool,
+          columns: list[int]) -> dict:
     n, k = len(chunk.alleles), int(chunk.scored.sum())
     values = {s: np.full((n, len(labels)), np.nan, dtype=np.float32) for s in SCORES}
     if k:
-        preds = predict_batch(model, chunk.x, rc=rc).astype(np.float64)
+        preds = predict_batch(model, chunk.x, rc=rc).astype(np.float64)[:, columns]
         ref, alt = preds[:k], preds[k:]
         logit = lambda p: np.log(np.clip(p, _EPS, 1 - _EPS)) - np.log1p(-np.clip(p, _EPS, 1 - _EPS))  # noqa: E731
         for name, value in (("ref", ref), ("alt", alt), ("diff", alt - ref), ("logit_diff", logit(alt) - logit(ref))):
@@ -242,7 +243,7 @@ def _rows(model: ZooModel, chunk: _Chunk, labels: list[str], scores: Sequence[st
 
 def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.PathLike, output: str | os.PathLike,
                    *, batch_size: int = 128, rc: bool = False, scores: Sequence[str] = SCORES,
-                   progress: bool = True) -> int:
+                   targets: str | Sequence[str] | None = None, progress: bool = True) -> int:
     """Score every allele of ``vcf`` and stream one row per allele to ``output``
     (TSV, Parquet or HDF5, finished atomically); return the number of rows.
 
@@ -254,7 +255,8 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
     if model.spec.modality != "dna":
         raise ValueError(f"{model.name} is not a DNA model (input {model.spec.input_shape})")
     seq_len = model.spec.input_shape[0]
-    labels = model.columns
+    columns = model.spec.select_columns(targets)  # names or glob patterns; all by default
+    labels = [model.columns[i] for i in columns]
     vcf = Path(vcf)
 
     with Genome(fasta) as genome:
@@ -267,6 +269,6 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
         with open_writer(output, variant_columns(labels, scores)) as writer, \
                 tqdm(unit=" alleles", disable=not progress, smoothing=0.1) as bar:
             for chunk in prefetch(chunks()):
-                writer.write(_rows(model, chunk, labels, scores, rc))
+                writer.write(_rows(model, chunk, labels, scores, rc, columns))
                 bar.update(len(chunk.alleles))
             return writer.rows

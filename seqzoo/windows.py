@@ -188,12 +188,65 @@ def encode_windows(genome: Genome, intervals: list[Interval], seq_len: int,
     return WindowBatch(intervals, x, padded, refused, notes)
 
 
-def iter_window_batches(bed: str | Path, genome: Genome, seq_len: int, batch_size: int,
+def iter_window_batches(bed: str | Path | Iterable[Interval], genome: Genome, seq_len: int, batch_size: int,
                         out_of_bounds: str = "pad") -> Iterator[WindowBatch]:
-    """Stream the BED as one-hot batches of ``batch_size`` intervals."""
-    intervals = iter_bed(bed)
+    """Stream a BED file (or any intervals, e.g. :func:`iter_tiles`) as one-hot batches of
+    ``batch_size`` intervals."""
+    intervals = iter_bed(bed) if isinstance(bed, (str, Path)) else iter(bed)
     while chunk := list(islice(intervals, batch_size)):
         yield encode_windows(genome, chunk, seq_len, out_of_bounds)
+
+
+def parse_region(region: str) -> tuple[str, int, int]:
+    """``"chr1:START-END"`` (0-based, half-open, as in BED; commas allowed) -> ``(chrom, start, end)``."""
+    chrom, _, span = region.rpartition(":")
+    start, _, end = span.replace(",", "").partition("-")
+    if not chrom or not start.isdigit() or not end.isdigit() or int(start) >= int(end):
+        raise ValueError(f"region {region!r}: expected CHROM:START-END with 0 <= START < END (BED coordinates)")
+    return chrom, int(start), int(end)
+
+
+def tile_regions(genome: Genome, what: str) -> list[tuple[str, int, int]]:
+    """The regions ``--tile`` covers: ``"genome"`` (every sequence of the FASTA, in its order), a
+    region ``CHROM:START-END``, or a BED file of regions (sorted, not overlapping, so that tracks
+    can be written in order). Regions are clipped to their chromosome; chromosomes are checked."""
+    sizes = genome.chrom_sizes
+    if what == "genome":
+        return [(chrom, 0, size) for chrom, size in sizes.items()]
+    if Path(what).is_file():
+        regions, source = [(iv.chrom, iv.start, iv.end, iv.line) for iv in iter_bed(what)], what
+    else:
+        regions, source = [(*parse_region(what), 0)], "--tile"
+    order = {chrom: i for i, chrom in enumerate(sizes)}
+    out, last = [], None
+    for chrom, start, end, line in regions:
+        where = f"{source}, line {line}" if line else source
+        size = require_chromosome(genome, chrom, where)
+        if last is not None and (order[chrom], start) < (order[last[0]], last[2]):
+            raise ValueError(f"{where}: {chrom}:{start}-{end} is before the end of the previous region "
+                             f"{last[0]}:{last[1]}-{last[2]}; tiled regions must be sorted by the FASTA's "
+                             "chromosome order and must not overlap")
+        if start >= size:
+            raise ValueError(f"{where}: {chrom}:{start}-{end} starts past the end of {chrom} (length {size})")
+        last = (chrom, start, min(end, size))
+        out.append(last)
+    return out
+
+
+def count_tiles(regions: list[tuple[str, int, int]], step: int) -> int:
+    """How many windows :func:`iter_tiles` places."""
+    return sum(-(-(end - start) // step) for _, start, end in regions)
+
+
+def iter_tiles(regions: list[tuple[str, int, int]], step: int, bin_size: int) -> Iterator[Interval]:
+    """A ``bin_size`` bin every ``step`` bp from each region's start, as intervals named
+    ``chrom:start-end``; the model reads the window centred on each bin, under the rules above
+    (a window past a chromosome end is padded or refused, like a BED line's)."""
+    if step <= 0 or bin_size <= 0:
+        raise ValueError(f"step and bin must be positive; got step {step}, bin {bin_size}")
+    for chrom, start, end in regions:
+        for b in range(start, end, step):
+            yield Interval(chrom, b, b + bin_size, f"{chrom}:{b}-{b + bin_size}")
 
 
 class BEDWindows:

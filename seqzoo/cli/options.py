@@ -56,3 +56,8 @@ def add_model_run(p: argparse.ArgumentParser) -> None:
 def add_out_of_bounds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-of-bounds", default="pad", choices=["pad", "refuse"],
                    help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row")
+
+
+def add_targets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--targets", metavar="NAME,...", help="output only these targets: names or glob patterns "
+                                                         "(e.g. ABF2,WRKY*); default all")

@@ -10,8 +10,17 @@ from seqzoo.cli import options
 def predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model")
     p.add_argument("--fasta", required=True, help="genome FASTA (DNA models) or protein FASTA (DeepSol)")
-    p.add_argument("--bed", help="BED intervals (DNA models)")
-    options.add_table_output(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--bed", help="BED intervals (DNA models)")
+    where.add_argument("--tile", metavar="REGION|BED|genome",
+                       help="tile windows along CHROM:START-END, a BED of sorted regions, or every sequence of "
+                            "the FASTA (DNA models); see --step")
+    p.add_argument("--step", type=int, help="--tile: bp between windows (default: the model's prediction bin, "
+                                            "see seqzoo info)")
+    options.add_targets(p)
+    p.add_argument("-o", "--output", required=True,
+                   help="output: .parquet, .h5/.hdf5, TSV for anything else; with --tile also a track, "
+                        ".bw/.bigwig or .bedgraph, one target per file ({target} in the name for several)")
     options.add_batch_size(p, 128)
     options.add_model_run(p)
     options.add_rc(p)
@@ -27,6 +36,7 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
 def variants_arguments(p: argparse.ArgumentParser) -> None:
     from seqzoo.variants import SCORES  # declared only when `variants` runs
 
+    options.add_targets(p)
     p.add_argument("model")
     p.add_argument("--fasta", required=True, help="genome FASTA the VCF refers to")
     p.add_argument("--vcf", required=True, help="VCF (plain, gzip or bgzip)")
@@ -94,8 +104,12 @@ def cmd_predict(args) -> int:
     spec = load_spec(find_model(args.model))
     if spec.modality == "protein":
         return _predict_protein_fasta(args)
-    if not args.bed:
-        raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed")
+    if not args.bed and not args.tile:
+        raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed, or --tile")
+    if args.step is not None and not args.tile:
+        raise ValueError("--step is for --tile")
+    if args.engine == "ray" and (args.tile or args.targets):
+        raise ValueError("--engine ray takes --bed and every target (tiling and --targets run locally for now)")
     if args.engine == "ray":
         from seqzoo.distributed import predict_bed_ray
 
@@ -106,12 +120,17 @@ def cmd_predict(args) -> int:
                             workers=args.workers, address=args.ray_address, progress=not args.quiet)
         print(f"wrote {n} rows x {len(spec.columns)} targets to {args.output}", file=sys.stderr)
         return 0
-    from seqzoo.predict_dna import predict_bed
+    from seqzoo.predict_dna import predict_bed, predict_tiles
 
     model = _load(args)
-    n = predict_bed(model, args.fasta, args.bed, args.output, batch_size=args.batch_size, rc=args.rc,
-                    out_of_bounds=args.out_of_bounds, progress=not args.quiet)
-    print(f"wrote {n} rows x {len(model.columns)} targets to {args.output}", file=sys.stderr)
+    common = dict(batch_size=args.batch_size, rc=args.rc, out_of_bounds=args.out_of_bounds, targets=args.targets,
+                  progress=not args.quiet)
+    if args.tile:
+        n = predict_tiles(model, args.fasta, args.tile, args.output, step=args.step, **common)
+    else:
+        n = predict_bed(model, args.fasta, args.bed, args.output, **common)
+    targets = len(model.spec.select_columns(args.targets))
+    print(f"wrote {n} {'windows' if args.tile else 'rows'} x {targets} targets to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -140,8 +159,8 @@ def cmd_variants(args) -> int:
     model = _dna_model(args)
     scores = [s.strip() for s in args.scores.split(",") if s.strip()]
     n = score_variants(model, args.fasta, args.vcf, args.output, batch_size=args.batch_size, rc=args.rc,
-                       scores=scores, progress=not args.quiet)
-    print(f"wrote {n} allele rows x {len(model.columns)} targets ({', '.join(scores)}) to {args.output}",
+                       scores=scores, targets=args.targets, progress=not args.quiet)
+    print(f"wrote {n} allele rows x {len(model.spec.select_columns(args.targets))} targets ({', '.join(scores)}) to {args.output}",
           file=sys.stderr)
     return 0
 

@@ -84,7 +84,9 @@ def cmd_info(args) -> int:
     print(f"{spec.name}  ({spec.directory})")
     print(f"  {spec.doc}\n")
     print(f"architecture  {spec.architecture} {spec.config or '(the paper sizes)'}")
-    print(f"input         {spec.modality}, {spec.input_shape}")
+    print(f"input         {spec.modality}, {spec.input_shape}"
+          + (f"; predictions are about the central {spec.prediction_bin} bp (--tile's default step)"
+             if spec.prediction_bin else ""))
     print(f"targets       {spec.target_shape[-1]}: {', '.join(spec.labels[:5])}{' ...' if len(spec.labels) > 5 else ''}")
     print(f"model card    {spec.directory / 'README.md'}")
     installed_from = stores.origin(spec.directory)

@@ -436,8 +436,10 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
         overrides = {"rc_average": True} if rc_average else {}
         info, network = load_run(path, **overrides)
         config = dict(info["config"], **overrides)
+        data = read_manifest(info["data"]["dir"])
         return [{"architecture": info["architecture"], "config": config, "network": network,
-                 "tasks": read_manifest(info["data"]["dir"])["tasks"], "seq_len": info["config"]["seq_len"],
+                 "tasks": data["tasks"], "seq_len": info["config"]["seq_len"],
+                 "prediction_bin": data.get("bin_size"),  # both designs label the central bin
                  "weights_file": info["weights_file"], "lineage": [info["lineage"]] if info.get("lineage") else [],
                  "produced_by": f"seqzoo train-dna ({info['commands'][-1] or 'from Python'}); "
                                 f"best epoch {info['best_epoch']} of {info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "
@@ -461,6 +463,7 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
     # the provenance is said once, with the first of the directory's members
     inherited = (yaml.safe_load((path / "model.yaml").read_text()).get("info") or {}).get("lineage") or []
     return [{"architecture": a, "config": c, "network": n, "tasks": list(spec.labels), "seq_len": spec.input_shape[0],
+             "prediction_bin": spec.prediction_bin if spec.prediction_bin != spec.input_shape[0] else None,
              "weights_file": artifact.file_name, "produced_by": produced_by if i == 0 else "",
              "lineage": inherited if i == 0 else []}  # said once, like the provenance
             for i, (a, c, n) in enumerate(members)]
@@ -522,5 +525,6 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
                                produced_by=produced_by, modality="dna", input_length=seq_len,
                                targets=TargetsInfo(tuple(tasks), targets_name or TargetsInfo.name,
                                                    targets_doc or TargetsInfo.doc), info=info,
-                               example=example, lineage=[record for _, p in parts for record in p["lineage"]])
+                               example=example, lineage=[record for _, p in parts for record in p["lineage"]],
+                               prediction_bin=first["prediction_bin"])
     return dataclasses.asdict(artifact)

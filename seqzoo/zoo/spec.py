@@ -5,6 +5,8 @@ A model directory is self-describing. seqzoo reads the same ``model.yaml`` that 
 ``schema`` gives the input and target shapes and the target labels file.
 """
 
+import difflib
+import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +100,9 @@ class ModelSpec:
     default_dataloader_args: dict = field(default_factory=dict)
     doc: str = ""
     modality: str = "dna"  # see MODALITIES and _modality
+    #: The stretch of a DNA window its predictions are about (``schema.targets.prediction_bin``;
+    #: the DeepSEA design's central 200 bp), else the whole input: ``--tile``'s default step.
+    prediction_bin: int | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -111,6 +116,27 @@ class ModelSpec:
         repeated = {label for label in labels if labels.count(label) > 1}
         return [f"{label}#{i}" if label in repeated else label for i, label in enumerate(labels)]
 
+    def select_columns(self, patterns: str | list[str] | None) -> list[int]:
+        """Indices of the output columns named by ``patterns`` (``"ABF2,WRKY*"`` or a list; names or
+        glob patterns, matched against the column names and the labels), in column order; None or
+        empty: all. A pattern matching nothing is an error listing the nearest names."""
+        if not patterns:
+            return list(range(len(self.columns)))
+        if isinstance(patterns, str):
+            patterns = [p.strip() for p in patterns.split(",") if p.strip()]
+        names = list(zip(self.columns, list(self.labels) or self.columns))
+        chosen: set[int] = set()
+        for pattern in patterns:
+            hits = {i for i, (column, label) in enumerate(names)
+                    if fnmatch.fnmatchcase(column, pattern) or fnmatch.fnmatchcase(label, pattern)}
+            if not hits:
+                near = difflib.get_close_matches(pattern, self.columns, n=5, cutoff=0.5)
+                raise ValueError(f"{self.name}: no target named {pattern!r}"
+                                 + (f"; nearest: {', '.join(near)}" if near else "")
+                                 + f" (`seqzoo info {self.name}` lists its {len(self.columns)} targets)")
+            chosen |= hits
+        return sorted(chosen)
+
 
 def _modality(inputs: dict, path: Path) -> str:
     """``schema.inputs.special_type: DNASeq`` (kipoi's own marker) is a DNA model; anything else
@@ -123,6 +149,18 @@ def _modality(inputs: dict, path: Path) -> str:
                              f"for one-hot DNA, or 'modality:' one of {', '.join(MODALITIES)} (got {declared!r})")
     if declared == "dna" and inputs.get("special_type", "DNASeq") != "DNASeq":
         raise ModelSpecError(f"{path}: schema.inputs says modality dna but special_type {inputs['special_type']!r}")
+    return declared
+
+
+def _prediction_bin(targets: dict, inputs: dict, path: Path) -> int | None:
+    """``schema.targets.prediction_bin`` (bp), else the whole input length; None for proteins."""
+    length = _parse_shape(inputs.get("shape"), f"{path} schema.inputs")[0] if "shape" in inputs else None
+    if inputs.get("modality", "dna") != "dna":
+        return None
+    declared = targets.get("prediction_bin", length)
+    if not isinstance(declared, int) or declared <= 0 or (length and declared > length):
+        raise ModelSpecError(f"{path}: schema.targets.prediction_bin must be a positive number of bases no "
+                             f"longer than the input ({length}); got {declared!r}")
     return declared
 
 
@@ -183,6 +221,7 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
         default_dataloader_args=dict(dataloader.get("default_args") or {}),
         doc=str((descr.get("info") or {}).get("doc", "")).strip(),
         modality=_modality(inputs, path),
+        prediction_bin=_prediction_bin(targets, inputs, path),
     )
 
 
