@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-__all__ = ["explain_figure"]
+__all__ = ["explain_figure", "track_figure"]
 
 BASES = "ACGT"
 
@@ -56,4 +56,46 @@ def explain_figure(output: str | os.PathLike, attribution: np.ndarray | None, is
         if attribution is None and title:
             ax.set_title(title)
     fig.savefig(output, dpi=150)
+    plt.close(fig)
+
+
+def track_figure(output: str | os.PathLike, tracks: dict[str, str | os.PathLike], region: str,
+                 peaks: list[tuple[int, int, str]] = (), title: str = "") -> None:
+    """Write a browser-like figure of bigWig ``tracks`` (label -> path) over ``region``
+    (``CHROM:START-END``), one panel per track, with ``peaks`` (start, end, label) marked below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pyBigWig
+
+    from seqzoo.windows import parse_region
+
+    chrom, start, end = parse_region(region)
+    fig, axes = plt.subplots(len(tracks) + bool(peaks), 1, sharex=True, squeeze=False,
+                             figsize=(10, 1.6 * len(tracks) + 0.8 * bool(peaks)),
+                             gridspec_kw={"height_ratios": [3] * len(tracks) + ([1] if peaks else [])})
+    axes = axes[:, 0]
+    for ax, (label, path) in zip(axes, tracks.items()):
+        with pyBigWig.open(str(path)) as bw:
+            for a, b, value in bw.intervals(chrom, start, end) or ():
+                ax.fill_between([a, b], [value, value], step="post", color="tab:blue", linewidth=0)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        ax.set_ylim(bottom=0)
+        ax.spines[["top", "right"]].set_visible(False)
+    if peaks:
+        ax = axes[-1]
+        for a, b, label in peaks:
+            ax.add_patch(plt.Rectangle((a, 0.2), b - a, 0.6, color="tab:red"))
+            ax.text((a + b) / 2, 0.9, label, ha="center", va="bottom", fontsize=7)
+        ax.set_ylim(0, 1.6)
+        ax.set_yticks([])
+        ax.set_ylabel("peaks", rotation=0, ha="right", va="center")
+        ax.spines[["top", "right", "left"]].set_visible(False)
+    axes[-1].set_xlim(start, end)
+    axes[-1].set_xlabel(f"{chrom} position (bp)")
+    if title:
+        axes[0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(output, dpi=120)
     plt.close(fig)

@@ -116,3 +116,13 @@ def test_targets_select_columns_of_predict_and_variants(tmp_path):
     assert [c for c in v_abf2.columns if ":" in c] == ["diff:ABF2"]
     assert v_abf2["diff:ABF2"].iloc[0] == pytest.approx(v_all["diff:ABF2"].iloc[0], abs=1e-6)
     assert len(model.columns) == len([c for c in v_all.columns if c.startswith("diff:")])
+
+
+def test_track_figure_draws_tracks_and_peaks(tmp_path):
+    from seqzoo.plots import track_figure
+
+    predict("--tile", "chr1:2000-8000", "--targets", "ABF2,WRKY33", "-o", str(tmp_path / "{target}.bw"))
+    out = tmp_path / "fig.png"
+    track_figure(out, {t: tmp_path / f"{t}.bw" for t in ("ABF2", "WRKY33")}, "chr1:2000-8000",
+                 peaks=[(2737, 3237, "WRKY peak")], title="test")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
