@@ -67,6 +67,7 @@ def track_figure(output: str | os.PathLike, tracks: dict[str, str | os.PathLike]
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import pyBigWig
 
     from seqzoo.windows import parse_region
@@ -93,6 +94,7 @@ def track_figure(output: str | os.PathLike, tracks: dict[str, str | os.PathLike]
         ax.set_ylabel("peaks", rotation=0, ha="right", va="center")
         ax.spines[["top", "right", "left"]].set_visible(False)
     axes[-1].set_xlim(start, end)
+    axes[-1].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{int(x):,}"))
     axes[-1].set_xlabel(f"{chrom} position (bp)")
     if title:
         axes[0].set_title(title)
