@@ -126,6 +126,8 @@ def test_folder_store_round_trip(folder_store):
 def test_http_store_round_trip(http_store):
     assert stores.list_store(http_store)[MODEL][VERSION]["modality"] == "dna"
     assert_installed_predicts_like_the_source(stores.install(f"{http_store}/{MODEL}@{VERSION}"))
+    with pytest.raises(stores.StoreError, match="read-only"):
+        stores.put_package(find_model(MODEL), http_store, MODEL, "9.9.9")
 
 
 def test_s3_store_round_trip(s3_server):

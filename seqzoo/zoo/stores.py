@@ -202,9 +202,9 @@ def put_package(directory: str | os.PathLike, store: str, name: str, version: st
     if MANIFEST in files or ORIGIN in files:
         files = [f for f in files if f not in (MANIFEST, ORIGIN)]  # an installed copy's own records
     _check_safe(directory, files, trust_code, "publish")
-    fs, root = _filesystem(store)
-    if str(type(fs).__name__).startswith("HTTP"):
+    if store.split("://", 1)[0].lower() in ("http", "https"):
         raise StoreError(f"{store}: an http(s) store is read-only; publish to its folder, S3 or another store")
+    fs, root = _filesystem(store)
     target = _join(root, name, version)
     if fs.exists(_join(target, MANIFEST)):
         raise StoreError(f"{store}: {name} {version} is already published ({_join(target, MANIFEST)}); "
