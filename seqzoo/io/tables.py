@@ -32,8 +32,28 @@ def output_format(path: str | os.PathLike) -> str:
     return FORMATS.get(Path(path).suffix.lower(), "tsv")
 
 
-class TableWriter:
-    """Base class: the atomic ``.partial`` file, context management, column checks."""
+class AtomicOutput:
+    """An output finished atomically: ``close()`` gives the final name, ``abort()`` deletes what was
+    written; as a context manager, leaving on an exception aborts."""
+
+    def close(self):  # pragma: no cover - implemented by subclasses
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class TableWriter(AtomicOutput):
+    """Base class of the tables: the atomic ``.partial`` file, column checks."""
 
     def __init__(self, path: str | os.PathLike, columns: list[str]):
         if len(set(columns)) != len(columns):
@@ -67,15 +87,6 @@ class TableWriter:
             self._close()
         finally:
             self.partial.unlink(missing_ok=True)
-
-    def __enter__(self) -> "TableWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def _write(self, chunk):  # pragma: no cover - implemented by subclasses
         raise NotImplementedError

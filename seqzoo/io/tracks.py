@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seqzoo.io.tables import AtomicOutput
+
 __all__ = ["TRACK_FORMATS", "TrackWriter", "track_format", "track_paths"]
 
 TRACK_FORMATS = {".bw": "bigwig", ".bigwig": "bigwig", ".bedgraph": "bedgraph", ".bdg": "bedgraph"}
@@ -44,7 +46,7 @@ def track_paths(output: str | os.PathLike, targets: list[str]) -> list[Path]:
     return paths
 
 
-class TrackWriter:
+class TrackWriter(AtomicOutput):
     """Write intervals' values of several targets, one track file each (module docstring)."""
 
     def __init__(self, output: str | os.PathLike, targets: list[str], chrom_sizes: dict[str, int]):
@@ -96,12 +98,3 @@ class TrackWriter:
                 pass
         for partial in self.partials:
             partial.unlink(missing_ok=True)
-
-    def __enter__(self) -> "TrackWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
