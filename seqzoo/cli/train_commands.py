@@ -99,13 +99,7 @@ def cmd_finetune(args) -> int:
     if args.config or args.init_from:
         raise ValueError("finetune takes its architecture, sizes and starting weights from BASE: "
                          "--config and --init-from are for seqzoo train")
-    info = train_dna(
-        args.data, args.output, base=args.base, freeze_trunk=args.freeze_trunk, name=args.name, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
-        reverse_complement=not args.no_rc, steps_per_epoch=args.steps_per_epoch, resume=args.resume,
-        max_minutes=args.max_minutes, lr_decay=args.lr_decay, verbose=not args.quiet,
-        command=options.command_line(args.argv),
-    )
+    info = train_dna(args.data, args.output, base=args.base, freeze_trunk=args.freeze_trunk, **_dna_training(args))
     lineage = info["lineage"]
     print(f"fine-tuned {lineage['base_model']} {lineage['base_version']} (head {lineage['head']}); best epoch "
           f"{info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
@@ -357,18 +351,21 @@ def _train_protein(args) -> int:
     return 0
 
 
+def _dna_training(args) -> dict:
+    """The training options ``train`` (DNA) and ``finetune`` share, for ``training.dna.train_dna``."""
+    return dict(name=args.name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                patience=args.patience, seed=args.seed, reverse_complement=not args.no_rc,
+                steps_per_epoch=args.steps_per_epoch, resume=args.resume, max_minutes=args.max_minutes,
+                lr_decay=args.lr_decay, verbose=not args.quiet, command=options.command_line(args.argv))
+
+
 def _train_dna(args) -> int:
     from seqzoo.training.dna import train_dna
 
     architecture, config = _dna_recipe(args.model)
-    info = train_dna(
-        args.data, args.output, architecture=architecture, config=json.loads(args.config) if args.config else config,
-        name=args.name, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        patience=args.patience, seed=args.seed, reverse_complement=not args.no_rc,
-        steps_per_epoch=args.steps_per_epoch, resume=args.resume, max_minutes=args.max_minutes, lr_decay=args.lr_decay,
-        init_from=args.init_from,
-        verbose=not args.quiet, command=options.command_line(args.argv),
-    )
+    info = train_dna(args.data, args.output, architecture=architecture,
+                     config=json.loads(args.config) if args.config else config, init_from=args.init_from,
+                     **_dna_training(args))
     print(f"best epoch {info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
           f"{info['valid']['mean_auprc']:.4f}; wrote {Path(args.output) / info['weights_file']}")
     return 0

@@ -336,7 +336,8 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
                          f"{model.name} is {model.spec.modality} {model.spec.architecture}")
     if not model.trained:
         raise ValueError(f"{model.name} has untrained weights: there is nothing to fine-tune from")
-    tasks = read_manifest(data_dir)["tasks"]
+    manifest = read_manifest(data_dir)
+    tasks = manifest["tasks"]
     info = yaml.safe_load((model.spec.directory / "model.yaml").read_text()).get("info") or {}
     origin = stores.origin(model.spec.directory)
     manifest_path = Path(data_dir) / "manifest.json"
@@ -346,7 +347,7 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
         "base_weights_sha256": file_sha256(model.weights_path),
         "head": "kept" if list(model.labels) == list(tasks) else "new",
         "data_manifest": {"path": str(manifest_path.resolve()), "sha256": file_sha256(manifest_path),
-                          "tasks": tasks, "command": read_manifest(data_dir).get("command")},
+                          "tasks": tasks, "command": manifest.get("command")},
     }
     return model, lineage
 
