@@ -30,11 +30,13 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -42,15 +44,25 @@ from tqdm import tqdm
 from seqzoo.encoding import one_hot_codes
 from seqzoo.io.genome import Genome
 from seqzoo.io.bed import iter_lines
-from seqzoo.runtime import predict_batch, prefetch
-from seqzoo.runtime import ZooModel
 from seqzoo.io.tables import open_writer
 from seqzoo.windows import chromosome_problem, invalid_dna
 
-__all__ = ["SCORES", "VariantAllele", "iter_alleles", "score_variants", "variant_columns", "variant_windows"]
+if TYPE_CHECKING:  # the runtime (keras) is imported when scoring starts, not when the CLI declares options
+    from seqzoo.runtime import ZooModel
+
+__all__ = ["SCORES", "NULL_STATS", "NullEffects", "VariantAllele", "draw_null", "gc_band", "iter_alleles",
+           "null_effects", "score_variants", "variant_columns", "variant_windows"]
 
 LEADING_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "line", "note"]
 SCORES = ("ref", "alt", "diff", "logit_diff")
+NULL_STATS = ("pvalue", "z")
+#: GC bands of the null: a null SNV's window has the G+C fraction band of its anchor variant's.
+GC_BANDS = 20
+#: Null SNVs are drawn within this many bp of a variant, on its chromosome.
+NULL_DISTANCE = 10_000
+NULL_ATTEMPTS = 200
+_ACGT = np.frombuffer(b"ACGT", dtype=np.uint8)
+_GC = np.frombuffer(b"GC", dtype=np.uint8)
 _SYMBOLIC = re.compile(r"^<.*>$|^\*$|[\[\]]|^\.$")
 _EPS = 1e-7
 
@@ -66,6 +78,7 @@ class VariantAllele:
     alt: str
     line: int
     note: str = ""
+    readable: bool = True  # False: htslib could not parse the record (the note says why)
 
 
 def _diagnose(line: str) -> str:
@@ -148,7 +161,7 @@ def _unreadable(path: Path, line_no: int, text: str, problem: str) -> VariantAll
     fields = text.split("\t") + [""] * 5
     pos = int(fields[1]) if fields[1].isdigit() else 0
     return VariantAllele(fields[0], pos, fields[2] or ".", fields[3], fields[4] or ".", line_no,
-                         f"{path}, line {line_no}: malformed record: {problem}")
+                         f"{path}, line {line_no}: malformed record: {problem}", readable=False)
 
 
 def _allele_codes(allele: str) -> np.ndarray:
@@ -188,9 +201,24 @@ def variant_windows(genome: Genome, allele: VariantAllele, seq_len: int) -> tupl
     return ref, alt
 
 
-def variant_columns(labels: Sequence[str], scores: Sequence[str] = SCORES) -> list[str]:
-    """Output columns: the variant's, then ``<score>:<label>`` for each score and label."""
-    return LEADING_COLUMNS + [f"{score}:{label}" for score in scores for label in labels]
+def variant_columns(labels: Sequence[str], scores: Sequence[str] = SCORES, null: bool = False) -> list[str]:
+    """Output columns: the variant's, then ``<score>:<label>`` for each score and label, and with a
+    null ``null_n``, ``pvalue:<label>`` and ``z:<label>``."""
+    columns = LEADING_COLUMNS + [f"{score}:{label}" for score in scores for label in labels]
+    if null:
+        columns += ["null_n"] + [f"{stat}:{label}" for stat in NULL_STATS for label in labels]
+    return columns
+
+
+# --- windows and effects ---------------------------------------------------------------------------
+
+def gc_band(codes: np.ndarray) -> int:
+    """The GC band of a window: its G+C fraction among its A/C/G/T bases, in bands of
+    ``1 / GC_BANDS`` (0 .. GC_BANDS - 1)."""
+    upper = codes & 0xDF  # ASCII upper case
+    acgt = np.isin(upper, _ACGT).sum()
+    gc = np.isin(upper, _GC).sum() / acgt if acgt else 0.0
+    return min(int(gc * GC_BANDS), GC_BANDS - 1)
 
 
 @dataclass
@@ -198,10 +226,12 @@ class _Chunk:
     alleles: list[VariantAllele]
     x: np.ndarray        # (2 k, L, 4): the k scorable alleles' ref windows, then their alt windows
     scored: np.ndarray   # (n,) bool
+    bands: np.ndarray    # (n,) GC band of each scored allele's reference window, -1 if not scored
 
 
-def _encode(genome: Genome, alleles: list[VariantAllele], seq_len: int, vcf: Path) -> _Chunk:
-    refs, alts, scored = [], [], np.zeros(len(alleles), dtype=bool)
+def _encode(genome: Genome, alleles: list[VariantAllele], seq_len: int, vcf: Path | None) -> _Chunk:
+    refs, alts = [], []
+    scored, bands = np.zeros(len(alleles), dtype=bool), np.full(len(alleles), -1, dtype=np.int64)
     for i, allele in enumerate(alleles):
         if allele.note:
             continue
@@ -211,21 +241,122 @@ def _encode(genome: Genome, alleles: list[VariantAllele], seq_len: int, vcf: Pat
             continue
         refs.append(windows[0])
         alts.append(windows[1])
-        scored[i] = True
+        scored[i], bands[i] = True, gc_band(windows[0])
     codes = np.stack(refs + alts) if refs else np.zeros((0, seq_len), dtype=np.uint8)
-    return _Chunk(alleles, one_hot_codes(codes), scored)
+    return _Chunk(alleles, one_hot_codes(codes), scored, bands)
 
 
-def _rows(model: ZooModel, chunk: _Chunk, labels: list[str], scores: Sequence[str], rc: bool,
-          columns: list[int]) -> dict:
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def _effects(model: ZooModel, chunk: _Chunk, rc: bool, columns: list[int]) -> dict[str, np.ndarray]:
+    """Every score of every allele of ``chunk``, ``(alleles, targets)``; NaN where not scored."""
+    from seqzoo.runtime import predict_batch
+
     n, k = len(chunk.alleles), int(chunk.scored.sum())
-    values = {s: np.full((n, len(labels)), np.nan, dtype=np.float32) for s in SCORES}
+    values = {s: np.full((n, len(columns)), np.nan, dtype=np.float32) for s in SCORES}
     if k:
         preds = predict_batch(model, chunk.x, rc=rc).astype(np.float64)[:, columns]
         ref, alt = preds[:k], preds[k:]
-        logit = lambda p: np.log(np.clip(p, _EPS, 1 - _EPS)) - np.log1p(-np.clip(p, _EPS, 1 - _EPS))  # noqa: E731
-        for name, value in (("ref", ref), ("alt", alt), ("diff", alt - ref), ("logit_diff", logit(alt) - logit(ref))):
+        for name, value in (("ref", ref), ("alt", alt), ("diff", alt - ref), ("logit_diff", _logit(alt) - _logit(ref))):
             values[name][chunk.scored] = value
+    return values
+
+
+# --- the null: random SNVs near the variants, in the same GC band ---------------------------------
+
+@dataclass
+class NullEffects:
+    """The ``diff`` of the null SNVs of each GC band, ``band -> (m, targets)``."""
+
+    diffs: dict[int, np.ndarray]
+
+    def compare(self, bands: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """For alleles in ``bands`` (-1: not scored) with effects ``diff`` ``(n, targets)``: the
+        number of null SNVs they are compared with, and their empirical p-values and z-scores."""
+        n = np.ma.masked_array(np.zeros(len(bands), dtype=np.int64), mask=bands < 0)
+        stats = {s: np.full(diff.shape, np.nan, dtype=np.float32) for s in NULL_STATS}
+        for band in np.unique(bands[bands >= 0]):
+            null = self.diffs.get(int(band))
+            if null is None or not len(null):
+                continue
+            rows = bands == band
+            d = diff[rows].astype(np.float64)
+            n[rows] = len(null)
+            # (1 + #{|null| >= |d|}) / (m + 1): never 0, so at most 1/(m+1) is claimed.
+            sorted_abs = np.sort(np.abs(null), axis=0)
+            at_least = np.stack([len(null) - np.searchsorted(sorted_abs[:, t], np.abs(d[:, t]), side="left")
+                                 for t in range(d.shape[1])], axis=1)
+            stats["pvalue"][rows] = (1 + at_least) / (len(null) + 1)
+            if len(null) > 1:
+                sd = null.std(axis=0, ddof=1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    stats["z"][rows] = np.where(sd > 0, (d - null.mean(axis=0)) / sd, np.nan)
+        return n, stats
+
+
+def _anchors(genome: Genome, vcf: Path, seq_len: int) -> list[tuple[str, int, int]]:
+    """``(chrom, pos, GC band)`` of every scorable allele of ``vcf``: where null SNVs are drawn."""
+    anchors = []
+    for allele in iter_alleles(vcf):
+        if allele.note:
+            continue
+        windows = variant_windows(genome, allele, seq_len)
+        if not isinstance(windows, str):
+            anchors.append((allele.chrom, allele.pos, gc_band(windows[0])))
+    return anchors
+
+
+def draw_null(genome: Genome, anchors: Sequence[tuple[str, int, int]], n: int, seq_len: int, *,
+              seed: int = 0, distance: int | None = None) -> list[VariantAllele]:
+    """``n`` random SNVs, seeded: each near (within ``distance`` bp of) an anchor variant picked at
+    random, on its chromosome, changing an A/C/G/T base to one of the other three, with a
+    scorable window in the anchor's GC band. A draw that finds no such SNV in ``NULL_ATTEMPTS``
+    tries is given up (so fewer than ``n`` may come back; the caller reports it)."""
+    distance = NULL_DISTANCE if distance is None else distance
+    rng = np.random.default_rng(seed)
+    drawn: list[VariantAllele] = []
+    if not anchors:
+        return drawn
+    for j in range(n):
+        chrom, pos, band = anchors[rng.integers(len(anchors))]
+        for _ in range(NULL_ATTEMPTS):
+            at = pos + int(rng.integers(1, distance + 1)) * (1 if rng.random() < 0.5 else -1)
+            if not 1 <= at <= genome.chrom_sizes[chrom]:
+                continue
+            base = genome.fetch_codes(chrom, at - 1, at)[0].tobytes().decode().upper()
+            if base not in "ACGT":
+                continue
+            alt = "ACGT".replace(base, "")[rng.integers(3)]
+            snv = VariantAllele(chrom, at, f"null_{j}", base, alt, 0)
+            windows = variant_windows(genome, snv, seq_len)
+            if not isinstance(windows, str) and gc_band(windows[0]) == band:
+                drawn.append(snv)
+                break
+    return drawn
+
+
+def null_effects(model: ZooModel, genome: Genome, null: Sequence[VariantAllele], *, batch_size: int,
+                 rc: bool, columns: list[int]) -> NullEffects:
+    """Score the null SNVs and group their ``diff`` by GC band."""
+    seq_len = model.spec.input_shape[0]
+    diffs, bands = [], []
+    for start in range(0, len(null), batch_size):
+        chunk = _encode(genome, list(null[start:start + batch_size]), seq_len, None)
+        diffs.append(_effects(model, chunk, rc, columns)["diff"][chunk.scored])
+        bands.append(chunk.bands[chunk.scored])
+    if not diffs:
+        return NullEffects({})
+    diff, band = np.concatenate(diffs), np.concatenate(bands)
+    return NullEffects({int(b): diff[band == b] for b in np.unique(band)})
+
+
+# --- rows and outputs -----------------------------------------------------------------------------
+
+def _rows(chunk: _Chunk, values: dict[str, np.ndarray], labels: list[str], scores: Sequence[str],
+          null: NullEffects | None) -> dict:
     alleles = chunk.alleles
     rows = {
         "chrom": np.array([a.chrom for a in alleles], dtype=object),
@@ -238,37 +369,109 @@ def _rows(model: ZooModel, chunk: _Chunk, labels: list[str], scores: Sequence[st
     }
     for score in scores:
         rows.update({f"{score}:{label}": values[score][:, j] for j, label in enumerate(labels)})
+    if null is not None:
+        rows["null_n"], stats = null.compare(chunk.bands, values["diff"])
+        for stat in NULL_STATS:
+            rows.update({f"{stat}:{label}": stats[stat][:, j] for j, label in enumerate(labels)})
     return rows
+
+
+_DESCRIPTIONS = {
+    "ref": "probability predicted for the reference allele's window",
+    "alt": "probability predicted for the alternative allele's window",
+    "diff": "alt - ref probability",
+    "logit_diff": "logit(alt) - logit(ref) probability",
+    "pvalue": "empirical p-value of |diff| against the null SNVs of the variant's GC band: "
+              "(1 + #null with |diff| >= |this diff|) / (null_n + 1)",
+    "z": "diff as a z-score against the null SNVs of the variant's GC band: (diff - mean) / sd",
+}
+
+
+def _vcf_writer(vcf: Path, output, model: ZooModel, labels: list[str], scores: Sequence[str], rc: bool,
+                null: int, command: str | None):
+    """An annotated-VCF writer: one INFO field per score x target (``<model>_<score>_<target>``)."""
+    from seqzoo.io.vcf import InfoField, VCFWriter, info_id
+
+    spec = model.spec
+    who = f"{spec.name} {spec.version}".strip()
+    strands = "averaged over forward and reverse-complement windows" if rc else "forward windows only (no reverse-complement averaging)"
+    fields = [InfoField(info_id(spec.name, score, label), "Float",
+                        f"{who}, target {label}: {_DESCRIPTIONS[score]}; {strands}", f"{score}:{label}")
+              for score in scores for label in labels]
+    if null:
+        fields.append(InfoField(info_id(spec.name, "null_n"), "Integer",
+                                f"{who}: number of null SNVs (of {null} drawn) in the variant's GC band", "null_n"))
+        fields += [InfoField(info_id(spec.name, stat, label), "Float",
+                             f"{who}, target {label}: {_DESCRIPTIONS[stat]}; {strands}", f"{stat}:{label}")
+                   for stat in NULL_STATS for label in labels]
+    fields.append(InfoField(info_id(spec.name, "note"), "String",
+                            f"{who}: why the allele has no scores (one value per ALT allele, '.' where scored)",
+                            "reason", number="."))
+    extra = [f"##seqzoo_variantsCommand={command}"] if command else []
+    return VCFWriter(vcf, output, fields, extra)
+
+
+def _reason(allele: VariantAllele, vcf: Path) -> str:
+    """The allele's note without the ``<vcf>, line <n>: `` prefix (the VCF record is the place)."""
+    return allele.note.removeprefix(f"{vcf}, line {allele.line}: ")
 
 
 def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.PathLike, output: str | os.PathLike,
                    *, batch_size: int = 128, rc: bool = False, scores: Sequence[str] = SCORES,
-                   targets: str | Sequence[str] | None = None, progress: bool = True) -> int:
-    """Score every allele of ``vcf`` and stream one row per allele to ``output``
-    (TSV, Parquet or HDF5, finished atomically); return the number of rows.
+                   targets: str | Sequence[str] | None = None, null: int = 0, seed: int = 0,
+                   command: str | None = None, progress: bool = True) -> int:
+    """Score every allele of ``vcf`` and stream one row per allele to ``output``; return the
+    number of alleles.
 
+    ``output`` is a table (TSV, Parquet or HDF5) or, for ``.vcf``/``.vcf.gz``, the input VCF with
+    the scores added as INFO fields (see ``seqzoo.io.vcf``); either is finished atomically.
     ``batch_size`` alleles (2 x ``batch_size`` sequences) go through the model at a time.
+    ``null`` > 0 first draws and scores that many random SNVs near the variants (``draw_null``,
+    seeded by ``seed``) and adds each allele's empirical p-value and z-score of ``diff``
+    against those of its GC band. ``command`` is recorded in a VCF output's header.
     """
+    from seqzoo.io.vcf import is_vcf_output
+    from seqzoo.runtime import prefetch
+
     unknown = sorted(set(scores) - set(SCORES))
     if unknown or not scores:
         raise ValueError(f"scores must be among {', '.join(SCORES)}; got {list(scores)}")
+    if batch_size < 1 or null < 0:
+        raise ValueError(f"batch_size must be at least 1 and null at least 0 (got {batch_size}, {null})")
     if model.spec.modality != "dna":
         raise ValueError(f"{model.name} is not a DNA model (input {model.spec.input_shape})")
     seq_len = model.spec.input_shape[0]
     columns = model.spec.select_columns(targets)  # names or glob patterns; all by default
     labels = [model.columns[i] for i in columns]
     vcf = Path(vcf)
+    to_vcf = is_vcf_output(output)
 
     with Genome(fasta) as genome:
+        null_scores = None
+        if null:
+            drawn = draw_null(genome, _anchors(genome, vcf, seq_len), null, seq_len, seed=seed)
+            if len(drawn) < null:
+                warnings.warn(f"drew {len(drawn)} of {null} null SNVs: no scorable SNV in the GC band "
+                              f"of some variants within {NULL_DISTANCE} bp", stacklevel=2)
+            null_scores = null_effects(model, genome, drawn, batch_size=batch_size, rc=rc, columns=columns)
         alleles = iter_alleles(vcf)
 
         def chunks():
             while chunk := list(islice(alleles, batch_size)):
                 yield _encode(genome, chunk, seq_len, vcf)
 
-        with open_writer(output, variant_columns(labels, scores)) as writer, \
-                tqdm(unit=" alleles", disable=not progress, smoothing=0.1) as bar:
+        writer = (_vcf_writer(vcf, output, model, labels, scores, rc, null, command) if to_vcf
+                  else open_writer(output, variant_columns(labels, scores, null=bool(null))))
+        with writer, tqdm(unit=" alleles", disable=not progress, smoothing=0.1) as bar:
             for chunk in prefetch(chunks()):
-                writer.write(_rows(model, chunk, labels, scores, rc, columns))
+                rows = _rows(chunk, _effects(model, chunk, rc, columns), labels, scores, null_scores)
+                if to_vcf:
+                    unreadable = next((a for a in chunk.alleles if not a.readable), None)
+                    if unreadable is not None:
+                        raise ValueError(f"{unreadable.note}; a VCF output copies every record, so the input "
+                                         "must be a valid VCF (write a table, e.g. -o out.tsv, to see every "
+                                         "record's note)")
+                    rows["reason"] = np.array([_reason(a, vcf) for a in chunk.alleles], dtype=object)
+                writer.write(rows)
                 bar.update(len(chunk.alleles))
-            return writer.rows
+        return writer.rows

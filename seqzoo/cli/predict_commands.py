@@ -40,8 +40,14 @@ def variants_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model")
     p.add_argument("--fasta", required=True, help="genome FASTA the VCF refers to")
     p.add_argument("--vcf", required=True, help="VCF (plain, gzip or bgzip)")
-    options.add_table_output(p)
+    p.add_argument("-o", "--output", required=True,
+                   help="output: .vcf.gz (bgzip + tabix index) or .vcf, the input's records with the scores "
+                        "as INFO fields; or a table, one row per allele: .parquet, .h5/.hdf5, else TSV")
     p.add_argument("--scores", default=",".join(SCORES), help=f"comma-separated, among {', '.join(SCORES)}")
+    p.add_argument("--null", type=int, default=0, metavar="N",
+                   help="also score N random SNVs near the variants (same chromosome, same GC band of the "
+                        "window) and add each variant's empirical p-value and z-score of diff against them")
+    p.add_argument("--seed", type=int, default=0, help="--null: random seed (default 0)")
     options.add_rc(p)
     options.add_batch_size(p, 128, "alleles (2 sequences each)")
     options.add_model_run(p)
@@ -159,7 +165,8 @@ def cmd_variants(args) -> int:
     model = _dna_model(args)
     scores = [s.strip() for s in args.scores.split(",") if s.strip()]
     n = score_variants(model, args.fasta, args.vcf, args.output, batch_size=args.batch_size, rc=args.rc,
-                       scores=scores, targets=args.targets, progress=not args.quiet)
+                       scores=scores, targets=args.targets, null=args.null, seed=args.seed,
+                       command=options.command_line(args.argv), progress=not args.quiet)
     print(f"wrote {n} allele rows x {len(model.spec.select_columns(args.targets))} targets ({', '.join(scores)}) to {args.output}",
           file=sys.stderr)
     return 0

@@ -103,6 +103,7 @@ class ModelSpec:
     #: The stretch of a DNA window its predictions are about (``schema.targets.prediction_bin``;
     #: the DeepSEA design's central 200 bp), else the whole input: ``--tile``'s default step.
     prediction_bin: int | None = None
+    version: str = ""  # info.version of model.yaml
 
     @property
     def columns(self) -> list[str]:
@@ -220,6 +221,7 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
         dataloader=dataloader["defined_as"],
         default_dataloader_args=dict(dataloader.get("default_args") or {}),
         doc=str((descr.get("info") or {}).get("doc", "")).strip(),
+        version=str((descr.get("info") or {}).get("version", "")),
         modality=_modality(inputs, path),
         prediction_bin=_prediction_bin(targets, inputs, path),
     )
