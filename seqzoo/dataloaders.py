@@ -18,6 +18,7 @@ from kipoi.metadata import GenomicRanges
 from seqzoo.encoding import encode_protein
 from seqzoo.io.proteins import iter_fasta
 from seqzoo.windows import BEDWindows
+from seqzoo.zoo.trust import parse_plain_yaml
 
 
 def _from_spec(directory: str, length_arg: str, trailing: tuple):
@@ -28,7 +29,11 @@ def _from_spec(directory: str, length_arg: str, trailing: tuple):
     """
 
     def wrap(cls):
-        cls.__doc__ = (Path(__file__).parent / "dataloader_specs" / f"{directory}.yaml").read_text()
+        path = Path(__file__).parent / "dataloader_specs" / f"{directory}.yaml"
+        text = path.read_text(encoding="utf-8")
+        # kipoi parses the docstring with PyYAML's unsafe loader: refuse any tag before it does
+        parse_plain_yaml(text, path)
+        cls.__doc__ = text
         cls = kipoi_dataloader()(cls)
 
         @classmethod
