@@ -55,7 +55,8 @@ def add_model_run(p: argparse.ArgumentParser) -> None:
 
 def add_out_of_bounds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-of-bounds", default="pad", choices=["pad", "refuse"],
-                   help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row")
+                   help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row (kept, "
+                        "with a note and no values); a window with no base A, C, G or T is never predicted")
 
 
 def add_targets(p: argparse.ArgumentParser) -> None:
