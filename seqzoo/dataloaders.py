@@ -15,9 +15,10 @@ import numpy as np
 from kipoi.data import Dataset, kipoi_dataloader
 from kipoi.metadata import GenomicRanges
 
-from seqzoo.encoding import encode_protein
+from seqzoo.encoding import NO_SEQUENCE_TOKEN, encode_protein
 from seqzoo.io.proteins import iter_fasta
 from seqzoo.windows import BEDWindows
+from seqzoo.zoo.trust import parse_plain_yaml
 
 
 def _from_spec(directory: str, length_arg: str, trailing: tuple):
@@ -28,7 +29,11 @@ def _from_spec(directory: str, length_arg: str, trailing: tuple):
     """
 
     def wrap(cls):
-        cls.__doc__ = (Path(__file__).parent / "dataloader_specs" / f"{directory}.yaml").read_text()
+        path = Path(__file__).parent / "dataloader_specs" / f"{directory}.yaml"
+        text = path.read_text(encoding="utf-8")
+        # kipoi parses the docstring with PyYAML's unsafe loader: refuse any tag before it does
+        parse_plain_yaml(text, path)
+        cls.__doc__ = text
         cls = kipoi_dataloader()(cls)
 
         @classmethod
@@ -61,8 +66,9 @@ class _ZooDataset(Dataset):
 @_from_spec("DNAIntervals", "seq_len", (4,))
 class DNAIntervalDataset(_ZooDataset):
     # The windows and every rule for bad rows are seqzoo.windows' (BEDWindows), the same as
-    # `seqzoo predict`: an unknown chromosome fails here; a row predict would leave without a
-    # prediction raises, when its item is loaded, "<bed>, line <n>: <predict's note>".
+    # `seqzoo predict`: an unknown chromosome fails here; a row predict leaves without a
+    # prediction keeps its place with an all-NaN input and predict's note in "note" (a raise
+    # would stop the whole of kipoi's pipeline.predict).
     def __init__(self, intervals_file, fasta_file, seq_len=1000, out_of_bounds="pad"):
         self.windows = BEDWindows(str(intervals_file), fasta_file, int(seq_len), out_of_bounds)
 
@@ -70,10 +76,10 @@ class DNAIntervalDataset(_ZooDataset):
         return len(self.windows)
 
     def __getitem__(self, idx):
-        x, padded = self.windows.window(idx)
+        x, padded, note = self.windows.window(idx)
         interval = self.windows.intervals[idx]
         ranges = GenomicRanges(interval.chrom, interval.start, interval.end, interval.name, interval.strand)
-        return {"inputs": x, "metadata": {"ranges": ranges, "padded": padded}}
+        return {"inputs": x, "metadata": {"ranges": ranges, "padded": padded, "note": note}}
 
 
 @_from_spec("Proteins", "max_len", ())
@@ -90,7 +96,7 @@ class ProteinDataset(_ZooDataset):
         record = self.records[idx]
         tokens, reason = encode_protein(record.sequence, self.max_len)
         valid = tokens is not None
-        if not valid:
-            tokens = np.zeros(self.max_len, dtype=np.int32)
+        if not valid:  # marked, not padding: KipoiModel predicts NaN for it, as predict gives no value
+            tokens = np.full(self.max_len, NO_SEQUENCE_TOKEN, dtype=np.int32)
         metadata = {"id": record.id, "length": len(record.sequence), "valid": int(valid), "reason": reason or ""}
         return {"inputs": tokens, "metadata": metadata}

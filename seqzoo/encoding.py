@@ -36,6 +36,13 @@ The 20 standard amino acids in :data:`PROTEIN_ALPHABET` order
 (``ACDEFGHIKLMNPQRSTVWY``) become tokens 1..20; :data:`PAD_TOKEN` (0) pads the
 sequence at the end up to the model's maximum length. See :func:`encode_protein`
 for how lower case, stop codons and non-standard residues are handled.
+
+No sequence
+-----------
+A row that cannot be predicted still takes its place in a kipoi batch, marked so that no model
+can mistake it for a sequence: an all-NaN one-hot window (DNA) or all :data:`NO_SEQUENCE_TOKEN`
+(-1) tokens (protein). :func:`no_sequence_rows` finds such rows; the zoo's kipoi model
+(``seqzoo.kipoi_adapter.KipoiModel``) predicts NaN for them.
 """
 
 from __future__ import annotations
@@ -47,12 +54,14 @@ __all__ = [
     "DNA_ONE_HOT_TABLE",
     "DNA_VALID_TABLE",
     "IUPAC_BASES",
+    "NO_SEQUENCE_TOKEN",
     "PAD_TOKEN",
     "PROTEIN_ALPHABET",
     "PROTEIN_TOKEN_TABLE",
     "dna_codes_valid",
     "dna_to_codes",
     "encode_protein",
+    "no_sequence_rows",
     "one_hot_dna",
     "reverse_complement",
     "reverse_complement_one_hot",
@@ -223,6 +232,8 @@ def reverse_complement(seq: str) -> str:
 
 PROTEIN_ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
 PAD_TOKEN = 0
+#: Every token of a protein input row that holds no sequence (module docstring, "No sequence").
+NO_SEQUENCE_TOKEN = -1
 
 
 def _build_protein_table() -> np.ndarray:
@@ -274,3 +285,13 @@ def encode_protein(seq: str, max_len: int) -> tuple[np.ndarray | None, str | Non
     out = np.full(max_len, PAD_TOKEN, dtype=np.int32)
     out[: len(seq)] = tokens
     return out, None
+
+
+def no_sequence_rows(x: np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows of a batch that hold no sequence: a one-hot window with a NaN, or a
+    token row with a negative token (:data:`NO_SEQUENCE_TOKEN`); see the module docstring."""
+    x = np.asarray(x)
+    flat = x.reshape(len(x), -1)
+    if np.issubdtype(x.dtype, np.floating):
+        return np.isnan(flat).any(axis=1)
+    return (flat < 0).any(axis=1)

@@ -11,6 +11,7 @@ import os
 import numpy as np
 from kipoi.model import BaseModel
 
+from seqzoo.encoding import no_sequence_rows
 from seqzoo.runtime import ZooModel
 from seqzoo.zoo.spec import load_spec
 
@@ -29,4 +30,12 @@ class KipoiModel(BaseModel):
         self.model = ZooModel(load_spec(os.path.dirname(os.path.abspath(weights))), device=device)
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
-        return self.model.predict_on_batch(x)
+        """The model's predictions; NaN for the rows the zoo's dataloaders mark as holding no
+        sequence (``seqzoo.encoding.no_sequence_rows``), which ``seqzoo predict`` gives no value."""
+        x = np.asarray(x)
+        missing = no_sequence_rows(x)
+        if not missing.any():
+            return self.model.predict_on_batch(x)
+        preds = np.full((len(x),) + self.model.spec.target_shape, np.nan, dtype=np.float32)
+        preds[~missing] = self.model.predict_on_batch(x[~missing])
+        return preds

@@ -21,6 +21,8 @@ from seqzoo.encoding import DNA_ALPHABET, PROTEIN_ALPHABET
 from seqzoo.runtime import ZooModel
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import MODALITIES, ModelSpec, load_spec
+from seqzoo.zoo.stores import UnsafePackageError
+from seqzoo.zoo.trust import UnsafeYAMLError, code_problems
 
 EXPECT_FILE = "test.expect.h5"
 
@@ -246,24 +248,36 @@ def _inside(directory: Path):
         os.chdir(previous)
 
 
-def dataloader_class(spec: ModelSpec):
-    """The model's default dataloader class with the model's ``default_args`` applied."""
+def dataloader_class(spec: ModelSpec, trust_code: bool = False):
+    """The model's default dataloader class with the model's ``default_args`` applied.
+
+    A dataloader other than seqzoo's own (:data:`DATALOADER_MODALITIES`) is imported only with
+    ``trust_code``: kipoi's ``load_obj`` would import it from anywhere on ``sys.path`` or, failing
+    that, execute ``<module>.py`` from the working directory (``seqzoo.zoo.trust``).
+    """
     from kipoi_utils.utils import load_obj, override_default_kwargs
 
+    if spec.dataloader not in DATALOADER_MODALITIES and not trust_code:
+        raise UnsafePackageError(f"{spec.directory / 'model.yaml'}: the dataloader {spec.dataloader!r} is not one "
+                                 f"of seqzoo's ({', '.join(DATALOADER_MODALITIES)}); importing it could run code "
+                                 "from the model directory or the working directory (pass --trust-code, or "
+                                 "trust_code=True, to run it)")
     return override_default_kwargs(load_obj(spec.dataloader), spec.default_dataloader_args)
 
 
-def example_batch(spec: ModelSpec) -> dict:
-    """All of the directory's example inputs as one batch (``inputs`` and ``metadata``)."""
-    cls = dataloader_class(spec)
+def example_batch(spec: ModelSpec, trust_code: bool = False) -> dict:
+    """All of the directory's example inputs as one batch (``inputs`` and ``metadata``);
+    ``trust_code`` as for :func:`dataloader_class`."""
+    cls = dataloader_class(spec, trust_code)
     with _inside(spec.directory):
         return cls.init_example().load_all()
 
 
-def write_expect(directory: str | os.PathLike) -> Path:
-    """Predict the directory's example with its weights; write ``test.expect.h5`` for kipoi."""
+def write_expect(directory: str | os.PathLike, trust_code: bool = False) -> Path:
+    """Predict the directory's example with its weights; write ``test.expect.h5`` for kipoi.
+    ``trust_code`` as for :func:`dataloader_class`."""
     spec = load_spec(directory)
-    batch = example_batch(spec)
+    batch = example_batch(spec, trust_code)
     preds = ZooModel(spec, device="cpu").predict_on_batch(batch["inputs"])
     path = spec.directory / EXPECT_FILE
     tmp = path.with_suffix(".tmp")
@@ -274,22 +288,34 @@ def write_expect(directory: str | os.PathLike) -> Path:
     return path
 
 
-def check_model_dir(directory: str | os.PathLike) -> list[str]:
-    """Problems with a model directory; an empty list means it passes every check."""
+def check_model_dir(directory: str | os.PathLike, trust_code: bool = False) -> list[str]:
+    """Problems with a model directory; an empty list means it passes every check.
+
+    The checks load the directory through kipoi, which imports the model class and dataloader
+    that model.yaml names: unless ``trust_code``, a directory naming or carrying code seqzoo did
+    not write (``seqzoo.zoo.trust.code_problems``) is reported and nothing of it is imported.
+    """
     import kipoi
 
     problems: list[str] = []
     directory = Path(directory).resolve()
     try:
-        spec = load_spec(directory)
+        spec = load_spec(directory)  # refuses YAML tags in every YAML file kipoi may read
+    except UnsafeYAMLError as e:  # names its own file (model.yml, dataloader.yaml ...)
+        return [str(e)]
     except Exception as e:  # report, don't crash: the caller lists every problem
         return [f"model.yaml: {e}"]
+    if not trust_code and (unsafe := code_problems(directory)):
+        return [f"{p} (not imported; pass --trust-code, or trust_code=True, to run it)" for p in unsafe]
     for name in ("README.md", "weights.yaml", EXPECT_FILE):
         if not (directory / name).is_file():
             problems.append(f"missing {name}")
     if not spec.labels:
         problems.append("schema.targets has no column_labels file")
-    loader = dataloader_class(spec)
+    try:
+        loader = dataloader_class(spec, trust_code)
+    except Exception as e:  # a trusted dataloader that does not import: report it like the rest
+        return problems + [f"the dataloader {spec.dataloader} cannot be loaded: {type(e).__name__}: {e}"]
     # by name: the dataloaders are kipoi's layer, above this one
     ancestors = {f"{c.__module__}.{c.__name__}" for c in loader.__mro__}
     loader_modality = next((m for name, m in DATALOADER_MODALITIES.items() if name in ancestors), None)

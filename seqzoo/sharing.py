@@ -58,7 +58,7 @@ def publish(model: str | os.PathLike, store: str, version: str | None = None, *,
     if not spec.labels:
         problems.append("schema.targets has no column_labels file")
     if not problems:
-        problems = [f"seqzoo check: {p}" for p in check_model_dir(directory)]
+        problems = [f"seqzoo check: {p}" for p in check_model_dir(directory, trust_code=trust_code)]
     if problems:
         raise PublishError(f"{directory} cannot be published: " + "; ".join(problems))
     summary = {"targets": spec.target_shape[-1], "license": str(info["license"]), "modality": spec.modality,

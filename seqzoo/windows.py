@@ -14,7 +14,12 @@ Past a chromosome end (before 0 or after the last base)
     ``out_of_bounds="pad"`` (the default): the positions outside the chromosome are N and their
     number is the row's ``padded`` count. ``out_of_bounds="refuse"``: the row gets no prediction
     and a note ``"the window chr1:-50-550 reaches past the chromosome (50 positions); refused
-    ..."``; the other rows are unaffected.
+    ..."``; the other rows are unaffected, on every path (a refused row never stops a run, the
+    kipoi one included: see below).
+No real base (every position N or past a chromosome end, e.g. an interval beyond the end)
+    Under either ``out_of_bounds``: the row gets no prediction and a note ``"the window
+    chr1:5000-5600 holds no base A, C, G or T (600 positions past the chromosome end, the others
+    N); not predicted"``. A model would give such a window a plausible number that says nothing.
 Unknown chromosome
     An error for the whole input, raised before anything is computed or written (:func:`check_bed`):
     ``"<bed>, line <n>: chromosome '1' is not in <fasta>; the FASTA has 'chr1' ..."``, naming both
@@ -30,10 +35,14 @@ Lower case, N and IUPAC codes
     As in :mod:`seqzoo.encoding`: lower case (soft-masked) encodes like upper case, N as 0.25 in
     every column, an IUPAC code uniformly over its bases (R = A/G -> 0.5, 0, 0.5, 0).
 
-A row with no prediction keeps its place and its note; how a caller reports it:
-``seqzoo predict`` writes NaN predictions and the note in the ``note`` column; the kipoi
-dataloader raises ``ValueError("<bed>, line <n>: <note>")`` when that item is loaded;
-``seqzoo explain`` raises ``ValueError("region <region>: <note>")``.
+A row with no prediction keeps its place, gets no values and carries its note, on every path:
+``seqzoo predict`` writes NaN predictions and the note in the ``note`` column (a track has no
+value there); the kipoi dataloader (:class:`BEDWindows`) gives the row an all-NaN input window
+(``seqzoo.encoding``, "No sequence") and the note in its ``note`` metadata, and the zoo's kipoi
+model predicts NaN for it, so ``pipeline.predict`` returns NaN on that row and ``kipoi predict
+--keep_metadata`` writes the note; ``seqzoo explain``, which draws one region, raises
+``ValueError("region <region>: <note>")`` and draws nothing. A kipoi run is never stopped by one
+row: pipeline.predict cannot report a row's note, so it keeps the row as NaN instead.
 
 How windows are read, fast:
 
@@ -156,6 +165,13 @@ def read_windows(genome: Genome, windows: list[tuple[str, int, int]]) -> tuple[n
     return codes, padded
 
 
+# Each byte's class, so that one lookup per batch finds both kinds of window that are not
+# predicted: 0 = not DNA (invalid_dna), 1 = N or an IUPAC code, 2 = a real base (A, C, G, T,
+# either case); a window with no byte of class 2 has no real base.
+_BYTE_CLASS = DNA_VALID_TABLE.astype(np.uint8)
+_BYTE_CLASS[np.frombuffer(b"ACGTacgt", dtype=np.uint8)] = 2
+
+
 def _check_out_of_bounds(out_of_bounds: str) -> None:
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
@@ -175,15 +191,21 @@ def encode_windows(genome: Genome, intervals: list[Interval], seq_len: int,
         codes[minus] = codes[minus, ::-1]
     x = one_hot_codes(codes)
     x[minus] = x[minus, :, ::-1]
-    bad = invalid_dna(codes).any(axis=1)
-    refused = bad | ((padded > 0) & (out_of_bounds == "refuse"))
+    classes = np.take(_BYTE_CLASS, codes)
+    bad = classes.min(axis=1) == 0      # the same test as invalid_dna
+    no_base = classes.max(axis=1) < 2
+    refused = bad | no_base | ((padded > 0) & (out_of_bounds == "refuse"))
     notes = [""] * len(intervals)
     for i in np.flatnonzero(refused):
         chrom, start, end = windows[i]
-        notes[i] = (f"the window {chrom}:{start}-{end} holds characters that are not DNA bases or IUPAC codes"
-                    if bad[i] else
-                    f"the window {chrom}:{start}-{end} reaches past the chromosome ({padded[i]} positions); "
-                    "refused (use out-of-bounds 'pad' to fill them with N)")
+        if bad[i]:
+            notes[i] = f"the window {chrom}:{start}-{end} holds characters that are not DNA bases or IUPAC codes"
+        elif no_base[i]:
+            notes[i] = (f"the window {chrom}:{start}-{end} holds no base A, C, G or T ({padded[i]} positions past "
+                        "the chromosome end, the others N); not predicted")
+        else:
+            notes[i] = (f"the window {chrom}:{start}-{end} reaches past the chromosome ({padded[i]} positions); "
+                        "refused (use out-of-bounds 'pad' to fill them with N)")
     x[refused] = 0
     return WindowBatch(intervals, x, padded, refused, notes)
 
@@ -253,8 +275,8 @@ class BEDWindows:
     """The windows of a BED file one interval at a time, for random access (kipoi's dataloader).
 
     The same rules as ``seqzoo predict`` (module docstring): an unknown chromosome fails here, at
-    construction, naming the BED line; :meth:`window` raises for a row that ``seqzoo predict``
-    would leave without a prediction, with the same note.
+    construction, naming the BED line; a row that ``seqzoo predict`` leaves without a prediction
+    gets, from :meth:`window`, an all-NaN window and the same note.
     """
 
     def __init__(self, bed: str | Path, genome: Genome | str | Path, seq_len: int, out_of_bounds: str = "pad"):
@@ -272,14 +294,15 @@ class BEDWindows:
     def __len__(self) -> int:
         return len(self.intervals)
 
-    def window(self, i: int) -> tuple[np.ndarray, int]:
-        """``(one-hot (seq_len, 4) float32, padded positions)`` of interval ``i``.
+    def window(self, i: int) -> tuple[np.ndarray, int, str]:
+        """``(one-hot (seq_len, 4) float32, padded positions, note)`` of interval ``i``.
 
-        Raises ``ValueError("<bed>, line <n>: <note>")`` where the row cannot be encoded (a
-        character that is not DNA, or a window past a chromosome end with ``out_of_bounds="refuse"``).
+        Where the row has no prediction (a character that is not DNA, no real base, or a window
+        past a chromosome end with ``out_of_bounds="refuse"``) the window is all NaN and the note
+        is the one ``seqzoo predict`` writes for the row; else the note is "".
         """
         interval = self.intervals[i]
         batch = encode_windows(self.genome, [interval], self.seq_len, self.out_of_bounds)
         if batch.refused[0]:
-            raise ValueError(f"{self.bed}, line {interval.line}: {batch.notes[0]}")
-        return batch.x[0], int(batch.padded[0])
+            return np.full_like(batch.x[0], np.nan), int(batch.padded[0]), batch.notes[0]
+        return batch.x[0], int(batch.padded[0]), ""

@@ -45,22 +45,23 @@ def test_window_past_the_chromosome_end_is_padded_with_n_and_flagged(tmp_path, g
     np.testing.assert_array_equal(start["inputs"][3:], one_hot_dna(CHROM[:7]))
 
 
-def test_refuse_refuses_that_row_only_and_names_the_bed_line(tmp_path, genome):
+def test_refuse_keeps_that_row_with_no_input_and_the_note(tmp_path, genome):
     regions = bed(tmp_path, "chr1\t40\t50\nchr1\t96\t100\n")
     data = DNAIntervalDataset(regions, genome, seq_len=10, out_of_bounds="refuse")
     np.testing.assert_array_equal(data[0]["inputs"], one_hot_dna(CHROM[40:50]))
-    with pytest.raises(ValueError, match=r"regions.bed, line 2: the window chr1:93-103 reaches past the chromosome "
-                                         r"\(3 positions\)"):
-        data[1]
+    assert data[0]["metadata"]["note"] == ""
+    assert np.isnan(data[1]["inputs"]).all() and data[1]["inputs"].shape == (10, 4)
+    assert data[1]["metadata"]["note"].startswith("the window chr1:93-103 reaches past the chromosome (3 positions)")
+    assert data.load_all(batch_size=2)["inputs"].shape == (2, 10, 4)  # the run goes on
 
 
-def test_a_window_with_a_character_that_is_not_dna_fails_naming_the_line(tmp_path):
+def test_a_window_with_a_character_that_is_not_dna_has_no_input_and_a_note(tmp_path):
     fasta = tmp_path / "x.fa"
     fasta.write_text(">chr1\n" + CHROM[:60] + "X" + CHROM[61:] + "\n")
     data = DNAIntervalDataset(bed(tmp_path, "chr1\t0\t10\nchr1\t55\t65\n"), fasta, seq_len=10)
     assert data[0]["metadata"]["padded"] == 0
-    with pytest.raises(ValueError, match=r"regions.bed, line 2: the window chr1:55-65 holds characters that are not"):
-        data[1]
+    assert np.isnan(data[1]["inputs"]).all()
+    assert data[1]["metadata"]["note"] == "the window chr1:55-65 holds characters that are not DNA bases or IUPAC codes"
 
 
 def test_missing_chromosome_names_both_spellings_and_the_line(tmp_path, genome):
@@ -88,7 +89,7 @@ def test_protein_records_that_cannot_be_predicted_keep_their_row(tmp_path):
     assert "non-standard residue 'X' at position 3" in rows[3]["reason"]
     assert "exceeds" in rows[4]["reason"]
     np.testing.assert_array_equal(data[0]["inputs"], data[1]["inputs"])  # case and trailing '*'
-    assert not data[3]["inputs"].any()
+    assert (data[3]["inputs"] == -1).all()  # marked as no sequence, not an all-padding protein
 
 
 def test_protein_duplicate_ids_and_non_fasta_are_errors(tmp_path):
@@ -100,3 +101,29 @@ def test_protein_duplicate_ids_and_non_fasta_are_errors(tmp_path):
     text.write_text("hello\n>a\nMKV\n")
     with pytest.raises(ValueError, match=r"notes.txt, line 1"):
         ProteinDataset(text)
+
+
+def test_kipoi_pipeline_gives_no_value_where_seqzoo_predict_gives_none(tmp_path, kipoi_home, monkeypatch):
+    """Through the real kipoi: every protein the CLI marks valid = 0 is NaN, the others the CLI's numbers."""
+    import kipoi
+    import pandas as pd
+
+    from seqzoo.cli import main
+    from seqzoo.zoo.spec import find_model
+
+    monkeypatch.setenv("HOME", str(kipoi_home))
+    records = {"ok": "MKVLAAGIVGLLLAQSEW", "empty": "", "x": "MKXVLA", "u": "MKUVLA", "stop_only": "*",
+               "internal_stop": "MK*VLA", "non_ascii": "MKVéLA", "long": "A" * 1201,
+               "lower_stop": "mkvlaagivglllaqsew*"}
+    fasta = tmp_path / "proteins.fa"
+    fasta.write_text("".join(f">{name}\n{seq}\n" for name, seq in records.items()), encoding="utf-8")
+    out = tmp_path / "cli.tsv"
+    assert main(["predict", "DeepSol", "--fasta", str(fasta), "-o", str(out), "--quiet"]) == 0
+    cli = pd.read_csv(out, sep="\t", keep_default_na=False, na_values=["nan", ""])
+    assert list(cli["valid"]) == [1, 0, 0, 0, 0, 0, 0, 0, 1]
+    model = kipoi.get_model(str(find_model("DeepSol")), source="dir")
+    preds = model.pipeline.predict({"fasta_file": str(fasta)}, batch_size=4)
+    assert preds.shape == (len(records), 1)
+    np.testing.assert_array_equal(np.isnan(preds[:, 0]), cli["valid"].to_numpy() == 0)
+    valid = cli["valid"].to_numpy() == 1
+    np.testing.assert_allclose(preds[valid, 0], cli.loc[valid, "soluble"].to_numpy(float), atol=1e-6)

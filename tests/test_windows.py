@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import seqzoo
+from seqzoo.cli import main
 from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot
 from seqzoo.interpret import attributions, explain_region
 from seqzoo.io.genome import Genome
@@ -46,6 +47,7 @@ ROWS = [
     (7, "chr1", 1150, 1250, "invalid", "+"),              # window 900-1500 holds the 'X'
     (8, "chr2", 200, 300, "both_ends_minus", "-"),        # window -50-550: 50 + 50 padded
     (9, "chr1", 800, 900, "plain", "+"),                  # window 550-1150
+    (10, "chr1", 5000, 5100, "beyond_end", "+"),          # window 4750-5350: no real base, 600 padded
 ]
 BAD_CHARACTER = {"invalid": "the window chr1:900-1500 holds characters that are not DNA bases or IUPAC codes"}
 PAST_END = {
@@ -58,9 +60,13 @@ PAST_END = {
 }
 
 
+NO_BASE = {"beyond_end": "the window chr1:4750-5350 holds no base A, C, G or T (600 positions past the "
+                         "chromosome end, the others N); not predicted"}
+
+
 def expected_notes(out_of_bounds: str) -> list[str]:
     """The note of every row under the rules (empty: the row is encoded)."""
-    return [BAD_CHARACTER.get(name, PAST_END.get(name, "") if out_of_bounds == "refuse" else "")
+    return [BAD_CHARACTER.get(name) or NO_BASE.get(name) or (PAST_END.get(name, "") if out_of_bounds == "refuse" else "")
             for *_, name, _ in ROWS]
 
 
@@ -68,10 +74,9 @@ def by_hand(chrom: str, start: int, end: int, strand: str) -> tuple[np.ndarray, 
     """The rules written out: the centred window, N outside the chromosome, '-' reverse complemented."""
     seq = CHROMS[chrom]
     lo = (start + end) // 2 - SEQ_LEN // 2
-    hi = lo + SEQ_LEN
-    window = "N" * max(0, -lo) + seq[max(lo, 0):min(hi, len(seq))] + "N" * max(0, hi - len(seq))
+    window = "".join(seq[p] if 0 <= p < len(seq) else "N" for p in range(lo, lo + SEQ_LEN))
     x = one_hot_dna(window)
-    return (reverse_complement_one_hot(x) if strand == "-" else x), max(0, -lo) + max(0, hi - len(seq))
+    return (reverse_complement_one_hot(x) if strand == "-" else x), sum(not 0 <= p < len(seq) for p in range(lo, lo + SEQ_LEN))
 
 
 @pytest.fixture
@@ -149,13 +154,12 @@ def test_dataloader_and_predict_give_the_same_rows_and_verdicts(files, dataloade
     columns = list(basset.columns)
     for i, (line, *_, name, _) in enumerate(ROWS):
         note = table.loc[i, "note"]
-        if note:  # predict: no values and the note; the dataloader: that note, naming the BED line
-            assert table.loc[i, columns].isna().all(), name
-            with pytest.raises(ValueError) as err:
-                data[i]
-            assert str(err.value) == f"{bed}, line {line}: {note}"
-            continue
         item = data[i]
+        assert item["metadata"]["note"] == note, name
+        if note:  # predict: no values and the note; the dataloader: no input (all NaN) and that note
+            assert table.loc[i, columns].isna().all(), name
+            assert np.isnan(item["inputs"]).all(), name
+            continue
         np.testing.assert_array_equal(item["inputs"], x[i], err_msg=name)
         assert item["metadata"]["padded"] == padded[i] == table.loc[i, "padded"], name
         ranges = item["metadata"]["ranges"]
@@ -174,10 +178,34 @@ def test_the_dataloader_through_kipoi_applies_the_same_rules(files, dataloaders,
     data = factory(intervals_file=str(bed), fasta_file=str(fasta), seq_len=SEQ_LEN, out_of_bounds="refuse")
     x, padded, _, notes = windows_of(bed, fasta, "refuse")
     np.testing.assert_array_equal(data[1]["inputs"], x[1])
-    with pytest.raises(ValueError, match=f"edges.bed, line 5: {notes[2]}".replace("(", r"\(").replace(")", r"\)")):
-        data[2]
-    with pytest.raises(ValueError, match="edges.bed, line 7: the window chr1:900-1500 holds characters"):
-        data[4]
+    for i in (2, 4, 7):  # past an end, not DNA, no real base: no input and predict's note
+        assert np.isnan(data[i]["inputs"]).all() and data[i]["metadata"]["note"] == notes[i] != ""
+
+
+@pytest.mark.parametrize("out_of_bounds", ["pad", "refuse"])
+@pytest.mark.kipoi
+def test_kipoi_pipeline_keeps_every_row_and_gives_no_value_where_the_cli_gives_none(files, tmp_path, kipoi_home,
+                                                                                       monkeypatch, out_of_bounds):
+    """The same verdicts from `seqzoo predict` and kipoi's pipeline.predict (the real kipoi): one
+    rule for a row without a prediction, refused or with no real base; the kipoi run goes on."""
+    import kipoi
+
+    monkeypatch.setenv("HOME", str(kipoi_home))
+    fasta, bed = files
+    out = tmp_path / "cli.tsv"
+    assert main(["predict", "Basset", "--fasta", str(fasta), "--bed", str(bed), "-o", str(out),
+                 "--out-of-bounds", out_of_bounds, "--quiet"]) == 0
+    table = read_tsv(out)
+    assert list(table["note"]) == expected_notes(out_of_bounds)
+    model = kipoi.get_model(str(REPO / "models" / "Basset"), source="dir")
+    preds = model.pipeline.predict({"intervals_file": str(bed), "fasta_file": str(fasta),
+                                    "out_of_bounds": out_of_bounds}, batch_size=3)
+    assert preds.shape == (len(ROWS), len(table.columns) - 7)
+    no_value = table["note"].to_numpy() != ""
+    np.testing.assert_array_equal(np.isnan(preds).all(axis=1), no_value)
+    assert not np.isnan(preds[~no_value]).any()
+    columns = list(table.columns[7:])
+    np.testing.assert_allclose(preds[~no_value], table.loc[~no_value, columns].to_numpy(float), atol=1e-5)
 
 
 @pytest.mark.kipoi
@@ -225,6 +253,19 @@ def test_explain_pads_and_says_so_or_refuses(files, basset):
         explain_region(basset, fasta, "chr1:1150-1250", 0, ism=False)
     with pytest.raises(ValueError, match="strand must be"):
         explain_region(basset, fasta, "chr1:800-900", 0, strand="x")
+
+
+@pytest.mark.parametrize("out_of_bounds", ["pad", "refuse"])
+def test_explain_draws_nothing_for_a_window_with_no_real_base(files, basset, tmp_path, capsys, out_of_bounds):
+    fasta, _ = files
+    with pytest.raises(ValueError, match=f"region chr1:5000-5100: {NO_BASE['beyond_end']}".replace("(", r"\(")
+                       .replace(")", r"\)")):
+        explain_region(basset, fasta, "chr1:5000-5100", 0, ism=False,
+                       out_of_bounds=out_of_bounds)
+    figure = tmp_path / "fig.png"
+    assert main(["explain", "Basset", "--fasta", str(fasta), "--region", "chr1:5000-5100", "--target", "0",
+                 "--no-ism", "--out-of-bounds", out_of_bounds, "-o", str(figure)]) == 2
+    assert "holds no base A, C, G or T" in capsys.readouterr().err and not figure.exists()
 
 
 def test_explain_on_the_minus_strand_sees_the_reverse_complement_and_maps_back_to_the_genome(files, basset):

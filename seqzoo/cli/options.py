@@ -55,9 +55,18 @@ def add_model_run(p: argparse.ArgumentParser) -> None:
 
 def add_out_of_bounds(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-of-bounds", default="pad", choices=["pad", "refuse"],
-                   help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row")
+                   help="windows past a chromosome end: pad with N (counted in 'padded') or refuse the row (kept, "
+                        "with a note and no values); a window with no base A, C, G or T is never predicted")
 
 
 def add_targets(p: argparse.ArgumentParser) -> None:
     p.add_argument("--targets", metavar="NAME,...", help="output only these targets: names or glob patterns "
                                                          "(e.g. ABF2,WRKY*); default all")
+
+
+def add_trust_code(p: argparse.ArgumentParser) -> None:
+    """The one ``--trust-code`` flag (check, publish, install): see ``seqzoo.zoo.trust``."""
+    p.add_argument("--trust-code", action="store_true",
+                   help="import and run code a model directory names or carries (a model class or dataloader "
+                        "other than seqzoo's, .py files) and accept pickles or full Keras models; refused by "
+                        "default. Hashes and YAML tags are checked either way")

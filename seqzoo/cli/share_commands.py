@@ -3,23 +3,19 @@
 import argparse
 import sys
 
+from seqzoo.cli import options
+
 
 def publish_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="zoo model name or model directory (e.g. the output of seqzoo export-dna)")
     p.add_argument("store", help="store URI: a folder, file://, s3://, gs://, hf:// (http(s):// is read-only)")
     p.add_argument("--version", help="the version to publish; must equal model.yaml's info.version")
-    _trust_code(p)
+    options.add_trust_code(p)
 
 
 def install_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ref", help="STORE/NAME[@VERSION] (no version: the newest)")
-    _trust_code(p)
-
-
-def _trust_code(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trust-code", action="store_true",
-                   help="accept a package that names code outside seqzoo or carries code, pickles or full "
-                        "Keras models (refused by default; hashes are checked either way)")
+    options.add_trust_code(p)
 
 
 def cmd_publish(args) -> int:

@@ -2,6 +2,8 @@
 
 import argparse
 
+from seqzoo.cli import options
+
 def list_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("pattern", nargs="?", default="", help="only names containing this")
     p.add_argument("--source", metavar="STORE", help="list a store's published models instead of the zoo")
@@ -19,6 +21,7 @@ def fetch_arguments(p: argparse.ArgumentParser) -> None:
 def check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="+", help="model names or directories")
     p.add_argument("--write-expect", action="store_true", help="(re)write test.expect.h5 from the current weights first")
+    options.add_trust_code(p)
 
 
 def import_weights_arguments(p: argparse.ArgumentParser) -> None:
@@ -137,8 +140,8 @@ def cmd_check(args) -> int:
     for name in args.models:
         directory = find_model(name)
         if args.write_expect:
-            print(f"{name}: wrote {write_expect(directory)}")
-        problems = check_model_dir(directory)
+            print(f"{name}: wrote {write_expect(directory, trust_code=args.trust_code)}")
+        problems = check_model_dir(directory, trust_code=args.trust_code)
         print(f"{name}: {'OK' if not problems else 'FAILED'}")
         for p in problems:
             print(f"  - {p}")

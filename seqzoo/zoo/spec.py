@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from seqzoo.zoo import stores
+from seqzoo.zoo import stores, trust
 from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
 
 #: What a model reads. DNA: one-hot windows ``(L, 4)``; protein: amino-acid tokens ``(L,)``.
@@ -171,8 +171,16 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     path = directory / "model.yaml"
     if not path.is_file():
         raise ModelSpecError(f"{directory} is not a model directory: it has no model.yaml")
+    # Every YAML file here is one kipoi may read with its unsafe loader (model.yml before
+    # model.yaml, a dataloader.yaml): a tag in any of them refuses the directory (trust module).
+    for other in trust.yaml_files(directory):
+        if other != path:
+            try:
+                trust.load_plain_yaml(other)
+            except yaml.YAMLError:
+                pass  # malformed but tag-free: no code can come of it
     try:
-        descr = yaml.safe_load(path.read_text())
+        descr = trust.load_plain_yaml(path)
     except yaml.YAMLError as e:
         raise ModelSpecError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(descr, dict):
@@ -192,6 +200,10 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
         weights_file = directory / weights
         if not weights_file.is_file():
             raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist")
+        try:
+            trust.load_plain_yaml(weights_file)
+        except yaml.YAMLError:
+            pass  # WeightsArtifact.from_yaml names the problem
         artifact = WeightsArtifact.from_yaml(weights_file)
     target_shape = _parse_shape(need(targets, "shape", "schema.targets."), f"{path} schema.targets")
     labels: tuple[str, ...] = ()
