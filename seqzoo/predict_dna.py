@@ -11,15 +11,19 @@ row has no prediction) and one column per target named by the model's labels. Th
 windows and bad rows are those of :mod:`seqzoo.windows`, shared with the kipoi dataloader.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from seqzoo.io.bed import Interval
 from seqzoo.io.genome import Genome
 from seqzoo.io.tables import open_writer
 from seqzoo.io.tracks import TrackWriter, track_format
 from seqzoo.runtime import ZooModel, predict_batch, prefetch
+from seqzoo.zoo.spec import ModelSpec
 from seqzoo.windows import (OUT_OF_BOUNDS, WindowBatch, check_bed, count_tiles, iter_tiles, iter_window_batches,
                             tile_regions)
 
@@ -48,12 +52,13 @@ def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: boo
     return rows
 
 
-def _columns(model: ZooModel, targets) -> tuple[list[int], list[str]]:
-    columns = model.spec.select_columns(targets)
-    labels = [model.columns[i] for i in columns]
+def target_columns(spec: ModelSpec, targets: str | list[str] | None) -> tuple[list[int], list[str]]:
+    """The model's output columns chosen by ``targets`` (``ModelSpec.select_columns``) and their names."""
+    columns = spec.select_columns(targets)
+    labels = [spec.columns[i] for i in columns]
     clash = sorted(set(labels) & set(LEADING_COLUMNS))
     if clash:
-        raise ValueError(f"{model.name}: target labels {clash} clash with the interval columns")
+        raise ValueError(f"{spec.name}: target labels {clash} clash with the interval columns")
     return columns, labels
 
 
@@ -76,13 +81,43 @@ def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     if track_format(output):
         raise ValueError(f"{output}: a track needs tiled windows (--tile); a BED's intervals may overlap")
-    columns, labels = _columns(model, targets)
+    columns, labels = target_columns(model.spec, targets)
     with Genome(fasta) as genome:
         total = check_bed(bed, genome)
-        with open_writer(output, LEADING_COLUMNS + labels) as writer:
-            _stream(model, genome, bed, total, writer.write, columns, labels, batch_size=batch_size, rc=rc,
+        with open_rows_output(output, labels, genome.chrom_sizes) as write:
+            _stream(model, genome, bed, total, write, columns, labels, batch_size=batch_size, rc=rc,
                     out_of_bounds=out_of_bounds, progress=progress, unit=" intervals")
     return total
+
+
+def tile_plan(genome: Genome, tile: str, step: int | None, bin_size: int) -> tuple[Iterator[Interval], int, int]:
+    """The windows ``--tile`` places (``iter_tiles``), how many, and the step used (default: the bin)."""
+    step = step or bin_size
+    regions = tile_regions(genome, tile)
+    return iter_tiles(regions, step, bin_size), count_tiles(regions, step), step
+
+
+@contextmanager
+def open_rows_output(output: str | Path, labels: list[str], chrom_sizes: dict[str, int], *,
+                     bin_size: int | None = None, step: int | None = None) -> Iterator[Callable[[dict], None]]:
+    """A function that takes output rows (``predict_rows``) and writes them to ``output``: a table,
+    or for tiled windows (``bin_size`` and ``step`` given) a track (``.bw``/``.bigwig``/``.bedgraph``)
+    holding each window's value over its bin, or over the bin's central ``step`` bp when windows
+    overlap (``step`` < bin), so that track intervals never overlap. Finished atomically."""
+    if not track_format(output):
+        with open_writer(output, LEADING_COLUMNS + labels) as writer:
+            yield writer.write
+        return
+    if bin_size is None or step is None:
+        raise ValueError(f"{output}: a track needs tiled windows (--tile); a BED's intervals may overlap")
+    trim = (bin_size - step) // 2 if step < bin_size else 0
+    cover = min(step, bin_size)
+    with TrackWriter(output, labels, chrom_sizes) as tracks:
+        def write(rows: dict) -> None:
+            starts = rows["start"] + trim
+            tracks.write(rows["chrom"], starts, starts + cover, np.stack([rows[label] for label in labels], axis=1))
+
+        yield write
 
 
 def predict_tiles(model: ZooModel, fasta: str | Path, tile: str, output: str | Path, *, step: int | None = None,
@@ -91,30 +126,15 @@ def predict_tiles(model: ZooModel, fasta: str | Path, tile: str, output: str | P
     """Predict windows tiled along ``tile`` (``"genome"``, ``CHROM:START-END`` or a BED of regions):
     one bin of the model's ``prediction_bin`` every ``step`` bp (default: the bin), the model reading
     the window centred on it. ``output`` is a table (one row per window, as ``predict_bed``) or a
-    track (``.bw``/``.bigwig``/``.bedgraph``; ``{target}`` in the name for several targets): each
-    window's value over its bin, or over the bin's central ``step`` bp when windows overlap
-    (``step`` < bin), so that track intervals never overlap. Returns the number of windows."""
+    track (``.bw``/``.bigwig``/``.bedgraph``; ``{target}`` in the name for several targets; see
+    ``open_rows_output``). Returns the number of windows."""
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     bin_size = model.spec.prediction_bin
-    step = step or bin_size
-    columns, labels = _columns(model, targets)
+    columns, labels = target_columns(model.spec, targets)
     with Genome(fasta) as genome:
-        regions = tile_regions(genome, tile)
-        total = count_tiles(regions, step)
-        if track_format(output):
-            trim = max(0, (bin_size - step) // 2) if step < bin_size else 0
-            cover = min(step, bin_size)
-            with TrackWriter(output, labels, genome.chrom_sizes) as tracks:
-                def write(rows: dict) -> None:
-                    starts = rows["start"] + trim
-                    tracks.write(rows["chrom"], starts, starts + cover,
-                                 np.stack([rows[label] for label in labels], axis=1))
-
-                _stream(model, genome, iter_tiles(regions, step, bin_size), total, write, columns, labels,
-                        batch_size=batch_size, rc=rc, out_of_bounds=out_of_bounds, progress=progress, unit=" windows")
-        else:
-            with open_writer(output, LEADING_COLUMNS + labels) as writer:
-                _stream(model, genome, iter_tiles(regions, step, bin_size), total, writer.write, columns, labels,
-                        batch_size=batch_size, rc=rc, out_of_bounds=out_of_bounds, progress=progress, unit=" windows")
+        windows, total, step = tile_plan(genome, tile, step, bin_size)
+        with open_rows_output(output, labels, genome.chrom_sizes, bin_size=bin_size, step=step) as write:
+            _stream(model, genome, windows, total, write, columns, labels, batch_size=batch_size, rc=rc,
+                    out_of_bounds=out_of_bounds, progress=progress, unit=" windows")
     return total

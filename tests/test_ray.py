@@ -71,3 +71,31 @@ def test_cli_ray_engine(local_ray, inputs, tmp_path):
     assert main(["predict", "Basset", "--engine", "ray", "--fasta", str(fasta), "--bed", str(bed),
                  "-o", str(out), "--quiet", "--batch-size", "64"]) == 0
     assert len(pd.read_csv(out, sep="\t")) == 300
+
+
+def test_ray_engine_tiles_to_the_same_track_and_table(local_ray, inputs, tmp_path):
+    import pyBigWig
+
+    from seqzoo.distributed import predict_ray
+    from seqzoo.predict_dna import predict_tiles
+
+    fasta, _ = inputs
+    regions = tmp_path / "regions.bed"
+    regions.write_text("chr1\t0\t2600\nchr2\t1000\t3000\n")  # shards cross from chr1 into chr2
+    model = seqzoo.get_model("Basset", device="cpu")  # no narrower bin: step = input length, 600
+    options = dict(step=150, batch_size=4, targets="8988T*,A549*", progress=False)
+    predict_tiles(model, fasta, str(regions), tmp_path / "local.tsv", **options)
+    n = predict_ray("Basset", fasta, tmp_path / "ray.tsv", tile=str(regions), batches_per_shard=3, workers=2, **options)
+    assert n == 18 + 14
+    assert (tmp_path / "ray.tsv").read_bytes() == (tmp_path / "local.tsv").read_bytes()
+
+    predict_tiles(model, fasta, str(regions), tmp_path / "local_{target}.bw", **options)
+    predict_ray("Basset", fasta, tmp_path / "ray_{target}.bw", tile=str(regions), batches_per_shard=3, workers=2,
+                **options)
+    tracks = sorted(p.name for p in tmp_path.glob("ray_*.bw"))
+    assert len(tracks) >= 2
+    for name in tracks:
+        with pyBigWig.open(str(tmp_path / name)) as a, pyBigWig.open(str(tmp_path / name.replace("ray_", "local_"))) as b:
+            for chrom, size in b.chroms().items():
+                assert a.intervals(chrom) == b.intervals(chrom)
+                assert all(start < end <= size for start, end, _ in b.intervals(chrom))  # chr2 ends at 3000

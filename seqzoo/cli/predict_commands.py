@@ -114,17 +114,17 @@ def cmd_predict(args) -> int:
         raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed, or --tile")
     if args.step is not None and not args.tile:
         raise ValueError("--step is for --tile")
-    if args.engine == "ray" and (args.tile or args.targets):
-        raise ValueError("--engine ray takes --bed and every target (tiling and --targets run locally for now)")
     if args.engine == "ray":
-        from seqzoo.distributed import predict_bed_ray
+        from seqzoo.distributed import predict_ray
 
         if args.weights:
             raise ValueError("--engine ray runs the model directory's own weights; --weights is for the local engine")
-        n = predict_bed_ray(str(spec.directory), args.fasta, args.bed, args.output, precision=args.precision,
-                            batch_size=args.batch_size, rc=args.rc, out_of_bounds=args.out_of_bounds,
-                            workers=args.workers, address=args.ray_address, progress=not args.quiet)
-        print(f"wrote {n} rows x {len(spec.columns)} targets to {args.output}", file=sys.stderr)
+        n = predict_ray(str(spec.directory), args.fasta, args.output, bed=args.bed, tile=args.tile, step=args.step,
+                        targets=args.targets, precision=args.precision, batch_size=args.batch_size, rc=args.rc,
+                        out_of_bounds=args.out_of_bounds, workers=args.workers, address=args.ray_address,
+                        progress=not args.quiet)
+        targets = len(spec.select_columns(args.targets))
+        print(f"wrote {n} {'windows' if args.tile else 'rows'} x {targets} targets to {args.output}", file=sys.stderr)
         return 0
     from seqzoo.predict_dna import predict_bed, predict_tiles
 

@@ -70,10 +70,12 @@ class TrackWriter(AtomicOutput):
 
     def write(self, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
         """Append intervals (in order) with ``values`` of shape ``(n, n_targets)``; an interval is
-        clipped at its chromosome's end."""
+        clipped at its chromosome's end, and left out when it lies wholly past it (the central
+        stretch of a window reaching past the end)."""
         ends = np.minimum(ends, [self.sizes[c] for c in chroms])
+        inside = np.asarray(starts) < ends
         for j, f in enumerate(self.files):
-            keep = ~np.isnan(values[:, j])
+            keep = ~np.isnan(values[:, j]) & inside
             c, s, e, v = chroms[keep], starts[keep], ends[keep], values[keep, j].astype(np.float64)
             if not len(c):
                 continue
