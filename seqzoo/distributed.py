@@ -21,9 +21,9 @@ from tqdm import tqdm
 
 from seqzoo.io.genome import Genome
 from seqzoo.io.bed import Interval, iter_bed
-from seqzoo.predict_dna import LEADING_COLUMNS, predict_rows
+from seqzoo.predict_dna import LEADING_COLUMNS, check_batch_size, predict_rows
 from seqzoo.windows import OUT_OF_BOUNDS, check_bed, encode_windows
-from seqzoo.io.tables import open_writer
+from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 
 INTERVAL_FIELDS = ("chrom", "start", "end", "name", "strand", "line")
 
@@ -61,19 +61,22 @@ def _shards(bed: str | Path, size: int):
 def predict_bed_ray(model: str, fasta: str | Path, bed: str | Path, output: str | Path, *,
                     weights=None, precision: str = "float32", batch_size: int = 256, rc: bool = False,
                     out_of_bounds: str = "pad", batches_per_shard: int = 8, workers: int | None = None,
-                    address: str | None = None, progress: bool = True) -> int:
+                    address: str | None = None, progress: bool = True, overwrite: bool = True) -> int:
     """Predict every interval of ``bed`` on Ray and write the rows to ``output`` in input order.
 
     ``model`` is a zoo model name or a model directory path (resolved on every worker).
     ``address`` is a Ray cluster address (``"auto"`` for a running one); without it and with
-    no Ray initialised, a local Ray instance is started. Returns the row count.
+    no Ray initialised, a local Ray instance is started. Returns the row count. The output is
+    checked and finished as by ``seqzoo.predict_dna.predict_bed``.
     """
     import ray
 
     from seqzoo.zoo.spec import find_model, load_spec
 
+    check_batch_size(batch_size)
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
+    check_output(output, inputs=[fasta, bed], overwrite=overwrite, formats=TABLE_FORMATS)
     model = str(find_model(model))  # a path every worker resolves the same way
     fasta, bed = str(Path(fasta).resolve()), str(Path(bed).resolve())
     with Genome(fasta) as genome:
@@ -90,11 +93,13 @@ def predict_bed_ray(model: str, fasta: str | Path, bed: str | Path, output: str 
         ShardPredictor, batch_size=1, concurrency=n_workers,
         fn_constructor_kwargs=dict(model=model, weights=weights, precision=precision, fasta=fasta,
                                    batch_size=batch_size, rc=rc, out_of_bounds=out_of_bounds))
-    with open_writer(output, LEADING_COLUMNS + labels) as writer, \
+    with open_writer(output, LEADING_COLUMNS + labels, overwrite=overwrite) as writer, \
             tqdm(total=total, unit=" intervals", disable=not progress) as bar:
         for shard in predicted.iter_batches(batch_size=1, batch_format="numpy"):
             rows = {k: np.asarray(v[0]) for k, v in shard.items()}
             writer.write(rows)
             bar.update(len(rows["chrom"]))
+        if writer.rows != total:  # report only rows written: a shortfall drops the output
+            raise RuntimeError(f"{output}: wrote {writer.rows} rows of {total}; the output was not kept")
     return total
 
