@@ -8,9 +8,10 @@ light at import (handlers import what they need when they run), so ``seqzoo --he
 In a command module, command ``train-dna`` is declared by ``train_dna_arguments(parser)`` and run
 by ``cmd_train_dna(args)``.
 
-While a command runs, SIGTERM (what batch schedulers and ``kill`` send) raises :class:`Terminated`,
-a ``KeyboardInterrupt`` like Ctrl-C's, so every ``with`` block unwinds: unfinished outputs are
-deleted, and the command exits with 128 + the signal's number (143, or 130 for Ctrl-C).
+While a command runs, SIGTERM (what batch schedulers and ``kill`` send) and SIGHUP (a closed
+terminal) raise :class:`Terminated`, a ``KeyboardInterrupt`` like Ctrl-C's, so every ``with``
+block unwinds: unfinished outputs are deleted, and the command exits with 128 + the signal's
+number (143 for SIGTERM, 130 for Ctrl-C).
 """
 
 import argparse
@@ -107,26 +108,32 @@ def _chosen_command(argv: list[str]) -> str | None:
 
 
 class Terminated(KeyboardInterrupt):
-    """A SIGTERM, raised where the program is, so that it cleans up as it does for Ctrl-C."""
+    """SIGTERM or SIGHUP, raised where the program is, so that it cleans up as it does for Ctrl-C."""
 
-    signum = signal.SIGTERM
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _raise_terminated(signum, frame):
-    raise Terminated()
+    raise Terminated(signum)
 
 
 @contextlib.contextmanager
-def _sigterm_raises():
-    """SIGTERM raises :class:`Terminated` inside the block (main thread only: signals reach it alone)."""
+def _signals_raise():
+    """SIGTERM and SIGHUP raise :class:`Terminated` inside the block (main thread only: signals
+    reach it alone), unless they are ignored; the previous handlers come back after it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    # a signal set to be ignored (SIGHUP under nohup) stays ignored
+    previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     args.argv = argv  # recorded by training and export commands (options.command_line)
     try:
-        with _sigterm_raises():
+        with _signals_raise():
             return _attribute(args.command, prefix="cmd_")(args)
     except (ValueError, LookupError, OSError, RuntimeError) as e:
         print(f"seqzoo {args.command}: error: {e}", file=sys.stderr)
