@@ -298,7 +298,7 @@ class Genome:
         try:
             for index in (fai, gzi):
                 if index is not None:
-                    index.unlink()
+                    index.unlink(missing_ok=True)  # another process may have deleted it first
         except OSError as err:
             raise ValueError(f"{stale} do(es) not describe {self.path} ({problem}): an index of another version of "
                              f"the file; it cannot be deleted to rebuild it ({err}). Delete it, or use a copy of the "
