@@ -24,7 +24,9 @@ from tqdm import tqdm
 
 from seqzoo.io.genome import Genome
 from seqzoo.io.bed import Interval, iter_bed
-from seqzoo.predict_dna import open_rows_output, predict_rows, target_columns
+from seqzoo.io.tables import TABLE_FORMATS, check_output
+from seqzoo.io.tracks import track_format
+from seqzoo.predict_dna import check_batch_size, check_step, open_rows_output, predict_rows, target_columns
 from seqzoo.windows import OUT_OF_BOUNDS, check_bed, count_tiles, encode_windows, iter_tiles, tile_regions
 
 INTERVAL_FIELDS = ("chrom", "start", "end", "name", "strand", "line")
@@ -85,14 +87,15 @@ def predict_ray(model: str, fasta: str | Path, output: str | Path, *, bed: str |
                 tile: str | None = None, step: int | None = None, targets: str | list[str] | None = None,
                 weights=None, precision: str = "float32", batch_size: int = 256, rc: bool = False,
                 out_of_bounds: str = "pad", batches_per_shard: int = 8, workers: int | None = None,
-                address: str | None = None, progress: bool = True) -> int:
+                address: str | None = None, progress: bool = True, overwrite: bool = True) -> int:
     """Predict every interval of ``bed``, or the windows tiled along ``tile`` (as
     ``predict_dna.predict_tiles``: ``step``, tracks), on Ray, and write the rows of ``targets``
     (default all) to ``output`` in input order. Returns the number of rows (windows).
 
     ``model`` is a zoo model name or a model directory path (resolved on every worker).
     ``address`` is a Ray cluster address (``"auto"`` for a running one); without it and with
-    no Ray initialised, a local Ray instance is started.
+    no Ray initialised, a local Ray instance is started. The output is checked and finished as by
+    ``seqzoo.predict_dna.predict_bed``.
     """
     import ray
 
@@ -102,8 +105,12 @@ def predict_ray(model: str, fasta: str | Path, output: str | Path, *, bed: str |
         raise ValueError("give the intervals as bed= or the regions to tile as tile=, not both")
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
-    if batch_size < 1 or batches_per_shard < 1:
-        raise ValueError(f"batch_size and batches_per_shard must be at least 1 (got {batch_size}, {batches_per_shard})")
+    check_batch_size(batch_size)
+    check_batch_size(batches_per_shard)
+    check_step(step)
+    inputs = [fasta, bed if bed is not None else tile]
+    if not track_format(output):
+        check_output(output, inputs=inputs, overwrite=overwrite, formats=TABLE_FORMATS)
     model = str(find_model(model))  # a path every worker resolves the same way
     spec = load_spec(model)
     columns, labels = target_columns(spec, targets)
@@ -130,7 +137,8 @@ def predict_ray(model: str, fasta: str | Path, output: str | Path, *, bed: str |
         ShardPredictor, batch_size=1, concurrency=n_workers,
         fn_constructor_kwargs=dict(model=model, weights=weights, precision=precision, fasta=fasta,
                                    batch_size=batch_size, rc=rc, out_of_bounds=out_of_bounds, columns=columns))
-    with open_rows_output(output, labels, chrom_sizes, **tiling) as write, \
+    with open_rows_output(output, labels, chrom_sizes, total=total, overwrite=overwrite, inputs=inputs,
+                          **tiling) as write, \
             tqdm(total=total, unit=" windows" if tile else " intervals", disable=not progress) as bar:
         for shard in predicted.iter_batches(batch_size=1, batch_format="numpy"):
             rows = {k: np.asarray(v[0]) for k, v in shard.items()}

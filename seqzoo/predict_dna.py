@@ -11,6 +11,7 @@ row has no prediction) and one column per target named by the model's labels. Th
 windows and bad rows are those of :mod:`seqzoo.windows`, shared with the kipoi dataloader.
 """
 
+import numbers
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from seqzoo.io.bed import Interval
 from seqzoo.io.genome import Genome
-from seqzoo.io.tables import open_writer
+from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 from seqzoo.io.tracks import TrackWriter, track_format
 from seqzoo.runtime import ZooModel, predict_batch, prefetch
 from seqzoo.zoo.spec import ModelSpec
@@ -28,6 +29,14 @@ from seqzoo.windows import (OUT_OF_BOUNDS, WindowBatch, check_bed, count_tiles, 
                             tile_regions)
 
 LEADING_COLUMNS = ["chrom", "start", "end", "name", "strand", "padded", "note"]
+
+
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` if it is an integer of at least 1; a ValueError otherwise (0 would predict nothing
+    and -1 fail deep inside the batching)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer of at least 1; got {batch_size!r}")
+    return int(batch_size)
 
 
 def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: bool = False,
@@ -74,67 +83,99 @@ def _stream(model: ZooModel, genome: Genome, intervals, total: int, writer, colu
 
 def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str | Path, *,
                 batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
-                targets: str | list[str] | None = None, progress: bool = True) -> int:
+                targets: str | list[str] | None = None, progress: bool = True, overwrite: bool = True) -> int:
     """Predict every interval of ``bed`` and write the rows to ``output``; return the row count.
-    ``targets`` (names or glob patterns) selects output columns (``ModelSpec.select_columns``)."""
+    ``targets`` (names or glob patterns) selects output columns (``ModelSpec.select_columns``).
+    The output is checked before any work (``seqzoo.io.tables.check_output``: never an input,
+    an existing file only with ``overwrite``) and appears only when complete."""
+    check_batch_size(batch_size)
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     if track_format(output):
         raise ValueError(f"{output}: a track needs tiled windows (--tile); a BED's intervals may overlap")
+    check_output(output, inputs=[fasta, bed], overwrite=overwrite, formats=TABLE_FORMATS)
     columns, labels = target_columns(model.spec, targets)
     with Genome(fasta) as genome:
         total = check_bed(bed, genome)
-        with open_rows_output(output, labels, genome.chrom_sizes) as write:
+        with open_rows_output(output, labels, genome.chrom_sizes, total=total, overwrite=overwrite,
+                              inputs=[fasta, bed]) as write:
             _stream(model, genome, bed, total, write, columns, labels, batch_size=batch_size, rc=rc,
                     out_of_bounds=out_of_bounds, progress=progress, unit=" intervals")
     return total
 
 
+def check_step(step) -> None:
+    """``step`` must be None (the default) or an integer of at least 1."""
+    if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1):
+        raise ValueError(f"step must be an integer of at least 1 (bp); got {step!r}")
+
+
 def tile_plan(genome: Genome, tile: str, step: int | None, bin_size: int) -> tuple[Iterator[Interval], int, int]:
     """The windows ``--tile`` places (``iter_tiles``), how many, and the step used (default: the bin)."""
+    check_step(step)
     step = step or bin_size
     regions = tile_regions(genome, tile)
     return iter_tiles(regions, step, bin_size), count_tiles(regions, step), step
 
 
 @contextmanager
-def open_rows_output(output: str | Path, labels: list[str], chrom_sizes: dict[str, int], *,
-                     bin_size: int | None = None, step: int | None = None) -> Iterator[Callable[[dict], None]]:
+def open_rows_output(output: str | Path, labels: list[str], chrom_sizes: dict[str, int], *, total: int,
+                     bin_size: int | None = None, step: int | None = None, overwrite: bool = True,
+                     inputs=()) -> Iterator[Callable[[dict], None]]:
     """A function that takes output rows (``predict_rows``) and writes them to ``output``: a table,
     or for tiled windows (``bin_size`` and ``step`` given) a track (``.bw``/``.bigwig``/``.bedgraph``)
     holding each window's value over its bin, or over the bin's central ``step`` bp when windows
-    overlap (``step`` < bin), so that track intervals never overlap. Finished atomically."""
+    overlap (``step`` < bin), so that track intervals never overlap. The output appears only when
+    complete and when all ``total`` rows were written (a run reports only rows it wrote)."""
+    written = 0
     if not track_format(output):
-        with open_writer(output, LEADING_COLUMNS + labels) as writer:
+        with open_writer(output, LEADING_COLUMNS + labels, overwrite=overwrite) as writer:
             yield writer.write
+            _check_count(writer.rows, total, output)
         return
     if bin_size is None or step is None:
         raise ValueError(f"{output}: a track needs tiled windows (--tile); a BED's intervals may overlap")
     trim = (bin_size - step) // 2 if step < bin_size else 0
     cover = min(step, bin_size)
-    with TrackWriter(output, labels, chrom_sizes) as tracks:
+    with TrackWriter(output, labels, chrom_sizes, overwrite=overwrite, inputs=inputs) as tracks:
         def write(rows: dict) -> None:
+            nonlocal written
             starts = rows["start"] + trim
             tracks.write(rows["chrom"], starts, starts + cover, np.stack([rows[label] for label in labels], axis=1))
+            written += len(starts)
 
         yield write
+        _check_count(written, total, output)
+
+
+def _check_count(written: int, expected: int, output) -> None:
+    """A run reports only rows it wrote: a shortfall aborts the output instead."""
+    if written != expected:
+        raise RuntimeError(f"{output}: wrote {written} rows of {expected}; the output was not kept")
 
 
 def predict_tiles(model: ZooModel, fasta: str | Path, tile: str, output: str | Path, *, step: int | None = None,
                   batch_size: int = 256, rc: bool = False, out_of_bounds: str = "pad",
-                  targets: str | list[str] | None = None, progress: bool = True) -> int:
+                  targets: str | list[str] | None = None, progress: bool = True, overwrite: bool = True) -> int:
     """Predict windows tiled along ``tile`` (``"genome"``, ``CHROM:START-END`` or a BED of regions):
     one bin of the model's ``prediction_bin`` every ``step`` bp (default: the bin), the model reading
     the window centred on it. ``output`` is a table (one row per window, as ``predict_bed``) or a
     track (``.bw``/``.bigwig``/``.bedgraph``; ``{target}`` in the name for several targets; see
-    ``open_rows_output``). Returns the number of windows."""
+    ``open_rows_output``). Returns the number of windows. Outputs are checked and finished as in
+    :func:`predict_bed`."""
+    check_batch_size(batch_size)
+    check_step(step)
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     bin_size = model.spec.prediction_bin
+    inputs = [fasta, tile]  # tile may name a BED of regions
+    if not track_format(output):
+        check_output(output, inputs=inputs, overwrite=overwrite, formats=TABLE_FORMATS)
     columns, labels = target_columns(model.spec, targets)
     with Genome(fasta) as genome:
         windows, total, step = tile_plan(genome, tile, step, bin_size)
-        with open_rows_output(output, labels, genome.chrom_sizes, bin_size=bin_size, step=step) as write:
+        with open_rows_output(output, labels, genome.chrom_sizes, total=total, bin_size=bin_size, step=step,
+                              overwrite=overwrite, inputs=inputs) as write:
             _stream(model, genome, windows, total, write, columns, labels, batch_size=batch_size, rc=rc,
                     out_of_bounds=out_of_bounds, progress=progress, unit=" windows")
     return total

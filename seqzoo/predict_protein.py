@@ -15,11 +15,12 @@ least :data:`THRESHOLD`, 0 below it; no value when not valid).
 
 The table is written by :func:`seqzoo.io.tables.open_writer`, like every seqzoo output, so the
 format follows the output name: ``.parquet`` (Parquet), ``.h5``/``.hdf5`` (HDF5, one dataset per
-column), anything else tab-separated text. The ``predicted_class`` of a row that was not
+column), ``.tsv``/``.txt``/``.tsv.gz`` (tab-separated text, gzip for ``.gz``), ``.csv``/``.csv.gz``;
+any other extension is refused before anything is read. The ``predicted_class`` of a row that was not
 predicted is empty in TSV and null in Parquet; HDF5 has no null integer, so there it is
 :data:`~seqzoo.io.tables.HDF5_MISSING_INT` (-1), the dataset's ``missing_value`` attribute says
-so, and ``valid`` is 0 on that row. The file is written as ``<output>.partial`` and renamed only
-when complete; on any error the partial file is deleted and nothing is left behind.
+so, and ``valid`` is 0 on that row. The file is written under a temporary name of this run and
+renamed only when complete; on any error the temporary file is deleted and nothing is left behind.
 
 Bad input (see ``encode_protein`` and ``iter_fasta``): lower case is upper-cased and one trailing
 ``*`` removed; an empty record, a residue outside the 20 standard ones (X, B, Z, U, O, an internal
@@ -30,6 +31,7 @@ file and line(s), and no output file is left.
 
 from __future__ import annotations
 
+import numbers
 import os
 from itertools import islice
 from pathlib import Path
@@ -39,7 +41,7 @@ import numpy as np
 
 from seqzoo.encoding import encode_protein
 from seqzoo.io.proteins import FastaRecord, iter_fasta
-from seqzoo.io.tables import open_writer
+from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 
 __all__ = ["THRESHOLD", "output_columns", "predict_fasta"]
 
@@ -102,6 +104,7 @@ def predict_fasta(
     batch_size: int = 64,
     chunk_size: int = 4096,
     progress: bool = True,
+    overwrite: bool = True,
 ) -> int:
     """Predict every record of a protein FASTA file and write one row per record (module docstring).
 
@@ -109,12 +112,15 @@ def predict_fasta(
         predict: maps an int32 token batch ``(N, max_len)`` to probabilities ``(N, len(labels))``,
             e.g. ``ZooModel.predict_on_batch``.
         fasta: plain or gzipped protein FASTA.
-        output: ``.parquet`` for Parquet, ``.h5``/``.hdf5`` for HDF5, anything else for TSV.
+        output: ``.parquet`` (Parquet), ``.h5``/``.hdf5`` (HDF5), ``.tsv``/``.txt``, ``.tsv.gz``, ``.csv``
+            or ``.csv.gz`` (``seqzoo.io.tables.TABLE_FORMATS``; another extension is a ValueError).
         max_len: the model's input length; longer sequences are reported as not predictable.
         labels: the model's target names (probability column names).
         batch_size: records per model call.
         chunk_size: records read, predicted and written at a time.
         progress: show a progress bar (records) on stderr.
+        overwrite: replace an existing ``output`` (else FileExistsError, before any work). The
+            output is never the input FASTA (ValueError).
 
     Returns:
         The number of rows written.
@@ -125,9 +131,13 @@ def predict_fasta(
     """
     from tqdm import tqdm
 
+    for name, value in (("batch_size", batch_size), ("chunk_size", chunk_size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be an integer of at least 1; got {value!r}")
+    check_output(output, inputs=[fasta], overwrite=overwrite, formats=TABLE_FORMATS)
     labels = list(labels)
     n_rows = 0
-    with open_writer(output, output_columns(labels)) as writer, \
+    with open_writer(output, output_columns(labels), overwrite=overwrite) as writer, \
             tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
         for chunk in _chunks(iter_fasta(fasta), chunk_size):
             writer.write(_rows(_predict_chunk(predict, chunk, max_len, len(labels), batch_size), labels))

@@ -44,7 +44,8 @@ from tqdm import tqdm
 from seqzoo.encoding import one_hot_codes
 from seqzoo.io.genome import Genome
 from seqzoo.io.bed import iter_lines
-from seqzoo.io.tables import open_writer
+from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
+from seqzoo.io.vcf import VCF_FORMATS, InfoField, VCFWriter, info_id, is_vcf_output
 from seqzoo.windows import chromosome_problem, invalid_dna
 
 if TYPE_CHECKING:  # the runtime (keras) is imported when scoring starts, not when the CLI declares options
@@ -56,6 +57,8 @@ __all__ = ["SCORES", "NULL_STATS", "NullEffects", "VariantAllele", "draw_null", 
 LEADING_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "line", "note"]
 SCORES = ("ref", "alt", "diff", "logit_diff")
 NULL_STATS = ("pvalue", "z")
+#: What ``score_variants`` writes, by the output's extension: a table, or the annotated VCF.
+VARIANT_FORMATS = {**TABLE_FORMATS, **VCF_FORMATS}
 #: GC bands of the null: a null SNV's window has the G+C fraction band of its anchor variant's.
 GC_BANDS = 20
 #: Null SNVs are drawn within this many bp of a variant, on its chromosome.
@@ -388,10 +391,8 @@ _DESCRIPTIONS = {
 
 
 def _vcf_writer(vcf: Path, output, model: ZooModel, labels: list[str], scores: Sequence[str], rc: bool,
-                null: int, command: str | None):
+                null: int, command: str | None, overwrite: bool):
     """An annotated-VCF writer: one INFO field per score x target (``<model>_<score>_<target>``)."""
-    from seqzoo.io.vcf import InfoField, VCFWriter, info_id
-
     spec = model.spec
     who = f"{spec.name} {spec.version}".strip()
     strands = "averaged over forward and reverse-complement windows" if rc else "forward windows only (no reverse-complement averaging)"
@@ -408,7 +409,7 @@ def _vcf_writer(vcf: Path, output, model: ZooModel, labels: list[str], scores: S
                             f"{who}: why the allele has no scores (one value per ALT allele, '.' where scored)",
                             "reason", number="."))
     extra = [f"##seqzoo_variantsCommand={command}"] if command else []
-    return VCFWriter(vcf, output, fields, extra)
+    return VCFWriter(vcf, output, fields, extra, overwrite=overwrite)
 
 
 def _reason(allele: VariantAllele, vcf: Path) -> str:
@@ -419,7 +420,7 @@ def _reason(allele: VariantAllele, vcf: Path) -> str:
 def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.PathLike, output: str | os.PathLike,
                    *, batch_size: int = 128, rc: bool = False, scores: Sequence[str] = SCORES,
                    targets: str | Sequence[str] | None = None, null: int = 0, seed: int = 0,
-                   command: str | None = None, progress: bool = True) -> int:
+                   command: str | None = None, progress: bool = True, overwrite: bool = True) -> int:
     """Score every allele of ``vcf`` and stream one row per allele to ``output``; return the
     number of alleles.
 
@@ -428,14 +429,15 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
     ``batch_size`` alleles (2 x ``batch_size`` sequences) go through the model at a time.
     ``null`` > 0 first draws and scores that many random SNVs near the variants (``draw_null``,
     seeded by ``seed``) and adds each allele's empirical p-value and z-score of ``diff``
-    against those of its GC band. ``command`` is recorded in a VCF output's header.
+    against those of its GC band. ``command`` is recorded in a VCF output's header. The output
+    is checked before any work (never the VCF or FASTA; an existing file only with ``overwrite``).
     """
-    from seqzoo.io.vcf import is_vcf_output
     from seqzoo.runtime import prefetch
 
     unknown = sorted(set(scores) - set(SCORES))
     if unknown or not scores:
         raise ValueError(f"scores must be among {', '.join(SCORES)}; got {list(scores)}")
+    check_output(output, inputs=[fasta, vcf], overwrite=overwrite, formats=VARIANT_FORMATS)
     if batch_size < 1 or null < 0:
         raise ValueError(f"batch_size must be at least 1 and null at least 0 (got {batch_size}, {null})")
     if model.spec.modality != "dna":
@@ -460,8 +462,8 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
             while chunk := list(islice(alleles, batch_size)):
                 yield _encode(genome, chunk, seq_len, vcf)
 
-        writer = (_vcf_writer(vcf, output, model, labels, scores, rc, null, command) if to_vcf
-                  else open_writer(output, variant_columns(labels, scores, null=bool(null))))
+        writer = (_vcf_writer(vcf, output, model, labels, scores, rc, null, command, overwrite) if to_vcf
+                  else open_writer(output, variant_columns(labels, scores, null=bool(null)), overwrite=overwrite))
         with writer, tqdm(unit=" alleles", disable=not progress, smoothing=0.1) as bar:
             for chunk in prefetch(chunks()):
                 rows = _rows(chunk, _effects(model, chunk, rc, columns), labels, scores, null_scores)

@@ -34,7 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     ``/<name>`` serves the file; ``/truncated/<name>`` announces the full
     Content-Length but sends half the bytes and closes; ``/slow/<name>`` sleeps
-    between chunks. Every GET is counted per path in ``server.counts``.
+    between chunks; ``/trickle/<name>`` sends one byte a second (until the server stops).
+    Every GET is counted per path in ``server.counts``.
     """
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
@@ -43,7 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
             server.counts[self.path] = server.counts.get(self.path, 0) + 1
         mode, _, name = self.path.lstrip("/").rpartition("/")
         file = server.root / name
-        if mode not in ("", "truncated", "slow") or not file.is_file():
+        if mode not in ("", "truncated", "slow", "trickle") or not file.is_file():
             self.send_error(404, "File not found")
             return
         data = file.read_bytes()
@@ -55,6 +56,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if mode == "trickle":
+            for i in range(len(data)):
+                if server.stopping.is_set():
+                    return
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                server.stopping.wait(1.0)
             return
         chunk = 8 * 1024
         for start in range(0, len(data), chunk):
@@ -76,6 +85,7 @@ class Server:
         self.httpd.root = root
         self.httpd.counts = {}
         self.httpd.lock = threading.Lock()
+        self.httpd.stopping = threading.Event()
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -92,6 +102,7 @@ class Server:
     def stop(self) -> None:
         if self.running:
             self.running = False
+            self.httpd.stopping.set()
             self.httpd.shutdown()
             self.httpd.server_close()
             self.thread.join(timeout=5)
@@ -385,6 +396,77 @@ def test_two_processes_fetch_once(cache: Path, server: Server, payload: bytes, t
     # ...yet the server sent the file once: the second process waited on the lock.
     assert server.counts == {f"/slow/{FILE_NAME}": 1}
     assert _leftovers(cache) == [cached_path(art)]
+
+
+# --------------------------------------------------------------------------- deadlines
+
+# A fetch in its own process, its warnings on stderr: a test can time it, and stop it if it hangs.
+_FETCH = r"""
+import logging, sys
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+from seqzoo.zoo.artifacts import WeightsArtifact, fetch
+fetch(WeightsArtifact.from_yaml(sys.argv[1]), progress=False)
+"""
+
+
+def _fetch_process(spec: Path, timeout: float) -> subprocess.Popen:
+    env = dict(os.environ, SEQZOO_FETCH_TIMEOUT=str(timeout))  # SEQZOO_CACHE from the fixture
+    return subprocess.Popen([sys.executable, "-c", _FETCH, str(spec)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, float]:
+    start = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"the fetch was still running after {timeout} s:\n{err}")
+    return proc.returncode, err, time.monotonic() - start
+
+
+def test_a_trickling_server_is_cut_off_at_the_fetch_deadline(cache: Path, server: Server, payload: bytes,
+                                                            tmp_path: Path) -> None:
+    # One byte a second: no single read ever waits long, so only a deadline on the whole file ends it.
+    spec = tmp_path / "artifact.yaml"
+    _artifact(payload, server.url("trickle/" + FILE_NAME)).to_yaml(spec)
+    rc, err, seconds = _finish(_fetch_process(spec, timeout=3), timeout=60)
+    assert rc != 0 and "not finished within SEQZOO_FETCH_TIMEOUT=3 s" in err
+    assert "partial download was deleted" in err
+    assert seconds < 30
+    assert _leftovers(cache) == []  # no .part file, no final file
+
+
+def test_a_fetch_waiting_for_another_says_who_holds_it_and_gives_up(cache: Path, server: Server, payload: bytes,
+                                                                    tmp_path: Path) -> None:
+    art = _artifact(payload, server.url("trickle/" + FILE_NAME))
+    spec = tmp_path / "artifact.yaml"
+    art.to_yaml(spec)
+    holder = _fetch_process(spec, timeout=120)
+    try:
+        info = Path(str(cached_path(art)) + ".lock.info")
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert info.exists(), "the first fetch never took the lock"
+        rc, err, seconds = _finish(_fetch_process(spec, timeout=3), timeout=60)
+    finally:
+        holder.kill()
+        holder.communicate()
+    who = f"process {holder.pid} on {socket.gethostname()}"
+    assert rc != 0 and f"waiting for {FILE_NAME}: {who}" in err  # said while waiting
+    assert f"gave up waiting for {FILE_NAME} after 3 s (SEQZOO_FETCH_TIMEOUT): {who}" in err
+    assert seconds < 30
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])
+def test_a_bad_fetch_timeout_is_refused(cache: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from seqzoo.zoo.artifacts import fetch_timeout
+
+    monkeypatch.setenv("SEQZOO_FETCH_TIMEOUT", value)
+    with pytest.raises(ArtifactError, match="SEQZOO_FETCH_TIMEOUT"):
+        fetch_timeout()
 
 
 # --------------------------------------------------------------------------- description

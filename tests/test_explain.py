@@ -192,7 +192,8 @@ def test_explain_region_and_cli(athaliana, tmp_path, capsys):
     for suffix in ("png", "svg"):
         out = tmp_path / f"fig.{suffix}"
         assert main(["explain", "DeepSEA_Athaliana265", "--fasta", str(fasta), "--region", "chr1:13400-13600",
-                     "--target", "ABF2", "-o", str(out), "--arrays", str(tmp_path / "a.npz"), "--device", "cpu"]) == 0
+                     "--target", "ABF2", "-o", str(out), "--arrays", str(tmp_path / "a.npz"), "--device", "cpu",
+                     "--force"]) == 0  # the second run replaces a.npz
         assert out.stat().st_size > 10_000
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (tmp_path / "fig.svg").read_bytes()[:500]

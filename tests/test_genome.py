@@ -2,12 +2,13 @@ import gzip
 import os
 import pickle
 import re
+import subprocess
 
 import numpy as np
 import pytest
 
 from seqzoo.encoding import one_hot_dna
-from seqzoo.io.genome import ChromosomeNotFound, Genome
+from seqzoo.io.genome import ChromosomeNotFound, Genome, index_problem
 
 # chr1: 25 bases wrapped at 10; chr2: soft-masked (lower case) stretch.
 CHR1 = "ACGTACGTACGGGGCCCCTTTTAAN"
@@ -194,3 +195,92 @@ def test_read_only_directory(tmp_path):
         assert sorted(os.listdir(ro_dir)) == ["genome.fa"]
     finally:
         ro_dir.chmod(0o755)
+
+
+# --------------------------------------------------------------------------- stale and bgzip indexes
+
+# Another version of the genome: other lengths, other bases, another line width.
+NEW_CHR1 = "TTTTGGGGCCCCAAAATTTTGGGGCCCCAAA"
+NEW_FASTA = f">chr1\n{NEW_CHR1[:8]}\n{NEW_CHR1[8:16]}\n{NEW_CHR1[16:24]}\n{NEW_CHR1[24:]}\n>chr2\nGGGGAAAA\n"
+
+
+def _replace_like_cp_p(target, text, tmp_path):
+    """Replace ``target`` the way ``cp -p`` does: new content, the source's (older) timestamp, so
+    that an index written before looks newer than the FASTA."""
+    source = tmp_path / "elsewhere" / target.name
+    source.parent.mkdir(exist_ok=True)
+    source.write_bytes(text if isinstance(text, bytes) else text.encode())
+    os.utime(source, (1_000_000_000, 1_000_000_000))  # 2001: older than any index written now
+    subprocess.run(["cp", "-p", str(source), str(target)], check=True)
+
+
+def test_index_replaced_with_older_fasta_is_rebuilt(fasta, tmp_path, caplog):
+    with Genome(fasta) as genome:
+        assert decode(genome.fetch_codes("chr1", 0, 8)[0]) == CHR1[:8]
+    fai = fasta.parent / "genome.fa.fai"
+    _replace_like_cp_p(fasta, NEW_FASTA, tmp_path)
+    assert os.path.getmtime(fai) > os.path.getmtime(fasta)  # what pyfaidx's own check trusts
+    with Genome(fasta) as genome:
+        assert genome.chrom_sizes == {"chr1": len(NEW_CHR1), "chr2": 8}
+        assert decode(genome.fetch_codes("chr1", 0, len(NEW_CHR1))[0]) == NEW_CHR1
+        assert decode(genome.fetch_codes("chr2", 0, 8)[0]) == "GGGGAAAA"
+    assert "did not describe" in caplog.text and "rebuilt" in caplog.text
+    assert index_problem(fasta, fai) is None  # the rebuilt index is the right one
+
+
+def test_stale_index_that_cannot_be_deleted_is_refused(fasta, tmp_path, monkeypatch):
+    Genome(fasta).close()
+    _replace_like_cp_p(fasta, NEW_FASTA, tmp_path)
+
+    def read_only(self, missing_ok=False):  # a folder we may read but not write (we run as root)
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(fasta), "unlink", read_only)
+    with pytest.raises(ValueError) as err:
+        Genome(fasta)
+    assert f"{fasta}.fai" in str(err.value) and f"describe {fasta}" in str(err.value)
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda t: t.replace(CHR1[:10] + "\n", CHR1[:9] + "\n" + CHR1[9]), "first sequence line"),
+    (lambda t: t.replace(">chr1 first chromosome", ">chrX"), "no header line '>chr1'"),
+    (lambda t: t.replace(CHR2, CHR2 + "A"), "does not end after 14 bases"),
+    (lambda t: t + ">chr3\nACGT\n", "continues after the last indexed sequence"),
+    (lambda t: t.replace(">chr2", ">chr1b\nAC\n>chr2"), "not followed by the next indexed sequence, chr2"),
+])
+def test_index_problem_finds_each_layout_change(fasta, change, problem):
+    Genome(fasta).close()
+    fai = fasta.parent / "genome.fa.fai"
+    assert index_problem(fasta, fai) is None
+    fasta.write_text(change(FASTA))
+    assert problem in index_problem(fasta, fai)
+
+
+def _bgzip(path, text):
+    import pysam
+
+    plain = path.with_suffix("")
+    plain.write_text(text)
+    pysam.tabix_compress(str(plain), str(path), force=True)
+    plain.unlink()
+    return path
+
+
+def test_bgzip_fasta_is_read(tmp_path):
+    # pyfaidx needs Biopython for BGZF (an install requirement since it crashed without it).
+    path = _bgzip(tmp_path / "genome.fa.gz", FASTA)
+    with Genome(path) as genome:
+        assert genome.chrom_sizes == {"chr1": 25, "chr2": 14}
+        assert decode(genome.fetch_codes("chr1", 8, 22)[0]) == CHR1[8:22]
+        assert decode(genome.fetch_codes("chr2", 0, 14)[0]) == CHR2
+    assert index_problem(path, f"{path}.fai", f"{path}.gzi") is None
+
+
+def test_bgzip_fasta_replaced_with_older_one_is_reindexed(tmp_path):
+    path = _bgzip(tmp_path / "genome.fa.gz", FASTA)
+    Genome(path).close()
+    new = _bgzip(tmp_path / "new.fa.gz", NEW_FASTA * 1)
+    _replace_like_cp_p(path, new.read_bytes(), tmp_path)
+    assert index_problem(path, f"{path}.fai", f"{path}.gzi") is not None
+    with Genome(path) as genome:
+        assert decode(genome.fetch_codes("chr1", 0, len(NEW_CHR1))[0]) == NEW_CHR1

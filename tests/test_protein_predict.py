@@ -89,10 +89,10 @@ def test_streams_chunk_by_chunk(tmp_path):
     fasta = tmp_path / "many.fa"
     fasta.write_text("".join(f">p{i}\nMAKV{'A' * (i % 7)}\n" for i in range(20)))
     out = tmp_path / "out.tsv"
-    partial = tmp_path / "out.tsv.partial"
     seen = []
 
     def predict(tokens):
+        (partial,) = tmp_path.glob(".out.tsv.*.partial")  # this run's own temporary file
         seen.append((len(tokens), partial.stat().st_size))
         return fake_predict(tokens)
 
@@ -219,11 +219,12 @@ def test_cli_h5_output_is_real_hdf5_with_the_tsv_values(tmp_path):
     from seqzoo.zoo.spec import find_model
 
     example = find_model("DeepSol") / "example" / "proteins.fa"
-    for name in ("out.tsv", "out.h5", "out.dat"):
+    for name in ("out.tsv", "out.h5"):
         assert main(["predict", "DeepSol", "--fasta", str(example), "-o", str(tmp_path / name), "--quiet"]) == 0
     tsv, h5 = read(tmp_path / "out.tsv"), read_h5(tmp_path / "out.h5")
     assert len(tsv) == 10 and list(h5["id"]) == list(tsv["id"])
     np.testing.assert_allclose(h5["soluble"], tsv["soluble"], rtol=1e-5)
     np.testing.assert_array_equal(h5["predicted_class"], tsv["predicted_class"])
-    # an extension that names no format keeps writing TSV, as documented
-    assert (tmp_path / "out.dat").read_text() == (tmp_path / "out.tsv").read_text()
+    # an extension that names no format is refused before anything runs (it used to write TSV)
+    assert main(["predict", "DeepSol", "--fasta", str(example), "-o", str(tmp_path / "out.dat"), "--quiet"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "out.tsv"]

@@ -7,6 +7,11 @@ light at import (handlers import what they need when they run), so ``seqzoo --he
 
 In a command module, command ``train-dna`` is declared by ``train_dna_arguments(parser)`` and run
 by ``cmd_train_dna(args)``.
+
+While a command runs, SIGTERM (what batch schedulers and ``kill`` send) and SIGHUP (a closed
+terminal) raise :class:`Terminated`, a ``KeyboardInterrupt`` like Ctrl-C's, so every ``with``
+block unwinds: unfinished outputs are deleted, and the command exits with 128 + the signal's
+number (143 for SIGTERM, 130 for Ctrl-C).
 """
 
 import argparse
@@ -14,7 +19,9 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 
 # name -> (module of its arguments and handler, help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -100,6 +107,35 @@ def _chosen_command(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, so that it cleans up as it does for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """SIGTERM and SIGHUP raise :class:`Terminated` inside the block (main thread only: signals
+    reach it alone), unless they are ignored; the previous handlers come back after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # a signal set to be ignored (SIGHUP under nohup) stays ignored
+    previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqzoo`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -112,10 +148,16 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     args.argv = argv  # recorded by training and export commands (options.command_line)
     try:
-        return _attribute(args.command, prefix="cmd_")(args)
+        with _signals_raise():
+            return _attribute(args.command, prefix="cmd_")(args)
     except (ValueError, LookupError, OSError, RuntimeError) as e:
         print(f"seqzoo {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the with blocks deleted unfinished outputs
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"seqzoo {args.command}: stopped by {signal.Signals(signum).name}; unfinished outputs were removed",
+              file=sys.stderr)
+        return 128 + signum
 
 
 __all__ = ["COMMANDS", "build_parser", "main"]

@@ -1,8 +1,15 @@
 """Options shared by several ``seqzoo`` commands, declared once, and the one way a command line is
-recorded (``command_line``)."""
+recorded (``command_line``).
+
+Every numeric option is checked by the parser with one of the types below (``positive_int``,
+``fraction``, ...), so ``--batch-size 0`` is an argparse error naming the option, never a run that
+writes nothing and reports success.
+"""
 
 import argparse
+import math
 import shlex
+from typing import Callable
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("float32", "bfloat16")
@@ -11,6 +18,31 @@ PRECISIONS = ("float32", "bfloat16")
 def command_line(argv: list[str]) -> str:
     """The exact command as run, quoted for a shell: what training runs and exports record."""
     return shlex.join(["seqzoo", *argv])
+
+
+def _number(kind: type, what: str, ok: Callable[[float], bool]) -> Callable[[str], int | float]:
+    """An argparse ``type``: ``kind`` parsed from the text, refused unless finite and ``ok``."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not math.isfinite(value) or not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+#: argparse types of numeric options.
+positive_int = _number(int, "a positive integer", lambda v: v >= 1)
+non_negative_int = _number(int, "a non-negative integer", lambda v: v >= 0)
+positive_float = _number(float, "a positive number", lambda v: v > 0)
+non_negative_float = _number(float, "a non-negative number", lambda v: v >= 0)
+fraction = _number(float, "a number from 0 to 1", lambda v: 0 <= v <= 1)
+#: A factor that may shrink but not grow, nor reach 0 (a learning-rate decay).
+decay = _number(float, "a number above 0 and at most 1", lambda v: 0 < v <= 1)
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -34,16 +66,24 @@ def add_rc(p: argparse.ArgumentParser) -> None:
 
 
 def add_batch_size(p: argparse.ArgumentParser, default: int, what: str = "sequences") -> None:
-    p.add_argument("--batch-size", type=int, default=default, help=f"{what} per batch (default {default})")
+    p.add_argument("--batch-size", type=positive_int, default=default, help=f"{what} per batch (default {default})")
 
 
 def add_quiet(p: argparse.ArgumentParser, help: str = "no progress bar") -> None:
     p.add_argument("--quiet", action="store_true", help=help)
 
 
+TABLE_HELP = "output table: .tsv (or .txt), .tsv.gz, .csv, .csv.gz, .parquet, .h5/.hdf5"
+
+
 def add_table_output(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", required=True,
-                   help="output table: .parquet, .h5/.hdf5, or anything else for TSV")
+    p.add_argument("-o", "--output", required=True, help=TABLE_HELP)
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="replace outputs that exist (without it they are refused before any work); "
+                        "an input is never overwritten")
 
 
 def add_model_run(p: argparse.ArgumentParser) -> None:

@@ -15,12 +15,13 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument("--tile", metavar="REGION|BED|genome",
                        help="tile windows along CHROM:START-END, a BED of sorted regions, or every sequence of "
                             "the FASTA (DNA models); see --step")
-    p.add_argument("--step", type=int, help="--tile: bp between windows (default: the model's prediction bin, "
+    p.add_argument("--step", type=options.positive_int, help="--tile: bp between windows (default: the model's prediction bin, "
                                             "see seqzoo info)")
     options.add_targets(p)
     p.add_argument("-o", "--output", required=True,
-                   help="output: .parquet, .h5/.hdf5, TSV for anything else; with --tile also a track, "
-                        ".bw/.bigwig or .bedgraph, one target per file ({target} in the name for several)")
+                   help=f"{options.TABLE_HELP}; with --tile also a track, .bw/.bigwig or .bedgraph, one target "
+                        "per file ({target} in the name for several)")
+    options.add_force(p)
     options.add_batch_size(p, 128)
     options.add_model_run(p)
     options.add_rc(p)
@@ -29,7 +30,7 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
                    help="ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
     p.add_argument("--ray-address", help="address of a running Ray cluster ('auto' finds a local one); "
                                          "default: start Ray on this machine")
-    p.add_argument("--workers", type=int, help="Ray workers, each holding the model (default: CPUs / 2)")
+    p.add_argument("--workers", type=options.positive_int, help="Ray workers, each holding the model (default: CPUs / 2)")
     options.add_quiet(p)
 
 
@@ -42,12 +43,13 @@ def variants_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vcf", required=True, help="VCF (plain, gzip or bgzip)")
     p.add_argument("-o", "--output", required=True,
                    help="output: .vcf.gz (bgzip + tabix index) or .vcf, the input's records with the scores "
-                        "as INFO fields; or a table, one row per allele: .parquet, .h5/.hdf5, else TSV")
+                        "as INFO fields; or a table, one row per allele: .tsv, .tsv.gz, .csv, .parquet, .h5")
+    options.add_force(p)
     p.add_argument("--scores", default=",".join(SCORES), help=f"comma-separated, among {', '.join(SCORES)}")
-    p.add_argument("--null", type=int, default=0, metavar="N",
+    p.add_argument("--null", type=options.non_negative_int, default=0, metavar="N",
                    help="also score N random SNVs near the variants (same chromosome, same GC band of the "
                         "window) and add each variant's empirical p-value and z-score of diff against them")
-    p.add_argument("--seed", type=int, default=0, help="--null: random seed (default 0)")
+    p.add_argument("--seed", type=options.non_negative_int, default=0, help="--null: random seed (default 0)")
     options.add_rc(p)
     options.add_batch_size(p, 128, "alleles (2 sequences each)")
     options.add_model_run(p)
@@ -66,6 +68,7 @@ def explain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-ism", action="store_true", help="attributions only (no mutagenesis heat map)")
     p.add_argument("-o", "--output", required=True, help="figure: .png, .svg or .pdf")
     p.add_argument("--arrays", help="also save the attribution and ISM arrays to this .npz")
+    options.add_force(p)
     p.add_argument("--strand", default=".", choices=["+", "-", "."],
                    help="-: the model reads the reverse complement (maps stay in genome orientation)")
     options.add_out_of_bounds(p)
@@ -78,18 +81,32 @@ def learned_motifs_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fasta", required=True)
     p.add_argument("--bed", required=True, help="windows whose sequences activate the filters (e.g. validation bins)")
     p.add_argument("--meme", help="motif database in MEME format (e.g. JASPAR) to compare the filters with")
-    p.add_argument("--top", type=int, default=1, help="best-matching motifs listed per filter")
-    p.add_argument("--threshold", type=float, default=0.5,
+    p.add_argument("--top", type=options.positive_int, default=1, help="best-matching motifs listed per filter")
+    p.add_argument("--threshold", type=options.fraction, default=0.5,
                    help="a site activates a filter above this fraction of the filter's maximum")
-    p.add_argument("--max-windows", type=int, default=50_000,
+    p.add_argument("--max-windows", type=options.positive_int, default=50_000,
                    help="refuse a BED with more intervals (windows are held in memory)")
     p.add_argument("--layer", default="conv1",
                    help="the convolution whose filters to read: conv1 (the first layer), or task_motif_conv "
                         "(a DeepSEA motif branch's per-task filters, named TASK/i)")
-    p.add_argument("-o", "--output", required=True, help="table: .parquet or TSV")
+    p.add_argument("-o", "--output", required=True, help=options.TABLE_HELP)
     p.add_argument("--meme-out", help="also write the filters' PWMs as a MEME file")
+    options.add_force(p)
     options.add_weights(p)
     options.add_device(p)
+
+
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def _check_outputs(args, outputs: list[tuple[str | None, dict | None]], inputs: list) -> None:
+    """Check every output before the model loads or anything is computed (``check_output``):
+    never one of ``inputs``, an existing file only with ``--force``, a known extension."""
+    from seqzoo.io.tables import check_output
+
+    for output, formats in outputs:
+        if output is not None:
+            check_output(output, inputs=inputs, overwrite=args.force, formats=formats)
 
 
 def _load(args, modality: str | None = None):
@@ -114,6 +131,12 @@ def cmd_predict(args) -> int:
         raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed, or --tile")
     if args.step is not None and not args.tile:
         raise ValueError("--step is for --tile")
+    from seqzoo.io.tables import TABLE_FORMATS
+    from seqzoo.io.tracks import TRACK_FORMATS
+
+    # a track name holding {target} is checked per target when its files open, before any compute;
+    # a track with --bed is refused by predict_bed, saying why
+    _check_outputs(args, [(args.output, {**TABLE_FORMATS, **TRACK_FORMATS})], [args.fasta, args.bed, args.tile])
     if args.engine == "ray":
         from seqzoo.distributed import predict_ray
 
@@ -122,7 +145,7 @@ def cmd_predict(args) -> int:
         n = predict_ray(str(spec.directory), args.fasta, args.output, bed=args.bed, tile=args.tile, step=args.step,
                         targets=args.targets, precision=args.precision, batch_size=args.batch_size, rc=args.rc,
                         out_of_bounds=args.out_of_bounds, workers=args.workers, address=args.ray_address,
-                        progress=not args.quiet)
+                        progress=not args.quiet, overwrite=args.force)
         targets = len(spec.select_columns(args.targets))
         print(f"wrote {n} {'windows' if args.tile else 'rows'} x {targets} targets to {args.output}", file=sys.stderr)
         return 0
@@ -130,7 +153,7 @@ def cmd_predict(args) -> int:
 
     model = _load(args)
     common = dict(batch_size=args.batch_size, rc=args.rc, out_of_bounds=args.out_of_bounds, targets=args.targets,
-                  progress=not args.quiet)
+                  progress=not args.quiet, overwrite=args.force)
     if args.tile:
         n = predict_tiles(model, args.fasta, args.tile, args.output, step=args.step, **common)
     else:
@@ -142,15 +165,18 @@ def cmd_predict(args) -> int:
 
 def _predict_protein_fasta(args) -> int:
     """``seqzoo predict`` for a protein model (seqzoo.predict_protein)."""
+    from seqzoo.io.tables import TABLE_FORMATS
     from seqzoo.predict_protein import THRESHOLD, predict_fasta
 
-    if args.bed:
-        raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed")
+    if args.bed or args.tile:
+        raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed or --tile")
     if args.rc or args.engine != "local":
         raise ValueError(f"{args.model} is a protein model: --rc and --engine ray are for DNA models")
+    _check_outputs(args, [(args.output, TABLE_FORMATS)], [args.fasta])
     model = _load(args)
     n = predict_fasta(model.predict_on_batch, args.fasta, args.output, max_len=model.spec.input_shape[0],
-                      labels=model.columns, batch_size=args.batch_size, progress=not args.quiet)
+                      labels=model.columns, batch_size=args.batch_size, progress=not args.quiet,
+                      overwrite=args.force)
     print(f"wrote {n} rows to {args.output} (predicted_class: probability >= {THRESHOLD})", file=sys.stderr)
     return 0
 
@@ -160,13 +186,14 @@ def _dna_model(args):
 
 
 def cmd_variants(args) -> int:
-    from seqzoo.variants import score_variants
+    from seqzoo.variants import VARIANT_FORMATS, score_variants
 
+    _check_outputs(args, [(args.output, VARIANT_FORMATS)], [args.fasta, args.vcf])
     model = _dna_model(args)
     scores = [s.strip() for s in args.scores.split(",") if s.strip()]
     n = score_variants(model, args.fasta, args.vcf, args.output, batch_size=args.batch_size, rc=args.rc,
                        scores=scores, targets=args.targets, null=args.null, seed=args.seed,
-                       command=options.command_line(args.argv), progress=not args.quiet)
+                       command=options.command_line(args.argv), progress=not args.quiet, overwrite=args.force)
     print(f"wrote {n} allele rows x {len(model.spec.select_columns(args.targets))} targets ({', '.join(scores)}) to {args.output}",
           file=sys.stderr)
     return 0
@@ -176,6 +203,7 @@ def cmd_explain(args) -> int:
     from seqzoo.interpret import explain_region
     from seqzoo.plots import explain_figure
 
+    _check_outputs(args, [(args.output, FIGURE_FORMATS), (args.arrays, None)], [args.fasta])
     model = _dna_model(args)
     r = explain_region(model, args.fasta, args.region, args.target, method=args.method, ism=not args.no_ism,
                        strand=args.strand, out_of_bounds=args.out_of_bounds)
@@ -200,8 +228,9 @@ def cmd_learned_motifs(args) -> int:
     from seqzoo.io.genome import Genome
     from seqzoo.io.meme import read_meme, write_meme
     from seqzoo.windows import check_bed, iter_window_batches
-    from seqzoo.io.tables import open_writer
+    from seqzoo.io.tables import TABLE_FORMATS, open_writer
 
+    _check_outputs(args, [(args.output, TABLE_FORMATS), (args.meme_out, None)], [args.fasta, args.bed, args.meme])
     model = _dna_model(args)
     with Genome(args.fasta) as genome:
         n = check_bed(args.bed, genome)
@@ -230,7 +259,7 @@ def cmd_learned_motifs(args) -> int:
             rows[f"motif_{i + 1}"].append(name)
             rows[f"motif_id_{i + 1}"].append(motif_id)
             rows[f"similarity_{i + 1}"].append(score)
-    with open_writer(args.output, columns) as writer:
+    with open_writer(args.output, columns, overwrite=args.force) as writer:
         writer.write({c: np.array(v, dtype=object if isinstance(v[0], str) else None) for c, v in rows.items()})
     if args.meme_out:
         write_meme(args.meme_out, dict(zip(names, pwms)), {name: int(n) for name, n in zip(names, sites)})

@@ -30,12 +30,12 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
                    help="blocks:NAME=[CHROM:]START-END[+...],... or chroms:NAME=CHROM[+CHROM],... "
                         "(default: %(default)s)")
     p.add_argument("--tasks", help="task names in output order (first column; e.g. tasks.tsv); default: sorted BED names")
-    p.add_argument("--seq-len", type=int, help="window length (default: 1000 deepsea, 600 basset)")
-    p.add_argument("--bin-size", type=int, default=200)
-    p.add_argument("--flank", type=int, default=100, help="summit +- flank bp counts as bound (default 100)")
-    p.add_argument("--max-n-fraction", type=float, default=0.1)
-    p.add_argument("--negative-ratio", type=float, default=1.0, help="basset: sampled negatives per peak window")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seq-len", type=options.positive_int, help="window length (default: 1000 deepsea, 600 basset)")
+    p.add_argument("--bin-size", type=options.positive_int, default=200)
+    p.add_argument("--flank", type=options.non_negative_int, default=100, help="summit +- flank bp counts as bound (default 100)")
+    p.add_argument("--max-n-fraction", type=options.fraction, default=0.1)
+    p.add_argument("--negative-ratio", type=options.non_negative_float, default=1.0, help="basset: sampled negatives per peak window")
+    p.add_argument("--seed", type=options.non_negative_int, default=0)
     p.add_argument("--overwrite", action="store_true")
     options.add_quiet(p)
 
@@ -49,17 +49,17 @@ def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
                    help="deepsol, or protein_composition: a logistic regression on residue and "
                         "residue-pair composition, a companion for `seqzoo ensemble`")
     p.add_argument("--config", help="JSON size arguments of the architecture (default: model.yaml's)")
-    p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping ends sooner)")
+    p.add_argument("--epochs", type=options.positive_int, default=20, help="maximum epochs (early stopping ends sooner)")
     options.add_batch_size(p, 64)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
-    p.add_argument("--valid-to-train", type=float, default=0.5,
+    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3)
+    p.add_argument("--patience", type=options.non_negative_int, default=3, help="early-stopping patience in epochs")
+    p.add_argument("--valid-to-train", type=options.fraction, default=0.5,
                    help="fraction of the validation rows moved into training (stratified, seeded)")
-    p.add_argument("--valid-weight", type=float, default=1.0,
+    p.add_argument("--valid-weight", type=options.non_negative_float, default=1.0,
                    help="loss weight of the validation rows moved into training (training rows: 1)")
     p.add_argument("--no-class-weight", action="store_true", help="do not balance the classes' weights")
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights, batch order and the split")
-    p.add_argument("--split-seed", type=int,
+    p.add_argument("--seed", type=options.non_negative_int, default=0, help="seeds the weights, batch order and the split")
+    p.add_argument("--split-seed", type=options.non_negative_int,
                    help="seeds the validation split instead (default: --seed); runs of one ensemble share it")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
 
@@ -70,18 +70,18 @@ def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help='JSON size arguments of the builder, e.g. \'{"conv_filters": [64, 128, 192]}\' '
                                     "(default: the builder's for DeepSEA/Basset, model.yaml's for another zoo model)")
     p.add_argument("--name", help="weights file base name")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (a fresh random subset each epoch)")
+    p.add_argument("--epochs", type=options.positive_int, default=10)
+    p.add_argument("--steps-per-epoch", type=options.positive_int, help="batches per epoch (a fresh random subset each epoch)")
     options.add_batch_size(p, 128)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3)
+    p.add_argument("--patience", type=options.non_negative_int, default=3)
+    p.add_argument("--seed", type=options.non_negative_int, default=0)
     p.add_argument("--no-rc", action="store_true", help="no reverse-complement augmentation")
-    p.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this budget")
+    p.add_argument("--max-minutes", type=options.positive_float, help="stop after the epoch that passes this budget")
     p.add_argument("--resume", action="store_true", help="continue from the output directory's checkpoint")
     p.add_argument("--init-from", metavar="RUN",
                    help="start layers whose names and shapes match from a previous run's best weights")
-    p.add_argument("--lr-decay", type=float, default=1.0,
+    p.add_argument("--lr-decay", type=options.decay, default=1.0,
                    help="multiply the learning rate by this after an epoch without improvement (default 1: off)")
     options.add_quiet(p)
 
@@ -112,7 +112,7 @@ def ensemble_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed")
     p.add_argument("--valid", required=True, help="the validation TSV the runs were trained with")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.add_argument("--weights", type=float, nargs="+",
+    p.add_argument("--weights", type=options.non_negative_float, nargs="+",
                    help="one weight per run for a weighted average (default: equal weights)")
     p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
 

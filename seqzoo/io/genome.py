@@ -5,21 +5,31 @@ Sequences are returned as they are in the file (soft-masked lower case is kept;
 region outside the chromosome are padded with ``N``. Chromosome names are never
 renamed silently: a name missing from the FASTA raises :class:`ChromosomeNotFound`,
 which says when adding or removing a ``chr`` prefix would match.
+
+**A stale index is never trusted.** pyfaidx rebuilds ``<fasta>.fai`` only when it is older than
+the FASTA, so a FASTA replaced by one with an older timestamp (``cp -p``, ``rsync -a``, ``tar``)
+would keep the old index and read wrong bases. :func:`index_problem` checks the index against the
+file instead (every record's offset, length and line layout, the header it points to, the file
+size; for bgzip the ``.gzi`` block offsets too), reading a few bytes per record. A stale index is
+rebuilt where it can be deleted, else refused with a message naming both files.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import shutil
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pyfaidx
 
-__all__ = ["ChromosomeNotFound", "Genome"]
+__all__ = ["ChromosomeNotFound", "Genome", "index_problem"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +100,162 @@ def _check_compression(path: Path) -> None:
         raise ValueError(f"{path}: the FASTA is bgzip-compressed; its name must end in .gz or .bgz")
 
 
+_BGZF_MAGIC = b"\x1f\x8b\x08\x04"
+
+
+class _PlainBytes:
+    """Random access to an uncompressed file's bytes."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")
+        self.size = os.fstat(self._file.fileno()).st_size
+
+    def read(self, offset: int, n: int) -> bytes:
+        self._file.seek(offset)
+        return self._file.read(n)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _BgzfBytes:
+    """Random access to a bgzip file's uncompressed bytes through its ``.gzi`` (htslib layout:
+    a count, then (compressed, uncompressed) offsets of every block but the first). Raises
+    ValueError when the ``.gzi`` does not describe the file."""
+
+    def __init__(self, path: Path, gzi: Path):
+        self._file = open(path, "rb")
+        self._csize = os.fstat(self._file.fileno()).st_size
+        raw = gzi.read_bytes()
+        if len(raw) < 8 or len(raw) != 8 + 16 * struct.unpack("<Q", raw[:8])[0]:
+            raise ValueError(f"{gzi.name} is not a .gzi index of {len(raw)} bytes")
+        pairs = [struct.unpack("<QQ", raw[i:i + 16]) for i in range(8, len(raw), 16)]
+        self._coffsets = [0] + [c for c, _ in pairs]
+        self._uoffsets = [0] + [u for _, u in pairs]
+        if any(b <= a for a, b in zip(self._coffsets, self._coffsets[1:])) or \
+                any(b <= a for a, b in zip(self._uoffsets, self._uoffsets[1:])):
+            raise ValueError(f"{gzi.name}: block offsets are not increasing")
+        for coffset in self._coffsets:  # every block the index names starts a BGZF block here
+            self._block_end(coffset)
+        # The blocks after the last one indexed (its own and the empty EOF block) end the file
+        # exactly, and give the uncompressed size.
+        coffset, self.size = self._coffsets[-1], self._uoffsets[-1]
+        while coffset < self._csize:
+            data, coffset = self._block(coffset)
+            self.size += len(data)
+        if coffset != self._csize:
+            raise ValueError(f"the last block reaches past the end of {path.name}")
+        self._cache: tuple[int, bytes] | None = None
+
+    def _block_end(self, coffset: int) -> int:
+        """Where the BGZF block starting at ``coffset`` ends (its header read, not its data)."""
+        self._file.seek(coffset)
+        header = self._file.read(18)
+        if len(header) < 18 or not header.startswith(_BGZF_MAGIC) or header[12:14] != b"BC":
+            raise ValueError(f"no BGZF block at byte {coffset}")
+        return coffset + struct.unpack("<H", header[16:18])[0] + 1
+
+    def _block(self, coffset: int) -> tuple[bytes, int]:
+        """The uncompressed data of the block at ``coffset`` and the next block's offset."""
+        end = self._block_end(coffset)
+        body = self._file.read(end - coffset - 18)
+        try:
+            return zlib.decompressobj(-15).decompress(body[:-8]), end
+        except zlib.error as err:
+            raise ValueError(f"BGZF block at byte {coffset} does not decompress: {err}") from None
+
+    def read(self, offset: int, n: int) -> bytes:
+        out = b""
+        while n > 0 and offset < self.size:
+            i = bisect.bisect_right(self._uoffsets, offset) - 1
+            if self._cache is None or self._cache[0] != i:
+                data, _ = self._block(self._coffsets[i])
+                if i + 1 < len(self._uoffsets) and len(data) != self._uoffsets[i + 1] - self._uoffsets[i]:
+                    raise ValueError(f"block {i} holds {len(data)} bytes, not what the .gzi says")
+                self._cache = (i, data)
+            data = self._cache[1]
+            piece = data[offset - self._uoffsets[i]:offset - self._uoffsets[i] + n]
+            if not piece:
+                break
+            out += piece
+            offset, n = offset + len(piece), n - len(piece)
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _record_problem(data, name: str, length: int, offset: int, line_bases: int, line_width: int,
+                    next_name: str | None) -> str | None:
+    """Why one .fai record does not describe ``data`` (the FASTA's bytes), or None."""
+    if length == 0:
+        return None if offset <= data.size else f"{name}: offset {offset} past the end of the file"
+    terminator = line_width - line_bases
+    if line_bases < 1 or terminator not in (1, 2):
+        return f"{name}: impossible line layout ({line_bases} bases in lines of {line_width} bytes)"
+    head = data.read(max(0, offset - 4096), min(offset, 4096))
+    header = head[:-1].rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    long_header = b"\n" not in head[:-1] and offset > 4096  # its start is further back: not checked
+    if not head.endswith(b"\n") or not (long_header or header.split()[:1] == [b">" + name.encode()]):
+        return f"{name}: no header line '>{name}' before byte {offset}"
+    if length > line_bases and data.read(offset + line_bases, terminator) not in (b"\n", b"\r\n"):
+        return f"{name}: the first sequence line is not {line_bases} bases long"
+    full, rest = divmod(length, line_bases)
+    end = offset + full * line_width + rest  # past the last base (rest > 0) or past its line's end
+    if rest:
+        tail = data.read(end, terminator)
+        ends = tail in (b"\n", b"\r\n", b"")  # the file may end without a newline
+        end += len(tail)
+    else:
+        ends = data.read(end - terminator, terminator) in (b"\n", b"\r\n")
+    if not ends:
+        return f"{name}: the sequence does not end after {length} bases"
+    after = data.read(end, 64 + len(next_name or "")).lstrip(b"\r\n")
+    if next_name is None:
+        if after.strip() or data.size > end + 64:
+            return f"the file continues after the last indexed sequence, {name}"
+    elif after.split(b"\n", 1)[0].split()[:1] != [b">" + next_name.encode()]:
+        return f"{name}: not followed by the next indexed sequence, {next_name}"
+    return None
+
+
+def index_problem(fasta: str | os.PathLike, fai: str | os.PathLike,
+                  gzi: str | os.PathLike | None = None) -> str | None:
+    """Why the ``.fai`` index (and, for a bgzip FASTA, the ``.gzi``) does not describe ``fasta``,
+    or None when it does. Reads a few bytes per record, never the whole file."""
+    fasta, fai = Path(fasta), Path(fai)
+    try:
+        records = []
+        for number, line in enumerate(fai.read_text().splitlines(), 1):
+            fields = line.split("\t")
+            if len(fields) < 5:
+                return f"line {number} does not have the 5 fields of a .fai line"
+            records.append((fields[0], *map(int, fields[1:5])))
+    except (ValueError, UnicodeDecodeError) as err:
+        return f"not a .fai index ({err})"
+    try:
+        data = _BgzfBytes(fasta, Path(gzi)) if gzi is not None else _PlainBytes(fasta)
+    except ValueError as err:
+        return f"{Path(gzi).name} does not match: {err}"
+    try:
+        for i, record in enumerate(records):
+            next_name = records[i + 1][0] if i + 1 < len(records) else None
+            problem = _record_problem(data, *record, next_name=next_name)
+            if problem:
+                return problem
+    except ValueError as err:  # a .gzi block that does not match
+        return f"{Path(gzi).name} does not match: {err}"
+    finally:
+        data.close()
+    return None
+
+
 class Genome:
     """A genome FASTA file opened for random access.
 
-    The ``.fai`` index is built next to the FASTA if missing or stale. If that
-    directory is not writable, the index is built in a temporary directory instead
+    The ``.fai`` index is built next to the FASTA if missing, and rebuilt when it does not
+    describe the file (:func:`index_problem`; a stale index that cannot be deleted is refused).
+    If that directory is not writable, a missing index is built in a temporary directory instead
     (removed by :meth:`close`).
 
     Use as a context manager, or call :meth:`close`::
@@ -109,6 +270,7 @@ class Genome:
         if not self.path.is_file():
             raise FileNotFoundError(f"FASTA file not found: {self.path}")
         _check_compression(self.path)
+        self._drop_stale_index()
         try:
             self._fasta = self._open(index_dir=None)
         except OSError:
@@ -121,6 +283,27 @@ class Genome:
                 shutil.rmtree(self._tmp_index_dir, ignore_errors=True)
                 raise
         self._sizes = {name: len(record) for name, record in self._fasta.records.items()}
+
+    def _drop_stale_index(self) -> None:
+        """Delete an index next to the FASTA that does not describe it, so that it is rebuilt;
+        refuse (ValueError naming both files) when it cannot be deleted."""
+        fai = self.path.with_name(self.path.name + ".fai")
+        gzi = self.path.with_name(self.path.name + ".gzi") if self.path.name.lower().endswith((".gz", ".bgz")) else None
+        if not fai.is_file() or (gzi is not None and not gzi.is_file()):
+            return  # missing: pyfaidx builds it (a .fai without its .gzi is rebuilt too)
+        problem = index_problem(self.path, fai, gzi)
+        if problem is None:
+            return
+        stale = f"{fai}" + (f" and {gzi}" if gzi else "")
+        try:
+            for index in (fai, gzi):
+                if index is not None:
+                    index.unlink(missing_ok=True)  # another process may have deleted it first
+        except OSError as err:
+            raise ValueError(f"{stale} do(es) not describe {self.path} ({problem}): an index of another version of "
+                             f"the file; it cannot be deleted to rebuild it ({err}). Delete it, or use a copy of the "
+                             "FASTA in a writable folder") from None
+        logger.warning("%s did not describe %s (%s): rebuilt", stale, self.path, problem)
 
     def _open(self, index_dir: str | None) -> pyfaidx.Fasta:
         kwargs = {}

@@ -1,35 +1,126 @@
-"""Streaming table writers for predictions: TSV, Parquet and HDF5, finished atomically.
+"""Streaming table writers for predictions: TSV, CSV, Parquet and HDF5, finished atomically.
 
 A writer receives chunks of rows (a dict of column name -> 1-D array, all the same length) and
-appends them to ``<output>.partial``. ``close()`` renames it to ``<output>`` only once every chunk
-is written; ``abort()`` (or leaving the ``with`` block on an exception) deletes it. So an
-interrupted run never leaves a file that looks complete.
+appends them to a temporary file of its own in the output's folder (hidden, named after the output,
+the process id and a random part: ``.out.tsv.<pid>.<random>.partial``), so two runs writing the same
+output never share a file. ``close()`` renames it to the output only once every chunk is written;
+``abort()`` (or leaving the ``with`` block on any exception, Ctrl-C and a SIGTERM turned into one by
+the command line among them) deletes it, as does a ``close()`` that fails (a full disk). So an
+interrupted run never leaves a file that looks complete, and never a temporary file either.
 
-The format follows the output's extension: ``.parquet``, ``.h5``/``.hdf5``, anything else TSV.
+**Formats** follow the output's extension (:data:`TABLE_FORMATS`, checked by :func:`output_format`,
+which takes the formats a command allows so that other writers can be added): ``.tsv``/``.txt``,
+``.tsv.gz`` (gzip), ``.csv``, ``.csv.gz``, ``.parquet``, ``.h5``/``.hdf5``; any other is refused
+with the list.
+
+**Replacing.** :func:`check_output`, called by every command before it computes anything, refuses
+an output that is a directory, sits in a folder that cannot be written, is one of the command's
+inputs (the same file, through links too), or exists while ``overwrite`` is false (the command
+line's default; ``--force`` sets it). Without ``overwrite`` the final rename also refuses to replace
+a file that appeared while the run was writing (another run finished first).
 
 **Missing values.** A column given as a NumPy masked array (``numpy.ma.MaskedArray``) has no
 value where it is masked, e.g. the predicted class of a protein that could not be predicted.
-TSV writes an empty field and Parquet a null. HDF5 has no null integer: a masked integer is
+TSV and CSV write an empty field and Parquet a null. HDF5 has no null integer: a masked integer is
 written as :data:`HDF5_MISSING_INT` (-1) and a masked float as NaN, and the column's dataset gets
 the attribute ``missing_value`` naming that marker; an unmasked -1 in such an integer column is
 refused, so the marker is never ambiguous.
 """
 
 import csv
+import gzip
+import io
 import os
+import tempfile
 from pathlib import Path
+from typing import Iterable, Mapping
 
 import numpy as np
 
-FORMATS = {".parquet": "parquet", ".h5": "hdf5", ".hdf5": "hdf5"}
+#: Table formats by file extension (lower case; the longest matching ending wins).
+TABLE_FORMATS: dict[str, str] = {
+    ".tsv": "tsv", ".txt": "tsv", ".tsv.gz": "tsv.gz", ".csv": "csv", ".csv.gz": "csv.gz",
+    ".parquet": "parquet", ".h5": "hdf5", ".hdf5": "hdf5",
+}
 
 #: What a masked (missing) value of a signed integer column is written as in HDF5.
 HDF5_MISSING_INT = -1
 
+# mkstemp creates files readable by their owner only; outputs get the usual mode (0666 less umask).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
-def output_format(path: str | os.PathLike) -> str:
-    """``"tsv"``, ``"parquet"`` or ``"hdf5"`` from the file name's extension."""
-    return FORMATS.get(Path(path).suffix.lower(), "tsv")
+
+def output_format(path: str | os.PathLike, formats: Mapping[str, str] = TABLE_FORMATS) -> str:
+    """The format of ``path`` by its extension among ``formats`` (extension -> format name, e.g.
+    :data:`TABLE_FORMATS`, or a command's own mapping with more writers); a ValueError listing the
+    supported extensions for any other."""
+    name = Path(path).name.lower()
+    for extension in sorted(formats, key=len, reverse=True):
+        if name.endswith(extension) and len(name) > len(extension):
+            return formats[extension]
+    raise ValueError(f"{path}: unknown output extension; supported: {', '.join(formats)}")
+
+
+def _same_file(a: Path, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
+                 overwrite: bool = True, formats: Mapping[str, str] | None = None) -> Path:
+    """Refuse, before any work, an output ``path`` that cannot or must not be written (module
+    docstring): a ValueError or FileExistsError saying why. ``inputs`` are the command's input
+    files (None entries are skipped); ``formats``, when given, the extensions allowed."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a file name for the output")
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            raise ValueError(f"output {path} is this command's input {source}; it is never overwritten, "
+                             "choose another output name")
+    if formats is not None:
+        output_format(path, formats)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --force to replace it (overwrite=True in Python)")
+    folder = path.parent
+    while not folder.exists():  # the writers create missing folders: the first existing one counts
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: cannot write in {folder}")
+    return path
+
+
+def temporary_file(path: Path) -> Path:
+    """A new, empty, hidden temporary file of this run next to ``path`` (same filesystem, so the
+    final rename is atomic), with the mode a plain ``open`` would give."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".partial")
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    os.close(fd)
+    return Path(name)
+
+
+def publish(temporary: Path, path: Path, overwrite: bool) -> None:
+    """Give the finished ``temporary`` file its final name ``path`` atomically. Without
+    ``overwrite`` an existing ``path`` (which another run may have written meanwhile) is kept and
+    FileExistsError raised."""
+    if overwrite:
+        os.replace(temporary, path)
+        return
+    try:
+        os.link(temporary, path)  # fails when path exists, atomically
+    except FileExistsError:
+        raise FileExistsError(f"{path} appeared while this run was writing it (another run?); it was not "
+                              "replaced: pass --force to replace it") from None
+    except OSError:  # a filesystem without hard links
+        if path.exists():
+            raise FileExistsError(f"{path} appeared while this run was writing it; pass --force to replace it") from None
+        os.replace(temporary, path)
+        return
+    temporary.unlink()
 
 
 class AtomicOutput:
@@ -53,16 +144,23 @@ class AtomicOutput:
 
 
 class TableWriter(AtomicOutput):
-    """Base class of the tables: the atomic ``.partial`` file, column checks."""
+    """Base class of the tables: the run's own temporary file, column checks. ``overwrite=False``
+    keeps a file that exists when the table is finished (FileExistsError)."""
 
-    def __init__(self, path: str | os.PathLike, columns: list[str]):
+    def __init__(self, path: str | os.PathLike, columns: list[str], *, overwrite: bool = True):
         if len(set(columns)) != len(columns):
             duplicated = sorted({c for c in columns if columns.count(c) > 1})
             raise ValueError(f"duplicate output column names: {duplicated}")
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
         self.columns = list(columns)
+        self.overwrite = overwrite
         self.rows = 0
+        self.partial = temporary_file(self.path)
+        try:
+            self._open()
+        except BaseException:
+            self.partial.unlink(missing_ok=True)
+            raise
 
     def write(self, chunk: dict[str, np.ndarray]) -> None:
         """Append one chunk of rows."""
@@ -76,19 +174,29 @@ class TableWriter(AtomicOutput):
         self.rows += lengths.pop()
 
     def close(self) -> Path:
-        """Finish the file and give it its final name."""
-        self._close()
-        os.replace(self.partial, self.path)
+        """Finish the file and give it its final name; on any failure (a full disk, Ctrl-C) the
+        temporary file is deleted and the error raised."""
+        try:
+            self._close()
+            publish(self.partial, self.path, self.overwrite)
+        except BaseException:
+            self.partial.unlink(missing_ok=True)
+            raise
         return self.path
 
     def abort(self) -> None:
         """Drop the unfinished file."""
         try:
             self._close()
+        except Exception:  # noqa: BLE001 - the run failed already; deleting the file is what matters
+            pass
         finally:
             self.partial.unlink(missing_ok=True)
 
-    def _write(self, chunk):  # pragma: no cover - implemented by subclasses
+    def _open(self):  # pragma: no cover - implemented by subclasses
+        raise NotImplementedError
+
+    def _write(self, chunk):  # pragma: no cover
         raise NotImplementedError
 
     def _close(self):  # pragma: no cover
@@ -104,12 +212,20 @@ def _text(value) -> str:
 
 
 class TSVWriter(TableWriter):
-    """Tab-separated text with a header line; floats with 6 significant digits, NaN as ``nan``."""
+    """Tab-separated text with a header line; floats with 6 significant digits, NaN as ``nan``.
+    ``delimiter=","`` writes CSV, ``compress=True`` gzip."""
 
-    def __init__(self, path, columns):
-        super().__init__(path, columns)
-        self._file = open(self.partial, "w", newline="")
-        self._csv = csv.writer(self._file, delimiter="\t", lineterminator="\n")
+    def __init__(self, path, columns, *, overwrite: bool = True, delimiter: str = "\t", compress: bool = False):
+        self.delimiter, self.compress = delimiter, compress
+        super().__init__(path, columns, overwrite=overwrite)
+
+    def _open(self):
+        self._raw = open(self.partial, "wb")
+        stream = self._raw
+        if self.compress:  # the gzip header names the output, not the temporary file
+            stream = gzip.GzipFile(filename=self.path.name.removesuffix(".gz"), mode="wb", fileobj=self._raw)
+        self._file = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        self._csv = csv.writer(self._file, delimiter=self.delimiter, lineterminator="\n")
         self._csv.writerow(self.columns)
 
     def _write(self, chunk):
@@ -118,7 +234,10 @@ class TSVWriter(TableWriter):
         self._file.flush()  # each chunk reaches the disk before the next is computed
 
     def _close(self):
-        self._file.close()
+        try:
+            self._file.close()  # and the gzip stream
+        finally:
+            self._raw.close()
 
 
 class ParquetWriter(TableWriter):
@@ -130,14 +249,17 @@ class ParquetWriter(TableWriter):
 
     ROW_GROUP_BYTES = 32 << 20
 
-    def __init__(self, path, columns, schema=None):
-        super().__init__(path, columns)
+    def __init__(self, path, columns, schema=None, *, overwrite: bool = True):
         self.schema = schema
         self._writer = None
         self._pending: list = []
         self._pending_rows = 0
         # about 8 bytes per value: the rows that make one row group of ROW_GROUP_BYTES
-        self._group_rows = max(1024, self.ROW_GROUP_BYTES // (8 * len(self.columns)))
+        self._group_rows = max(1024, self.ROW_GROUP_BYTES // (8 * len(columns)))
+        super().__init__(path, columns, overwrite=overwrite)
+
+    def _open(self):
+        pass  # pyarrow opens the file with the first row group
 
     def _write(self, chunk):
         import pyarrow as pa
@@ -197,10 +319,9 @@ class HDF5Writer(TableWriter):
     in the file's ``columns`` attribute. A masked column's dataset has the attribute
     ``missing_value`` (see the module docstring)."""
 
-    def __init__(self, path, columns):
+    def _open(self):
         import h5py
 
-        super().__init__(path, columns)
         self._file = h5py.File(self.partial, "w")
         self._file.attrs["columns"] = self.columns
 
@@ -230,7 +351,13 @@ class HDF5Writer(TableWriter):
         self._file.close()
 
 
-def open_writer(path: str | os.PathLike, columns: list[str]) -> TableWriter:
-    """A writer for ``path`` in the format its extension names: ``.parquet``, ``.h5``/``.hdf5``,
-    and TSV for any other (or no) extension."""
-    return {"tsv": TSVWriter, "parquet": ParquetWriter, "hdf5": HDF5Writer}[output_format(path)](path, columns)
+def open_writer(path: str | os.PathLike, columns: list[str], *, overwrite: bool = True) -> TableWriter:
+    """A writer for ``path`` in the format its extension names (:data:`TABLE_FORMATS`; any other
+    extension is a ValueError). ``overwrite=False`` keeps an existing file (FileExistsError)."""
+    kind = output_format(path)
+    if kind == "parquet":
+        return ParquetWriter(path, columns, overwrite=overwrite)
+    if kind == "hdf5":
+        return HDF5Writer(path, columns, overwrite=overwrite)
+    return TSVWriter(path, columns, overwrite=overwrite, delimiter="," if kind.startswith("csv") else "\t",
+                     compress=kind.endswith(".gz"))

@@ -3,8 +3,9 @@
 A track holds one value per interval, in the order given (chromosomes in the order of
 ``chrom_sizes``, positions increasing, intervals not overlapping: the caller's tiling guarantees
 it). NaN values (a window without a prediction) are left out: the track has no value there.
-Each file is written as ``<name>.partial`` and renamed when every target's file is complete;
-on an error every partial file is deleted.
+Each file is written as a temporary file of this run (as the tables are, :mod:`seqzoo.io.tables`)
+and renamed when every target's file is complete; on an error, or a ``close()`` that fails, every
+temporary file is deleted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqzoo.io.tables import AtomicOutput
+from seqzoo.io.tables import AtomicOutput, check_output, publish, temporary_file
 
 __all__ = ["TRACK_FORMATS", "TrackWriter", "track_format", "track_paths"]
 
@@ -49,21 +50,35 @@ def track_paths(output: str | os.PathLike, targets: list[str]) -> list[Path]:
 class TrackWriter(AtomicOutput):
     """Write intervals' values of several targets, one track file each (module docstring)."""
 
-    def __init__(self, output: str | os.PathLike, targets: list[str], chrom_sizes: dict[str, int]):
+    def __init__(self, output: str | os.PathLike, targets: list[str], chrom_sizes: dict[str, int], *,
+                 overwrite: bool = True, inputs=()):
+        """``overwrite=False`` keeps existing track files (FileExistsError); ``inputs`` are the command's
+        input files, never overwritten (:func:`seqzoo.io.tables.check_output`)."""
         self.format = track_format(output)
         if self.format is None:
             raise ValueError(f"{output}: not a track name (.bw, .bigwig, .bedgraph, .bdg)")
         self.paths = track_paths(output, targets)
+        for path in self.paths:
+            check_output(path, inputs=inputs, overwrite=overwrite)
+        self.overwrite = overwrite
         self.sizes = dict(chrom_sizes)
-        self.partials = [p.with_name(p.name + ".partial") for p in self.paths]
+        self.partials: list[Path] = []
         self.files: list = []
-        for partial in self.partials:
-            partial.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._open()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open(self) -> None:
+        for path in self.paths:
+            partial = temporary_file(path)
+            self.partials.append(partial)
             if self.format == "bigwig":
                 import pyBigWig
 
                 bw = pyBigWig.open(str(partial), "w")
-                bw.addHeader(list(chrom_sizes.items()))
+                bw.addHeader(list(self.sizes.items()))
                 self.files.append(bw)
             else:
                 self.files.append(open(partial, "w"))
@@ -86,16 +101,23 @@ class TrackWriter(AtomicOutput):
                 f.writelines(f"{a}\t{b}\t{d}\t{x:.6g}\n" for a, b, d, x in zip(c, s, e, v))
 
     def close(self) -> list[Path]:
-        for f in self.files:
-            f.close()
-        for partial, path in zip(self.partials, self.paths):
-            os.replace(partial, path)
+        """Finish every track and give it its final name; on any failure every temporary file is
+        deleted and the error raised."""
+        try:
+            while self.files:
+                self.files.pop().close()
+            for partial, path in zip(self.partials, self.paths):
+                publish(partial, path, self.overwrite)
+        except BaseException:
+            self.abort()
+            raise
         return self.paths
 
     def abort(self) -> None:
-        for f in self.files:
+        """Drop every unfinished track."""
+        while self.files:
             try:
-                f.close()
+                self.files.pop().close()
             except Exception:  # noqa: BLE001 - deleting is what matters
                 pass
         for partial in self.partials:

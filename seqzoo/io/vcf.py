@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,11 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from seqzoo.io.bed import iter_lines
-from seqzoo.io.tables import AtomicOutput
+from seqzoo.io.tables import AtomicOutput, check_output, publish, temporary_file
 
-__all__ = ["InfoField", "VCFWriter", "info_id", "is_vcf_output"]
+__all__ = ["VCF_FORMATS", "InfoField", "VCFWriter", "info_id", "is_vcf_output"]
 
-_VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz")
+#: VCF outputs by extension (``seqzoo.io.tables.output_format``): plain, or bgzip with a tabix index.
+VCF_FORMATS = {".vcf": "vcf", ".vcf.gz": "vcf.gz", ".vcf.bgz": "vcf.gz"}
+_VCF_SUFFIXES = tuple(VCF_FORMATS)
 _BAD_ID_CHARS = re.compile(r"[^0-9A-Za-z_.]")
 # Characters with a meaning in an INFO column, percent-encoded in String values (VCF 4.3, 1.6.1).
 _ESCAPES = {"%": "%25", ";": "%3B", "=": "%3D", ",": "%2C", "\t": "%09", "\n": "%0A", "\r": "%0D"}
@@ -83,17 +84,16 @@ class VCFWriter(AtomicOutput):
     """
 
     def __init__(self, source: str | os.PathLike, path: str | os.PathLike, fields: Sequence[InfoField],
-                 extra_header: Sequence[str] = ()):
+                 extra_header: Sequence[str] = (), *, overwrite: bool = True):
         self.source, self.path, self.fields = Path(source), Path(path), list(fields)
         ids = [f.id for f in self.fields]
         if len(set(ids)) != len(ids):
             raise ValueError(f"INFO keys collide (after replacing characters VCF does not allow): "
                              f"{sorted({i for i in ids if ids.count(i) > 1})}")
+        check_output(self.path, inputs=[self.source], overwrite=overwrite, formats=VCF_FORMATS)
         self.compressed = not self.path.name.lower().endswith(".vcf")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
-        os.close(fd)
-        self.partial = Path(partial)
+        self.overwrite = overwrite
+        self.partial = temporary_file(self.path)
         self.index_note = ""  # why the output has no index, when it has none
         self.rows = 0
         self._lines = iter_lines(self.source)
@@ -180,7 +180,7 @@ class VCFWriter(AtomicOutput):
                 os.replace(index, self.path.with_name(self.path.name + ".tbi"))
             else:
                 self.path.with_name(self.path.name + ".tbi").unlink(missing_ok=True)  # a stale one
-            os.replace(self.partial, self.path)
+            publish(self.partial, self.path, self.overwrite)
         except BaseException:
             self.abort()
             raise

@@ -13,16 +13,27 @@ Files only ever appear under their final name after verification (download to
 a temporary name in the same directory, check, then :func:`os.replace`), and a
 :class:`filelock.FileLock` next to the file makes concurrent fetches of the same
 artifact from several processes download it once.
+
+**Deadlines.** A fetch's downloads, all its URLs together, must finish within
+``$SEQZOO_FETCH_TIMEOUT`` seconds (default :data:`DEFAULT_FETCH_TIMEOUT`, 30 minutes), whatever
+the server's pace: a server trickling bytes is cut off (each read also waits at most
+:data:`DOWNLOAD_TIMEOUT`), the partial file is deleted and the error says so. A fetch waiting for
+another process's download of the same file says who holds it (``<file>.lock.info``: process id,
+host, start time) and for how long, and gives up after the same deadline.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -48,8 +59,17 @@ __all__ = [
 CACHE_ENV = "SEQZOO_CACHE"
 #: Environment variable naming a local directory of artifact files (no network).
 MIRROR_ENV = "SEQZOO_MIRROR"
-#: Seconds pooch's HTTP downloader waits for the server before giving up.
+#: Seconds one read of an HTTP download waits for the server before giving up.
 DOWNLOAD_TIMEOUT = 60
+#: Environment variable: seconds a whole fetch (every URL's download, or a wait for another
+#: process's download) may take.
+FETCH_TIMEOUT_ENV = "SEQZOO_FETCH_TIMEOUT"
+#: The default of ``$SEQZOO_FETCH_TIMEOUT``: 30 minutes.
+DEFAULT_FETCH_TIMEOUT = 1800.0
+#: Seconds between the messages of a fetch waiting for another process's download.
+LOCK_REPORT_INTERVAL = 30.0
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -374,11 +394,58 @@ def _install(final: Path, artifact: WeightsArtifact, write: Callable[[Path], Any
         tmp.unlink(missing_ok=True)
 
 
-def _downloader(url: str, progress: bool):
-    """A pooch downloader for ``url``; plain HTTP(S) gets an explicit timeout."""
+def fetch_timeout() -> float:
+    """Seconds a whole fetch may take: ``$SEQZOO_FETCH_TIMEOUT`` or :data:`DEFAULT_FETCH_TIMEOUT`."""
+    text = os.environ.get(FETCH_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_FETCH_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ArtifactError(f"{FETCH_TIMEOUT_ENV}={text!r}: give the seconds a download may take, a positive number")
+    return value
+
+
+class _DeadlinePassed(ArtifactError):
+    """A download did not finish before the fetch's deadline (internal)."""
+
+
+def _http_download(url: str, output: str, deadline: float, progress: bool) -> None:
+    """Stream ``url`` into ``output``, giving up at ``deadline`` (``time.monotonic()``): each read
+    returns what has arrived (``read1``) and waits at most :data:`DOWNLOAD_TIMEOUT` or until the
+    deadline, so a server sending a byte at a time cannot keep it going."""
+    import requests
+    from tqdm import tqdm
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _DeadlinePassed(f"not finished within {FETCH_TIMEOUT_ENV}={fetch_timeout():g} s; "
+                                  f"the partial download was deleted (raise {FETCH_TIMEOUT_ENV} for a slow link)")
+        return remaining
+
+    with requests.get(url, stream=True, timeout=min(DOWNLOAD_TIMEOUT, left())) as response:
+        response.raise_for_status()
+        size = int(response.headers.get("Content-Length") or 0) or None
+        with open(output, "wb") as out, tqdm(total=size, unit="B", unit_scale=True, disable=not progress) as bar:
+            while True:
+                left()
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                out.write(chunk)
+                bar.update(len(chunk))
+        left()
+
+
+def _downloader(url: str, progress: bool, deadline: float):
+    """A downloader for ``url``: HTTP(S) bounded by ``deadline`` (``_http_download``), files copied,
+    other schemes by pooch."""
     scheme = urlparse(url).scheme
     if scheme in ("http", "https"):
-        return pooch.HTTPDownloader(progressbar=progress, timeout=DOWNLOAD_TIMEOUT)
+        return lambda url, output, _: _http_download(url, output, deadline, progress)
     if scheme == "file":
         return lambda url, output, _: shutil.copyfile(url2pathname(urlparse(url).path), output)
     return pooch.choose_downloader(url, progressbar=progress)
@@ -408,8 +475,8 @@ def _from_mirror(final: Path, artifact: WeightsArtifact) -> bool:
     return True
 
 
-def _from_urls(final: Path, artifact: WeightsArtifact, progress: bool) -> None:
-    """Download from the first URL that works; raise listing every failure."""
+def _from_urls(final: Path, artifact: WeightsArtifact, progress: bool, deadline: float) -> None:
+    """Download from the first URL that works, all before ``deadline``; raise listing every failure."""
     mirror_note = (
         f"{MIRROR_ENV}={os.environ[MIRROR_ENV]} does not hold {artifact.file_name}"
         if os.environ.get(MIRROR_ENV)
@@ -424,11 +491,14 @@ def _from_urls(final: Path, artifact: WeightsArtifact, progress: bool) -> None:
     for url in artifact.urls:
 
         def download(tmp: Path, url: str = url) -> None:
-            _downloader(url, progress)(url, str(tmp), None)
+            _downloader(url, progress, deadline)(url, str(tmp), None)
 
         try:
             _install(final, artifact, download)
             return
+        except _DeadlinePassed as exc:  # no time left for the other URLs either
+            errors.append(f"  {url}: {exc}")
+            break
         except _Mismatch as exc:
             errors.append(f"  {url}: downloaded file is not the expected one: {exc}; "
                           "the file was discarded")
@@ -445,11 +515,14 @@ def fetch(artifact: WeightsArtifact, force: bool = False, progress: bool = True)
 
     Uses the cached file (re-hashed on every call), else the ``$SEQZOO_MIRROR``
     directory, else each URL in turn. ``force=True`` ignores (and replaces) the
-    cached file. Safe to call from several processes at once.
+    cached file. Safe to call from several processes at once: one downloads, the
+    others wait, saying who holds the download. Downloads, and the wait, end within
+    ``$SEQZOO_FETCH_TIMEOUT`` seconds (module docstring).
 
     Raises:
         ArtifactError: the artifact is untrained, the cached file is corrupt
-            (without ``force``), the mirror file is wrong, or every URL failed.
+            (without ``force``), the mirror file is wrong, every URL failed, or the
+            deadline passed.
     """
     _require_trained(artifact)
     final = cached_path(artifact)
@@ -472,10 +545,63 @@ def fetch(artifact: WeightsArtifact, force: bool = False, progress: bool = True)
         return hit
     # Serialise fetches of this artifact across processes; the lock file lives
     # next to the final file so different artifacts do not block each other.
-    with filelock.FileLock(str(final) + ".lock"):
+    timeout = fetch_timeout()
+    with _download_lock(final, timeout):
         # Another process may have finished the download while we waited.
         if not force and (hit := cached()) is not None:
             return hit
         if not _from_mirror(final, artifact):
-            _from_urls(final, artifact, progress)
+            _from_urls(final, artifact, progress, time.monotonic() + timeout)
     return final
+
+
+def _lock_holder(info: Path) -> str:
+    """Who holds a download lock, from its info file: 'process 123 on host h for 12 s'."""
+    try:
+        holder = json.loads(info.read_text())
+        return (f"process {holder['pid']} on {holder['host']} for "
+                f"{max(0.0, time.time() - holder['since']):.0f} s")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (no lock information yet)"
+
+
+class _download_lock:
+    """The cross-process lock of one cached file's download, waited for at most ``timeout`` seconds,
+    saying while it waits who holds it; the holder's pid, host and start time are written beside
+    the lock (``<file>.lock.info``) for the others to read."""
+
+    def __init__(self, final: Path, timeout: float):
+        self.final, self.timeout = final, timeout
+        self.lock = filelock.FileLock(str(final) + ".lock")
+        self.info = Path(str(final) + ".lock.info")
+
+    def __enter__(self):
+        start = time.monotonic()
+        reported = None
+        while True:
+            waited = time.monotonic() - start
+            try:
+                self.lock.acquire(timeout=min(1.0, max(0.01, self.timeout - waited)))
+                break
+            except filelock.Timeout:
+                waited = time.monotonic() - start
+                if waited >= self.timeout:
+                    raise ArtifactError(
+                        f"gave up waiting for {self.final.name} after {waited:.0f} s ({FETCH_TIMEOUT_ENV}): "
+                        f"{_lock_holder(self.info)} is downloading it (lock {self.lock.lock_file}). Try again "
+                        "later, or stop that process") from None
+                if reported is None or time.monotonic() - reported >= LOCK_REPORT_INTERVAL:
+                    reported = time.monotonic()
+                    logger.warning("waiting for %s: %s is downloading it; waited %.0f s of %g (%s)",
+                                   self.final.name, _lock_holder(self.info), waited, self.timeout, FETCH_TIMEOUT_ENV)
+        try:
+            self.info.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}))
+        except OSError:
+            pass  # the information is a courtesy to waiting processes
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.info.unlink(missing_ok=True)
+        finally:
+            self.lock.release()
