@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from seqzoo.runtime import mixed_bfloat16, resolve_device
+from seqzoo.runtime import FLOAT32_LAYERS, mixed_bfloat16, resolve_device
 
 #: Batch sizes whose predictions must give the same rows (as tangermeme's tests do).
 BATCH_SIZES = (1, 8, 64)
@@ -73,12 +73,29 @@ def check_config_round_trip(name: str, model: keras.Model, x: np.ndarray) -> Non
 
 
 def check_bfloat16(name: str, model: keras.Model, x: np.ndarray) -> None:
-    """The bfloat16 copy (``seqzoo.runtime.mixed_bfloat16``) is within BFLOAT16_ATOL of float32,
-    and not identical to it (it must really compute in bfloat16)."""
+    """The bfloat16 copy (``seqzoo.runtime.mixed_bfloat16``) computes every layer, nested models'
+    (an ensemble's members) included, in bfloat16 except those kept float32 by name
+    (``FLOAT32_LAYERS``); it is within BFLOAT16_ATOL of float32, and not identical to it unless
+    every layer is kept float32 (it must really compute in bfloat16)."""
     fast = mixed_bfloat16(model)
+    policies = _layer_policies(fast)
+    wrong = [n for n, p in policies if p != ("float32" if n in FLOAT32_LAYERS else "mixed_bfloat16")
+             and not n.startswith(("dna", "tokens", "inputs"))]
+    assert not wrong, f"{name}: layers not in the bfloat16 rule: {wrong}"
     diff = float(np.abs(call(fast, x).astype("float32") - call(model, x)).max())
     assert diff <= BFLOAT16_ATOL, f"{name}: bfloat16 differs from float32 by {diff:.2e} > {BFLOAT16_ATOL}"
-    assert diff > 0, f"{name}: bfloat16 predictions equal float32 bit for bit; bfloat16 was not applied"
+    if any(p == "mixed_bfloat16" for _, p in policies):
+        assert diff > 0, f"{name}: bfloat16 predictions equal float32 bit for bit; bfloat16 was not applied"
+    else:  # nothing of it is worth bfloat16 (e.g. DeepSol's composition regression)
+        assert diff == 0, f"{name}: every layer is float32, yet the predictions differ by {diff:.2e}"
+
+
+def _layer_policies(model: keras.Model) -> list[tuple[str, str]]:
+    """(name, dtype policy) of every layer, inside nested models too."""
+    out = []
+    for layer in model.layers:
+        out += _layer_policies(layer) if isinstance(layer, keras.Model) else [(layer.name, layer.dtype_policy.name)]
+    return out
 
 
 CHECKS = ("output_shape", "batch_sizes", "config_round_trip", "bfloat16")

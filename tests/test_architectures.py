@@ -118,6 +118,9 @@ def test_model_checks(architecture, device):
 ONEDNN_BFLOAT16_FAULT = {
     "deepsea": "oneDNN's bfloat16 Conv1D 8->8 width 8 is wrong on AMX CPUs (6.1e-2 off)",
     "deepsea+task_motifs": "the same oneDNN Conv1D fault (5.7e-2 off)",
+    # its members are the small deepsea configurations, computed in bfloat16 like any other model
+    "ensemble": "the same oneDNN Conv1D fault, in its deepsea members (3.8e-2 off)",
+    "ensemble+weighted": "the same oneDNN Conv1D fault, in its deepsea members (5.0e-2 off)",
 }
 
 
