@@ -121,3 +121,19 @@ def test_plain_yaml_parses_and_every_tag_is_named():
     for tag in ("!!python/object/apply:os.system", "!!python/name:os.system", "!custom"):
         with pytest.raises(UnsafeYAMLError, match=f"f.yaml, line 2: the YAML tag '{tag}' is refused"):
             parse_plain_yaml(f"a: 1\nb: {tag} [x]\n", "f.yaml")
+
+
+def test_list_marks_a_refused_model_and_lists_the_others(tmp_path, monkeypatch, capsys):
+    """One model with a tagged YAML neither runs the tag nor hides the rest of the zoo from `seqzoo list`."""
+    marker = tmp_path / "list_tag_ran"
+    for name in ("Basset_Athaliana265", "Tagged"):
+        shutil.copytree(find_model("Basset_Athaliana265"), tmp_path / "zoo" / "models" / name)
+    tagged = tmp_path / "zoo" / "models" / "Tagged" / "model.yaml"
+    tagged.write_text(tagged.read_text() + marker_tag(marker))
+    monkeypatch.setenv("SEQZOO_ZOO", str(tmp_path / "zoo"))
+    assert main(["list"]) == 1
+    said = capsys.readouterr()
+    lines = {line.split()[0]: line for line in said.out.splitlines()[1:] if line.strip()}
+    assert "dna" in lines["Basset_Athaliana265"] and "refused" in lines["Tagged"]
+    assert f"Tagged: {tagged}, line" in said.err and "is refused" in said.err
+    assert not marker.exists()

@@ -1,6 +1,7 @@
 """``seqzoo`` commands about the catalogue: list, info, fetch, check, import-weights, kipoi-source."""
 
 import argparse
+import sys
 
 from seqzoo.cli import options
 
@@ -48,17 +49,28 @@ def cmd_list(args) -> int:
     if args.source:
         return _list_store(args.source, args.pattern)
     rows = [["model", "modality", "architecture", "input", "targets", "weights"]]
+    problems = []  # models whose description is refused: listed after the table, and exit status 1
+
+    def add(shown: str, directory, weights) -> None:
+        try:
+            spec = load_spec(directory)
+        except ValueError as err:  # ModelSpecError, UnsafeYAMLError
+            rows.append([shown, "?", "?", "?", "?", "refused (see below)"])
+            problems.append(f"{shown}: {err}")
+            return
+        rows.append([shown, spec.modality, spec.architecture, str(spec.input_shape), str(spec.target_shape[-1]),
+                     weights(spec)])
+
     for name in list_models(args.pattern):
-        spec = load_spec(find_model(name))
-        rows.append([name, spec.modality, spec.architecture, str(spec.input_shape), str(spec.target_shape[-1]),
-                     weights_state(spec)])
+        add(name, find_model(name), weights_state)
     for name, versions in stores.list_installed(args.pattern).items():
         for version in versions:
-            spec = load_spec(stores.installed_dir(name, version))
-            rows.append([f"{name}@{version}", spec.modality, spec.architecture, str(spec.input_shape),
-                         str(spec.target_shape[-1]), f"installed from {stores.origin(spec.directory)['store']}"])
+            add(f"{name}@{version}", stores.installed_dir(name, version),
+                lambda spec: f"installed from {stores.origin(spec.directory)['store']}")
     print(_table(rows))
-    return 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _list_store(store: str, pattern: str) -> int:
