@@ -9,7 +9,9 @@ duplicates).
 Output: one row per input record, in input order, with the columns
 
 ``id`` (first word of the header), ``length`` (residues as read), ``valid`` (1 = predicted,
-0 = not predictable), ``reason`` (why not; empty when valid), one probability column per target
+0 = not predictable), ``reason`` (why not; empty when valid), ``rule`` (how the protein was read:
+``padded`` when it fits the model's length, ``whole sequence`` when it is longer, see below, empty
+when not predicted), one probability column per target
 (``soluble`` for DeepSol; NaN when not valid) and ``predicted_class`` (1 when the probability is at
 least :data:`THRESHOLD`, 0 below it; no value when not valid).
 
@@ -22,10 +24,17 @@ predicted is empty in TSV and null in Parquet; HDF5 has no null integer, so ther
 so, and ``valid`` is 0 on that row. The file is written under a temporary name of this run and
 renamed only when complete; on any error the temporary file is deleted and nothing is left behind.
 
+**Proteins longer than the model's length.** DeepSol's network reads any length: its convolutions
+are globally max-pooled and its composition features are frequencies and the log length, so no
+weight depends on the input length. A longer protein is therefore read whole by the same network
+and weights built for its length rounded up to a multiple of the model's (``whole sequence``),
+padded as every shorter protein is; no residue is cut off and nothing is averaged. This holds for
+the architectures in :data:`LENGTH_FREE`; for others a longer protein stays not predictable.
+
 Bad input (see ``encode_protein`` and ``iter_fasta``): lower case is upper-cased and one trailing
-``*`` removed; an empty record, a residue outside the 20 standard ones (X, B, Z, U, O, an internal
-``*``, digits...) or a sequence longer than the model's maximum keeps its row with ``valid = 0``
-and the reason; a duplicate id or a file that is not FASTA stops the run with an error naming the
+``*`` removed; an empty record or a residue outside the 20 standard ones (X, B, Z, U, O, an internal
+``*``, digits...) keeps its row with ``valid = 0`` and the reason (so does a longer protein when
+no ``predict_long`` is given); a duplicate id or a file that is not FASTA stops the run with an error naming the
 file and line(s), and no output file is left.
 """
 
@@ -43,7 +52,11 @@ from seqzoo.encoding import encode_protein
 from seqzoo.io.proteins import FastaRecord, iter_fasta
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 
-__all__ = ["THRESHOLD", "output_columns", "predict_fasta"]
+__all__ = ["LENGTH_FREE", "THRESHOLD", "output_columns", "predict_fasta", "whole_sequence_predictor"]
+
+#: Architectures whose weights do not depend on the input length (global max pooling, composition).
+LENGTH_FREE = ("deepsol", "protein_composition")
+PADDED, WHOLE = "padded", "whole sequence"
 
 #: A probability at or above this is predicted as class 1 (soluble). Fixed, not tuned.
 THRESHOLD = 0.5
@@ -51,7 +64,7 @@ THRESHOLD = 0.5
 
 def output_columns(labels: tuple[str, ...] | list[str]) -> list[str]:
     """The output's column names for a model with target ``labels``."""
-    return ["id", "length", "valid", "reason", *labels, "predicted_class"]
+    return ["id", "length", "valid", "reason", "rule", *labels, "predicted_class"]
 
 
 def _chunks(records: Iterator[FastaRecord], size: int) -> Iterator[list[FastaRecord]]:
@@ -60,35 +73,80 @@ def _chunks(records: Iterator[FastaRecord], size: int) -> Iterator[list[FastaRec
 
 
 def _predict_chunk(predict: Callable[[np.ndarray], np.ndarray], chunk: list[FastaRecord],
-                   max_len: int, n_targets: int, batch_size: int) -> dict:
+                   max_len: int, n_targets: int, batch_size: int,
+                   predict_long: Callable[[np.ndarray], np.ndarray] | None = None) -> dict:
     """Encode and predict one chunk of records; returns its output columns."""
-    reasons, tokens, valid_rows = [], [], []
+    reasons, rules, tokens, valid_rows = [], [], [], []
+    long_rows: dict[int, list[tuple[int, np.ndarray]]] = {}  # input length -> (row, tokens)
+    probabilities = np.full((len(chunk), n_targets), np.nan, dtype=np.float32)
     for i, record in enumerate(chunk):
         encoded, reason = encode_protein(record.sequence, max_len)
-        reasons.append(reason or "")
-        if encoded is not None:
+        residues = len(record.sequence.removesuffix("*"))
+        if encoded is None and predict_long is not None and residues > max_len:
+            length = -(-residues // max_len) * max_len  # rounded up to a multiple of max_len
+            encoded, reason = encode_protein(record.sequence, length)
+            if encoded is not None:
+                long_rows.setdefault(length, []).append((i, encoded))
+        elif encoded is not None:
             tokens.append(encoded)
             valid_rows.append(i)
-    probabilities = np.full((len(chunk), n_targets), np.nan, dtype=np.float32)
+        reasons.append(reason or "")
+        rules.append("" if encoded is None else (PADDED if len(encoded) == max_len else WHOLE))
     for start in range(0, len(tokens), batch_size):
         batch = np.stack(tokens[start : start + batch_size])
         probabilities[valid_rows[start : start + batch_size]] = predict(batch)
-    valid = np.zeros(len(chunk), dtype=np.int8)
-    valid[valid_rows] = 1
+    for length, items in long_rows.items():
+        rows = [row for row, _ in items]
+        probabilities[rows] = predict_long(np.stack([t for _, t in items]))
+    valid = np.array([rule != "" for rule in rules], dtype=np.int8)
     return {
         "id": [r.id for r in chunk],
         "length": [len(r.sequence) for r in chunk],
         "valid": valid,
         "reason": reasons,
+        "rule": rules,
         "probabilities": probabilities,
         "predicted_class": (probabilities[:, 0] >= THRESHOLD).astype(np.int8),
     }
 
 
+def whole_sequence_predictor(model) -> Callable[[np.ndarray], np.ndarray] | None:
+    """For a ``ZooModel`` whose network reads any length (its architecture, or every member of
+    its ensemble, in :data:`LENGTH_FREE`): a function predicting tokens of any length, by the same
+    weights in a network built at that length (one per length, cached). None for other models."""
+    import keras
+
+    from seqzoo.architectures.registry import build
+    from seqzoo.runtime import mixed_bfloat16
+
+    spec = model.spec
+    members = spec.config.get("members") if spec.architecture == "ensemble" else [{"architecture": spec.architecture}]
+    if not members or any(m.get("architecture") not in LENGTH_FREE for m in members):
+        return None
+    networks: dict[int, keras.Model] = {}
+
+    def at_length(config: dict, length: int) -> dict:
+        if spec.architecture != "ensemble":
+            return {**config, "max_len": length}
+        return {**config, "members": [{**m, "config": {**m.get("config", {}), "max_len": length}}
+                                      for m in config["members"]]}
+
+    def predict(tokens: np.ndarray) -> np.ndarray:
+        length = tokens.shape[1]
+        if length not in networks:
+            with keras.device(model.device):
+                network = build(spec.architecture, **at_length(spec.config, length))
+                network.set_weights(model.keras_model.get_weights())
+                networks[length] = mixed_bfloat16(network) if model.precision == "bfloat16" else network
+        return np.asarray(networks[length].predict_on_batch(tokens.astype("int32")), dtype=np.float32)
+
+    return predict
+
+
 def _rows(part: dict, labels: list[str]) -> dict:
     """A chunk's output columns; ``predicted_class`` is masked (no value) where the record was
     not predicted (see the module docstring for how each format writes that)."""
-    rows = {k: part[k] for k in ("id", "length", "valid", "reason")}
+    rows = {k: part[k] for k in ("id", "length", "valid", "reason", "rule")}
     rows.update({label: part["probabilities"][:, j] for j, label in enumerate(labels)})
     rows["predicted_class"] = np.ma.MaskedArray(part["predicted_class"], mask=np.asarray(part["valid"]) != 1)
     return rows
@@ -105,6 +163,7 @@ def predict_fasta(
     chunk_size: int = 4096,
     progress: bool = True,
     overwrite: bool = True,
+    predict_long: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> int:
     """Predict every record of a protein FASTA file and write one row per record (module docstring).
 
@@ -121,6 +180,8 @@ def predict_fasta(
         progress: show a progress bar (records) on stderr.
         overwrite: replace an existing ``output`` (else FileExistsError, before any work). The
             output is never the input FASTA (ValueError).
+        predict_long: predicts proteins longer than ``max_len`` whole (tokens padded to a multiple
+            of ``max_len``), e.g. :func:`whole_sequence_predictor`; without it they are not predicted.
 
     Returns:
         The number of rows written.
@@ -140,7 +201,7 @@ def predict_fasta(
     with open_writer(output, output_columns(labels), overwrite=overwrite) as writer, \
             tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
         for chunk in _chunks(iter_fasta(fasta), chunk_size):
-            writer.write(_rows(_predict_chunk(predict, chunk, max_len, len(labels), batch_size), labels))
+            writer.write(_rows(_predict_chunk(predict, chunk, max_len, len(labels), batch_size, predict_long), labels))
             n_rows += len(chunk)
             bar.update(len(chunk))
     return n_rows

@@ -1,5 +1,7 @@
 """Streaming protein prediction (seqzoo.predict_protein and `seqzoo predict DeepSol`)."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -228,3 +230,39 @@ def test_cli_h5_output_is_real_hdf5_with_the_tsv_values(tmp_path):
     # an extension that names no format is refused before anything runs (it used to write TSV)
     assert main(["predict", "DeepSol", "--fasta", str(example), "-o", str(tmp_path / "out.dat"), "--quiet"]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "out.tsv"]
+
+
+def test_long_real_proteins_are_read_whole_by_the_same_weights(tmp_path):
+    """Validation proteins over 1,200 residues get a prediction (rule "whole sequence") equal to the
+    trained network's, rebuilt here at the longer length with the same weights; shorter ones are
+    unchanged."""
+    import keras
+
+    import seqzoo
+    from seqzoo.architectures.registry import build
+    from seqzoo.encoding import encode_protein
+    from seqzoo.predict_protein import whole_sequence_predictor
+
+    from seqzoo.io.proteins import iter_fasta
+
+    fasta = Path(__file__).parent / "data" / "deepsol_valid_excerpt.fa"  # 2 short, 3 over 1,200 residues
+    proteins = [record.sequence for record in iter_fasta(fasta)]
+    assert [len(p) > 1200 for p in proteins] == [False, False, True, True, True]
+    model = seqzoo.get_model("DeepSol", device="cpu")
+    out = tmp_path / "out.tsv"
+    predict_fasta(model.predict_on_batch, fasta, out, max_len=1200, progress=False,
+                  predict_long=whole_sequence_predictor(model))
+    rows = pd.read_csv(out, sep="\t", keep_default_na=False)
+    assert list(rows["rule"]) == ["padded"] * 2 + ["whole sequence"] * 3 and (rows["valid"] == 1).all()
+    for i, sequence in enumerate(proteins):
+        length = -(-len(sequence) // 1200) * 1200
+        config = {**model.spec.config, "members": [{**m, "config": {**m["config"], "max_len": length}}
+                                                   for m in model.spec.config["members"]]}
+        network = build("ensemble", **config)
+        network.set_weights(model.keras_model.get_weights())
+        tokens, _ = encode_protein(sequence, length)
+        expected = float(network.predict_on_batch(tokens[None])[0, 0])
+        assert rows.loc[i, "soluble"] == pytest.approx(expected, abs=1e-6)
+        if length == 1200:  # the rebuilt network is the model itself
+            assert expected == pytest.approx(float(model.predict_on_batch(tokens[None])[0, 0]), abs=1e-6)
+    keras.backend.clear_session()

@@ -166,7 +166,7 @@ def cmd_predict(args) -> int:
 def _predict_protein_fasta(args) -> int:
     """``seqzoo predict`` for a protein model (seqzoo.predict_protein)."""
     from seqzoo.io.tables import TABLE_FORMATS
-    from seqzoo.predict_protein import THRESHOLD, predict_fasta
+    from seqzoo.predict_protein import THRESHOLD, predict_fasta, whole_sequence_predictor
 
     if args.bed or args.tile:
         raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed or --tile")
@@ -176,7 +176,7 @@ def _predict_protein_fasta(args) -> int:
     model = _load(args)
     n = predict_fasta(model.predict_on_batch, args.fasta, args.output, max_len=model.spec.input_shape[0],
                       labels=model.columns, batch_size=args.batch_size, progress=not args.quiet,
-                      overwrite=args.force)
+                      overwrite=args.force, predict_long=whole_sequence_predictor(model))
     print(f"wrote {n} rows to {args.output} (predicted_class: probability >= {THRESHOLD})", file=sys.stderr)
     return 0
 
