@@ -26,8 +26,8 @@ from seqzoo.io.genome import Genome
 from seqzoo.io.bed import Interval, iter_bed
 from seqzoo.io.tables import TABLE_FORMATS, check_output
 from seqzoo.io.tracks import track_format
-from seqzoo.predict_dna import check_batch_size, check_step, open_rows_output, predict_rows, target_columns
-from seqzoo.windows import OUT_OF_BOUNDS, check_bed, count_tiles, encode_windows, iter_tiles, tile_regions
+from seqzoo.predict_dna import check_batch_size, open_rows_output, predict_rows, target_columns, tile_plan
+from seqzoo.windows import OUT_OF_BOUNDS, check_bed, encode_windows, iter_tiles
 
 INTERVAL_FIELDS = ("chrom", "start", "end", "name", "strand", "line")
 
@@ -106,8 +106,8 @@ def predict_ray(model: str, fasta: str | Path, output: str | Path, *, bed: str |
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     check_batch_size(batch_size)
-    check_batch_size(batches_per_shard)
-    check_step(step)
+    if isinstance(batches_per_shard, bool) or not isinstance(batches_per_shard, int) or batches_per_shard < 1:
+        raise ValueError(f"batches_per_shard must be an integer of at least 1; got {batches_per_shard!r}")
     inputs = [fasta, bed if bed is not None else tile]
     if not track_format(output):
         check_output(output, inputs=inputs, overwrite=overwrite, formats=TABLE_FORMATS)
@@ -122,9 +122,8 @@ def predict_ray(model: str, fasta: str | Path, output: str | Path, *, bed: str |
             total, tiling = check_bed(bed, genome), {}
             shards = list(_bed_shards(bed, batch_size * batches_per_shard))
         else:
-            step = step or spec.prediction_bin
-            regions = tile_regions(genome, tile)
-            total, tiling = count_tiles(regions, step), dict(bin_size=spec.prediction_bin, step=step)
+            regions, step, total = tile_plan(genome, tile, step, spec.prediction_bin)
+            tiling = dict(bin_size=spec.prediction_bin, step=step)
             shards = list(_tile_shards(regions, step, spec.prediction_bin, batch_size * batches_per_shard))
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)

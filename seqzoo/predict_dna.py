@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from seqzoo.io.bed import Interval
 from seqzoo.io.genome import Genome
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 from seqzoo.io.tracks import TrackWriter, track_format
@@ -110,12 +109,13 @@ def check_step(step) -> None:
         raise ValueError(f"step must be an integer of at least 1 (bp); got {step!r}")
 
 
-def tile_plan(genome: Genome, tile: str, step: int | None, bin_size: int) -> tuple[Iterator[Interval], int, int]:
-    """The windows ``--tile`` places (``iter_tiles``), how many, and the step used (default: the bin)."""
+def tile_plan(genome: Genome, tile: str, step: int | None, bin_size: int) -> tuple[list[tuple[str, int, int]], int, int]:
+    """The regions ``--tile`` covers (``tile_regions``; ``iter_tiles`` places their windows), the
+    step used (default: the bin) and how many windows that makes."""
     check_step(step)
     step = step or bin_size
     regions = tile_regions(genome, tile)
-    return iter_tiles(regions, step, bin_size), count_tiles(regions, step), step
+    return regions, step, count_tiles(regions, step)
 
 
 @contextmanager
@@ -164,7 +164,6 @@ def predict_tiles(model: ZooModel, fasta: str | Path, tile: str, output: str | P
     ``open_rows_output``). Returns the number of windows. Outputs are checked and finished as in
     :func:`predict_bed`."""
     check_batch_size(batch_size)
-    check_step(step)
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     bin_size = model.spec.prediction_bin
@@ -173,9 +172,9 @@ def predict_tiles(model: ZooModel, fasta: str | Path, tile: str, output: str | P
         check_output(output, inputs=inputs, overwrite=overwrite, formats=TABLE_FORMATS)
     columns, labels = target_columns(model.spec, targets)
     with Genome(fasta) as genome:
-        windows, total, step = tile_plan(genome, tile, step, bin_size)
+        regions, step, total = tile_plan(genome, tile, step, bin_size)
         with open_rows_output(output, labels, genome.chrom_sizes, total=total, bin_size=bin_size, step=step,
                               overwrite=overwrite, inputs=inputs) as write:
-            _stream(model, genome, windows, total, write, columns, labels, batch_size=batch_size, rc=rc,
+            _stream(model, genome, iter_tiles(regions, step, bin_size), total, write, columns, labels, batch_size=batch_size, rc=rc,
                     out_of_bounds=out_of_bounds, progress=progress, unit=" windows")
     return total

@@ -270,11 +270,14 @@ def _effects(model: ZooModel, chunk: _Chunk, rc: bool, columns: list[int]) -> di
 
 # --- the null: random SNVs near the variants, in the same GC band ---------------------------------
 
-@dataclass
 class NullEffects:
-    """The ``diff`` of the null SNVs of each GC band, ``band -> (m, targets)``."""
+    """The null SNVs' ``diff`` of each GC band (``band -> (m, targets)``), kept as what the
+    comparisons need: the sorted absolute values, the mean and the standard deviation."""
 
-    diffs: dict[int, np.ndarray]
+    def __init__(self, diffs: dict[int, np.ndarray]):
+        self.bands = {band: (np.sort(np.abs(d), axis=0), d.mean(axis=0),
+                             d.std(axis=0, ddof=1) if len(d) > 1 else np.full(d.shape[1], np.nan))
+                      for band, d in diffs.items() if len(d)}
 
     def compare(self, bands: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """For alleles in ``bands`` (-1: not scored) with effects ``diff`` ``(n, targets)``: the
@@ -282,21 +285,18 @@ class NullEffects:
         n = np.ma.masked_array(np.zeros(len(bands), dtype=np.int64), mask=bands < 0)
         stats = {s: np.full(diff.shape, np.nan, dtype=np.float32) for s in NULL_STATS}
         for band in np.unique(bands[bands >= 0]):
-            null = self.diffs.get(int(band))
-            if null is None or not len(null):
+            if int(band) not in self.bands:
                 continue
-            rows = bands == band
+            sorted_abs, mean, sd = self.bands[int(band)]
+            rows, m = bands == band, len(sorted_abs)
             d = diff[rows].astype(np.float64)
-            n[rows] = len(null)
+            n[rows] = m
             # (1 + #{|null| >= |d|}) / (m + 1): never 0, so at most 1/(m+1) is claimed.
-            sorted_abs = np.sort(np.abs(null), axis=0)
-            at_least = np.stack([len(null) - np.searchsorted(sorted_abs[:, t], np.abs(d[:, t]), side="left")
+            at_least = np.stack([m - np.searchsorted(sorted_abs[:, t], np.abs(d[:, t]), side="left")
                                  for t in range(d.shape[1])], axis=1)
-            stats["pvalue"][rows] = (1 + at_least) / (len(null) + 1)
-            if len(null) > 1:
-                sd = null.std(axis=0, ddof=1)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    stats["z"][rows] = np.where(sd > 0, (d - null.mean(axis=0)) / sd, np.nan)
+            stats["pvalue"][rows] = (1 + at_least) / (m + 1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                stats["z"][rows] = np.where(sd > 0, (d - mean) / sd, np.nan)
         return n, stats
 
 
