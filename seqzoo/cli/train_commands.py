@@ -61,6 +61,18 @@ def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=options.non_negative_int, default=0, help="seeds the weights, batch order and the split")
     p.add_argument("--split-seed", type=options.non_negative_int,
                    help="seeds the validation split instead (default: --seed); runs of one ensemble share it")
+    p.add_argument("--lockbox", type=options.fraction, default=0.0,
+                   help="fraction of the validation rows set aside first (stratified by label and length) and "
+                        "never used for training or selection; measure it last with `seqzoo evaluate --lockbox`")
+    p.add_argument("--lockbox-seed", type=options.non_negative_int, default=0, help="seeds the lockbox (default 0)")
+    p.add_argument("--folds", type=options.non_negative_int, default=0,
+                   help="cut the validation rows (after the lockbox) into this many stratified folds instead of "
+                        "--valid-to-train; hold out --fold, train on the rest")
+    p.add_argument("--fold", type=options.non_negative_int, default=0, help="the fold held out (0-based)")
+    p.add_argument("--length-weight", action="store_true",
+                   help="reweight training proteins so each length band weighs what it does in the validation rows")
+    p.add_argument("--monitor", choices=["loss", "auroc"], default="loss",
+                   help="the held-out figure early stopping and the learning-rate schedule follow (default loss)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
 
 
@@ -109,7 +121,8 @@ def cmd_finetune(args) -> int:
 
 def ensemble_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model name or directory (DeepSol)")
-    p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed")
+    p.add_argument("runs", nargs="+", help="output directories of seqzoo train runs sharing one --split-seed "
+                                           "(or one --lockbox, for the folds of a cross-validated ensemble)")
     p.add_argument("--valid", required=True, help="the validation TSV the runs were trained with")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--weights", type=options.non_negative_float, nargs="+",
@@ -130,6 +143,9 @@ def _evaluate_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="labelled TSV: sequence<TAB>label, with header")
     p.add_argument("--held-out", action="store_true",
                    help="RUN only: just the validation rows the run held out (--data: its validation TSV)")
+    p.add_argument("--lockbox", action="store_true",
+                   help="just the lockbox rows recorded by the run or model (--data: its validation TSV), with "
+                        "bootstrap intervals, figures per length band and the reliability curve; measure it last")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
     options.add_weights(p)
     options.add_batch_size(p, 64)
@@ -341,7 +357,8 @@ def _train_protein(args) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         valid_to_train=args.valid_to_train, valid_weight=args.valid_weight,
         class_weight=not args.no_class_weight, seed=args.seed, split_seed=args.split_seed,
-        verbose=2 if args.quiet else "auto",
+        lockbox=args.lockbox, lockbox_seed=args.lockbox_seed, folds=args.folds, fold=args.fold,
+        length_weight=args.length_weight, monitor=args.monitor, verbose=2 if args.quiet else "auto",
         command=options.command_line(args.argv), labels=spec.labels,
     )
     m = result["held_out_metrics"]
@@ -390,6 +407,9 @@ def cmd_ensemble(args) -> int:
                               command=options.command_line(args.argv), labels=spec.labels)
     for label, m in [(f"member {i}", r["held_out_metrics"]) for i, r in enumerate(result["members"])] + [
             ("ensemble", result["held_out_metrics"])]:
+        if m is None:
+            print(f"{label:>9}: {result['metrics_on']}", file=sys.stderr)
+            continue
         print(f"{label:>9} held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
               f"AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}", file=sys.stderr)
     print(f"wrote {Path(args.output) / result['weights_file']}, weights.yaml and metrics.json", file=sys.stderr)
@@ -429,10 +449,18 @@ def _evaluate_protein(args) -> int:
     from seqzoo.training.protein import evaluate_proteins
 
     r = evaluate_proteins(args.model, args.data, args.output, weights=args.weights, held_out=args.held_out,
-                          batch_size=args.batch_size, command=options.command_line(args.argv))
+                          lockbox=args.lockbox, batch_size=args.batch_size, command=options.command_line(args.argv))
     m = r["metrics"]
-    print(f"{r['rows']} rows (n={m['n']}, {r['not_predictable']} not predictable): accuracy {m['accuracy']:.4f}  "
-          f"MCC {m['mcc']:.4f}  AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}")
+    interval = r.get("report", {}).get("interval_95", {})
+
+    def figure(k: str) -> str:
+        return f"{m[k]:.4f}" + (f" [{interval[k][0]:.3f}, {interval[k][1]:.3f}]" if k in interval else "")
+
+    print(f"{r['rows']} rows (n={m['n']}, {r['not_predictable']} not predictable): accuracy {figure('accuracy')}  "
+          f"MCC {figure('mcc')}  AUROC {figure('auroc')}  AUPRC {figure('auprc')}")
+    for band, b in r.get("report", {}).get("by_length", {}).items():
+        print(f"  {band:>9} residues (n={b['n']}): accuracy {b['accuracy']:.4f}  MCC {b['mcc']:.4f}  "
+              f"AUROC {b['auroc']:.4f}  AUPRC {b['auprc']:.4f}")
     return 0
 
 

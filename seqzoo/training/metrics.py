@@ -21,9 +21,11 @@ __all__ = [
     "auprc",
     "auroc",
     "binary_metrics",
+    "bootstrap_intervals",
     "confusion_counts",
     "mcc",
     "per_task_metrics",
+    "reliability",
     "summarize",
 ]
 
@@ -127,6 +129,36 @@ def binary_metrics(y_true, probabilities, threshold: float = 0.5) -> dict:
         "auprc": auprc(y, p),
         "confusion": confusion_counts(y, predicted),
     }
+
+
+def bootstrap_intervals(y_true, probabilities, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
+                        threshold: float = 0.5) -> dict[str, list[float]]:
+    """Percentile bootstrap intervals of accuracy, MCC, AUROC and AUPRC: ``n_boot`` resamples of
+    the rows with replacement (``numpy.random.default_rng(seed)``), the ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` quantiles of each metric over them."""
+    y = _labels(y_true)
+    p = _scores(y, probabilities)
+    rng = np.random.default_rng(seed)
+    draws = {k: [] for k in ("accuracy", "mcc", "auroc", "auprc")}
+    for _ in range(n_boot):
+        rows = rng.integers(0, len(y), len(y))
+        m = binary_metrics(y[rows], p[rows], threshold)
+        for k in draws:
+            draws[k].append(m[k])
+    q = [(1 - level) / 2, (1 + level) / 2]
+    return {k: [float(v) for v in np.nanquantile(np.array(vs), q)] for k, vs in draws.items()}
+
+
+def reliability(y_true, probabilities, bins: int = 10) -> list[dict]:
+    """A reliability curve: for each of ``bins`` equal-width probability bins with rows, its
+    range, the number of rows, their mean predicted probability and their observed fraction of
+    positives (equal for a calibrated model)."""
+    y = _labels(y_true)
+    p = _scores(y, probabilities)
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    return [{"bin": [b / bins, (b + 1) / bins], "n": int((index == b).sum()),
+             "mean_predicted": float(p[index == b].mean()), "observed": float(y[index == b].mean())}
+            for b in range(bins) if (index == b).any()]
 
 
 def summarize(values: dict[str, float], n_worst: int = 10) -> dict:

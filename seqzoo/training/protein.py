@@ -50,27 +50,46 @@ import numpy as np
 from seqzoo.architectures import build, build_ensemble
 from seqzoo.encoding import PAD_TOKEN, encode_protein
 from seqzoo.packaging import ModelInfo, TargetsInfo, write_model_dir
-from seqzoo.training.metrics import binary_metrics
+from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
 from seqzoo.zoo.artifacts import WeightsArtifact
 
 __all__ = [
+    "LENGTH_BANDS",
     "LabelledProteins",
     "LengthBucketBatches",
+    "band_name",
+    "length_band",
     "composition_features",
     "ensemble_deepsol",
     "evaluate_proteins",
     "export_protein_model_dir",
     "fit_logistic",
     "load_protein_run",
+    "lockbox_report",
+    "lockbox_rows",
     "predict_tokens",
     "read_labelled_tsv",
     "set_composition_statistics",
     "split_validation",
+    "stratified_folds",
+    "stratified_split",
     "train_deepsol",
+    "training_weights",
+    "validation_plan",
 ]
 
 #: Padded batch lengths are rounded up to a multiple of this (fewer distinct shapes to trace).
 LENGTH_STEP = 32
+
+#: What early stopping and the learning-rate schedule can watch on the held-out rows. The
+#: held-out loss of a class- or length-reweighted model also moves with its calibration, so it
+#: can rise while the ranking (AUROC) still improves.
+MONITORS = ("loss", "auroc")
+
+#: Upper ends (residues, inclusive) of the length bands: up to 200, 201-500, 501-1200, over 1200.
+#: The lockbox and the folds are stratified by label and band, ``length_weight`` evens the bands
+#: out, and the card reports figures per band.
+LENGTH_BANDS = (200, 500, 1200)
 
 
 @dataclass
@@ -157,6 +176,84 @@ def split_validation(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         moved.append(rows[:k])
         held.append(rows[k:])
     return np.sort(np.concatenate(moved)), np.sort(np.concatenate(held))
+
+
+def length_band(lengths: np.ndarray) -> np.ndarray:
+    """The :data:`LENGTH_BANDS` index (0-3) of each length."""
+    return np.searchsorted(LENGTH_BANDS, np.asarray(lengths), side="left")
+
+
+def band_name(band: int) -> str:
+    """``"1-200"``, ``"201-500"``, ``"501-1200"`` or ``">1200"``."""
+    edges = (0, *LENGTH_BANDS)
+    return f">{edges[-1]}" if band == len(LENGTH_BANDS) else f"{edges[band] + 1}-{edges[band + 1]}"
+
+
+def _strata(labels: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """Row indices per (label, length band), label 0 first, bands in order (empty ones skipped)."""
+    labels, bands = np.asarray(labels), length_band(lengths)
+    groups = [np.flatnonzero((labels == label) & (bands == band))
+              for label in (0, 1) for band in range(len(LENGTH_BANDS) + 1)]
+    return [g for g in groups if len(g)]
+
+
+def stratified_split(labels: np.ndarray, lengths: np.ndarray, fraction: float, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split stratified by label and length band: (picked, rest), both sorted.
+
+    Rule: for each (label, band) stratum in :func:`_strata`'s order, its row indices are permuted
+    with one ``numpy.random.default_rng(seed)`` generator and the first ``round(fraction * n)``
+    are picked. The picked rows thus have the label and length distribution of all rows.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the fraction must be in (0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    picked, rest = [], []
+    for rows in _strata(labels, lengths):
+        rows = rng.permutation(rows)
+        k = int(round(fraction * len(rows)))
+        picked.append(rows[:k])
+        rest.append(rows[k:])
+    return np.sort(np.concatenate(picked)), np.sort(np.concatenate(rest))
+
+
+def stratified_folds(labels: np.ndarray, lengths: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """``k`` seeded folds stratified by label and length band (each sorted).
+
+    Rule: the strata's permuted rows (one ``numpy.random.default_rng(seed)`` generator, strata in
+    :func:`_strata`'s order) are dealt in turn to folds 0, 1, ..., k - 1, 0, ..., continuing
+    across strata, so fold sizes differ by at most one.
+    """
+    if k < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
+    rng = np.random.default_rng(seed)
+    dealt = np.concatenate([rng.permutation(rows) for rows in _strata(labels, lengths)])
+    return [np.sort(dealt[i::k]) for i in range(k)]
+
+
+def training_weights(labels: np.ndarray, lengths: np.ndarray, *, class_weight: bool,
+                     target_lengths: np.ndarray | None = None) -> np.ndarray:
+    """One loss weight per training protein, with mean 1.
+
+    ``target_lengths`` (for example the validation proteins') reweights the training proteins so
+    that each length band weighs what it weighs among the targets (the training copy is biased
+    towards short proteins). ``class_weight`` then gives both classes the same total weight, as
+    scikit-learn's "balanced" does on the (reweighted) counts.
+    """
+    labels = np.asarray(labels)
+    weight = np.ones(len(labels))
+    if target_lengths is not None:
+        bands, target = length_band(lengths), length_band(target_lengths)
+        for band in np.unique(bands):
+            share = np.mean(target == band)
+            if share == 0:
+                raise ValueError(f"no target protein is {band_name(band)} residues long: cannot reweight that band")
+            weight[bands == band] = share / np.mean(bands == band)
+    if class_weight:
+        half = weight.sum() / 2
+        for label in (0, 1):
+            weight[labels == label] *= half / weight[labels == label].sum()
+    return weight / weight.mean()
 
 
 def _padded_width(longest: int, min_pad: int) -> int:
@@ -290,9 +387,13 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: fl
 
 
 def _fit_keras(model: keras.Model, train_batches, held_batches, output_dir: Path, *, epochs: int,
-               learning_rate: float, patience: int, verbose) -> tuple[dict, int]:
-    """Keras ``fit`` with Adam, the learning rate halved on a held-out loss plateau and early
-    stopping (best weights restored and checkpointed). Returns the history and the best epoch."""
+               learning_rate: float, patience: int, verbose, monitor: str = "loss") -> tuple[dict, int]:
+    """Keras ``fit`` with Adam, the learning rate halved on a held-out plateau and early stopping
+    (best weights restored and checkpointed), all on the held-out ``monitor`` (``loss``, lower is
+    better, or ``auroc``, higher is better). Returns the history and the best epoch."""
+    if monitor not in MONITORS:
+        raise ValueError(f"monitor must be one of {MONITORS}, got {monitor!r}")
+    watched, mode = f"val_{monitor}", "min" if monitor == "loss" else "max"
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="binary_crossentropy",
@@ -300,34 +401,44 @@ def _fit_keras(model: keras.Model, train_batches, held_batches, output_dir: Path
         jit_compile=False,
     )
     callbacks = [
-        keras.callbacks.ModelCheckpoint(output_dir / "checkpoint.weights.h5", monitor="val_loss",
+        keras.callbacks.ModelCheckpoint(output_dir / "checkpoint.weights.h5", monitor=watched, mode=mode,
                                         save_best_only=True, save_weights_only=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=watched, mode=mode, factor=0.5, patience=1, min_lr=1e-5),
+        keras.callbacks.EarlyStopping(monitor=watched, mode=mode, patience=patience, restore_best_weights=True),
     ]
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     history = model.fit(train_batches, validation_data=held_batches, epochs=epochs,
                         callbacks=callbacks, verbose=verbose).history
-    return history, int(np.argmin(history["val_loss"])) + 1
+    scores = np.array(history[watched]) * (1 if mode == "min" else -1)
+    return history, int(np.argmin(scores)) + 1
 
 
-def _held_out_metrics(model, held: LabelledProteins, max_len: int, batch_size: int = 64) -> tuple[dict, int]:
+def _held_out_metrics(model, held: LabelledProteins, max_len: int, batch_size: int = 64,
+                      predict_long=None) -> tuple[dict, int, np.ndarray]:
     """``binary_metrics`` of ``model`` (anything with ``predict_on_batch``: a keras model, a
-    ``ZooModel``) on the proteins of ``held`` it can predict (at most ``max_len`` residues), and
-    how many it cannot."""
-    predictable = held.lengths <= max_len
-    tokens = [t for t, ok in zip(held.tokens, predictable) if ok]
-    metrics = binary_metrics(held.labels[predictable], predict_tokens(model, tokens, max_len, batch_size))
-    return metrics, int((~predictable).sum())
+    ``ZooModel``) on the proteins of ``held`` it can predict, how many it cannot, and its
+    probabilities for the predictable ones. Proteins longer than ``max_len`` are predicted by
+    ``predict_long`` (:func:`seqzoo.predict_protein.whole_sequence_predictor`, padded to a multiple
+    of ``max_len`` as ``seqzoo predict`` does) when given, else left out."""
+    predictable = held.lengths <= max_len if predict_long is None else np.ones(len(held), bool)
+    probabilities = np.full(len(held), np.nan, dtype="float32")
+    short = np.flatnonzero(held.lengths <= max_len)
+    probabilities[short] = predict_tokens(model, [held.tokens[i] for i in short], max_len, batch_size)
+    for i in np.flatnonzero(held.lengths > max_len) if predict_long is not None else ():
+        width = -(-len(held.tokens[i]) // max_len) * max_len
+        probabilities[i] = predict_long(_pad_batch([held.tokens[i]], 0, max_len=width))[0, 0]
+    probabilities = probabilities[predictable]
+    return binary_metrics(held.labels[predictable], probabilities), int((~predictable).sum()), probabilities
 
 
 def _write_run(output_dir: Path, weights_path: Path, result: dict, produced_by: str) -> None:
     """Write ``weights.yaml`` (the weights file as an artifact, by relative URL; ``produced_by``
     plus the held-out figures) and ``metrics.json`` (``result``) beside the weights."""
     m = result["held_out_metrics"]
-    produced_by += (f"; held-out validation: accuracy {m['accuracy']:.3f}, MCC {m['mcc']:.3f}, "
-                    f"AUROC {m['auroc']:.3f}, AUPRC {m['auprc']:.3f} (n={m['n']})")
+    if m:
+        produced_by += (f"; held-out validation: accuracy {m['accuracy']:.3f}, MCC {m['mcc']:.3f}, "
+                        f"AUROC {m['auroc']:.3f}, AUPRC {m['auprc']:.3f} (n={m['n']})")
     WeightsArtifact.describe(weights_path, urls=[weights_path.name], produced_by=produced_by).to_yaml(
         output_dir / "weights.yaml")
     (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -337,6 +448,49 @@ def _balanced_class_weight(labels: np.ndarray) -> dict[int, float]:
     """``n / (2 * n_class)`` per class, as scikit-learn's ``class_weight="balanced"``."""
     counts = np.bincount(labels, minlength=2)
     return {c: float(len(labels) / (2 * counts[c])) for c in (0, 1)}
+
+
+def validation_plan(valid: LabelledProteins, *, lockbox: float, lockbox_seed: int, split_seed: int,
+                    valid_to_train: float, folds: int = 0, fold: int = 0) -> dict:
+    """Which validation rows are the lockbox, which move into training and which are held out
+    for selection (see :func:`train_deepsol`'s arguments). Returns ``moved``, ``held_out``
+    (sorted row indices), ``rule`` (the rule in words) and ``lockbox`` (None, or its fraction,
+    seed, rule and rows)."""
+    rows = np.arange(len(valid))
+    lockbox_info = None
+    if lockbox:
+        box, rows = stratified_split(valid.labels, valid.lengths, lockbox, lockbox_seed)
+        lockbox_info = {
+            "fraction": lockbox, "seed": lockbox_seed, "n": int(len(box)),
+            "rule": (f"valid rows (0-based, header excluded) stratified by label and length band "
+                     f"{[band_name(b) for b in range(len(LENGTH_BANDS) + 1)]} (label 0 first); within each, "
+                     f"permuted with one numpy.random.default_rng({lockbox_seed}) and the first "
+                     f"round({lockbox} * n) set aside; never used for training or any choice"),
+            "rows": [int(i) for i in box],
+        }
+    where = "the rows left after the lockbox" if lockbox else "valid rows (0-based, header excluded)"
+    if folds:
+        if not 0 <= fold < folds:
+            raise ValueError(f"fold must be in 0..{folds - 1}, got {fold}")
+        parts = stratified_folds(valid.labels[rows], valid.lengths[rows], folds, split_seed)
+        held = rows[parts[fold]]
+        moved = np.setdiff1d(rows, held)
+        rule = (f"{where} cut into {folds} folds stratified by label and length band "
+                f"(numpy.random.default_rng({split_seed}), dealt in turn); fold {fold} held out for "
+                "early stopping and metrics, the others moved into training")
+    else:
+        m, h = split_validation(valid.labels[rows], valid_to_train, split_seed)
+        moved, held = rows[m], rows[h]
+        rule = (f"{where} split per label with numpy.random.default_rng({split_seed}) permutation "
+                f"(label 0 first, then 1): the first round({valid_to_train} * n_label) rows of each label "
+                "moved into training, the rest held out for early stopping and metrics")
+    return {"moved": moved, "held_out": held, "rule": rule, "lockbox": lockbox_info}
+
+
+def _with_gaps(values: np.ndarray, present: np.ndarray) -> list[float | None]:
+    """``values`` spread over the True places of ``present``, None elsewhere (for JSON)."""
+    it = iter(values.tolist())
+    return [round(next(it), 7) if ok else None for ok in present]
 
 
 def train_deepsol(
@@ -356,6 +510,12 @@ def train_deepsol(
     class_weight: bool = True,
     seed: int = 0,
     split_seed: int | None = None,
+    lockbox: float = 0.0,
+    lockbox_seed: int = 0,
+    folds: int = 0,
+    fold: int = 0,
+    length_weight: bool = False,
+    monitor: str = "loss",
     verbose: int | str = "auto",
     command: str | None = None,
     labels: tuple[str, ...] | list[str] | None = None,
@@ -387,7 +547,19 @@ def train_deepsol(
             unless ``split_seed`` is given.
         split_seed: seeds the split of the validation rows (default: ``seed``). Runs that are
             to be combined (:func:`ensemble_deepsol`) must share it, so that they hold out the
-            same rows.
+            same rows (or, with ``folds``, the same folds).
+        lockbox: fraction of the validation rows set aside first (:func:`stratified_split` by
+            label and length band, seeded by ``lockbox_seed``) and never read by training or
+            selection: their row numbers are recorded, for ``seqzoo evaluate --lockbox`` once
+            every choice is made. 0 = no lockbox.
+        folds, fold: instead of ``valid_to_train``, cut the remaining validation rows into
+            ``folds`` stratified folds (:func:`stratified_folds`, seeded by ``split_seed``), hold
+            out fold ``fold`` and move the others into training (one run per fold makes a
+            cross-validated ensemble).
+        length_weight: reweight the training proteins so that each length band weighs what it
+            weighs among the remaining validation proteins (:func:`training_weights`).
+        monitor: the held-out figure early stopping, the learning-rate schedule and the best
+            weights follow (:data:`MONITORS`).
         verbose: Keras ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
         command: the command line recorded in ``metrics.json`` (the CLI passes
             :func:`seqzoo.cli.options.command_line`; None when called from Python).
@@ -409,13 +581,17 @@ def train_deepsol(
     train = read_labelled_tsv(train_tsv)
     valid = read_labelled_tsv(valid_tsv)
     split_seed = seed if split_seed is None else split_seed
-    moved, held_idx = split_validation(valid.labels, valid_to_train, split_seed)
+    plan = validation_plan(valid, lockbox=lockbox, lockbox_seed=lockbox_seed, split_seed=split_seed,
+                           valid_to_train=valid_to_train, folds=folds, fold=fold)
+    moved, held_idx = plan["moved"], plan["held_out"]
     train_all = LabelledProteins.concatenate([train, valid.subset(moved)])
     held = valid.subset(held_idx)
+    development = np.concatenate([moved, held_idx])
+    sample_weight = training_weights(
+        train_all.labels, train_all.lengths, class_weight=class_weight,
+        target_lengths=valid.lengths[development] if length_weight else None)
+    sample_weight[len(train):] *= valid_weight
     weights = _balanced_class_weight(train_all.labels) if class_weight else None
-    sample_weight = np.r_[np.ones(len(train)), np.full(len(moved), valid_weight)]
-    if weights is not None:
-        sample_weight *= np.array([weights[int(label)] for label in train_all.labels])
 
     train_batches = LengthBucketBatches(train_all, batch_size, min_pad, max_len, shuffle=True,
                                         seed=seed, sample_weight=sample_weight)
@@ -432,7 +608,8 @@ def train_deepsol(
         history, best_epoch = {}, None
     else:
         history, best_epoch = _fit_keras(model, train_batches, held_batches, output_dir, epochs=epochs,
-                                         learning_rate=learning_rate, patience=patience, verbose=verbose)
+                                         learning_rate=learning_rate, patience=patience, verbose=verbose,
+                                         monitor=monitor)
 
     # The shipped model: fixed input length max_len, the best weights.
     final = build(architecture, max_len=max_len, **config)
@@ -440,13 +617,7 @@ def train_deepsol(
     weights_path = output_dir / f"{name}.weights.h5"
     final.save_weights(weights_path)
 
-    metrics, not_predictable = _held_out_metrics(final, held, max_len)
-
-    split_rule = (
-        f"valid rows (0-based, header excluded) split per label with numpy.random.default_rng({split_seed}) "
-        f"permutation (label 0 first, then 1): the first round({valid_to_train} * n_label) rows of "
-        "each label moved into training, the rest held out for early stopping and metrics"
-    )
+    metrics, not_predictable, held_out_p = _held_out_metrics(final, held, max_len)
     result = {
         "model": "DeepSol",
         "metrics_on": f"held-out part of {Path(valid_tsv).name}",
@@ -457,12 +628,17 @@ def train_deepsol(
         "seed": seed,
         "split": {
             "seed": split_seed,
-            "rule": split_rule,
-            "valid_to_train_fraction": valid_to_train,
+            "rule": plan["rule"],
+            "valid_to_train_fraction": None if folds else valid_to_train,
+            "folds": folds or None,
+            "fold": fold if folds else None,
             "valid_rows_moved_to_training": int(len(moved)),
             "valid_rows_held_out": int(len(held_idx)),
             "held_out_rows": [int(i) for i in held_idx],
+            # In held_out_rows' order; None where the protein is longer than max_len.
+            "held_out_predictions": _with_gaps(held_out_p, held.lengths <= max_len),
         },
+        "lockbox": plan["lockbox"],
         "data": {
             "train_tsv": str(train_tsv),
             "valid_tsv": str(valid_tsv),
@@ -481,7 +657,9 @@ def train_deepsol(
             "batch_size": batch_size,
             "learning_rate": learning_rate,
             "patience": patience,
+            "monitor": f"held-out {monitor}",
             "class_weight": weights,
+            "length_weight": bool(length_weight),
             "valid_weight": valid_weight,
             "length_handling": f"length-bucketed batches padded to longest + {min_pad}, "
                                f"rounded up to {LENGTH_STEP}; training proteins cropped to {max_len}",
@@ -519,10 +697,17 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     infos = [json.loads((run / "metrics.json").read_text()) for run in runs]
     held_rows = infos[0]["split"]["held_out_rows"]
     max_len = infos[0]["recipe"]["config"]["max_len"]
+    lockbox = infos[0].get("lockbox")
+    # Members of a cross-validated ensemble held out different folds: there is no row that all
+    # of them held out, so the ensemble is measured on their common lockbox, after every choice.
+    cross_validated = any(info["split"]["held_out_rows"] != held_rows for info in infos[1:])
     for run, info in zip(runs[1:], infos[1:]):
-        if info["split"]["held_out_rows"] != held_rows:
-            raise ValueError(f"{run} held out other validation rows than {runs[0]} "
-                             "(train the members with the same --split-seed and --valid-to-train)")
+        if cross_validated and (not lockbox or info.get("lockbox") != lockbox):
+            raise ValueError(f"{run} held out other validation rows than {runs[0]} and they share no lockbox "
+                             "(train the members with the same --split-seed and --valid-to-train, or the same "
+                             "--lockbox and --folds)")
+        if info.get("lockbox") != lockbox:
+            raise ValueError(f"{run} and {runs[0]} set aside different lockboxes")
         if info["recipe"]["config"]["max_len"] != max_len:
             raise ValueError(f"{run} has max_len {info['recipe']['config']['max_len']}, {runs[0]} has {max_len}")
     valid = read_labelled_tsv(valid_tsv)
@@ -541,11 +726,15 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     weights_path = output_dir / f"{name}.weights.h5"
     model.save_weights(weights_path)
 
-    held = valid.subset(np.array(held_rows))
-    metrics, not_predictable = _held_out_metrics(model, held, max_len)
+    if cross_validated:
+        metrics, not_predictable = None, None
+        metrics_on = "none: the members held out different folds; measure the lockbox with seqzoo evaluate --lockbox"
+    else:
+        metrics, not_predictable, _ = _held_out_metrics(model, valid.subset(np.array(held_rows)), max_len)
+        metrics_on = f"held-out part of {Path(valid_tsv).name}"
     result = {
         "model": "DeepSol",
-        "metrics_on": f"held-out part of {Path(valid_tsv).name}",
+        "metrics_on": metrics_on,
         "held_out_metrics": metrics,
         "held_out_not_predictable": not_predictable,
         "command": command,
@@ -553,7 +742,9 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
                      "held_out_metrics": info["held_out_metrics"], "recipe": info["recipe"],
                      "history": info["history"], "runtime_s": info["runtime_s"]}
                     for run, info in zip(runs, infos)],
-        "split": infos[0]["split"],
+        "split": None if cross_validated else infos[0]["split"],
+        "lockbox": lockbox,
+        "data": infos[0]["data"],
         "config": config,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
@@ -595,33 +786,57 @@ def _max_len(architecture: str, config: dict) -> int:
     return int(config.get("max_len", 1200))
 
 
+def lockbox_rows(info: dict, source: str | os.PathLike) -> np.ndarray:
+    """The lockbox rows recorded in a run's or model's ``metrics.json`` content ``info``."""
+    box = info.get("lockbox")
+    if not box:
+        raise ValueError(f"{source}: its metrics.json records no lockbox (train with --lockbox)")
+    return np.array(box["rows"], dtype=int)
+
+
+def lockbox_report(labels: np.ndarray, probabilities: np.ndarray, lengths: np.ndarray,
+                   n_boot: int = 2000, seed: int = 0) -> dict:
+    """Figures for a model card: ``binary_metrics`` with 95% bootstrap intervals, the same per
+    length band (:data:`LENGTH_BANDS`), and the reliability curve."""
+    bands = length_band(lengths)
+    return {
+        "overall": binary_metrics(labels, probabilities),
+        "interval_95": bootstrap_intervals(labels, probabilities, n_boot=n_boot, seed=seed),
+        "bootstrap": {"resamples": n_boot, "seed": seed, "method": "percentile, rows resampled with replacement"},
+        "by_length": {band_name(b): binary_metrics(labels[bands == b], probabilities[bands == b])
+                      for b in range(len(LENGTH_BANDS) + 1) if (bands == b).any()},
+        "reliability": reliability(labels, probabilities),
+    }
+
+
 def evaluate_proteins(model: str | os.PathLike, tsv: str | os.PathLike, out_path: str | os.PathLike | None = None,
-                      *, weights: str | os.PathLike | None = None, held_out: bool = False, batch_size: int = 64,
-                      command: str | None = None) -> dict:
+                      *, weights: str | os.PathLike | None = None, held_out: bool = False, lockbox: bool = False,
+                      batch_size: int = 64, command: str | None = None) -> dict:
     """``binary_metrics`` of a protein model on a labelled ``sequence<TAB>label`` TSV; writes
     JSON to ``out_path``.
 
     ``model`` is a zoo model (name or directory) or a :func:`train_deepsol` /
     :func:`ensemble_deepsol` run directory; ``weights`` replaces its weights. ``held_out`` (runs
     only) keeps the validation rows the run held out, so ``tsv`` must be the run's validation
-    file: the run's own held-out figures, measured again. Proteins longer than the model's input
-    length cannot be predicted; they are left out and counted (``not_predictable``).
-    ``command`` is recorded as :func:`train_deepsol` records it.
+    file: the run's own held-out figures, measured again. ``lockbox`` keeps the lockbox rows
+    recorded in the run's or model's ``metrics.json`` instead and adds :func:`lockbox_report`
+    (``report``): measure it once, after every choice is made. A zoo model predicts proteins
+    longer than its input length as ``seqzoo predict`` does (``whole sequence``); a run leaves
+    them out and counts them (``not_predictable``). ``command`` is recorded as
+    :func:`train_deepsol` records it.
     """
     started = time.time()
     path = Path(model)
     data = read_labelled_tsv(tsv)
+    if held_out and lockbox:
+        raise ValueError("--held-out and --lockbox select different rows: give one")
+    predict_long = None
     if not (path / "model.yaml").is_file() and (path / "metrics.json").is_file():
         info, architecture, config, predictor = load_protein_run(path, weights)
         max_len = _max_len(architecture, config)
-        if held_out:
-            rows = np.array(info["split"]["held_out_rows"], dtype=int)
-            expected = info.get("data", {}).get("valid_rows")
-            if (expected is not None and len(data) != expected) or (len(rows) and rows.max() >= len(data)):
-                raise ValueError(f"{tsv} has {len(data)} rows: not the validation file {path} was trained with"
-                                 + (f" ({expected} rows)" if expected is not None else ""))
-            data = data.subset(rows)
+        expected = info.get("data", {}).get("valid_rows")
     else:
+        from seqzoo.predict_protein import whole_sequence_predictor
         from seqzoo.runtime import get_model
 
         if held_out:
@@ -630,12 +845,28 @@ def evaluate_proteins(model: str | os.PathLike, tsv: str | os.PathLike, out_path
         if predictor.spec.modality != "protein":
             raise ValueError(f"{predictor.spec.name} reads {predictor.spec.modality}, not proteins")
         max_len = predictor.spec.input_shape[0]
-    metrics, not_predictable = _held_out_metrics(predictor, data, max_len, batch_size)
+        predict_long = whole_sequence_predictor(predictor)
+        path = predictor.spec.directory
+        metrics_file = path / "metrics.json"
+        info = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        expected = info.get("data", {}).get("valid_rows") or (info.get("members") or [{}])[0].get("valid_rows")
+    if held_out or lockbox:
+        rows = np.array(info["split"]["held_out_rows"], dtype=int) if held_out else lockbox_rows(info, path)
+        if (expected is not None and len(data) != expected) or (len(rows) and rows.max() >= len(data)):
+            raise ValueError(f"{tsv} has {len(data)} rows: not the validation file {path} was trained with"
+                             + (f" ({expected} rows)" if expected is not None else ""))
+        data = data.subset(rows)
+    metrics, not_predictable, probabilities = _held_out_metrics(predictor, data, max_len, batch_size, predict_long)
     result = {"model": str(model), "weights": str(weights) if weights else None,
-              "data": str(Path(tsv).resolve()), "rows": "held out by the run" if held_out else "all",
+              "data": str(Path(tsv).resolve()),
+              "rows": "held out by the run" if held_out else "the lockbox" if lockbox else "all",
               "metrics": metrics, "not_predictable": not_predictable,
               "not_predictable_reason": f"longer than max_len {max_len}",
+              "long_proteins": "read whole (seqzoo predict's rule)" if predict_long else "left out",
               "seconds": round(time.time() - started, 1), "command": command}
+    if lockbox:
+        predicted = data.lengths <= max_len if predict_long is None else np.ones(len(data), bool)
+        result["report"] = lockbox_report(data.labels[predicted], probabilities, data.lengths[predicted])
     if out_path:
         Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
     return result
