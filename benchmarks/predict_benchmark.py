@@ -6,6 +6,12 @@ Every contender runs on the same FASTA, the same random BED (sorted, 600 bp wind
 published-size Basset) and the same model, alternating contenders round by round; the best
 round of each is reported. Printed ratios:
 
+0. against kipoi's own directories: ``kipoi predict`` on kipoi model directories made as
+   kipoi/models makes Basset and DeepSEA/predict (``type: pytorch``, the published layer lists in
+   PyTorch with random weights, kipoiseq's ``SeqIntervalDl``; ``benchmarks/kipoi_directories.py``)
+   against ``seqzoo predict`` in float32 and bfloat16: steady rates with start-up taken out,
+   ten-interval start-up, and the fraction of the float32 and bfloat16 matmul rates;
+
 1. dataloader: seqzoo's batched window reader + one-hot against kipoiseq's ``SeqIntervalDl``;
 2. end to end: ``seqzoo predict`` (``predict_bed``, Parquet output) against the model's bare
    ``predict_on_batch`` on pre-built arrays, and against kipoi's ``model.pipeline.predict`` on
@@ -15,7 +21,11 @@ round of each is reported. Printed ratios:
    weights) on the same arrays;
 4. the fraction of the machine's float32 matrix-multiply rate (measured in the same run) that
    each model reaches;
-5. peak memory (max RSS of a fresh process) of ``predict_bed`` for growing numbers of intervals.
+5. peak memory (max RSS of a fresh process) of ``predict_bed`` for growing numbers of intervals;
+6. start-up floors: ``import numpy``, ``import keras, tensorflow``, ``seqzoo --help``, and section 0's
+   ten-interval runs against them.
+
+``--sections 0 6`` runs just the comparison with kipoi's own directories and the start-up.
 
 A GPU machine without tensorflow runs it with ``KERAS_BACKEND=torch`` (or jax); the device is
 printed. Figures go into the README's performance section.
@@ -61,11 +71,11 @@ def timed(fn, rounds: int) -> float:
     return min(fn() for _ in range(rounds))
 
 
-def matmul_rate(seconds: float = 3.0) -> float:
-    """float32 GFLOP/s of a large matrix multiply on the model's backend and device."""
+def matmul_rate(seconds: float = 3.0, dtype: str = "float32") -> float:
+    """GFLOP/s of a large ``dtype`` matrix multiply on the model's backend and device."""
     from keras import ops
 
-    a = ops.convert_to_tensor(np.random.default_rng(0).standard_normal((2048, 2048)).astype("float32"))
+    a = ops.cast(np.random.default_rng(0).standard_normal((2048, 2048)).astype("float32"), dtype)
     ops.matmul(a, a)
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -109,6 +119,93 @@ def torch_basset():
     ).eval(), torch
 
 
+def whole_process(command: list[str]) -> float:
+    """Wall time of one process running ``command`` (its output is discarded; a failure raises)."""
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def own_directories_comparison(args, work: Path, rates: dict) -> dict:
+    """``kipoi predict`` on kipoi directories made as kipoi/models makes them (PyTorch network,
+    kipoiseq SeqIntervalDl) against ``seqzoo predict`` (float32 and bfloat16), whole processes on
+    the same FASTA and BED, TSV output both, the same batch size, alternating, best of
+    ``args.rounds``. Steady rate: ``(N - 10) / (t(N) - t(10))``, start-up taken out on both sides."""
+    import json
+
+    import seqzoo
+    from kipoi_directories import write_kipoi_directory
+
+    bin_dir = Path(sys.executable).parent
+    startup = {}
+    for name, n in (("Basset", args.own_basset_intervals), ("DeepSEA", args.own_deepsea_intervals)):
+        if not n:
+            continue
+        kipoi_dir = write_kipoi_directory(name, work / f"kipoi_{name}")
+        beds = {}
+        for count in (10, n):
+            beds[count] = work / f"own_{name}_{count}.bed"
+            random_bed(args.fasta, n, beds[count], seed=4)  # the same intervals, the first `count`
+            lines = beds[count].read_text().splitlines()[:count]
+            beds[count].write_text("".join("\t".join(line.split("\t")[:3]) + "\n" for line in lines))
+
+        def kipoi_run(bed: Path) -> list[str]:
+            loader = json.dumps({"intervals_file": str(bed), "fasta_file": str(args.fasta)})
+            return [str(bin_dir / "kipoi"), "predict", str(kipoi_dir), "--source", "dir", "--dataloader_args",
+                    loader, "--batch_size", str(args.own_batch_size), "-o", str(work / "kipoi_out.tsv")]
+
+        def seqzoo_run(precision: str):
+            return lambda bed: [str(bin_dir / "seqzoo"), "predict", name, "--fasta", str(args.fasta), "--bed", str(bed),
+                                "-o", str(work / "seqzoo_out.tsv"), "--force", "--quiet", "--precision", precision,
+                                "--batch-size", str(args.own_batch_size)]
+
+        contenders = {"kipoi's own": kipoi_run, "seqzoo fp32": seqzoo_run("float32"),
+                      "seqzoo bf16": seqzoo_run("bfloat16")}
+        times = {(k, c): [] for k in contenders for c in beds}
+        for _ in range(args.rounds):
+            for key, command in contenders.items():
+                for count, bed in beds.items():
+                    times[key, count].append(whole_process(command(bed)))
+        best = {key: min(v) for key, v in times.items()}
+        steady = {k: (n - 10) / (best[k, n] - best[k, 10]) for k in contenders}
+        model = seqzoo.get_model(name, device="cpu")
+        gflop = model_flops(model.keras_model) * (2 if name == "DeepSEA" else 1) / 1e9  # DeepSEA: both strands
+        log(f"\n[0] {name}: kipoi's own directory (`kipoi predict`, PyTorch, kipoiseq SeqIntervalDl) against "
+            f"`seqzoo predict`, whole processes, TSV, batch {args.own_batch_size}, {n} intervals; {gflop:.2f} GFLOP per interval")
+        for k in contenders:
+            log(f"    {k:12s} steady {steady[k]:8,.1f} intervals/s   ten-interval run {best[k, 10]:5.2f} s   "
+                f"{n} intervals {best[k, n]:6.1f} s")
+        kipoi_rate, kipoi_start = steady["kipoi's own"], best["kipoi's own", 10]
+        log(f"    steady rate against kipoi's own: fp32 {steady['seqzoo fp32'] / kipoi_rate:.2f}x, "
+            f"bf16 {steady['seqzoo bf16'] / kipoi_rate:.2f}x")
+        log(f"    of the matmul rate: fp32 {steady['seqzoo fp32'] * gflop / rates['float32']:.0%} "
+            f"(ceiling {rates['float32'] / gflop:,.0f}/s), bf16 {steady['seqzoo bf16'] * gflop / rates['bfloat16']:.0%} "
+            f"(ceiling {rates['bfloat16'] / gflop:,.0f}/s)")
+        aims = {"Basset": (4, 6), "DeepSEA": (1.5, 2.5)}[name]
+        log(f"    (aims: fp32 >= {aims[0]}x, bf16 >= {aims[1]}x; >= 85% of the fp32 and 75% of the bf16 matmul rate)")
+        log(f"    start-up (ten intervals) seqzoo fp32 / kipoi's own: "
+            f"{best['seqzoo fp32', 10] / kipoi_start:.2f} (aim <= 1)")
+        startup[name] = best["seqzoo fp32", 10]
+    return startup
+
+
+def startup_comparison(args, ten_interval: dict) -> None:
+    """Start-up floors: ``import numpy``, ``import keras, tensorflow``, ``seqzoo --help``, and
+    the ten-interval runs against them."""
+    python = [sys.executable, "-c"]
+    floors = {"import numpy": python + ["import numpy"], "import keras, tensorflow": python + ["import keras, tensorflow"],
+              "seqzoo --help": [str(Path(sys.executable).parent / "seqzoo"), "--help"]}
+    best = {k: min(whole_process(cmd) for _ in range(max(args.rounds, 3))) for k, cmd in floors.items()}
+    log("\n[6] start-up, whole processes (best of 3):")
+    for k, v in best.items():
+        log(f"    {k:26s} {v:5.2f} s")
+    log(f"    seqzoo --help / import numpy: {best['seqzoo --help'] / best['import numpy']:.1f}x (aim <= 3x)")
+    for name, t in ten_interval.items():
+        log(f"    {name} ten-interval run / import keras, tensorflow: {t / best['import keras, tensorflow']:.2f}x (aim <= 1.2x)")
+
+
 # VmHWM (peak resident memory since exec), not ru_maxrss, which a child inherits from the
 # forking parent on Linux.
 MEMORY_CHILD = """
@@ -128,6 +225,10 @@ def peak_memory_mb(model: str, fasta: Path, bed: Path, out: Path) -> float:
     return int(result.stdout.split()[-1]) / 1024
 
 
+SECTIONS = {0: "kipoi's own directories", 1: "dataloaders", 2: "end to end", 3: "PyTorch layout",
+            4: "matmul fraction", 5: "memory", 6: "start-up"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fasta", required=True, type=Path, help="uncompressed genome FASTA")
@@ -142,7 +243,15 @@ def main() -> None:
                         help="interval counts for the peak-memory measurement (flat = no growth)")
     parser.add_argument("--memory-model", default="Basset",
                         help="zoo model for the peak-memory measurement")
+    parser.add_argument("--own-basset-intervals", type=int, default=4000,
+                        help="[0] intervals for the comparison with kipoi's own Basset directory (0: skip)")
+    parser.add_argument("--own-deepsea-intervals", type=int, default=2000,
+                        help="[0] intervals for the comparison with kipoi's own DeepSEA directory (0: skip)")
+    parser.add_argument("--own-batch-size", type=int, default=128, help="[0] batch size of both contenders")
+    parser.add_argument("--sections", nargs="+", type=int, default=list(SECTIONS), choices=list(SECTIONS),
+                        help="which sections to run: " + "; ".join(f"{k} {v}" for k, v in SECTIONS.items()))
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # kipoi_directories
 
     import keras
     import kipoi
@@ -168,124 +277,135 @@ def main() -> None:
     random_bed(args.fasta, n_model, model_bed, seed=1)
     log(f"{args.intervals} intervals for the dataloaders, {n_model} for the models; FASTA {args.fasta}")
 
+    rates = {dtype: matmul_rate(dtype=dtype) for dtype in ("float32", "bfloat16")}
+    log(f"matmul (2048^2): float32 {rates['float32']:,.0f} GFLOP/s, bfloat16 {rates['bfloat16']:,.0f} GFLOP/s")
+    ten_interval = own_directories_comparison(args, work, rates) if 0 in args.sections else {}
+
     # 1. dataloaders -------------------------------------------------------------------------
-    def seqzoo_loader():
-        start = time.perf_counter()
-        with Genome(args.fasta) as genome:
-            for _ in iter_window_batches(bed, genome, 600, args.batch_size):
-                pass
-        return time.perf_counter() - start
-
-    def kipoiseq_loader():
-        start = time.perf_counter()
-        dl = SeqIntervalDl(str(bed3), str(args.fasta), auto_resize_len=600)
-        for _ in dl.batch_iter(batch_size=args.batch_size):
-            pass
-        return time.perf_counter() - start
-
-    times = {"seqzoo": [], "kipoiseq": []}
-    for _ in range(args.rounds):
-        times["seqzoo"].append(seqzoo_loader())
-        times["kipoiseq"].append(kipoiseq_loader())
-    ours, theirs = args.intervals / min(times["seqzoo"]), args.intervals / min(times["kipoiseq"])
-    log(f"\n[1] dataloader: seqzoo {ours:,.0f} intervals/s, kipoiseq SeqIntervalDl {theirs:,.0f} "
-        f"intervals/s: ratio {ours / theirs:.1f}x (aim >= 20x)")
-
-    # 2. end to end ------------------------------------------------------------------------
-    def end_to_end_comparison(name: str, bed: Path, n: int) -> dict:
-        """Intervals/s of seqzoo end to end, the bare model and kipoi's pipeline, fp32 and bf16."""
-        model = seqzoo.get_model(name, device="auto")
-        fast = seqzoo.get_model(name, device="auto", precision="bfloat16")
-        seq_len = model.spec.input_shape[0]
-        with Genome(args.fasta) as genome:
-            arrays = [b.x for b in iter_window_batches(bed, genome, seq_len, args.batch_size)]
-        kipoi_model = kipoi.get_model(str(ROOT / "models" / name), source="dir")
-
-        def bare(m):
-            def run():
-                start = time.perf_counter()
-                for x in arrays:
-                    m.predict_on_batch(x)
-                return time.perf_counter() - start
-            return run
-
-        def end_to_end(m):
-            def run():
-                start = time.perf_counter()
-                predict_bed(m, args.fasta, bed, work / "out.parquet", batch_size=args.batch_size, progress=False)
-                return time.perf_counter() - start
-            return run
-
-        def kipoi_pipeline():
+    if 1 in args.sections:
+        def seqzoo_loader():
             start = time.perf_counter()
-            kipoi_model.pipeline.predict(dict(fasta_file=str(args.fasta), intervals_file=str(bed)),
-                                         batch_size=args.batch_size)
+            with Genome(args.fasta) as genome:
+                for _ in iter_window_batches(bed, genome, 600, args.batch_size):
+                    pass
             return time.perf_counter() - start
 
-        contenders = {"bare fp32": bare(model), "seqzoo fp32": end_to_end(model), "kipoi pipeline": kipoi_pipeline,
-                      "bare bf16": bare(fast), "seqzoo bf16": end_to_end(fast)}
-        runs = {k: [] for k in contenders}
+        def kipoiseq_loader():
+            start = time.perf_counter()
+            dl = SeqIntervalDl(str(bed3), str(args.fasta), auto_resize_len=600)
+            for _ in dl.batch_iter(batch_size=args.batch_size):
+                pass
+            return time.perf_counter() - start
+
+        times = {"seqzoo": [], "kipoiseq": []}
         for _ in range(args.rounds):
-            for key, fn in contenders.items():
-                runs[key].append(fn())
-        rate = {k: n / min(v) for k, v in runs.items()}
-        log(f"\n[2] end to end, {name} ({n} intervals, batch {args.batch_size}), intervals/s:")
-        for k, v in rate.items():
-            log(f"    {k:16s} {v:10,.0f}")
-        log(f"    seqzoo / bare predict_on_batch: fp32 {rate['seqzoo fp32'] / rate['bare fp32']:.2f} "
-            f"(aim >= 0.9), bf16 {rate['seqzoo bf16'] / rate['bare bf16']:.2f}")
-        log(f"    seqzoo / kipoi pipeline.predict: fp32 {rate['seqzoo fp32'] / rate['kipoi pipeline']:.2f}x "
-            f"(aim >= 1.2x), bf16 {rate['seqzoo bf16'] / rate['kipoi pipeline']:.2f}x (aim >= 2.5x)")
-        return dict(model=model, arrays=arrays, bare=bare, rate=rate)
+            times["seqzoo"].append(seqzoo_loader())
+            times["kipoiseq"].append(kipoiseq_loader())
+        ours, theirs = args.intervals / min(times["seqzoo"]), args.intervals / min(times["kipoiseq"])
+        log(f"\n[1] dataloader: seqzoo {ours:,.0f} intervals/s, kipoiseq SeqIntervalDl {theirs:,.0f} "
+            f"intervals/s: ratio {ours / theirs:.1f}x (aim >= 20x)")
 
-    basset = end_to_end_comparison("Basset", model_bed, n_model)
-    model, arrays, bare, rate = basset["model"], basset["arrays"], basset["bare"], basset["rate"]
-    if args.deepsea_intervals:
-        deepsea_bed = work / "deepsea_intervals.bed"
-        random_bed(args.fasta, args.deepsea_intervals, deepsea_bed, seed=3)
-        end_to_end_comparison("DeepSEA", deepsea_bed, args.deepsea_intervals)
+    # 2. end to end ------------------------------------------------------------------------
+    if {2, 3, 4} & set(args.sections):  # 3 and 4 reuse the arrays and rates of 2
+        def end_to_end_comparison(name: str, bed: Path, n: int) -> dict:
+            """Intervals/s of seqzoo end to end, the bare model and kipoi's pipeline, fp32 and bf16."""
+            model = seqzoo.get_model(name, device="auto")
+            fast = seqzoo.get_model(name, device="auto", precision="bfloat16")
+            seq_len = model.spec.input_shape[0]
+            with Genome(args.fasta) as genome:
+                arrays = [b.x for b in iter_window_batches(bed, genome, seq_len, args.batch_size)]
+            kipoi_model = kipoi.get_model(str(ROOT / "models" / name), source="dir")
 
-    # 3. Keras Basset against kipoi's PyTorch layout -----------------------------------------
-    net, torch = torch_basset()
-    torch.set_num_threads(os.cpu_count())
-    nchw = [torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)[..., None])) for x in arrays]
+            def bare(m):
+                def run():
+                    start = time.perf_counter()
+                    for x in arrays:
+                        m.predict_on_batch(x)
+                    return time.perf_counter() - start
+                return run
 
-    def torch_run():
+            def end_to_end(m):
+                def run():
+                    start = time.perf_counter()
+                    predict_bed(m, args.fasta, bed, work / "out.parquet", batch_size=args.batch_size, progress=False)
+                    return time.perf_counter() - start
+                return run
+
+            def kipoi_pipeline():
+                start = time.perf_counter()
+                kipoi_model.pipeline.predict(dict(fasta_file=str(args.fasta), intervals_file=str(bed)),
+                                             batch_size=args.batch_size)
+                return time.perf_counter() - start
+
+            contenders = {"bare fp32": bare(model), "seqzoo fp32": end_to_end(model), "kipoi pipeline": kipoi_pipeline,
+                          "bare bf16": bare(fast), "seqzoo bf16": end_to_end(fast)}
+            runs = {k: [] for k in contenders}
+            for _ in range(args.rounds):
+                for key, fn in contenders.items():
+                    runs[key].append(fn())
+            rate = {k: n / min(v) for k, v in runs.items()}
+            log(f"\n[2] end to end, {name} ({n} intervals, batch {args.batch_size}), intervals/s:")
+            for k, v in rate.items():
+                log(f"    {k:16s} {v:10,.0f}")
+            log(f"    seqzoo / bare predict_on_batch: fp32 {rate['seqzoo fp32'] / rate['bare fp32']:.2f} "
+                f"(aim >= 0.9), bf16 {rate['seqzoo bf16'] / rate['bare bf16']:.2f}")
+            log(f"    seqzoo / kipoi pipeline.predict: fp32 {rate['seqzoo fp32'] / rate['kipoi pipeline']:.2f}x "
+                f"(aim >= 1.2x), bf16 {rate['seqzoo bf16'] / rate['kipoi pipeline']:.2f}x (aim >= 2.5x)")
+            return dict(model=model, arrays=arrays, bare=bare, rate=rate)
+
+        basset = end_to_end_comparison("Basset", model_bed, n_model)
+        model, arrays, bare, rate = basset["model"], basset["arrays"], basset["bare"], basset["rate"]
+        if args.deepsea_intervals:
+            deepsea_bed = work / "deepsea_intervals.bed"
+            random_bed(args.fasta, args.deepsea_intervals, deepsea_bed, seed=3)
+            end_to_end_comparison("DeepSEA", deepsea_bed, args.deepsea_intervals)
+
+        # 3. Keras Basset against kipoi's PyTorch layout -----------------------------------------
+        net, torch = torch_basset()
+        torch.set_num_threads(os.cpu_count())
+        nchw = [torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)[..., None])) for x in arrays]
+
+        def torch_run():
+            start = time.perf_counter()
+            with torch.no_grad():
+                for x in nchw:
+                    net(x)
+            return time.perf_counter() - start
+
+        keras_times, torch_times = [], []
+        for _ in range(args.rounds):
+            keras_times.append(bare(model)())
+            torch_times.append(torch_run())
+        k_rate, t_rate = n_model / min(keras_times), n_model / min(torch_times)
+        log(f"\n[3] Basset, published size: seqzoo Keras {k_rate:,.0f} seq/s, kipoi's PyTorch layout "
+            f"{t_rate:,.0f} seq/s: ratio {k_rate / t_rate:.1f}x (aim >= 5x)")
+
+        # 4. fraction of the matrix-multiply rate ------------------------------------------------
+        gflops = rates["float32"]
+        deepsea = seqzoo.get_model("DeepSEA", device="auto")
+        deepsea_x = np.concatenate(arrays)[: 512]
+        deepsea_x = np.concatenate([deepsea_x, deepsea_x[:, :400]], axis=1)  # 1000 bp windows
         start = time.perf_counter()
-        with torch.no_grad():
-            for x in nchw:
-                net(x)
-        return time.perf_counter() - start
-
-    keras_times, torch_times = [], []
-    for _ in range(args.rounds):
-        keras_times.append(bare(model)())
-        torch_times.append(torch_run())
-    k_rate, t_rate = n_model / min(keras_times), n_model / min(torch_times)
-    log(f"\n[3] Basset, published size: seqzoo Keras {k_rate:,.0f} seq/s, kipoi's PyTorch layout "
-        f"{t_rate:,.0f} seq/s: ratio {k_rate / t_rate:.1f}x (aim >= 5x)")
-
-    # 4. fraction of the matrix-multiply rate ------------------------------------------------
-    gflops = matmul_rate()
-    deepsea = seqzoo.get_model("DeepSEA", device="auto")
-    deepsea_x = np.concatenate(arrays)[: 512]
-    deepsea_x = np.concatenate([deepsea_x, deepsea_x[:, :400]], axis=1)  # 1000 bp windows
-    start = time.perf_counter()
-    for i in range(0, len(deepsea_x), args.batch_size):
-        deepsea.predict_on_batch(deepsea_x[i:i + args.batch_size])
-    deepsea_rate = len(deepsea_x) / (time.perf_counter() - start)
-    basset_gflops = rate["bare fp32"] * model_flops(model.keras_model) / 1e9
-    deepsea_gflops = deepsea_rate * 2 * model_flops(deepsea.keras_model) / 1e9  # RC averaging: 2 passes
-    log(f"\n[4] float32 matmul {gflops:,.0f} GFLOP/s; Basset {basset_gflops:,.0f} GFLOP/s = "
-        f"{basset_gflops / gflops:.0%}; DeepSEA {deepsea_rate:,.0f} seq/s, {deepsea_gflops:,.0f} GFLOP/s = "
-        f"{deepsea_gflops / gflops:.0%}")
+        for i in range(0, len(deepsea_x), args.batch_size):
+            deepsea.predict_on_batch(deepsea_x[i:i + args.batch_size])
+        deepsea_rate = len(deepsea_x) / (time.perf_counter() - start)
+        basset_gflops = rate["bare fp32"] * model_flops(model.keras_model) / 1e9
+        deepsea_gflops = deepsea_rate * 2 * model_flops(deepsea.keras_model) / 1e9  # RC averaging: 2 passes
+        log(f"\n[4] float32 matmul {gflops:,.0f} GFLOP/s; Basset {basset_gflops:,.0f} GFLOP/s = "
+            f"{basset_gflops / gflops:.0%}; DeepSEA {deepsea_rate:,.0f} seq/s, {deepsea_gflops:,.0f} GFLOP/s = "
+            f"{deepsea_gflops / gflops:.0%}")
 
     # 5. peak memory ---------------------------------------------------------------------------
-    log(f"\n[5] peak memory of `predict_bed` ({args.memory_model}, Parquet output), fresh process:")
-    for n in args.memory_intervals:
-        mem_bed = work / f"memory_{n}.bed"
-        random_bed(args.fasta, n, mem_bed, seed=2)
-        log(f"    {n:>9,} intervals: {peak_memory_mb(args.memory_model, args.fasta, mem_bed, work / 'mem.parquet'):,.0f} MB")
+    if 5 in args.sections:
+        log(f"\n[5] peak memory of `predict_bed` ({args.memory_model}, Parquet output), fresh process:")
+        for n in args.memory_intervals:
+            mem_bed = work / f"memory_{n}.bed"
+            random_bed(args.fasta, n, mem_bed, seed=2)
+            log(f"    {n:>9,} intervals: {peak_memory_mb(args.memory_model, args.fasta, mem_bed, work / 'mem.parquet'):,.0f} MB")
+
+    # 6. start-up --------------------------------------------------------------------------------
+    if 6 in args.sections:
+        startup_comparison(args, ten_interval)
 
 
 if __name__ == "__main__":
