@@ -8,7 +8,9 @@ A model directory is self-describing. seqzoo reads the same ``model.yaml`` that 
 import difflib
 import fnmatch
 import os
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -105,7 +107,7 @@ class ModelSpec:
     prediction_bin: int | None = None
     version: str = ""  # info.version of model.yaml
 
-    @property
+    @cached_property  # per-target callers would otherwise rebuild it for each of 919 targets
     def columns(self) -> list[str]:
         """Output column names: the labels, made unique where a label repeats.
 
@@ -114,7 +116,7 @@ class ModelSpec:
         every occurrence; unlabelled models get ``target_i``.
         """
         labels = list(self.labels) or [f"target_{i}" for i in range(self.target_shape[-1])]
-        repeated = {label for label in labels if labels.count(label) > 1}
+        repeated = {label for label, n in Counter(labels).items() if n > 1}
         return [f"{label}#{i}" if label in repeated else label for i, label in enumerate(labels)]
 
     def select_columns(self, patterns: str | list[str] | None) -> list[int]:
