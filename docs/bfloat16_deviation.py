@@ -1,8 +1,17 @@
-"""How far a model's bfloat16 predictions deviate from float32 on real sequence: the windows tiling
-its example genome (README, --precision). Also lists which layers compute in bfloat16.
+"""How far a model's bfloat16 predictions deviate from float32 on real sequences, and which layers
+compute in bfloat16 (README, --precision).
 
-    python docs/bfloat16_deviation.py DeepSEA_Athaliana265
+DNA models read the windows of ``--bed`` intervals of ``--fasta`` (default: the windows tiling the
+model's example genome); protein models the proteins of a labelled ``--proteins`` TSV (every
+length; longer ones read whole, as ``seqzoo predict`` reads them). ``--write`` records the largest
+deviation as ``bfloat16_deviation`` in the model's ``weights.yaml``, where ``precision="bfloat16"``
+reads it to warn when it is above ``seqzoo.runtime.BFLOAT16_BOUND``.
+
+    python docs/bfloat16_deviation.py DeepSEA_Athaliana265 --fasta chr1.fa --bed windows.bed [--write]
+    python docs/bfloat16_deviation.py DeepSol --proteins deepsol_valid.tsv --limit 1000 [--write]
 """
+import argparse
+import re
 import sys
 import tempfile
 
@@ -11,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import seqzoo
-from seqzoo.predict_dna import predict_tiles
+from seqzoo.predict_dna import predict_bed, predict_tiles
 from seqzoo.zoo.spec import find_model
 
 
@@ -24,17 +33,62 @@ def layer_policies(model, out):
     return out
 
 
-name = sys.argv[1]
-m32 = seqzoo.get_model(name, device="cpu")
-m16 = seqzoo.get_model(name, device="cpu", precision="bfloat16")
-policies = layer_policies(m16.keras_model, [])
-print("layers:", len(policies), "bfloat16:", sum(p == "mixed_bfloat16" for _, p in policies),
-      "float32:", [n for n, p in policies if p == "float32"])
-example = find_model(name) / "example"
-with tempfile.TemporaryDirectory() as tmp:
-    predict_tiles(m32, example / "genome.fa", "genome", f"{tmp}/a.parquet", progress=False)
-    predict_tiles(m16, example / "genome.fa", "genome", f"{tmp}/b.parquet", progress=False)
-    a, b = pd.read_parquet(f"{tmp}/a.parquet"), pd.read_parquet(f"{tmp}/b.parquet")
-diff = np.abs(a[m32.columns].to_numpy() - b[m32.columns].to_numpy())
-print(name, "windows", len(a), "max |bf16 - fp32|", float(np.nanmax(diff)),
-      "p99.9", float(np.nanpercentile(diff, 99.9)))
+def dna_predictions(model, args, path):
+    if args.fasta:
+        predict_bed(model, args.fasta, args.bed, path, progress=False)
+    else:
+        predict_tiles(model, find_model(args.model) / "example" / "genome.fa", "genome", path, progress=False)
+    return pd.read_parquet(path)
+
+
+def protein_predictions(model, args, path, fasta):
+    from seqzoo.predict_protein import predict_fasta
+
+    predict_fasta(model, fasta, path, progress=False)
+    return pd.read_parquet(path)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("model")
+    p.add_argument("--fasta", help="genome FASTA (DNA models; with --bed)")
+    p.add_argument("--bed", help="intervals of --fasta")
+    p.add_argument("--proteins", help="protein models: a sequence<TAB>label TSV")
+    p.add_argument("--limit", type=int, default=0, help="--proteins: the first N rows only")
+    p.add_argument("--write", action="store_true", help="record the largest deviation in weights.yaml")
+    p.add_argument("--on", help="what the sequences are, for the weights.yaml comment (default: the paths)")
+    args = p.parse_args()
+
+    m32 = seqzoo.get_model(args.model, device="cpu")
+    m16 = seqzoo.get_model(args.model, device="cpu", precision="bfloat16")
+    policies = layer_policies(m16.keras_model, [])
+    print("layers:", len(policies), "bfloat16:", sum(p == "mixed_bfloat16" for _, p in policies),
+          "float32:", [n for n, p in policies if p == "float32"])
+    with tempfile.TemporaryDirectory() as tmp:
+        if m32.spec.modality == "protein":
+            rows = pd.read_csv(args.proteins, sep="\t")
+            rows = rows.iloc[: args.limit] if args.limit else rows
+            fasta = f"{tmp}/proteins.fa"
+            with open(fasta, "w") as f:
+                f.writelines(f">p{i}\n{s}\n" for i, s in enumerate(rows["sequence"]))
+            a, b = (protein_predictions(m, args, f"{tmp}/{k}.parquet", fasta) for k, m in (("a", m32), ("b", m16)))
+            what = f"{len(a)} proteins of {args.proteins}" + (f" (first {args.limit})" if args.limit else "")
+        else:
+            a, b = (dna_predictions(m, args, f"{tmp}/{k}.parquet") for k, m in (("a", m32), ("b", m16)))
+            what = f"{len(a)} windows of {args.bed}" if args.fasta else f"{len(a)} windows tiling the example genome"
+    diff = np.abs(a[m32.columns].to_numpy() - b[m32.columns].to_numpy())
+    largest = float(np.nanmax(diff))
+    what = f"{len(a)} {args.on}" if args.on else what
+    print(args.model, what, "max |bf16 - fp32|", f"{largest:.2e}", "p99.9", f"{np.nanpercentile(diff, 99.9):.2e}")
+    if args.write:
+        path = m32.spec.directory / "weights.yaml"
+        text = path.read_text()
+        line = f"bfloat16_deviation: {largest:.2e}  # max |bfloat16 - float32| on {what}\n"
+        text, n = re.subn(r"^bfloat16_deviation:.*\n", line, text, flags=re.M)
+        path.write_text(text if n else text.rstrip("\n") + "\n" + line)
+        print("wrote", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -81,6 +81,9 @@ def cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> tuple[str, bool | 
 
 
 PRECISIONS = ("float32", "bfloat16")
+#: Loading a model in bfloat16 warns when its weights' measured deviation from float32 on real
+#: sequences (``WeightsArtifact.bfloat16_deviation``) is above this, or was never measured.
+BFLOAT16_BOUND = 1e-3
 # Kept in float32 so that nothing small is rounded to bfloat16's 8 bits: the output layers, the
 # strand average and an ensemble's average of its members' probabilities, and DeepSol's composition
 # features (residue and pair frequencies, standardized: differences of small numbers).
@@ -129,11 +132,23 @@ class ZooModel:
                 untrained_weights(self.keras_model, self.weights.untrained_seed)
             if precision == "bfloat16":
                 self.keras_model = mixed_bfloat16(self.keras_model)
+        if precision == "bfloat16":
+            self._warn_bfloat16_deviation()
         if precision == "bfloat16" and self.device == "cpu":
             cpu, native = cpu_description()
             if native is False:
                 logger.warning("%s: this CPU (%s) has no bfloat16 units (%s); bfloat16 is emulated and "
                                "usually slower than float32 here", spec.name, cpu, ", ".join(BFLOAT16_CPU_FLAGS))
+
+    def _warn_bfloat16_deviation(self) -> None:
+        artifact = self.weights.artifact
+        deviation = artifact.bfloat16_deviation if artifact else None
+        if deviation is None:
+            logger.warning("%s: how far these weights' bfloat16 predictions deviate from float32 was not "
+                           "measured; use float32 where that matters", self.spec.name)
+        elif deviation > BFLOAT16_BOUND:
+            logger.warning("%s: in bfloat16 its predictions deviate from float32 by up to %.1e on real "
+                           "sequences (measured, see its card); float32 has no such error", self.spec.name, deviation)
 
     @property
     def name(self) -> str:

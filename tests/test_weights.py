@@ -1,5 +1,9 @@
 """The one weights resolver (seqzoo.zoo.weights) and `--weights` on predict, variants and explain."""
 
+import logging
+import re
+import shutil
+
 import numpy as np
 import pandas as pd
 import pyfaidx
@@ -109,3 +113,39 @@ def test_variants_and_explain_take_weights(spec, other_weights, tmp_path):
                  "--no-ism", "-o", str(tmp_path / "fig.png"), "--arrays", str(arrays),
                  "--weights", str(other_weights)]) == 0
     assert np.load(arrays)["attribution"].shape == (40, 4)
+
+
+# --- the measured bfloat16 deviation --------------------------------------------------------
+
+def test_every_model_records_its_measured_bfloat16_deviation_and_its_card_states_it(model_name):
+    spec = load_spec(find_model(model_name))
+    deviation = spec.artifact.bfloat16_deviation
+    assert deviation is not None, f"{spec.name}: run docs/bfloat16_deviation.py {spec.name} --write"
+    assert f"{deviation:.1e}" in (spec.directory / "README.md").read_text(), \
+        f"{spec.name}: its card must state the bfloat16 deviation {deviation:.1e}"
+
+
+@pytest.mark.parametrize("deviation, warned", [(None, "was not measured"), (5e-3, "by up to 5.0e-03"), (4e-4, None)])
+def test_bfloat16_warns_when_the_measured_deviation_is_above_the_bound(tmp_path, caplog, deviation, warned):
+    directory = tmp_path / "Basset_Athaliana265"
+    shutil.copytree(find_model("Basset_Athaliana265"), directory)
+    path = directory / "weights.yaml"
+    text = re.sub(r"^bfloat16_deviation:.*\n", "", path.read_text(), flags=re.M)
+    path.write_text(text + (f"bfloat16_deviation: {deviation}\n" if deviation is not None else ""))
+    with caplog.at_level(logging.WARNING, logger="seqzoo.runtime"):
+        ZooModel(load_spec(directory), device="cpu", precision="bfloat16")
+        ZooModel(load_spec(directory), device="cpu")
+    messages = [r.getMessage() for r in caplog.records if "float32" in r.getMessage() and "deviate" in r.getMessage()
+                or "was not measured" in r.getMessage()]
+    assert (len(messages) == 1 and warned in messages[0]) if warned else not messages
+
+
+def test_a_bfloat16_deviation_that_is_not_a_small_number_is_refused(tmp_path):
+    from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
+
+    for bad in ("small", -1, 2, True):
+        with pytest.raises(ArtifactError, match="bfloat16_deviation"):
+            WeightsArtifact("w.weights.h5", untrained_seed=0, bfloat16_deviation=bad)
+    artifact = WeightsArtifact("w.weights.h5", untrained_seed=0, bfloat16_deviation=6.1e-3)
+    artifact.to_yaml(tmp_path / "weights.yaml")
+    assert WeightsArtifact.from_yaml(tmp_path / "weights.yaml") == artifact

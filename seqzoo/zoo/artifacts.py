@@ -100,6 +100,10 @@ class WeightsArtifact:
         untrained_seed: When set, this is *not* a file: the model uses
             deterministic untrained weights generated from this seed, and
             ``sha256``/``urls`` must be absent.
+        bfloat16_deviation: The largest ``|bfloat16 - float32|`` of these weights'
+            predictions on real sequences, measured (``docs/bfloat16_deviation.py``; the
+            model card says on what); ``precision="bfloat16"`` warns when it is above
+            ``seqzoo.runtime.BFLOAT16_BOUND`` or was not measured.
     """
 
     file_name: str
@@ -109,6 +113,7 @@ class WeightsArtifact:
     urls: tuple[str, ...] = ()
     produced_by: str = ""
     untrained_seed: int | None = None
+    bfloat16_deviation: float | None = None
 
     def __post_init__(self) -> None:
         # Accept a list for urls but store a tuple so the instance stays hashable.
@@ -127,6 +132,11 @@ class WeightsArtifact:
                 f"invalid artifact file_name {name!r}: it must be a bare file name "
                 "such as 'basset-v1.weights.h5' (no directories)"
             )
+        deviation = self.bfloat16_deviation
+        if deviation is not None and (isinstance(deviation, bool) or not isinstance(deviation, (int, float))
+                                      or not 0 <= deviation <= 1):
+            raise ArtifactError(f"artifact {name} has an invalid bfloat16_deviation {deviation!r}: "
+                                "expected the measured largest |bfloat16 - float32|, a number from 0 to 1")
         if self.untrained_seed is not None:
             if self.sha256 is not None or self.urls:
                 raise ArtifactError(
@@ -170,7 +180,7 @@ class WeightsArtifact:
 
         Keys: ``file_name`` (required), ``sha256`` (required unless
         ``untrained_seed`` is set), ``md5``, ``size``, ``urls`` (list),
-        ``produced_by``, ``untrained_seed``.
+        ``produced_by``, ``untrained_seed``, ``bfloat16_deviation``.
 
         Raises:
             ArtifactError: unreadable file, not a mapping, unknown or missing
