@@ -22,7 +22,7 @@ from tqdm import tqdm
 from seqzoo.io.genome import Genome
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 from seqzoo.io.tracks import TrackWriter, track_format
-from seqzoo.runtime import ZooModel, predict_batch, prefetch
+from seqzoo.runtime import ZooModel, predict_batch, prefetch, write_behind
 from seqzoo.zoo.spec import ModelSpec
 from seqzoo.windows import (OUT_OF_BOUNDS, WindowBatch, check_bed, count_tiles, iter_tiles, iter_window_batches,
                             tile_regions)
@@ -72,11 +72,12 @@ def target_columns(spec: ModelSpec, targets: str | list[str] | None) -> tuple[li
 
 def _stream(model: ZooModel, genome: Genome, intervals, total: int, writer, columns, labels, *, batch_size: int,
             rc: bool, out_of_bounds: str, progress: bool, unit: str) -> None:
-    """Predict ``intervals`` batch by batch (the next batch prepared while the model runs) into ``writer``."""
+    """Predict ``intervals`` batch by batch into ``writer``: the next batch is read while the model
+    runs, and the last one written behind it, both on their own threads."""
     seq_len = model.spec.input_shape[0]
-    with tqdm(total=total, unit=unit, disable=not progress, smoothing=0.1) as bar:
+    with tqdm(total=total, unit=unit, disable=not progress, smoothing=0.1) as bar, write_behind(writer) as write:
         for batch in prefetch(iter_window_batches(intervals, genome, seq_len, batch_size, out_of_bounds)):
-            writer(predict_rows(model, batch, labels, rc=rc, columns=columns))
+            write(predict_rows(model, batch, labels, rc=rc, columns=columns))
             bar.update(len(batch.intervals))
 
 

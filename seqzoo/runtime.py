@@ -1,13 +1,15 @@
 """A loaded zoo model (architecture + verified weights, one ``predict_on_batch``), where it runs
 (device, precision), and the batch helpers every feature shares (``predict_batch``, ``prefetch``)."""
 
+import contextlib
 import logging
 import os
 import platform
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -223,6 +225,49 @@ def predict_batch(model: ZooModel, x: np.ndarray, rc: bool = False) -> np.ndarra
         return model.predict_on_batch(x)
     both = model.predict_on_batch(np.concatenate([x, x[:, ::-1, ::-1]]))
     return (both[: len(x)] + both[len(x):]) / 2
+
+
+@contextlib.contextmanager
+def write_behind(write: Callable[[Any], None], depth: int = 2) -> Iterator[Callable[[Any], None]]:
+    """Call ``write`` on a background thread, in order, at most ``depth`` items behind the caller,
+    so that formatting and writing one batch's output overlaps the next batch's prediction.
+
+    Yields the function to hand items to. An error of ``write`` is raised in the caller, at its
+    next item or on leaving; leaving on an error of the caller's drops what is still queued. Either
+    way the thread has ended when the block is left, so the output can be closed or discarded.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    failure: list[BaseException] = []
+    abandon = threading.Event()
+
+    def consume():
+        while (item := items.get()) is not done:
+            if failure or abandon.is_set():
+                continue  # keep draining, so the caller never blocks on a full queue
+            try:
+                write(item)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                failure.append(e)
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+
+    def put(item) -> None:
+        if failure:
+            raise failure[0]
+        items.put(item)
+
+    try:
+        yield put
+    except BaseException:
+        abandon.set()
+        raise
+    finally:
+        items.put(done)
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:

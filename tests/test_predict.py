@@ -1,6 +1,8 @@
 """seqzoo's streaming DNA prediction: same numbers as the kipoi path, every row in input order,
 bad rows reported, outputs in three formats, nothing left behind on failure."""
 
+import time
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from seqzoo.runtime import cpu_description
 from seqzoo.encoding import one_hot_dna
 from seqzoo.io.genome import Genome
 from seqzoo.predict_dna import LEADING_COLUMNS, predict_bed
-from seqzoo.runtime import prefetch
+from seqzoo.runtime import prefetch, write_behind
 from seqzoo.windows import read_windows
 from seqzoo.zoo.spec import find_model
 
@@ -203,6 +205,35 @@ def test_prefetch_reraises_and_stops():
         for item in prefetch(broken()):
             seen.append(item)
     assert seen == [1]
+
+
+def test_write_behind_keeps_order_and_hands_errors_to_the_caller():
+    written = []
+    with write_behind(written.append, depth=2) as write:
+        for i in range(50):
+            write(i)
+    assert written == list(range(50))  # the thread has written everything when the block ends
+
+    def failing(item):
+        if item == 3:
+            raise OSError("disk full")
+        written.append(item)
+
+    written.clear()
+    with pytest.raises(OSError, match="disk full"):
+        with write_behind(failing) as write:
+            for i in range(100):  # never blocks: the thread drains after the failure
+                write(i)
+    assert written == [0, 1, 2]
+
+    # An error of the caller's: what is queued is dropped, the error is the caller's.
+    written.clear()
+    with pytest.raises(KeyError):
+        with write_behind(lambda item: (time.sleep(0.01), written.append(item))) as write:
+            for i in range(5):
+                write(i)
+            raise KeyError("prediction failed")
+    assert written == sorted(written) and len(written) < 5
 
 
 def test_parquet_rows_are_grouped_not_one_row_group_per_chunk(tmp_path):
