@@ -23,7 +23,9 @@ round of each is reported. Printed ratios:
    each model reaches;
 5. peak memory (max RSS of a fresh process) of ``predict_bed`` for growing numbers of intervals;
 6. start-up floors: ``import numpy``, ``import keras, tensorflow``, ``seqzoo --help``, and section 0's
-   ten-interval runs against them.
+   ten-interval runs against them;
+7. every DNA model of the zoo, in-process: TSV, Parquet and bigWig outputs against bare
+   ``predict_on_batch`` on the same windows.
 
 ``--sections 0 6`` runs just the comparison with kipoi's own directories and the start-up.
 
@@ -206,6 +208,65 @@ def startup_comparison(args, ten_interval: dict) -> None:
         log(f"    {name} ten-interval run / import keras, tensorflow: {t / best['import keras, tensorflow']:.2f}x (aim <= 1.2x)")
 
 
+def zoo_outputs_comparison(args, work: Path) -> None:
+    """For every DNA model of the zoo, in-process: ``predict_bed`` to TSV and Parquet and
+    ``predict_tiles`` to a bigWig track, each against bare ``predict_on_batch`` on the same windows
+    built beforehand (best of ``args.rounds``, alternating)."""
+    import seqzoo
+    from seqzoo.io.genome import Genome
+    from seqzoo.predict_dna import predict_bed, predict_tiles
+    from seqzoo.windows import iter_tiles, iter_window_batches
+    from seqzoo.zoo.spec import find_model, list_models, load_spec
+
+    log(f"\n[7] every DNA model of the zoo, in-process, end to end / bare predict_on_batch (batch {args.batch_size}):")
+    for name in list_models():
+        if load_spec(find_model(name)).modality != "dna":
+            continue
+        model = seqzoo.get_model(name, device="auto")
+        n = args.zoo_intervals if model_flops(model.keras_model) < 1e9 else args.zoo_intervals // 8
+        bed = work / f"zoo_{name}.bed"
+        random_bed(args.fasta, n, bed, seed=5)
+        step = model.spec.prediction_bin or model.spec.input_shape[0]
+        with Genome(args.fasta) as genome:
+            chrom = next(iter(genome.chrom_sizes))
+            region = f"{chrom}:1000000-{1000000 + n * step}"
+            tiles = [(chrom, 1000000, 1000000 + n * step)]
+            bed_arrays = [b.x for b in iter_window_batches(bed, genome, model.spec.input_shape[0], args.batch_size)]
+            tile_arrays = [b.x for b in iter_window_batches(iter_tiles(tiles, step, step), genome,
+                                                            model.spec.input_shape[0], args.batch_size)]
+        track = work / ("zoo_{target}.bw" if len(model.columns) > 1 else "zoo.bw")
+        for x in (bed_arrays[0], bed_arrays[-1], tile_arrays[-1]):  # trace every batch shape first
+            model.predict_on_batch(x)
+
+        def bare(arrays):
+            def run():
+                start = time.perf_counter()
+                for x in arrays:
+                    model.predict_on_batch(x)
+                return time.perf_counter() - start
+            return run
+
+        def timed_call(fn, *fn_args, **kwargs):
+            def run():
+                start = time.perf_counter()
+                fn(model, args.fasta, *fn_args, batch_size=args.batch_size, progress=False, **kwargs)
+                return time.perf_counter() - start
+            return run
+
+        contenders = {"bare (BED windows)": bare(bed_arrays), "TSV": timed_call(predict_bed, bed, work / "zoo.tsv"),
+                      "Parquet": timed_call(predict_bed, bed, work / "zoo.parquet"),
+                      "bare (tiles)": bare(tile_arrays),
+                      "bigWig track": timed_call(predict_tiles, region, track, targets=model.columns[0])}
+        times = {k: [] for k in contenders}
+        for _ in range(args.rounds):
+            for k, fn in contenders.items():
+                times[k].append(fn())
+        best = {k: min(v) for k, v in times.items()}
+        log(f"    {name:22s} {n:6,} windows  bare {n / best['bare (BED windows)']:8,.0f}/s   "
+            f"TSV {best['bare (BED windows)'] / best['TSV']:.2f}   Parquet {best['bare (BED windows)'] / best['Parquet']:.2f}   "
+            f"bigWig (one target) {best['bare (tiles)'] / best['bigWig track']:.2f}   (aim >= 0.95)")
+
+
 # VmHWM (peak resident memory since exec), not ru_maxrss, which a child inherits from the
 # forking parent on Linux.
 MEMORY_CHILD = """
@@ -226,7 +287,7 @@ def peak_memory_mb(model: str, fasta: Path, bed: Path, out: Path) -> float:
 
 
 SECTIONS = {0: "kipoi's own directories", 1: "dataloaders", 2: "end to end", 3: "PyTorch layout",
-            4: "matmul fraction", 5: "memory", 6: "start-up"}
+            4: "matmul fraction", 5: "memory", 6: "start-up", 7: "every zoo model's outputs"}
 
 
 def main() -> None:
@@ -247,6 +308,8 @@ def main() -> None:
                         help="[0] intervals for the comparison with kipoi's own Basset directory (0: skip)")
     parser.add_argument("--own-deepsea-intervals", type=int, default=2000,
                         help="[0] intervals for the comparison with kipoi's own DeepSEA directory (0: skip)")
+    parser.add_argument("--zoo-intervals", type=int, default=2000,
+                        help="[7] windows per small zoo model (an eighth for models over 1 GFLOP per window)")
     parser.add_argument("--own-batch-size", type=int, default=128, help="[0] batch size of both contenders")
     parser.add_argument("--sections", nargs="+", type=int, default=list(SECTIONS), choices=list(SECTIONS),
                         help="which sections to run: " + "; ".join(f"{k} {v}" for k, v in SECTIONS.items()))
@@ -406,6 +469,10 @@ def main() -> None:
     # 6. start-up --------------------------------------------------------------------------------
     if 6 in args.sections:
         startup_comparison(args, ten_interval)
+
+    # 7. every zoo model's outputs -------------------------------------------------------------
+    if 7 in args.sections:
+        zoo_outputs_comparison(args, work)
 
 
 if __name__ == "__main__":
