@@ -8,6 +8,7 @@ deviation as ``bfloat16_deviation`` in the model's ``weights.yaml``, where ``pre
 reads it to warn when it is above ``seqzoo.runtime.BFLOAT16_BOUND``.
 
     python docs/bfloat16_deviation.py DeepSEA_Athaliana265 --fasta chr1.fa --bed windows.bed [--write]
+    python docs/bfloat16_deviation.py DeepSEA_Athaliana265 --fasta chr1.fa --spread 4000 [--write]
     python docs/bfloat16_deviation.py DeepSol --proteins deepsol_valid.tsv --limit 1000 [--write]
 """
 import argparse
@@ -33,6 +34,23 @@ def layer_policies(model, out):
     return out
 
 
+def spread_windows(fasta: str, n: int, length: int, path: str) -> str:
+    """A BED of ``n`` windows of ``length`` spread evenly over the sequences of ``fasta``
+    (in proportion to their lengths)."""
+    import pyfaidx
+
+    with pyfaidx.Fasta(fasta) as genome:
+        sizes = {name: len(genome[name]) for name in genome.keys()}
+    step = sum(sizes.values()) / n
+    with open(path, "w") as bed:
+        offset = 0.0
+        for name, size in sizes.items():
+            starts = np.arange(offset, size - length, step) if size > length else []
+            bed.writelines(f"{name}\t{int(s)}\t{int(s) + length}\n" for s in starts)
+            offset = (starts[-1] + step - size) if len(starts) else offset - size
+    return path
+
+
 def dna_predictions(model, args, path):
     if args.fasta:
         predict_bed(model, args.fasta, args.bed, path, progress=False)
@@ -53,11 +71,15 @@ def main() -> int:
     p.add_argument("model")
     p.add_argument("--fasta", help="genome FASTA (DNA models; with --bed)")
     p.add_argument("--bed", help="intervals of --fasta")
+    p.add_argument("--spread", type=int, metavar="N",
+                   help="instead of --bed: N windows of 1 kb spread evenly over --fasta")
     p.add_argument("--proteins", help="protein models: a sequence<TAB>label TSV")
     p.add_argument("--limit", type=int, default=0, help="--proteins: the first N rows only")
     p.add_argument("--write", action="store_true", help="record the largest deviation in weights.yaml")
-    p.add_argument("--on", help="what the sequences are, for the weights.yaml comment (default: the paths)")
+    p.add_argument("--on", help="what the sequences are, after their count, for the weights.yaml comment (e.g. \"windows of chr1\"; default: the paths)")
     args = p.parse_args()
+    if args.spread and not args.fasta:
+        p.error("--spread needs --fasta")
 
     m32 = seqzoo.get_model(args.model, device="cpu")
     m16 = seqzoo.get_model(args.model, device="cpu", precision="bfloat16")
@@ -65,6 +87,9 @@ def main() -> int:
     print("layers:", len(policies), "bfloat16:", sum(p == "mixed_bfloat16" for _, p in policies),
           "float32:", [n for n, p in policies if p == "float32"])
     with tempfile.TemporaryDirectory() as tmp:
+        if args.spread:
+            args.bed = spread_windows(args.fasta, args.spread, 1000, f"{tmp}/spread.bed")
+            args.on = args.on or f"windows of 1 kb spread evenly over {args.fasta}"
         if m32.spec.modality == "protein":
             rows = pd.read_csv(args.proteins, sep="\t")
             rows = rows.iloc[: args.limit] if args.limit else rows
@@ -78,7 +103,7 @@ def main() -> int:
             what = f"{len(a)} windows of {args.bed}" if args.fasta else f"{len(a)} windows tiling the example genome"
     diff = np.abs(a[m32.columns].to_numpy() - b[m32.columns].to_numpy())
     largest = float(np.nanmax(diff))
-    what = f"{len(a)} {args.on}" if args.on else what
+    what = f"{len(a):,} {args.on}" if args.on else what
     print(args.model, what, "max |bf16 - fp32|", f"{largest:.2e}", "p99.9", f"{np.nanpercentile(diff, 99.9):.2e}")
     if args.write:
         path = m32.spec.directory / "weights.yaml"

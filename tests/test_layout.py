@@ -115,6 +115,7 @@ SAME_LAYER = {
     ("seqzoo.architectures*", "seqzoo.architectures*"): "one package: builders share custom layers",
     ("seqzoo.training*", "seqzoo.training*"): "training builds on its data sets and metrics",
     ("seqzoo.training*", "seqzoo.packaging"): "exporting a run writes a model directory (packaging.write_model_dir)",
+    ("seqzoo.training*", "seqzoo.predict_protein"): "evaluating a zoo model reads long proteins whole, as prediction does",
     ("seqzoo.distributed", "seqzoo.predict_dna"): "the Ray engine assembles each shard's rows as the local engine does",
     ("seqzoo.sharing", "seqzoo.packaging"): "publishing runs seqzoo check (check_model_dir) first",
     ("seqzoo.cli*", "seqzoo.cli*"): "one package: commands share the options module",
