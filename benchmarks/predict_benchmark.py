@@ -171,6 +171,9 @@ def own_directories_comparison(args, work: Path, rates: dict) -> dict:
                 for count, bed in beds.items():
                     times[key, count].append(whole_process(command(bed)))
         best = {key: min(v) for key, v in times.items()}
+        if any(best[k, n] <= best[k, 10] for k in contenders):
+            raise RuntimeError(f"{name}: a {n:,}-interval run was no slower than a ten-interval run; "
+                               "use more intervals (--own-*-intervals) on this machine")
         steady = {k: (n - 10) / (best[k, n] - best[k, 10]) for k in contenders}
         model = seqzoo.get_model(name, device="cpu")
         gflop = model_flops(model.keras_model) * (2 if name == "DeepSEA" else 1) / 1e9  # DeepSEA: both strands

@@ -41,13 +41,14 @@ def spread_windows(fasta: str, n: int, length: int, path: str) -> str:
 
     with pyfaidx.Fasta(fasta) as genome:
         sizes = {name: len(genome[name]) for name in genome.keys()}
-    step = sum(sizes.values()) / n
+    # Windows at even steps of the sequences laid end to end; one that would cross a sequence's
+    # end is left out, so there can be slightly fewer than n.
+    step, first = sum(sizes.values()) / n, 0
     with open(path, "w") as bed:
-        offset = 0.0
         for name, size in sizes.items():
-            starts = np.arange(offset, size - length, step) if size > length else []
+            starts = np.arange(np.ceil(first / step) * step, first + size - length + 1, step) - first
             bed.writelines(f"{name}\t{int(s)}\t{int(s) + length}\n" for s in starts)
-            offset = (starts[-1] + step - size) if len(starts) else offset - size
+            first += size
     return path
 
 
@@ -80,6 +81,10 @@ def main() -> int:
     args = p.parse_args()
     if args.spread and not args.fasta:
         p.error("--spread needs --fasta")
+    if args.fasta and not (args.bed or args.spread):
+        p.error("--fasta needs --bed or --spread")
+    if args.bed and not args.fasta:
+        p.error("--bed needs --fasta")
 
     m32 = seqzoo.get_model(args.model, device="cpu")
     m16 = seqzoo.get_model(args.model, device="cpu", precision="bfloat16")
@@ -101,7 +106,8 @@ def main() -> int:
         else:
             a, b = (dna_predictions(m, args, f"{tmp}/{k}.parquet") for k, m in (("a", m32), ("b", m16)))
             what = f"{len(a)} windows of {args.bed}" if args.fasta else f"{len(a)} windows tiling the example genome"
-    diff = np.abs(a[m32.columns].to_numpy() - b[m32.columns].to_numpy())
+    columns = list(m32.columns)
+    diff = np.abs(a[columns].to_numpy() - b[columns].to_numpy())
     largest = float(np.nanmax(diff))
     what = f"{len(a):,} {args.on}" if args.on else what
     print(args.model, what, "max |bf16 - fp32|", f"{largest:.2e}", "p99.9", f"{np.nanpercentile(diff, 99.9):.2e}")

@@ -32,24 +32,24 @@ from seqzoo.training.metrics import binary_metrics, reliability
 from seqzoo.training.protein import fit_logistic, read_labelled_tsv
 
 
-def out_of_fold(runs: list[Path], n_rows: int) -> tuple[np.ndarray, list, np.ndarray]:
+def out_of_fold(runs: list[Path], n_rows: int) -> tuple[np.ndarray, list | None, np.ndarray]:
     """Pooled held-out predictions of ``runs`` (NaN where none), their shared lockbox rows, and
-    which run held out each row (-1: none)."""
+    which run held out each row (-1: none). Refuses runs that held out the same row twice or
+    set aside different lockboxes."""
     p = np.full(n_rows, np.nan)
     fold = np.full(n_rows, -1)
-    lockbox = None
+    lockboxes = []
     for i, run in enumerate(runs):
         info = json.loads((run / "metrics.json").read_text())
         rows, predictions = info["split"]["held_out_rows"], info["split"]["held_out_predictions"]
-        if not np.isnan(p[rows]).all():
+        if (fold[rows] >= 0).any():
             raise ValueError(f"{run} held out rows another run of its group held out too")
         p[rows] = [np.nan if v is None else v for v in predictions]
         fold[rows] = i
-        box = (info.get("lockbox") or {}).get("rows")
-        if lockbox is not None and box != lockbox:
-            raise ValueError(f"{run} set aside another lockbox")
-        lockbox = box
-    return p, lockbox, fold
+        lockboxes.append((info.get("lockbox") or {}).get("rows"))
+    if any(box != lockboxes[0] for box in lockboxes):
+        raise ValueError(f"the runs {', '.join(map(str, runs))} set aside different lockboxes")
+    return p, lockboxes[0], fold
 
 
 def calibration_error(y: np.ndarray, p: np.ndarray) -> float:
@@ -76,11 +76,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     labels = read_labelled_tsv(args.valid).labels
-    groups, folds = {}, {}
+    groups, folds, lockboxes = {}, {}, {}
     for name, *runs in args.group:
-        groups[name], lockbox, folds[name] = out_of_fold([Path(r) for r in runs], len(labels))
-        if lockbox and not np.isnan(groups[name][lockbox]).all():
-            raise ValueError(f"group {name} has predictions on lockbox rows")
+        groups[name], lockboxes[name], folds[name] = out_of_fold([Path(r) for r in runs], len(labels))
+    if len({json.dumps(box) for box in lockboxes.values()}) != 1:
+        raise ValueError(f"the groups {', '.join(lockboxes)} set aside different lockboxes")
+    if any(not np.array_equal(f, next(iter(folds.values()))) for f in folds.values()):
+        raise ValueError("the groups' runs held out different folds: give each group its runs in fold order")
     covered = np.all([np.isfinite(v) for v in groups.values()], axis=0)
     print(f"{covered.sum()} validation rows with an out-of-fold prediction from every group", file=sys.stderr)
 

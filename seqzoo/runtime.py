@@ -6,6 +6,7 @@ import logging
 import os
 import platform
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -161,7 +162,7 @@ class ZooModel:
         return self.spec.labels
 
     @property
-    def columns(self) -> list[str]:
+    def columns(self) -> tuple[str, ...]:
         """Output column names (see ``ModelSpec.columns``)."""
         return self.spec.columns
 
@@ -229,7 +230,8 @@ def predict_batch(model: ZooModel, x: np.ndarray, rc: bool = False) -> np.ndarra
 
 @contextlib.contextmanager
 def write_behind(write: Callable[[Any], None], depth: int = 2) -> Iterator[Callable[[Any], None]]:
-    """Call ``write`` on a background thread, in order, at most ``depth`` items behind the caller,
+    """Call ``write`` on a background thread, in order, at most ``depth`` queued items (and the
+    one being written) behind the caller,
     so that formatting and writing one batch's output overlaps the next batch's prediction.
 
     Yields the function to hand items to. An error of ``write`` is raised in the caller, at its
@@ -266,6 +268,8 @@ def write_behind(write: Callable[[Any], None], depth: int = 2) -> Iterator[Calla
     finally:
         items.put(done)
         thread.join()
+        if failure and sys.exc_info()[1] is not None and sys.exc_info()[1] is not failure[0]:
+            logger.error("the output writer failed too: %r", failure[0])  # the caller's error is raised
     if failure:
         raise failure[0]
 

@@ -19,8 +19,8 @@ from seqzoo.training.protein import (
     stratified_split,
     training_weights,
     validation_plan,
+    weight_summary,
 )
-from seqzoo.zoo.spec import find_model
 
 TINY = {"embedding_dim": 4, "kernels": {"2": 3, "3": 3, "5": 4}, "dense_units": 4, "dropout": 0.1}
 
@@ -77,6 +77,20 @@ def test_training_weights_match_the_target_length_distribution_and_balance_class
     w = training_weights(labels, lengths, class_weight=True, target_lengths=target)
     assert w.mean() == pytest.approx(1.0)
     assert w[labels == 1].sum() == pytest.approx(w[labels == 0].sum())
+    # Balancing the classes last moves the bands' shares a little off the target; the summary
+    # records what the weights reach.
+    summary = weight_summary(labels, lengths, w, target)
+    assert summary["class_share"] == {"0": pytest.approx(0.5), "1": pytest.approx(0.5)}
+    assert summary["target_band_share"] == {"1-200": 0.3, "201-500": 0.5, "501-1200": 0.15, ">1200": 0.05}
+    assert sum(summary["band_share"].values()) == pytest.approx(1.0)
+    for band, share in summary["band_share"].items():
+        assert share == pytest.approx(summary["target_band_share"][band], abs=0.05)
+    # A base weight (validation rows moved into training) is where reweighting starts.
+    base = np.where(np.arange(600) >= 500, 3.0, 1.0)
+    w = training_weights(labels, lengths, class_weight=True, target_lengths=target, base_weight=base)
+    assert w.mean() == pytest.approx(1.0) and w[labels == 1].sum() == pytest.approx(w[labels == 0].sum())
+    same_band = (bands == 0) & (labels == 0)
+    assert w[same_band & (base == 3)][0] == pytest.approx(3 * w[same_band & (base == 1)][0])
     # Without a target, class weights equal scikit-learn's "balanced".
     plain = training_weights(labels, lengths, class_weight=True)
     assert plain[labels == 1][0] == pytest.approx(len(labels) / (2 * labels.sum()))
@@ -100,19 +114,23 @@ def _write_tsv(path, n, seed):
 def test_validation_plan_never_moves_or_holds_out_a_lockbox_row(tmp_path):
     _write_tsv(tmp_path / "valid.tsv", 60, seed=3)
     valid = read_labelled_tsv(tmp_path / "valid.tsv")
-    held = []
+    held, boxes = [], []
     for fold in range(3):
         plan = validation_plan(valid, lockbox=0.25, lockbox_seed=0, split_seed=1, valid_to_train=0.5,
                                folds=3, fold=fold)
         box = set(plan["lockbox"]["rows"])
+        boxes.append(box)
         assert not box & set(plan["moved"]) and not box & set(plan["held_out"])
         assert len(box) + len(plan["moved"]) + len(plan["held_out"]) == len(valid)
         held.append(plan["held_out"])
+    assert boxes[0] == boxes[1] == boxes[2]
     assert np.array_equal(np.sort(np.concatenate(held)), np.setdiff1d(np.arange(len(valid)), sorted(box)))
     plain = validation_plan(valid, lockbox=0.0, lockbox_seed=0, split_seed=1, valid_to_train=0.5)
     assert plain["lockbox"] is None and len(plain["moved"]) + len(plain["held_out"]) == len(valid)
     with pytest.raises(ValueError, match="fold must be in 0..2"):
         validation_plan(valid, lockbox=0.25, lockbox_seed=0, split_seed=1, valid_to_train=0.5, folds=3, fold=3)
+    with pytest.raises(ValueError, match="without a number of folds"):
+        validation_plan(valid, lockbox=0.25, lockbox_seed=0, split_seed=1, valid_to_train=0.5, fold=1)
 
 
 def test_cross_validated_runs_share_a_lockbox_measured_last(tmp_path, capsys):
@@ -158,7 +176,18 @@ def test_cross_validated_runs_share_a_lockbox_measured_last(tmp_path, capsys):
                  "--lockbox-seed", "9", "--folds", "2", "--fold", "0", "-o", str(other),
                  "--architecture", "protein_composition", "--config", "{}"]) == 0
     assert main(["ensemble", "DeepSol", str(runs[0]), str(other), "--valid", str(valid), "-o", str(tmp_path / "x")]) == 2
-    assert "share no lockbox" in capsys.readouterr().err
+    assert "set aside different lockboxes" in capsys.readouterr().err
+    # Nor can a fold of another cut of the same rows (another --split-seed), nor an ensemble run.
+    reseeded = tmp_path / "reseeded"
+    assert main(["train", "DeepSol", *common, "--fold", "1", "--split-seed", "5", "-o", str(reseeded),
+                 "--architecture", "protein_composition", "--config", "{}"]) == 0
+    assert main(["ensemble", "DeepSol", str(runs[0]), str(reseeded), "--valid", str(valid), "-o", str(tmp_path / "x")]) == 2
+    assert "not folds of one split" in capsys.readouterr().err
+    assert main(["ensemble", "DeepSol", str(runs[0]), str(tmp_path / "ens"), "--valid", str(valid),
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "not a seqzoo train DeepSol run" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="measure it with --lockbox"):
+        evaluate_proteins(tmp_path / "ens", valid, held_out=True)
     with pytest.raises(ValueError, match="give one"):
         evaluate_proteins(runs[0], valid, lockbox=True, held_out=True)
     with pytest.raises(ValueError, match="not the validation file"):

@@ -107,7 +107,7 @@ def test_installed_copy_predicts_its_example_like_the_reference(installed):
     with h5py.File(directory / "test.expect.h5") as f:
         expected = f["preds"][:]
     assert len(table) == len(expected)
-    np.testing.assert_allclose(table[spec.columns].to_numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(table[list(spec.columns)].to_numpy(), expected, atol=1e-5)
     # The weights came from the installed directory (a relative URL), copied into the cache.
     assert list(Path(installed["env"]["SEQZOO_CACHE"]).rglob(spec.artifact.file_name))
 

@@ -68,7 +68,7 @@ def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=options.non_negative_int, default=0,
                    help="cut the validation rows (after the lockbox) into this many stratified folds instead of "
                         "--valid-to-train; hold out --fold, train on the rest")
-    p.add_argument("--fold", type=options.non_negative_int, default=0, help="the fold held out (0-based)")
+    p.add_argument("--fold", type=options.non_negative_int, help="the fold held out (0-based; default 0, with --folds)")
     p.add_argument("--length-weight", action="store_true",
                    help="reweight training proteins so each length band weighs what it does in the validation rows")
     p.add_argument("--monitor", choices=["loss", "auroc"], default="loss",

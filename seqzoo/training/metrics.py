@@ -138,6 +138,8 @@ def bootstrap_intervals(y_true, probabilities, n_boot: int = 2000, seed: int = 0
     ``(1 + level) / 2`` quantiles of each metric over them."""
     y = _labels(y_true)
     p = _scores(y, probabilities)
+    if not len(y):
+        raise ValueError("bootstrap_intervals: no rows")
     rng = np.random.default_rng(seed)
     draws = {k: [] for k in ("accuracy", "mcc", "auroc", "auprc")}
     for _ in range(n_boot):

@@ -232,28 +232,49 @@ def stratified_folds(labels: np.ndarray, lengths: np.ndarray, k: int, seed: int)
 
 
 def training_weights(labels: np.ndarray, lengths: np.ndarray, *, class_weight: bool,
-                     target_lengths: np.ndarray | None = None) -> np.ndarray:
+                     target_lengths: np.ndarray | None = None,
+                     base_weight: np.ndarray | None = None) -> np.ndarray:
     """One loss weight per training protein, with mean 1.
 
-    ``target_lengths`` (for example the validation proteins') reweights the training proteins so
-    that each length band weighs what it weighs among the targets (the training copy is biased
-    towards short proteins). ``class_weight`` then gives both classes the same total weight, as
-    scikit-learn's "balanced" does on the (reweighted) counts.
+    ``base_weight`` (default all 1; e.g. ``valid_weight`` on the validation rows moved into
+    training) is the starting point. ``target_lengths`` (for example the validation proteins')
+    then reweights the training proteins so that each length band weighs what it weighs among the
+    targets (the training copy is biased towards short proteins). ``class_weight`` last gives both
+    classes the same total weight, as scikit-learn's "balanced" does on the (reweighted) counts;
+    where the classes' mix differs between bands this moves the bands' shares slightly off the
+    targets' (:func:`weight_summary` records the shares reached).
     """
     labels = np.asarray(labels)
-    weight = np.ones(len(labels))
+    weight = np.ones(len(labels)) if base_weight is None else np.asarray(base_weight, dtype=float).copy()
     if target_lengths is not None:
         bands, target = length_band(lengths), length_band(target_lengths)
+        total = weight.sum()
         for band in np.unique(bands):
             share = np.mean(target == band)
             if share == 0:
                 raise ValueError(f"no target protein is {band_name(band)} residues long: cannot reweight that band")
-            weight[bands == band] = share / np.mean(bands == band)
+            weight[bands == band] *= share * total / weight[bands == band].sum()
     if class_weight:
         half = weight.sum() / 2
         for label in (0, 1):
             weight[labels == label] *= half / weight[labels == label].sum()
     return weight / weight.mean()
+
+
+def weight_summary(labels: np.ndarray, lengths: np.ndarray, weight: np.ndarray,
+                   target_lengths: np.ndarray | None = None) -> dict:
+    """What the loss weights amount to, for ``metrics.json``: each class's and each length band's
+    share of the total weight (and the band's share among ``target_lengths``, when given)."""
+    labels, weight = np.asarray(labels), np.asarray(weight, dtype=float)
+    bands, total = length_band(lengths), weight.sum()
+    summary = {"class_share": {str(c): round(float(weight[labels == c].sum() / total), 4) for c in (0, 1)},
+               "band_share": {band_name(b): round(float(weight[bands == b].sum() / total), 4)
+                              for b in range(len(LENGTH_BANDS) + 1)}}
+    if target_lengths is not None:
+        target = length_band(target_lengths)
+        summary["target_band_share"] = {band_name(b): round(float(np.mean(target == b)), 4)
+                                        for b in range(len(LENGTH_BANDS) + 1)}
+    return summary
 
 
 def _padded_width(longest: int, min_pad: int) -> int:
@@ -444,14 +465,8 @@ def _write_run(output_dir: Path, weights_path: Path, result: dict, produced_by: 
     (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
-def _balanced_class_weight(labels: np.ndarray) -> dict[int, float]:
-    """``n / (2 * n_class)`` per class, as scikit-learn's ``class_weight="balanced"``."""
-    counts = np.bincount(labels, minlength=2)
-    return {c: float(len(labels) / (2 * counts[c])) for c in (0, 1)}
-
-
 def validation_plan(valid: LabelledProteins, *, lockbox: float, lockbox_seed: int, split_seed: int,
-                    valid_to_train: float, folds: int = 0, fold: int = 0) -> dict:
+                    valid_to_train: float, folds: int = 0, fold: int | None = None) -> dict:
     """Which validation rows are the lockbox, which move into training and which are held out
     for selection (see :func:`train_deepsol`'s arguments). Returns ``moved``, ``held_out``
     (sorted row indices), ``rule`` (the rule in words) and ``lockbox`` (None, or its fraction,
@@ -469,7 +484,10 @@ def validation_plan(valid: LabelledProteins, *, lockbox: float, lockbox_seed: in
             "rows": [int(i) for i in box],
         }
     where = "the rows left after the lockbox" if lockbox else "valid rows (0-based, header excluded)"
+    if fold is not None and not folds:
+        raise ValueError(f"fold {fold} given without a number of folds (--folds K)")
     if folds:
+        fold = 0 if fold is None else fold
         if not 0 <= fold < folds:
             raise ValueError(f"fold must be in 0..{folds - 1}, got {fold}")
         parts = stratified_folds(valid.labels[rows], valid.lengths[rows], folds, split_seed)
@@ -513,7 +531,7 @@ def train_deepsol(
     lockbox: float = 0.0,
     lockbox_seed: int = 0,
     folds: int = 0,
-    fold: int = 0,
+    fold: int | None = None,
     length_weight: bool = False,
     monitor: str = "loss",
     verbose: int | str = "auto",
@@ -542,7 +560,8 @@ def train_deepsol(
             (:func:`split_validation`); the rest is held out for selection and metrics.
         valid_weight: loss weight of the validation rows moved into training (training rows
             weigh 1); above 1 leans the model towards the validation (and test) distribution.
-        class_weight: weight the classes as scikit-learn's "balanced" (multiplies valid_weight).
+        class_weight: give both classes the same total loss weight, as scikit-learn's "balanced",
+            after valid_weight and length_weight (:func:`training_weights`).
         seed: seeds Keras and NumPy (initial weights, batch order, dropout), and the split
             unless ``split_seed`` is given.
         split_seed: seeds the split of the validation rows (default: ``seed``). Runs that are
@@ -587,11 +606,10 @@ def train_deepsol(
     train_all = LabelledProteins.concatenate([train, valid.subset(moved)])
     held = valid.subset(held_idx)
     development = np.concatenate([moved, held_idx])
+    target_lengths = valid.lengths[development] if length_weight else None
     sample_weight = training_weights(
-        train_all.labels, train_all.lengths, class_weight=class_weight,
-        target_lengths=valid.lengths[development] if length_weight else None)
-    sample_weight[len(train):] *= valid_weight
-    weights = _balanced_class_weight(train_all.labels) if class_weight else None
+        train_all.labels, train_all.lengths, class_weight=class_weight, target_lengths=target_lengths,
+        base_weight=np.r_[np.ones(len(train)), np.full(len(moved), float(valid_weight))])
 
     train_batches = LengthBucketBatches(train_all, batch_size, min_pad, max_len, shuffle=True,
                                         seed=seed, sample_weight=sample_weight)
@@ -631,7 +649,7 @@ def train_deepsol(
             "rule": plan["rule"],
             "valid_to_train_fraction": None if folds else valid_to_train,
             "folds": folds or None,
-            "fold": fold if folds else None,
+            "fold": (fold or 0) if folds else None,
             "valid_rows_moved_to_training": int(len(moved)),
             "valid_rows_held_out": int(len(held_idx)),
             "held_out_rows": [int(i) for i in held_idx],
@@ -658,8 +676,9 @@ def train_deepsol(
             "learning_rate": learning_rate,
             "patience": patience,
             "monitor": f"held-out {monitor}",
-            "class_weight": weights,
+            "class_weight": bool(class_weight),
             "length_weight": bool(length_weight),
+            "loss_weight": weight_summary(train_all.labels, train_all.lengths, sample_weight, target_lengths),
             "valid_weight": valid_weight,
             "length_handling": f"length-bucketed batches padded to longest + {min_pad}, "
                                f"rounded up to {LENGTH_STEP}; training proteins cropped to {max_len}",
@@ -674,6 +693,27 @@ def train_deepsol(
     _write_run(output_dir, weights_path, result,
                f"{command or 'train_deepsol from Python'} (seqzoo.training.protein, keras {keras.__version__}, seed {seed})")
     return result
+
+
+def _check_folds_of_one_split(runs: list[Path], infos: list[dict]) -> None:
+    """Members that held out different rows must be folds of one cut of the same rows: one
+    lockbox, one split seed and number of folds; each run one fold, and every fold's rows the
+    same across the runs that hold it out (for example a network and a composition model)."""
+    first = infos[0]["split"]
+    if not infos[0].get("lockbox") or not first.get("folds"):
+        raise ValueError(f"{runs[0]} held out other validation rows than the other runs, and the runs are not "
+                         "folds sharing a lockbox (train the members with the same --split-seed and --valid-to-train, "
+                         "or the same --lockbox, --folds and --split-seed)")
+    by_fold: dict[int, list[int]] = {}
+    for run, info in zip(runs, infos):
+        split = info["split"]
+        if split.get("folds") != first["folds"] or split.get("seed") != first["seed"]:
+            raise ValueError(f"{run} cut {split.get('folds')} folds with split seed {split.get('seed')}; {runs[0]} "
+                             f"cut {first['folds']} with split seed {first['seed']}: they are not folds of one split "
+                             "(give every member the same --folds and --split-seed)")
+        rows = by_fold.setdefault(split["fold"], split["held_out_rows"])
+        if rows != split["held_out_rows"]:
+            raise ValueError(f"{run} held out other rows as fold {split['fold']} than another run's fold {split['fold']}")
 
 
 def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_dir: str | Path, *,
@@ -695,6 +735,9 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     started = time.time()
     runs = [Path(r) for r in run_dirs]
     infos = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    for run, info in zip(runs, infos):
+        if "recipe" not in info or not info.get("split"):
+            raise ValueError(f"{run} is not a seqzoo train DeepSol run (an ensemble's members are train runs)")
     held_rows = infos[0]["split"]["held_out_rows"]
     max_len = infos[0]["recipe"]["config"]["max_len"]
     lockbox = infos[0].get("lockbox")
@@ -702,14 +745,12 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     # of them held out, so the ensemble is measured on their common lockbox, after every choice.
     cross_validated = any(info["split"]["held_out_rows"] != held_rows for info in infos[1:])
     for run, info in zip(runs[1:], infos[1:]):
-        if cross_validated and (not lockbox or info.get("lockbox") != lockbox):
-            raise ValueError(f"{run} held out other validation rows than {runs[0]} and they share no lockbox "
-                             "(train the members with the same --split-seed and --valid-to-train, or the same "
-                             "--lockbox and --folds)")
         if info.get("lockbox") != lockbox:
             raise ValueError(f"{run} and {runs[0]} set aside different lockboxes")
         if info["recipe"]["config"]["max_len"] != max_len:
             raise ValueError(f"{run} has max_len {info['recipe']['config']['max_len']}, {runs[0]} has {max_len}")
+    if cross_validated:
+        _check_folds_of_one_split(runs, infos)
     valid = read_labelled_tsv(valid_tsv)
     if len(valid) != infos[0]["data"]["valid_rows"]:
         raise ValueError(f"{valid_tsv} has {len(valid)} rows; the runs were trained with "
@@ -849,7 +890,10 @@ def evaluate_proteins(model: str | os.PathLike, tsv: str | os.PathLike, out_path
         path = predictor.spec.directory
         metrics_file = path / "metrics.json"
         info = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        expected = info.get("data", {}).get("valid_rows") or (info.get("members") or [{}])[0].get("valid_rows")
+        expected = info.get("data", {}).get("valid_rows")
+    if held_out and not info.get("split"):
+        raise ValueError(f"--held-out: {model} holds out no rows of its own (a cross-validated ensemble's members "
+                         "held out different folds); measure it with --lockbox")
     if held_out or lockbox:
         rows = np.array(info["split"]["held_out_rows"], dtype=int) if held_out else lockbox_rows(info, path)
         if (expected is not None and len(data) != expected) or (len(rows) and rows.max() >= len(data)):
@@ -861,15 +905,27 @@ def evaluate_proteins(model: str | os.PathLike, tsv: str | os.PathLike, out_path
               "data": str(Path(tsv).resolve()),
               "rows": "held out by the run" if held_out else "the lockbox" if lockbox else "all",
               "metrics": metrics, "not_predictable": not_predictable,
-              "not_predictable_reason": f"longer than max_len {max_len}",
+              "not_predictable_reason": None if predict_long else f"longer than max_len {max_len}",
               "long_proteins": "read whole (seqzoo predict's rule)" if predict_long else "left out",
               "seconds": round(time.time() - started, 1), "command": command}
     if lockbox:
         predicted = data.lengths <= max_len if predict_long is None else np.ones(len(data), bool)
         result["report"] = lockbox_report(data.labels[predicted], probabilities, data.lengths[predicted])
     if out_path:
-        Path(out_path).write_text(json.dumps(result, indent=1) + "\n")
+        Path(out_path).write_text(json.dumps(_null_for_nan(result), indent=1) + "\n")
     return result
+
+
+def _null_for_nan(value):
+    """``value`` with every NaN float replaced by None: JSON has no NaN (a length band or a
+    bootstrap resample with one class has no AUROC)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _null_for_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_null_for_nan(v) for v in value]
+    return value
 
 
 def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os.PathLike, info: ModelInfo, *,
@@ -882,7 +938,8 @@ def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os
     :func:`ensemble_deepsol` first and export its run).
 
     The weights file is the run's (named ``file_name``, default the run's name), ``weights.yaml``
-    keeps the run's provenance, and a single run's ``metrics.json`` is copied beside it.
+    keeps the run's provenance, and a single run's ``metrics.json`` is copied beside it (for
+    several runs, one listing them and their shared lockbox).
     ``labels`` default to those the runs recorded (``seqzoo train`` records the zoo model's).
     ``example`` (a directory with ``proteins.fa``) is copied to ``example/`` and
     ``test.expect.h5`` written; ``README.md`` is the author's.
@@ -916,6 +973,17 @@ def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os
         for i, (_, _, _, _, member) in enumerate(parts):
             network.get_layer(f"member{i}").set_weights(member.get_weights())
         network.save_weights(out / name)
+        lockboxes = {json.dumps(info.get("lockbox")) for _, info, _, _, _ in parts}
+        if len(lockboxes) != 1:
+            raise ValueError(f"{', '.join(map(str, paths))}: the runs set aside different lockboxes")
+        # The equal-weight ensemble was never measured: record its members and what they set aside.
+        (out / "metrics.json").write_text(json.dumps({
+            "model": "DeepSol", "metrics_on": "none: the equal-weight average of the runs below, not measured",
+            "held_out_metrics": None, "lockbox": first_info.get("lockbox"), "data": first_info.get("data"),
+            "config": config, "labels": list(labels),
+            "members": [{"run": str(path), "command": info.get("command"), "seed": info.get("seed"),
+                         "held_out_metrics": info.get("held_out_metrics")} for path, info, _, _, _ in parts],
+        }, indent=2) + "\n")
     if len(labels) != network.output_shape[-1]:
         raise ValueError(f"{len(labels)} target labels {list(labels)} for a model of {network.output_shape[-1]} outputs")
     produced_by = "; ".join(

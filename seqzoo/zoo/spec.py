@@ -108,8 +108,9 @@ class ModelSpec:
     version: str = ""  # info.version of model.yaml
 
     @cached_property  # per-target callers would otherwise rebuild it for each of 919 targets
-    def columns(self) -> list[str]:
-        """Output column names: the labels, made unique where a label repeats.
+    def columns(self) -> tuple[str, ...]:
+        """Output column names: the labels, made unique where a label repeats (a tuple: it is
+        computed once and shared).
 
         A label that names several outputs (the published DeepSEA has 54 such, e.g. repeated
         GM12878_CTCF_None experiments) gets its 0-based column index appended, ``NAME#i``, on
@@ -117,7 +118,7 @@ class ModelSpec:
         """
         labels = list(self.labels) or [f"target_{i}" for i in range(self.target_shape[-1])]
         repeated = {label for label, n in Counter(labels).items() if n > 1}
-        return [f"{label}#{i}" if label in repeated else label for i, label in enumerate(labels)]
+        return tuple(f"{label}#{i}" if label in repeated else label for i, label in enumerate(labels))
 
     def select_columns(self, patterns: str | list[str] | None) -> list[int]:
         """Indices of the output columns named by ``patterns`` (``"ABF2,WRKY*"`` or a list; names or
