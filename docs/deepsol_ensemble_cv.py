@@ -57,13 +57,23 @@ def calibration_error(y: np.ndarray, p: np.ndarray) -> float:
     return float(sum(b["n"] * abs(b["observed"] - b["mean_predicted"]) for b in reliability(y, p)) / len(y))
 
 
+def fit_platt(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of ``sigmoid(slope * logit(p) + intercept)`` minimising the log loss."""
+    logit = np.log(np.clip(p, 1e-7, 1 - 1e-7) / np.clip(1 - p, 1e-7, 1))[:, None]
+    a, b = fit_logistic(logit, y, np.ones(len(y)), l2=0.0)
+    return float(a[0]), b
+
+
+def apply_platt(p: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    logit = np.log(np.clip(p, 1e-7, 1 - 1e-7) / np.clip(1 - p, 1e-7, 1))
+    return 1.0 / (1.0 + np.exp(-(slope * logit + intercept)))
+
+
 def platt_cross_fitted(y: np.ndarray, p: np.ndarray, fold: np.ndarray) -> np.ndarray:
     """Each fold's probabilities recalibrated by a Platt scaling fitted on the other folds."""
-    logit = np.log(np.clip(p, 1e-7, 1 - 1e-7) / np.clip(1 - p, 1e-7, 1))[:, None]
     out = np.empty_like(p)
     for f in np.unique(fold):
-        a, b = fit_logistic(logit[fold != f], y[fold != f], np.ones((fold != f).sum()), l2=0.0)
-        out[fold == f] = 1.0 / (1.0 + np.exp(-(logit[fold == f] @ a + b)))
+        out[fold == f] = apply_platt(p[fold == f], *fit_platt(y[fold != f], p[fold != f]))
     return out
 
 
@@ -115,6 +125,10 @@ def main(argv=None) -> int:
                              "ece": round(calibration_error(y, q), 4), "reliability": reliability(y, q)}
         print(f"{name:>40}  accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
               f"log loss {calibration[name]['log_loss']:.4f}  ECE {calibration[name]['ece']:.4f}")
+    slope, intercept = fit_platt(y, p_best)
+    calibration["fitted_on_every_row"] = {"slope": round(slope, 6), "intercept": round(intercept, 6)}
+    print(f"Platt scaling of {best['candidate']} on every out-of-fold row: "
+          f"seqzoo ensemble ... --calibration {slope:.6f} {intercept:.6f}")
     if args.out:
         Path(args.out).write_text(json.dumps({"args": vars(args), "results": results, "best": best,
                                               "calibration": calibration}, indent=1) + "\n")

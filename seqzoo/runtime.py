@@ -88,9 +88,9 @@ PRECISIONS = ("float32", "bfloat16")
 #: sequences (``WeightsArtifact.bfloat16_deviation``) is above this, or was never measured.
 BFLOAT16_BOUND = 1e-3
 # Kept in float32 so that nothing small is rounded to bfloat16's 8 bits: the output layers, the
-# strand average and an ensemble's average of its members' probabilities, and DeepSol's composition
+# strand average, an ensemble's average of its members' probabilities and its calibration, and DeepSol's composition
 # features (residue and pair frequencies, standardized: differences of small numbers).
-FLOAT32_LAYERS = ("output", "rc_average", "ensemble_average", "composition", "composition_standardize")
+FLOAT32_LAYERS = ("output", "rc_average", "ensemble_average", "calibration", "composition", "composition_standardize")
 
 
 def mixed_bfloat16(model: keras.Model) -> keras.Model:

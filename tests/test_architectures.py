@@ -165,6 +165,13 @@ def test_ensemble_averages_its_members_and_loads_their_weights(tmp_path):
     weighted = build("ensemble", members=members, weights=[1, 3])
     weighted.set_weights(ensemble.get_weights())
     np.testing.assert_allclose(weighted.predict_on_batch(x), 0.25 * singles[0] + 0.75 * singles[1], atol=1e-6)
+    calibrated = build("ensemble", members=members, weights=[1, 3], calibration=[0.8, -0.3])
+    calibrated.set_weights(ensemble.get_weights())
+    p = 0.25 * singles[0] + 0.75 * singles[1]
+    np.testing.assert_allclose(calibrated.predict_on_batch(x), 1 / (1 + np.exp(-(0.8 * np.log(p / (1 - p)) - 0.3))),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="positive slope"):
+        build("ensemble", members=members, calibration=[-1.0, 0.0])
     assert ensemble.count_params() == sum(build(m["architecture"], **m["config"]).count_params() for m in members)
     with pytest.raises(ValueError, match="differ in input or output shape"):
         build("ensemble", members=[members[0], {"architecture": "deepsea", "config": dict(seq_len=300, n_tasks=5)}])

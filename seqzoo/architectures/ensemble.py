@@ -5,16 +5,19 @@ from collections.abc import Mapping, Sequence
 import keras
 from keras import layers
 
-from seqzoo.architectures.layers import WeightedAverage
+from seqzoo.architectures.layers import PlattScaling, WeightedAverage
 from seqzoo.architectures.registry import build
 
 
-def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None = None) -> keras.Model:
+def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None = None,
+                   calibration: Sequence[float] | None = None) -> keras.Model:
     """Average the outputs of ``members``, each ``{"architecture": name, "config": {sizes}}``
     (any architecture of ``seqzoo.architectures``; all must take the same input and give the
     same output shape). Member ``i`` is the nested model ``member{i}``, whose layers keep the
     names its builder gives them, so one member's trained weights load into it unchanged.
     ``weights`` (one per member, positive; normalised to sum to 1) make it a weighted average.
+    ``calibration`` (``[slope, intercept]``, slope positive) recalibrates the averaged
+    probabilities (:class:`~seqzoo.architectures.layers.PlattScaling`, layer ``calibration``).
     """
     if len(members) < 2:
         raise ValueError(f"an ensemble needs at least 2 members; got {len(members)}")
@@ -33,4 +36,8 @@ def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None =
         if len(weights) != len(nets) or min(weights) <= 0:
             raise ValueError(f"an ensemble of {len(nets)} members needs {len(nets)} positive weights; got {list(weights)}")
         outputs = WeightedAverage(weights, name="ensemble_average")(outputs)
+    if calibration is not None:
+        if len(calibration) != 2 or not calibration[0] > 0:
+            raise ValueError(f"calibration is [slope, intercept] with a positive slope; got {list(calibration)}")
+        outputs = PlattScaling(*calibration, name="calibration")(outputs)
     return keras.Model(inputs, outputs, name="ensemble")

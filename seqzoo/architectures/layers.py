@@ -111,6 +111,29 @@ class WeightedAverage(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="seqzoo")
+class PlattScaling(keras.layers.Layer):
+    """Recalibrated probabilities ``sigmoid(slope * logit(p) + intercept)``, with a fixed
+    ``slope`` and ``intercept`` fitted elsewhere on held-out predictions (a configuration, not
+    trained). The ranking of the inputs is unchanged when ``slope`` is positive."""
+
+    def __init__(self, slope: float, intercept: float, **kwargs):
+        super().__init__(**kwargs)
+        self.slope, self.intercept = float(slope), float(intercept)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")  # logit needs float32 near 0 and 1
+        eps = 1e-7
+        p = ops.clip(x, eps, 1.0 - eps)
+        return ops.sigmoid(self.slope * (ops.log(p) - ops.log(1.0 - p)) + self.intercept)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "slope": self.slope, "intercept": self.intercept}
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
 class TaskwiseLinear(keras.layers.Layer):
     """Per-task linear score ``(N, tasks * k) -> (N, tasks)``: task ``t`` sees only its own ``k``
     features ``x[:, t*k:(t+1)*k]``, with its own ``k`` weights and bias (a block-diagonal dense

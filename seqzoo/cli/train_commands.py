@@ -127,6 +127,9 @@ def ensemble_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--weights", type=options.non_negative_float, nargs="+",
                    help="one weight per run for a weighted average (default: equal weights)")
+    p.add_argument("--calibration", type=float, nargs=2, metavar=("SLOPE", "INTERCEPT"),
+                   help="recalibrate the average: sigmoid(SLOPE * logit(p) + INTERCEPT), fitted on out-of-fold "
+                        "predictions (docs/deepsol_ensemble_cv.py prints them)")
     p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
 
 
@@ -404,7 +407,8 @@ def cmd_ensemble(args) -> int:
     spec = load_spec(find_model(args.model))
     _deepsol_config(spec, "ensemble")
     result = ensemble_deepsol(args.runs, args.valid, args.output, weights=args.weights, name=args.name,
-                              command=options.command_line(args.argv), labels=spec.labels)
+                              command=options.command_line(args.argv), labels=spec.labels,
+                              calibration=args.calibration)
     for label, m in [(f"member {i}", r["held_out_metrics"]) for i, r in enumerate(result["members"])] + [
             ("ensemble", result["held_out_metrics"])]:
         if m is None:

@@ -718,13 +718,16 @@ def _check_folds_of_one_split(runs: list[Path], infos: list[dict]) -> None:
 
 def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_dir: str | Path, *,
                      weights: list[float] | None = None, name: str = "deepsol-ensemble",
-                     command: str | None = None, labels: tuple[str, ...] | list[str] | None = None) -> dict:
+                     command: str | None = None, labels: tuple[str, ...] | list[str] | None = None,
+                     calibration: list[float] | None = None) -> dict:
     """Average several :func:`train_deepsol` runs into one model (``build_ensemble``) and
     measure it on the validation rows they all held out.
 
     The runs must share the held-out rows (the same ``split_seed`` and fraction) and the input
     length; ``valid_tsv`` must be the validation file they were trained with. ``weights`` (one
-    per run) make the average weighted (:func:`~seqzoo.architectures.build_ensemble`). Writes
+    per run) make the average weighted and ``calibration`` (``[slope, intercept]``, for example
+    fitted on out-of-fold predictions by ``docs/deepsol_ensemble_cv.py``) recalibrates it
+    (:func:`~seqzoo.architectures.build_ensemble`). Writes
     ``<name>.weights.h5`` (member ``i`` is run ``i``), ``weights.yaml`` and ``metrics.json``
     (the ensemble's held-out metrics; each member's metrics, command, recipe and history;
     ``labels``, by default the members' recorded labels).
@@ -758,7 +761,8 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
 
     members = [{"architecture": info["recipe"].get("architecture", "deepsol"), "config": info["recipe"]["config"]}
                for info in infos]
-    config = {"members": members, **({"weights": [float(w) for w in weights]} if weights else {})}
+    config = {"members": members, **({"weights": [float(w) for w in weights]} if weights else {}),
+              **({"calibration": [float(c) for c in calibration]} if calibration else {})}
     model = build_ensemble(**config)
     for i, (run, info) in enumerate(zip(runs, infos)):
         model.get_layer(f"member{i}").load_weights(run / info["weights_file"])
