@@ -61,9 +61,10 @@ def dna_predictions(model, args, path):
 
 
 def protein_predictions(model, args, path, fasta):
-    from seqzoo.predict_protein import predict_fasta
+    from seqzoo.predict_protein import predict_fasta, whole_sequence_predictor
 
-    predict_fasta(model, fasta, path, progress=False)
+    predict_fasta(model.predict_on_batch, fasta, path, max_len=model.spec.input_shape[0], labels=model.columns,
+                  progress=False, predict_long=whole_sequence_predictor(model))
     return pd.read_parquet(path)
 
 
