@@ -386,7 +386,11 @@ def test_export_of_several_protein_runs_is_their_ensemble(tmp_path):
                  "--label", "soluble_in_test"]) == 0
     model = seqzoo.get_model(model_dir, device="cpu")
     assert model.spec.architecture == "ensemble" and model.labels == ("soluble_in_test",)
-    assert not (model_dir / "metrics.json").exists() and not (model_dir / "test.expect.h5").exists()
+    assert not (model_dir / "test.expect.h5").exists()
+    # The unmeasured average records its members (and the lockbox they share: none here).
+    recorded = json.loads((model_dir / "metrics.json").read_text())
+    assert recorded["held_out_metrics"] is None and recorded["lockbox"] is None
+    assert [m["run"] for m in recorded["members"]] == [str(r) for r in runs]
     held = read_labelled_tsv(valid)
     singles = []
     for run in runs:
