@@ -701,7 +701,8 @@ def _check_folds_of_one_split(runs: list[Path], infos: list[dict]) -> None:
     same across the runs that hold it out (for example a network and a composition model)."""
     first = infos[0]["split"]
     if not infos[0].get("lockbox") or not first.get("folds"):
-        raise ValueError(f"{runs[0]} held out other validation rows than the other runs, and the runs are not "
+        other = next(run for run, info in zip(runs, infos) if info["split"]["held_out_rows"] != first["held_out_rows"])
+        raise ValueError(f"{other} held out other validation rows than {runs[0]}, and the runs are not "
                          "folds sharing a lockbox (train the members with the same --split-seed and --valid-to-train, "
                          "or the same --lockbox, --folds and --split-seed)")
     by_fold: dict[int, list[int]] = {}
