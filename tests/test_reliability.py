@@ -41,9 +41,15 @@ def _bed(path, n: int, prefix: str):
     return path
 
 
+def _default_signals() -> None:
+    # A shell starting the tests in the background (`pytest &`) makes its children ignore SIGINT,
+    # and Python then installs no Ctrl-C handler; the run under test must get the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _seqzoo(*args, cwd) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "seqzoo", *map(str, args)], cwd=cwd, env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
 
 
 def _wait(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
