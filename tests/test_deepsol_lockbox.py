@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seqzoo.cli import main
-from seqzoo.encoding import PROTEIN_ALPHABET
+from protein_data import write_labelled_tsv
 from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
 from seqzoo.training.protein import (
     LENGTH_BANDS,
@@ -99,16 +99,8 @@ def test_training_weights_match_the_target_length_distribution_and_balance_class
 
 
 def _write_tsv(path, n, seed):
-    """Labelled proteins of every length band; soluble ones richer in E/K."""
-    rng = np.random.default_rng(seed)
-    rows = ["sequence\tlabel"]
-    for i in range(n):
-        label = i % 2
-        weights = np.ones(20)
-        weights[[PROTEIN_ALPHABET.index(c) for c in ("EK" if label else "LIVF")]] = 4
-        length = [60, 150, 320, 700, 1250][i % 5 if i % 7 else 0]
-        rows.append("M" + "".join(rng.choice(list(PROTEIN_ALPHABET), length, p=weights / weights.sum())) + f"\t{label}")
-    path.write_text("\n".join(rows) + "\n")
+    """Labelled proteins of every length band."""
+    write_labelled_tsv(path, n, seed, lambda i, rng: [60, 150, 320, 700, 1250][i % 5 if i % 7 else 0])
 
 
 def test_validation_plan_never_moves_or_holds_out_a_lockbox_row(tmp_path):

@@ -25,6 +25,7 @@ from seqzoo.training.protein import (
 )
 from seqzoo.training.metrics import accuracy, auprc, auroc, binary_metrics, confusion_counts, mcc
 from seqzoo.zoo.spec import find_model
+from protein_data import write_labelled_tsv
 
 TINY = {"embedding_dim": 4, "kernels": {"2": 3, "3": 3, "5": 4}, "dense_units": 4, "dropout": 0.1}
 
@@ -180,17 +181,8 @@ def test_fit_logistic_finds_the_penalised_optimum():
 # --- a tiny end-to-end run ------------------------------------------------------------------
 
 def _write_tsv(path, n, seed, long_one=False):
-    rng = np.random.default_rng(seed)
-    rows = ["sequence\tlabel"]
-    for i in range(n):
-        label = i % 2
-        # Soluble ones richer in E/K, insoluble ones in L/I/V/F: a signal a tiny model can find.
-        weights = np.ones(20)
-        weights[[PROTEIN_ALPHABET.index(c) for c in ("EK" if label else "LIVF")]] = 4
-        length = 1300 if long_one and i == 0 else int(rng.integers(30, 160))
-        residues = rng.choice(list(PROTEIN_ALPHABET), length, p=weights / weights.sum())
-        rows.append("M" + "".join(residues) + f"\t{label}")
-    path.write_text("\n".join(rows) + "\n")
+    """Short proteins (30-159 residues); with ``long_one`` the first has 1300."""
+    write_labelled_tsv(path, n, seed, lambda i, rng: 1300 if long_one and i == 0 else int(rng.integers(30, 160)))
 
 
 def test_tiny_training_run_writes_a_loadable_artifact(tmp_path):
