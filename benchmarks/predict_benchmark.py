@@ -226,7 +226,14 @@ def zoo_outputs_comparison(args, work: Path) -> None:
         if load_spec(find_model(name)).modality != "dna":
             continue
         model = seqzoo.get_model(name, device="auto")
-        n = args.zoo_intervals if model_flops(model.keras_model) < 1e9 else args.zoo_intervals // 8
+        # As many windows as take about --zoo-seconds bare, so that the fixed cost of a call (opening
+        # the FASTA, checking the BED, closing the output) weighs the same for fast and slow models.
+        probe = np.zeros((args.batch_size, *model.spec.input_shape), dtype=model.keras_model.inputs[0].dtype)
+        model.predict_on_batch(probe)
+        start = time.perf_counter()
+        model.predict_on_batch(probe)
+        per_window = (time.perf_counter() - start) / args.batch_size
+        n = max(args.batch_size, int(args.zoo_seconds / per_window) // args.batch_size * args.batch_size)
         bed = work / f"zoo_{name}.bed"
         random_bed(args.fasta, n, bed, seed=5)
         step = model.spec.prediction_bin or model.spec.input_shape[0]
@@ -311,8 +318,8 @@ def main() -> None:
                         help="[0] intervals for the comparison with kipoi's own Basset directory (0: skip)")
     parser.add_argument("--own-deepsea-intervals", type=int, default=2000,
                         help="[0] intervals for the comparison with kipoi's own DeepSEA directory (0: skip)")
-    parser.add_argument("--zoo-intervals", type=int, default=2000,
-                        help="[7] windows per small zoo model (an eighth for models over 1 GFLOP per window)")
+    parser.add_argument("--zoo-seconds", type=float, default=4.0,
+                        help="[7] windows per zoo model: as many as its bare predict_on_batch runs in this time")
     parser.add_argument("--own-batch-size", type=int, default=128, help="[0] batch size of both contenders")
     parser.add_argument("--sections", nargs="+", type=int, default=list(SECTIONS), choices=list(SECTIONS),
                         help="which sections to run: " + "; ".join(f"{k} {v}" for k, v in SECTIONS.items()))
