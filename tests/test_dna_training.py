@@ -174,7 +174,7 @@ def test_export_of_several_runs_is_their_float16_ensemble(data, tmp_path, monkey
         f.visititems(lambda name, obj: arrays.append(obj) if isinstance(obj, h5py.Dataset) else None)
         kernels = {a.dtype for a in arrays if a.ndim >= 2}
         vectors = {a.dtype for a in arrays if a.ndim == 1}
-    assert kernels == {np.dtype(np.float16)} and vectors == {np.dtype(np.float32)}  # see _store_float16
+    assert kernels == {np.dtype(np.float16)} and vectors == {np.dtype(np.float32)}  # see seqzoo.training.storage
 
 
 def test_export_grows_an_ensemble_from_a_model_directory_and_a_new_run(data, tmp_path, monkeypatch):

@@ -27,6 +27,7 @@ import yaml
 
 from seqzoo.training.datasets import GenomeWindowDataset, read_manifest
 from seqzoo.training.metrics import per_task_metrics
+from seqzoo.training.storage import store_float16
 
 if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported where used
     import keras
@@ -396,35 +397,6 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     return result
 
 
-def _store_float16(path: Path) -> None:
-    """Rewrite the float32 kernels (arrays of 2 or more dimensions) of a Keras ``.weights.h5``
-    file as float16; Keras casts them back to the variables' float32 on loading. Vectors
-    (biases, batch-norm statistics) stay float32: they are a tiny part of the file, and a first
-    layer's batch-norm statistics alone can move predictions by more than 1e-3 in float16.
-    The file is written anew: HDF5 does not reclaim the space of deleted datasets."""
-    import h5py
-
-    half = path.with_name(path.name + ".float16.tmp")
-
-    def copy(source, target):
-        target.attrs.update(source.attrs)
-        for key, item in source.items():
-            if isinstance(item, h5py.Group):
-                copy(item, target.create_group(key))
-            else:
-                values = item[()]
-                if isinstance(values, np.ndarray) and values.dtype == np.float32 and values.ndim >= 2:
-                    values = values.astype(np.float16)
-                target.create_dataset(key, data=values).attrs.update(item.attrs)
-
-    with h5py.File(path, "r") as source, h5py.File(half, "w") as target:
-        copy(source, target)
-    os.replace(half, path)
-
-
-FLOAT16_TOLERANCE = 1e-3
-
-
 def _export_sources(path: Path, rc_average: bool) -> list[dict]:
     """The networks ``path`` contributes to an export, each a dict with ``architecture``, the
     served ``config``, the loaded ``network``, ``tasks``, ``seq_len`` and ``produced_by``.
@@ -485,7 +457,7 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     of :class:`~seqzoo.packaging.TargetsInfo`). ``example`` (a directory with ``genome.fa`` and ``intervals.bed``) is copied
     to ``example/`` and ``test.expect.h5`` written; ``README.md`` is the author's.
     ``float16`` stores the weights in half precision after checking that predictions stay
-    within ``FLOAT16_TOLERANCE`` of float32. Returns the artifact description as a dict."""
+    within ``seqzoo.training.storage.FLOAT16_TOLERANCE`` of float32. Returns the artifact description as a dict."""
     import dataclasses
 
     from seqzoo.architectures import build
@@ -514,13 +486,7 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
         member.set_weights(part["network"].get_weights())
     model.save_weights(out / name)
     if float16:
-        _store_float16(out / name)
-        check = build(architecture, **config)
-        check.load_weights(out / name)
-        x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, seq_len))]
-        deviation = float(np.abs(np.asarray(check.predict_on_batch(x)) - np.asarray(model.predict_on_batch(x))).max())
-        if deviation > FLOAT16_TOLERANCE:
-            raise ValueError(f"float16 weights change predictions by {deviation:.2e} > {FLOAT16_TOLERANCE}")
+        store_float16(out / name, model, np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, seq_len))])
     produced_by = "; ".join(part["produced_by"] for _, part in parts if part["produced_by"]) + ("; stored as float16" if float16 else "")
     artifact = write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
                                produced_by=produced_by, modality="dna", input_length=seq_len,

@@ -51,6 +51,7 @@ from seqzoo.architectures import build, build_ensemble
 from seqzoo.encoding import PAD_TOKEN, encode_protein
 from seqzoo.packaging import ModelInfo, TargetsInfo, write_model_dir
 from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
+from seqzoo.training.storage import store_float16
 from seqzoo.zoo.artifacts import WeightsArtifact
 
 __all__ = [
@@ -720,7 +721,7 @@ def _check_folds_of_one_split(runs: list[Path], infos: list[dict]) -> None:
 def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_dir: str | Path, *,
                      weights: list[float] | None = None, name: str = "deepsol-ensemble",
                      command: str | None = None, labels: tuple[str, ...] | list[str] | None = None,
-                     calibration: list[float] | None = None) -> dict:
+                     calibration: list[float] | None = None, float16: bool = False) -> dict:
     """Average several :func:`train_deepsol` runs into one model (``build_ensemble``) and
     measure it on the validation rows they all held out.
 
@@ -728,7 +729,8 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     length; ``valid_tsv`` must be the validation file they were trained with. ``weights`` (one
     per run) make the average weighted and ``calibration`` (``[slope, intercept]``, for example
     fitted on out-of-fold predictions by ``docs/deepsol_ensemble_cv.py``) recalibrates it
-    (:func:`~seqzoo.architectures.build_ensemble`). Writes
+    (:func:`~seqzoo.architectures.build_ensemble`). ``float16`` stores the kernels in half
+    precision (:func:`~seqzoo.training.storage.store_float16`, checked on random proteins). Writes
     ``<name>.weights.h5`` (member ``i`` is run ``i``), ``weights.yaml`` and ``metrics.json``
     (the ensemble's held-out metrics; each member's metrics, command, recipe and history;
     ``labels``, by default the members' recorded labels).
@@ -771,6 +773,8 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     output_dir.mkdir(parents=True, exist_ok=True)
     weights_path = output_dir / f"{name}.weights.h5"
     model.save_weights(weights_path)
+    if float16:
+        store_float16(weights_path, model, np.random.default_rng(0).integers(1, 21, (64, max_len)).astype("int32"))
 
     if cross_validated:
         metrics, not_predictable = None, None
@@ -800,7 +804,8 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     }
     _write_run(output_dir, weights_path, result,
                f"{command or 'ensemble_deepsol from Python'}: the {'weighted ' if weights else ''}average of {len(runs)} seqzoo train DeepSol "
-               f"runs (seeds {', '.join(str(i['seed']) for i in infos)}; keras {keras.__version__})")
+               f"runs (seeds {', '.join(str(i['seed']) for i in infos)}; keras {keras.__version__})"
+               + ("; stored as float16" if float16 else ""))
     return result
 
 
