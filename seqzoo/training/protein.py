@@ -470,8 +470,8 @@ def validation_plan(valid: LabelledProteins, *, lockbox: float, lockbox_seed: in
                     valid_to_train: float, folds: int = 0, fold: int | None = None) -> dict:
     """Which validation rows are the lockbox, which move into training and which are held out
     for selection (see :func:`train_deepsol`'s arguments). Returns ``moved``, ``held_out``
-    (sorted row indices), ``rule`` (the rule in words) and ``lockbox`` (None, or its fraction,
-    seed, rule and rows)."""
+    (sorted row indices), ``fold`` (the fold held out; None without folds), ``rule`` (the rule in
+    words) and ``lockbox`` (None, or its fraction, seed, rule and rows)."""
     rows = np.arange(len(valid))
     lockbox_info = None
     if lockbox:
@@ -503,7 +503,7 @@ def validation_plan(valid: LabelledProteins, *, lockbox: float, lockbox_seed: in
         rule = (f"{where} split per label with numpy.random.default_rng({split_seed}) permutation "
                 f"(label 0 first, then 1): the first round({valid_to_train} * n_label) rows of each label "
                 "moved into training, the rest held out for early stopping and metrics")
-    return {"moved": moved, "held_out": held, "rule": rule, "lockbox": lockbox_info}
+    return {"moved": moved, "held_out": held, "fold": fold if folds else None, "rule": rule, "lockbox": lockbox_info}
 
 
 def _with_gaps(values: np.ndarray, present: np.ndarray) -> list[float | None]:
@@ -650,7 +650,7 @@ def train_deepsol(
             "rule": plan["rule"],
             "valid_to_train_fraction": None if folds else valid_to_train,
             "folds": folds or None,
-            "fold": (fold or 0) if folds else None,
+            "fold": plan["fold"],
             "valid_rows_moved_to_training": int(len(moved)),
             "valid_rows_held_out": int(len(held_idx)),
             "held_out_rows": [int(i) for i in held_idx],
