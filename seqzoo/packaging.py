@@ -22,7 +22,7 @@ from seqzoo.runtime import ZooModel
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import MODALITIES, ModelSpec, load_spec
 from seqzoo.zoo.stores import UnsafePackageError
-from seqzoo.zoo.trust import UnsafeYAMLError, code_problems
+from seqzoo.zoo.trust import UnsafeYAMLError, package_problems
 
 EXPECT_FILE = "test.expect.h5"
 
@@ -292,21 +292,25 @@ def check_model_dir(directory: str | os.PathLike, trust_code: bool = False) -> l
     """Problems with a model directory; an empty list means it passes every check.
 
     The checks load the directory through kipoi, which imports the model class and dataloader
-    that model.yaml names: unless ``trust_code``, a directory naming or carrying code seqzoo did
-    not write (``seqzoo.zoo.trust.code_problems``) is reported and nothing of it is imported.
+    that model.yaml names. The rule that ``publish`` and ``install`` apply comes first
+    (``seqzoo.zoo.trust.package_problems``): a directory naming or carrying code seqzoo did not write
+    (unless ``trust_code``), a YAML tag or alias, a ``model.yml``, a link or a path leaving the
+    directory is reported and nothing of it is imported.
     """
     import kipoi
 
     problems: list[str] = []
     directory = Path(directory).resolve()
+    if unsafe := package_problems(directory, trust_code=trust_code):
+        always = set(package_problems(directory, trust_code=True))  # what --trust-code does not lift
+        return [p if p in always else f"{p} (not imported; pass --trust-code, or trust_code=True, to run it)"
+                for p in unsafe]
     try:
         spec = load_spec(directory)  # refuses YAML tags in every YAML file kipoi may read
     except UnsafeYAMLError as e:  # names its own file (model.yml, dataloader.yaml ...)
         return [str(e)]
     except Exception as e:  # report, don't crash: the caller lists every problem
         return [f"model.yaml: {e}"]
-    if not trust_code and (unsafe := code_problems(directory)):
-        return [f"{p} (not imported; pass --trust-code, or trust_code=True, to run it)" for p in unsafe]
     for name in ("README.md", "weights.yaml", EXPECT_FILE):
         if not (directory / name).is_file():
             problems.append(f"missing {name}")

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
 from seqzoo.packaging import EXPECT_FILE, check_model_dir
-from seqzoo.zoo import stores
+from seqzoo.zoo import stores, trust
 from seqzoo.zoo.spec import find_model, load_spec
 
 __all__ = ["PublishError", "publish"]
@@ -31,12 +29,13 @@ def publish(model: str | os.PathLike, store: str, version: str | None = None, *,
     model.yaml is what installs elsewhere, so it must say the version it is published as).
     """
     directory = find_model(model)
-    # Safety first: nothing below may import code the package names (kipoi would).
-    unsafe = [] if trust_code else stores.safety_problems(directory)
+    # Safety first, by the rule check and install apply: nothing below may import code the package
+    # names (kipoi would) or read a file it refuses.
+    unsafe = trust.package_problems(directory, trust_code=trust_code)
     if unsafe:
         raise stores.UnsafePackageError(f"publish refused: {directory}: " + "; ".join(unsafe)
-                                        + " (pass --trust-code to accept it)")
-    info = (yaml.safe_load((directory / "model.yaml").read_text()) or {}).get("info") or {}
+                                        + ("" if trust_code else " (pass --trust-code to accept code)"))
+    info = (trust.load_plain_yaml(directory / "model.yaml") or {}).get("info") or {}
     declared = str(info.get("version", ""))
     problems = []
     try:
@@ -52,9 +51,8 @@ def publish(model: str | os.PathLike, store: str, version: str | None = None, *,
         if not (directory / required).is_file():
             problems.append(f"missing {required}")
     spec = load_spec(directory)
-    if not problems and stores.published(store, spec.name, declared):  # before the slow checks
-        raise stores.StoreError(f"{store}: {spec.name} {declared} is already published; a published version "
-                                "never changes: raise info.version in model.yaml")
+    if not problems:
+        stores.require_unpublished(store, spec.name, declared)  # before the slow checks
     if not spec.labels:
         problems.append("schema.targets has no column_labels file")
     if not problems:

@@ -51,16 +51,60 @@ def folder_store(tmp_path_factory):
     return store
 
 
+class StoreHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder and records every request path in ``server.requests``; ``server.pace`` maps a
+    file name to how it is sent: ``("trickle", bytes_per_second)``, ``("silent", seconds)`` or
+    ``("oversize", n_bytes)`` (that many bytes instead of the file). ``server.sent`` counts bytes sent."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        how = self.server.pace.get(self.path.rsplit("/", 1)[-1])
+        if how is None:
+            return super().do_GET()
+        kind, amount = how
+        if kind == "silent":
+            time.sleep(amount)
+            return None
+        body = b"x" * amount if kind == "oversize" else Path(self.translate_path(self.path)).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        step = max(1, amount // 10) if kind == "trickle" else 1 << 16
+        try:
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                self.server.sent += len(body[i:i + step])
+                if kind == "trickle":
+                    time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def serve(folder: Path):
+    """A real HTTP server on 127.0.0.1 serving ``folder`` (StoreHandler); returns (server, URL)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(StoreHandler, directory=str(folder)))
+    server.requests, server.pace, server.sent = [], {}, 0
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @pytest.fixture(scope="module")
-def http_store(folder_store):
+def http_server(folder_store):
     """The folder store served read-only by a real HTTP server."""
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder_store))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server, _ = serve(folder_store)
+    yield server
     server.shutdown()
+
+
+@pytest.fixture
+def http_store(http_server):
+    http_server.requests.clear()
+    http_server.pace.clear()
+    return f"http://127.0.0.1:{http_server.server_address[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +190,16 @@ def test_a_published_version_never_changes(folder_store):
     assert {p: p.read_bytes() for p in folder_store.rglob("*") if p.is_file()} == before
 
 
+def package_folder(store: Path, version: str = VERSION) -> Path:
+    """Where a folder store keeps the files of ``MODEL`` ``version`` (the manifest's files_root)."""
+    manifest = json.loads((store / MODEL / version / stores.MANIFEST).read_text())
+    return store / MODEL / version / manifest["files_root"]
+
+
 def test_a_tampered_file_is_refused_and_nothing_is_installed(folder_store, tmp_path, cache):
     store = tmp_path / "tampered"
     shutil.copytree(folder_store, store)
-    labels = store / MODEL / VERSION / "target_labels.txt"
+    labels = package_folder(store) / "target_labels.txt"
     labels.write_text(labels.read_text().replace("ABF2", "ABF3", 1))
     with pytest.raises(stores.StoreError, match=r"target_labels.txt fails its check: manifest size \d+, sha256 "):
         stores.install(f"{store}/{MODEL}")
@@ -161,17 +211,31 @@ def test_a_tampered_file_is_refused_and_nothing_is_installed(folder_store, tmp_p
 def test_an_interrupted_publish_neither_lists_nor_installs(tmp_path):
     store = tmp_path / "store"
     store.mkdir()
-    (store / stores.CATALOGUE).mkdir()  # the catalogue cannot be written: publish fails at its last step
+    (store / MODEL / VERSION).mkdir(parents=True)
+    (store / MODEL / VERSION / stores.MANIFEST).mkdir()  # the manifest cannot be written: the commit fails
     with pytest.raises(Exception):
         publish(MODEL, str(store))
-    assert (store / MODEL / VERSION / "model.yaml").is_file()  # the files went up ...
-    (store / stores.CATALOGUE).rmdir()
-    assert stores.list_store(str(store)) == {}  # ... but no catalogue lists them
+    assert list((store / MODEL / VERSION).iterdir()) == [store / MODEL / VERSION / stores.MANIFEST]  # files removed
+    assert stores.list_store(str(store)) == {}
     with pytest.raises(stores.StoreError, match="has no model"):
         stores.install(f"{store}/{MODEL}")
-    (store / MODEL / VERSION / stores.MANIFEST).unlink()  # files without a manifest: a retry publishes
+    (store / MODEL / VERSION / stores.MANIFEST).rmdir()
     publish(MODEL, str(store))
     assert VERSION in stores.list_store(str(store))[MODEL]
+
+
+def test_a_lost_catalogue_is_repaired_by_the_next_publish(folder_store, tmp_path):
+    """The manifest is the commit point; the catalogue is derived from the manifests, so a catalogue a
+    crash left invalid (or without a version) is rebuilt, even by publishing a version that exists."""
+    store = tmp_path / "store"
+    shutil.copytree(folder_store, store)
+    (store / stores.CATALOGUE).write_text('{"format": "seqzoo-model-package/2", "mod')  # cut short
+    with pytest.raises(stores.StoreError, match="not valid JSON"):
+        stores.list_store(str(store))
+    with pytest.raises(stores.StoreError, match="already published"):
+        publish(MODEL, str(store))
+    assert stores.list_store(str(store))[MODEL][VERSION]["targets"] == 265
+    assert stores.install(f"{store}/{MODEL}@{VERSION}").is_dir()
 
 
 def test_two_concurrent_installs(folder_store, cache):

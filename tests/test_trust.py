@@ -115,9 +115,10 @@ def test_a_tag_in_a_dataloader_specification_is_refused_before_kipoi_parses_it(k
     assert not marker.exists()
 
 
-def test_plain_yaml_parses_and_every_tag_is_named():
-    assert parse_plain_yaml("a: [1, 2.5, x]\nb: &r {c: null}\nd: *r\n", "f.yaml") == {
-        "a": [1, 2.5, "x"], "b": {"c": None}, "d": {"c": None}}
+def test_plain_yaml_parses_and_every_tag_and_alias_is_named():
+    assert parse_plain_yaml("a: [1, 2.5, x]\nb: &r {c: null}\n", "f.yaml") == {"a": [1, 2.5, "x"], "b": {"c": None}}
+    with pytest.raises(UnsafeYAMLError, match=r"f.yaml, line 3: the YAML alias '\*r' is refused"):
+        parse_plain_yaml("a: [1, 2.5, x]\nb: &r {c: null}\nd: *r\n", "f.yaml")
     for tag in ("!!python/object/apply:os.system", "!!python/name:os.system", "!custom"):
         with pytest.raises(UnsafeYAMLError, match=f"f.yaml, line 2: the YAML tag '{tag}' is refused"):
             parse_plain_yaml(f"a: 1\nb: {tag} [x]\n", "f.yaml")

@@ -110,3 +110,10 @@ def add_trust_code(p: argparse.ArgumentParser) -> None:
                    help="import and run code a model directory names or carries (a model class or dataloader "
                         "other than seqzoo's, .py files) and accept pickles or full Keras models; refused by "
                         "default. Hashes and YAML tags are checked either way")
+
+
+def shown(text: object) -> str:
+    """``text`` safe to print to a terminal: control and other unprintable characters (an escape
+    sequence that clears the screen or sets the window title, a fake newline) written as ``\\x1b``,
+    ``\\n``, ``\\u202e``. For every text that comes from a store or a package."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))

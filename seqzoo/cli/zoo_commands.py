@@ -58,8 +58,8 @@ def cmd_list(args) -> int:
             rows.append([shown, "?", "?", "?", "?", "refused (see below)"])
             problems.append(f"{shown}: {err}")
             return
-        rows.append([shown, spec.modality, spec.architecture, str(spec.input_shape), str(spec.target_shape[-1]),
-                     weights(spec)])
+        rows.append([options.shown(x) for x in (shown, spec.modality, spec.architecture, spec.input_shape,
+                                                spec.target_shape[-1], weights(spec))])
 
     for name in list_models(args.pattern):
         add(name, find_model(name), weights_state)
@@ -69,24 +69,28 @@ def cmd_list(args) -> int:
                 lambda spec: f"installed from {stores.origin(spec.directory)['store']}")
     print(_table(rows))
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(options.shown(problem), file=sys.stderr)
     return 1 if problems else 0
 
 
 def _list_store(store: str, pattern: str) -> int:
     from seqzoo.zoo import stores
 
+    catalogue = stores.read_catalogue(store)
     rows = [["model", "version", "targets", "license", "modality", "installed here"]]
-    for name, versions in sorted(stores.list_store(store).items()):
+    for name, versions in sorted(catalogue.models.items()):
         if pattern.lower() not in name.lower():
             continue
         here = set(stores.installed_versions(name))
         for version in sorted(versions, key=stores.semver_key):
             v = versions[version]
-            rows.append([name, version, str(v.get("targets", "")), str(v.get("license", "")),
-                         str(v.get("modality", "")), "yes" if version in here else "no"])
-    print(_table(rows) if len(rows) > 1 else f"{store}: no published models")
-    return 0
+            # the store's words, escaped: a catalogue may carry terminal control sequences
+            rows.append([options.shown(x) for x in (name, version, v.get("targets", ""), v.get("license", ""),
+                                                    v.get("modality", ""), "yes" if version in here else "no")])
+    print(_table(rows) if len(rows) > 1 else f"{options.shown(store)}: no published models")
+    for problem in catalogue.problems:
+        print(options.shown(problem), file=sys.stderr)
+    return 1 if catalogue.problems else 0
 
 
 def cmd_info(args) -> int:
@@ -97,24 +101,25 @@ def cmd_info(args) -> int:
 
     spec = load_spec(find_model(args.model))
     print(f"{spec.name}  ({spec.directory})")
-    print(f"  {spec.doc}\n")
+    print(f"  {options.shown(spec.doc)}\n")  # an installed package's words: escaped
     print(f"architecture  {spec.architecture} {spec.config or '(the paper sizes)'}")
     print(f"input         {spec.modality}, {spec.input_shape}"
           + (f"; predictions are about the central {spec.prediction_bin} bp (--tile's default step)"
              if spec.prediction_bin else ""))
-    print(f"targets       {spec.target_shape[-1]}: {', '.join(spec.labels[:5])}{' ...' if len(spec.labels) > 5 else ''}")
+    print(f"targets       {spec.target_shape[-1]}: {options.shown(', '.join(spec.labels[:5]))}"
+          f"{' ...' if len(spec.labels) > 5 else ''}")
     print(f"model card    {spec.directory / 'README.md'}")
     installed_from = stores.origin(spec.directory)
     if installed_from:
-        print(f"installed     version {installed_from['version']} from {installed_from['store']} "
+        print(f"installed     version {installed_from['version']} from {options.shown(installed_from['store'])} "
               f"(manifest sha256 {installed_from['manifest_sha256']})")
     import yaml
 
     lineage = (yaml.safe_load((spec.directory / "model.yaml").read_text()).get("info") or {}).get("lineage") or []
     for record in lineage:
-        print(f"lineage       fine-tuned from {record['base_model']} {record.get('base_version', '')} "
-              f"({record.get('base_store') or 'zoo or local directory'}; base weights sha256 "
-              f"{record['base_weights_sha256'][:12]}...; head {record['head']})")
+        print(options.shown(f"lineage       fine-tuned from {record['base_model']} {record.get('base_version', '')} "
+                            f"({record.get('base_store') or 'zoo or local directory'}; base weights sha256 "
+                            f"{record['base_weights_sha256'][:12]}...; head {record['head']})"))
     weights = resolve_weights(spec, download=False)
     a = weights.artifact
     if not weights.trained:

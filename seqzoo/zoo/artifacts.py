@@ -7,7 +7,9 @@ in the user cache and returns its path:
 1. a verified file already in the cache is re-hashed and returned;
 2. else, if ``$SEQZOO_MIRROR`` names a directory holding the file, it is
    verified and copied into the cache (offline / air-gapped use);
-3. else each URL is tried in order with pooch; the download is verified.
+3. else each URL is tried in order with pooch; the download is verified. With
+   ``$SEQZOO_OFFLINE`` set only ``file://`` URLs (files shipped beside the description) are
+   read: no connection is made, and the error names each URL it did not reach and the mirror.
 
 Files only ever appear under their final name after verification (download to
 a temporary name in the same directory, check, then :func:`os.replace`), and a
@@ -46,6 +48,7 @@ import yaml
 
 __all__ = [
     "ArtifactError",
+    "OFFLINE_ENV",
     "WeightsArtifact",
     "cache_dir",
     "file_sha256",
@@ -53,12 +56,15 @@ __all__ = [
     "verify",
     "fetch",
     "is_cached",
+    "offline",
 ]
 
 #: Environment variable overriding the cache directory.
 CACHE_ENV = "SEQZOO_CACHE"
 #: Environment variable naming a local directory of artifact files (no network).
 MIRROR_ENV = "SEQZOO_MIRROR"
+#: Environment variable: when set (not "", "0" or "false"), seqzoo makes no network connection.
+OFFLINE_ENV = "SEQZOO_OFFLINE"
 #: Seconds one read of an HTTP download waits for the server before giving up.
 DOWNLOAD_TIMEOUT = 60
 #: Environment variable: seconds a whole fetch (every URL's download, or a wait for another
@@ -76,6 +82,11 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 _FORCE_HINT = "re-run with force=True (`seqzoo fetch MODEL --force`)"
 _MIRROR_HINT = "set {env} to a directory holding {name} to work offline"
+
+
+def offline() -> bool:
+    """Whether ``$SEQZOO_OFFLINE`` forbids every network connection."""
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0", "false", "False")
 
 
 class ArtifactError(RuntimeError):
@@ -499,6 +510,9 @@ def _from_urls(final: Path, artifact: WeightsArtifact, progress: bool, deadline:
         )
     errors: list[str] = []
     for url in artifact.urls:
+        if offline() and urlparse(url).scheme != "file":
+            errors.append(f"  {url}: not reached, {OFFLINE_ENV} is set")
+            continue
 
         def download(tmp: Path, url: str = url) -> None:
             _downloader(url, progress, deadline)(url, str(tmp), None)
@@ -516,7 +530,9 @@ def _from_urls(final: Path, artifact: WeightsArtifact, progress: bool, deadline:
             errors.append(f"  {url}: {type(exc).__name__}: {exc}")
     raise ArtifactError(
         f"could not download {artifact.file_name} from any of its {len(artifact.urls)} "
-        "URL(s):\n" + "\n".join(errors) + f"\nCheck the network or the URLs, or {mirror_note}"
+        "URL(s):\n" + "\n".join(errors)
+        + (f"\nUnset {OFFLINE_ENV} to download it, or {mirror_note}" if offline()
+           else f"\nCheck the network or the URLs, or {mirror_note}")
     )
 
 

@@ -200,7 +200,10 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     weights = need(args, "weights", "args.")
     artifact = None  # "published": the weights imported by `seqzoo import-weights`
     if weights != "published":
-        weights_file = directory / weights
+        try:
+            weights_file = trust.inside(directory, weights, f"{path} args.weights")
+        except ValueError as e:
+            raise ModelSpecError(str(e)) from None
         if not weights_file.is_file():
             raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist")
         try:
@@ -211,7 +214,10 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     target_shape = _parse_shape(need(targets, "shape", "schema.targets."), f"{path} schema.targets")
     labels: tuple[str, ...] = ()
     if "column_labels" in targets:
-        labels_path = directory / targets["column_labels"]
+        try:
+            labels_path = trust.inside(directory, targets["column_labels"], f"{path} schema.targets.column_labels")
+        except ValueError as e:
+            raise ModelSpecError(str(e)) from None
         if not labels_path.is_file():
             raise ModelSpecError(f"{path}: column_labels names {labels_path}, which does not exist")
         labels = tuple(line.strip() for line in labels_path.read_text().splitlines() if line.strip())
