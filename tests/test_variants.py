@@ -60,9 +60,10 @@ def test_scores_are_predictions_of_the_edited_sequences(dna_model, tmp_path):
     deletion = (chrom, mid + 100, "del", seq[mid + 99:mid + 106], seq[mid + 99])
     insertion = (chrom, mid - 70, "ins", seq[mid - 71], seq[mid - 71] + "GATTACA")
     vcf = write_vcf(tmp_path / "v.vcf", [snv, multi, deletion, insertion])
-    n = score_variants(dna_model, fasta, vcf, tmp_path / "out.tsv", progress=False, batch_size=3)
+    counts = score_variants(dna_model, fasta, vcf, tmp_path / "out.tsv", progress=False, batch_size=3)
     out = read(tmp_path / "out.tsv")
-    assert n == len(out) == 6  # the multi-allelic record gives three rows
+    assert counts.alleles == counts.scored == len(out) == 6  # the multi-allelic record gives three rows
+    assert counts.summary() == "scored 6 of 6 alleles"
     assert list(out["id"]) == ["snv", "multi", "multi", "multi", "del", "ins"]
     assert list(out["line"]) == [3, 4, 4, 4, 5, 6]
     assert (out["note"] == "").all()
@@ -103,7 +104,7 @@ def test_every_problem_keeps_its_row_with_a_reason(tmp_path):
     lines = [
         good,
         (chrom, 10000, "refmismatch", wrong_ref, "A"),
-        ("1", 12000, "prefix", seq[11999], "A"),            # FASTA says chr1
+        ("chrUn", 12000, "nochrom", "A", "C"),               # not in the FASTA under any name
         (chrom, 20, "edge", seq[19], "A"),                   # window would start before 0
         (chrom, 16000, "symbolic", seq[15999], "<DEL>"),
         (chrom, 16100, "star", seq[16099], "*"),
@@ -116,14 +117,14 @@ def test_every_problem_keeps_its_row_with_a_reason(tmp_path):
     text = HEADER + "".join("\t".join(map(str, r)) + ("\t.\t.\t." if len(r) == 5 else "") + "\n" for r in lines)
     vcf = tmp_path / "bad.vcf"
     vcf.write_text(text)
-    n = score_variants(model, fasta, vcf, tmp_path / "out.tsv", progress=False)
+    counts = score_variants(model, fasta, vcf, tmp_path / "out.tsv", progress=False)
     out = read(tmp_path / "out.tsv")
-    assert n == len(lines) == len(out)
+    assert counts.alleles == len(lines) == len(out)
     assert list(out["line"]) == list(range(3, 3 + len(lines)))
     notes = dict(zip(out["id"], out["note"]))
     assert notes["good"] == ""
     assert "does not match the FASTA" in notes["refmismatch"] and f"line 4" in notes["refmismatch"]
-    assert "'1'" in notes["prefix"] and "'chr1'" in notes["prefix"]
+    assert "chromosome 'chrUn' is not in" in notes["nochrom"] and "'chr1'" in notes["nochrom"]
     assert "too close to" in notes["edge"]
     for name in ("symbolic", "star"):
         assert "symbolic or missing allele" in notes[name], notes[name]
@@ -139,6 +140,13 @@ def test_every_problem_keeps_its_row_with_a_reason(tmp_path):
     # values are differences of probabilities, so their rounding error is absolute, ~1e-7 of a
     # probability (seen: 3e-8 on an AVX2 CPU), not relative to a small difference.
     np.testing.assert_allclose(values[0], values[-1], rtol=1e-5, atol=1e-6)
+    assert counts.scored == 2 and counts.not_scored == {
+        "REF does not match the FASTA": 1, "chromosome not in the FASTA": 1, "window past a chromosome end": 1,
+        "symbolic or missing allele": 2, "allele that is not DNA": 1, "no ALT allele": 1, "malformed record": 2}
+    assert counts.summary() == (
+        "scored 2 of 11 alleles; 9 not scored: 2 malformed records, 2 symbolic or missing alleles, "
+        "1 REF does not match the FASTA, 1 allele that is not DNA, 1 chromosome not in the FASTA, "
+        "1 no ALT allele, 1 window past a chromosome end")
 
 
 def test_gzipped_vcf_and_output_formats_agree(tmp_path):
