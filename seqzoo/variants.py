@@ -20,7 +20,13 @@ A row that cannot be scored keeps its place with a reason in ``note`` and empty 
 REF differing from the FASTA, a chromosome missing from the FASTA, a window reaching past
 a chromosome end, symbolic (``<DEL>``, ``*``, breakends) or missing alleles, alleles with
 characters that are not DNA, an allele longer than the window, and records that the VCF
-parser (pysam/htslib) cannot read; notes name the VCF line.
+parser (pysam/htslib) cannot read (among them a POS that is not a plain ASCII integer or is out
+of range, and a ``#`` line after the ``#CHROM`` header line); notes name the VCF and its line.
+:class:`VariantCounts` counts the scored alleles and the others by reason.
+
+A chromosome the FASTA has under the other naming (``1`` in the VCF, ``chr1`` in the FASTA) is
+refused, not noted: ``ValueError`` naming the VCF line and both spellings, as ``seqzoo predict``
+refuses a BED's.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,17 +48,17 @@ import numpy as np
 from tqdm import tqdm
 
 from seqzoo.encoding import one_hot_codes
-from seqzoo.io.genome import Genome
+from seqzoo.io.genome import ChromosomeNotFound, Genome
 from seqzoo.io.bed import iter_lines
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 from seqzoo.io.vcf import VCF_FORMATS, InfoField, VCFWriter, info_id, is_vcf_output
-from seqzoo.windows import chromosome_problem, invalid_dna
+from seqzoo.windows import invalid_dna
 
 if TYPE_CHECKING:  # the runtime (keras) is imported when scoring starts, not when the CLI declares options
     from seqzoo.runtime import ZooModel
 
-__all__ = ["SCORES", "NULL_STATS", "NullEffects", "VariantAllele", "draw_null", "gc_band", "iter_alleles",
-           "null_effects", "score_variants", "variant_columns", "variant_windows"]
+__all__ = ["SCORES", "NULL_STATS", "NullEffects", "Unscored", "VariantAllele", "VariantCounts", "draw_null",
+           "gc_band", "iter_alleles", "null_effects", "score_variants", "variant_columns", "variant_windows"]
 
 LEADING_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "line", "note"]
 SCORES = ("ref", "alt", "diff", "logit_diff")
@@ -68,6 +74,63 @@ _ACGT = np.frombuffer(b"ACGT", dtype=np.uint8)
 _GC = np.frombuffer(b"GC", dtype=np.uint8)
 _SYMBOLIC = re.compile(r"^<.*>$|^\*$|[\[\]]|^\.$")
 _EPS = 1e-7
+#: The largest POS htslib reads (2^62 - 1); a larger one makes the record unreadable.
+MAX_POS = 2**62 - 1
+_ASCII_INTEGER = re.compile(r"[0-9]+")  # not str.isdigit(), which takes '3²' and '١٢'
+
+# Why an allele is not scored: the kinds VariantCounts counts, with their plural for the summary.
+MALFORMED = "malformed record"
+NOT_1_BASED = "POS not 1-based"
+NO_CHROMOSOME = "chromosome not in the FASTA"
+CHROMOSOME_NAMING = "chromosome named as the FASTA does not"  # refused, never counted
+NO_ALT = "no ALT allele"
+SYMBOLIC = "symbolic or missing allele"
+NOT_DNA = "allele that is not DNA"
+TOO_LONG = "allele longer than the window"
+AT_END = "window past a chromosome end"
+REF_MISMATCH = "REF does not match the FASTA"
+_PLURALS = {MALFORMED: "malformed records", SYMBOLIC: "symbolic or missing alleles",
+            NOT_DNA: "alleles that are not DNA", TOO_LONG: "alleles longer than the window",
+            AT_END: "windows past a chromosome end"}
+
+
+class Unscored(str):
+    """Why an allele has no scores (the text), with ``kind``: one of the reasons
+    :class:`VariantCounts` counts (``MALFORMED``, ``REF_MISMATCH``, ...)."""
+
+    kind: str
+
+    def __new__(cls, kind: str, text: str) -> Unscored:
+        reason = super().__new__(cls, text)
+        reason.kind = kind
+        return reason
+
+
+@dataclass
+class VariantCounts:
+    """What ``score_variants`` did: ``alleles`` rows written, ``scored`` of them with scores, and
+    the others counted by reason (``not_scored``: kind -> count, e.g. ``{"malformed record": 1}``)."""
+
+    alleles: int = 0
+    scored: int = 0
+    not_scored: dict[str, int] = field(default_factory=dict)
+
+    def add(self, allele: VariantAllele, scored: bool) -> None:
+        self.alleles += 1
+        if scored:
+            self.scored += 1
+        else:
+            self.not_scored[allele.kind] = self.not_scored.get(allele.kind, 0) + 1
+
+    def summary(self) -> str:
+        """One line, e.g. ``"scored 998 of 1,000 alleles; 2 not scored: 1 REF does not match
+        the FASTA, 1 malformed record"``."""
+        line = f"scored {self.scored:,} of {self.alleles:,} alleles"
+        if self.scored == self.alleles:
+            return line
+        reasons = ", ".join(f"{n:,} {kind if n == 1 else _PLURALS.get(kind, kind)}"
+                            for kind, n in sorted(self.not_scored.items(), key=lambda kv: (-kv[1], kv[0])))
+        return f"{line}; {self.alleles - self.scored:,} not scored: {reasons}"
 
 
 @dataclass
@@ -82,6 +145,27 @@ class VariantAllele:
     line: int
     note: str = ""
     readable: bool = True  # False: htslib could not parse the record (the note says why)
+    kind: str = ""  # with a note: why, as VariantCounts counts it (MALFORMED, REF_MISMATCH, ...)
+
+
+def _position(text: str) -> int | None:
+    """A VCF POS as htslib reads it: ASCII digits up to ``MAX_POS``; None for anything else."""
+    if not _ASCII_INTEGER.fullmatch(text):
+        return None
+    pos = int(text)
+    return pos if pos <= MAX_POS else None
+
+
+def _header_problem(path: Path) -> str:
+    """Why htslib could not read the header of the VCF ``path``, in words."""
+    for line_no, text in iter_lines(path, newline="\n"):
+        if text.startswith("#CHROM"):
+            return f"line {line_no}: the VCF parser (htslib) could not read the header ending at this '#CHROM' line"
+        if not text.startswith("##"):
+            what = "a record" if not text.startswith("#") else f"a line starting with a single '#' ({text[:40]!r})"
+            return (f"line {line_no}: {what} before the '#CHROM' header line (the header's lines start with '##', "
+                    "then one '#CHROM' line names the columns)")
+    return "no '#CHROM' header line (the line naming the columns, after the '##' lines)"
 
 
 def _diagnose(line: str) -> str:
@@ -89,10 +173,15 @@ def _diagnose(line: str) -> str:
     fields = line.split("\t")
     if not line.strip():
         return "blank line"
+    if line.startswith("#"):
+        return ("a '#' line after the '#CHROM' header line (header and comment lines belong before '#CHROM'; "
+                "htslib reads every later line as a record)")
     if len(fields) < 8:
         return f"expected at least 8 tab-separated columns (CHROM POS ID REF ALT QUAL FILTER INFO), found {len(fields)}"
-    if not fields[1].isdigit():
-        return f"POS {fields[1]!r} is not a positive integer"
+    if _position(fields[1]) is None:
+        if _ASCII_INTEGER.fullmatch(fields[1]):
+            return f"POS {fields[1]} is larger than the largest position the VCF parser (htslib) reads ({MAX_POS:,})"
+        return f"POS {fields[1]!r} is not a positive integer (ASCII digits 0-9)"
     if fields[0] != fields[0].strip() or not fields[0]:
         return f"CHROM {fields[0]!r} is empty or has surrounding spaces"
     return "the VCF parser (htslib) could not read this record"
@@ -115,7 +204,7 @@ def iter_alleles(vcf: str | os.PathLike) -> Iterator[VariantAllele]:
         try:
             reader = pysam.VariantFile(str(readable))
         except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: not a readable VCF file (a '#CHROM' header line is required): {err}") from err
+            raise ValueError(f"{path}: not a readable VCF file: {_header_problem(readable)}") from err
         with reader:
             yield from _pair_with_lines(path, reader)
 
@@ -138,11 +227,20 @@ def _htslib_readable(path: Path) -> Iterator[Path]:
         yield copy
 
 
+def _body_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The lines of ``path`` after its ``#CHROM`` header line, split as htslib splits them
+    (at ``\\n`` only). htslib reads every one of them as a record, ``#`` lines included."""
+    lines = iter_lines(path, newline="\n")
+    for _, text in lines:
+        if text.startswith("#CHROM"):
+            break
+    yield from lines
+
+
 def _pair_with_lines(path: Path, reader) -> Iterator[VariantAllele]:
     """Alleles of ``reader``'s records, each tied to its line of ``path``."""
-    lines = ((n, text) for n, text in iter_lines(path) if not text.startswith("#"))
     records = iter(reader)
-    for line_no, text in lines:
+    for line_no, text in _body_lines(path):
         try:
             record = next(records)
         except StopIteration:  # htslib stopped early: the rest of the file is unreadable
@@ -152,53 +250,62 @@ def _pair_with_lines(path: Path, reader) -> Iterator[VariantAllele]:
             yield _unreadable(path, line_no, text, _diagnose(text))
             continue
         ident = record.id or "."
+        empty = next((name for name, column in zip(("REF", "ALT"), text.split("\t")[3:5]) if not column), None)
+        if empty is not None:  # htslib reads an empty column as '.'
+            yield VariantAllele(record.chrom, record.pos, ident, record.ref or "", ".", line_no,
+                                f"{path}, line {line_no}: malformed record: the {empty} column is empty "
+                                f"('.' stands for a missing value)", kind=MALFORMED)
+            continue
         if record.pos < 1:
             yield VariantAllele(record.chrom, record.pos, ident, record.ref or "", ".", line_no,
-                                f"{path}, line {line_no}: POS {record.pos} is not a 1-based position")
+                                f"{path}, line {line_no}: POS {record.pos} is not a 1-based position", kind=NOT_1_BASED)
             continue
         for alt in record.alts or (".",):
             yield VariantAllele(record.chrom, record.pos, ident, record.ref or "", alt, line_no)
 
 
 def _unreadable(path: Path, line_no: int, text: str, problem: str) -> VariantAllele:
-    fields = text.split("\t") + [""] * 5
-    pos = int(fields[1]) if fields[1].isdigit() else 0
-    return VariantAllele(fields[0], pos, fields[2] or ".", fields[3], fields[4] or ".", line_no,
-                         f"{path}, line {line_no}: malformed record: {problem}", readable=False)
+    # a '#' line is no record: its row keeps no columns of it
+    fields = ([] if text.startswith("#") else text.split("\t")) + [""] * 5
+    return VariantAllele(fields[0], _position(fields[1]) or 0, fields[2] or ".", fields[3], fields[4] or ".", line_no,
+                         f"{path}, line {line_no}: malformed record: {problem}", readable=False, kind=MALFORMED)
 
 
 def _allele_codes(allele: str) -> np.ndarray:
     return np.frombuffer(allele.encode("ascii", errors="replace"), dtype=np.uint8)
 
 
-def variant_windows(genome: Genome, allele: VariantAllele, seq_len: int) -> tuple[np.ndarray, np.ndarray] | str:
-    """uint8 codes of the reference and alternative windows of ``allele``, or why there are none."""
-    problem = chromosome_problem(genome, allele.chrom)
-    if problem is not None:
-        return problem
+def variant_windows(genome: Genome, allele: VariantAllele, seq_len: int) -> tuple[np.ndarray, np.ndarray] | Unscored:
+    """uint8 codes of the reference and alternative windows of ``allele``, or why there are none
+    (an :class:`Unscored` text; its ``kind`` is ``CHROMOSOME_NAMING`` where the FASTA names the
+    chromosome with or without ``chr``, which callers refuse)."""
+    if allele.chrom not in genome.chrom_sizes:
+        missing = ChromosomeNotFound(allele.chrom, genome.path, genome.chrom_sizes, "VCF")
+        return Unscored(NO_CHROMOSOME if missing.suggestion is None else CHROMOSOME_NAMING, str(missing))
     if allele.alt == ".":
-        return "the record has no ALT allele ('.'); nothing to score"
-    for kind, value in (("REF", allele.ref), ("ALT", allele.alt)):
+        return Unscored(NO_ALT, "the record has no ALT allele ('.'); nothing to score")
+    for column, value in (("REF", allele.ref), ("ALT", allele.alt)):
         if _SYMBOLIC.search(value):
-            return f"{kind} {value!r} is a symbolic or missing allele; only sequence alleles are scored"
+            return Unscored(SYMBOLIC, f"{column} {value!r} is a symbolic or missing allele; only sequence alleles "
+                                      "are scored")
         codes = _allele_codes(value)
         if len(codes) == 0 or invalid_dna(codes).any():
-            return f"{kind} {value!r} has characters that are not DNA bases or IUPAC codes"
+            return Unscored(NOT_DNA, f"{column} {value!r} has characters that are not DNA bases or IUPAC codes")
         if len(codes) > seq_len:
-            return f"{kind} is {len(codes)} bp, longer than the model's {seq_len} bp window"
+            return Unscored(TOO_LONG, f"{column} is {len(codes)} bp, longer than the model's {seq_len} bp window")
     p, r = allele.pos - 1, len(allele.ref)
     size = genome.chrom_sizes[allele.chrom]
     # One genome read covering both windows: the shorter allele has the longer flanks.
     flanks = [((seq_len - len(a)) // 2, seq_len - len(a) - (seq_len - len(a)) // 2) for a in (allele.ref, allele.alt)]
     lo, hi = p - max(left for left, _ in flanks), p + r + max(right for _, right in flanks)
     if lo < 0 or hi > size:
-        return (f"too close to an end of {allele.chrom} (length {size}): the {seq_len} bp window "
-                f"centred on the variant would reach past it")
+        return Unscored(AT_END, f"too close to an end of {allele.chrom} (length {size}): the {seq_len} bp window "
+                                f"centred on the variant would reach past it")
     span, _ = genome.fetch_codes(allele.chrom, lo, hi)
     genome_ref = span[p - lo:p + r - lo]
     if genome_ref.tobytes().upper() != allele.ref.upper().encode():
-        return (f"REF {allele.ref!r} does not match the FASTA ({genome_ref.tobytes().decode()!r} at "
-                f"{allele.chrom}:{allele.pos}); not scored")
+        return Unscored(REF_MISMATCH, f"REF {allele.ref!r} does not match the FASTA ({genome_ref.tobytes().decode()!r} "
+                                      f"at {allele.chrom}:{allele.pos}); not scored")
     ref, alt = (np.concatenate([span[p - left - lo:p - lo], _allele_codes(a), span[p + r - lo:p + r + right - lo]])
                 for a, (left, right) in zip((allele.ref, allele.alt), flanks))
     return ref, alt
@@ -232,15 +339,25 @@ class _Chunk:
     bands: np.ndarray    # (n,) GC band of each scored allele's reference window, -1 if not scored
 
 
+def _vcf_windows(genome: Genome, allele: VariantAllele, seq_len: int, vcf: Path | None):
+    """``variant_windows`` of an allele of ``vcf``; a chromosome the FASTA names with or without
+    ``chr`` is refused (``ValueError`` naming the VCF line and both spellings), as ``predict``
+    refuses a BED's, rather than leaving every allele unscored."""
+    windows = variant_windows(genome, allele, seq_len)
+    if isinstance(windows, Unscored) and windows.kind == CHROMOSOME_NAMING:
+        raise ValueError(f"{vcf}, line {allele.line}: {windows}")
+    return windows
+
+
 def _encode(genome: Genome, alleles: list[VariantAllele], seq_len: int, vcf: Path | None) -> _Chunk:
     refs, alts = [], []
     scored, bands = np.zeros(len(alleles), dtype=bool), np.full(len(alleles), -1, dtype=np.int64)
     for i, allele in enumerate(alleles):
         if allele.note:
             continue
-        windows = variant_windows(genome, allele, seq_len)
-        if isinstance(windows, str):
-            allele.note = f"{vcf}, line {allele.line}: {windows}"
+        windows = _vcf_windows(genome, allele, seq_len, vcf)
+        if isinstance(windows, Unscored):
+            allele.note, allele.kind = f"{vcf}, line {allele.line}: {windows}", windows.kind
             continue
         refs.append(windows[0])
         alts.append(windows[1])
@@ -306,8 +423,8 @@ def _anchors(genome: Genome, vcf: Path, seq_len: int) -> list[tuple[str, int, in
     for allele in iter_alleles(vcf):
         if allele.note:
             continue
-        windows = variant_windows(genome, allele, seq_len)
-        if not isinstance(windows, str):
+        windows = _vcf_windows(genome, allele, seq_len, vcf)
+        if not isinstance(windows, Unscored):
             anchors.append((allele.chrom, allele.pos, gc_band(windows[0])))
     return anchors
 
@@ -335,7 +452,7 @@ def draw_null(genome: Genome, anchors: Sequence[tuple[str, int, int]], n: int, s
             alt = "ACGT".replace(base, "")[rng.integers(3)]
             snv = VariantAllele(chrom, at, f"null_{j}", base, alt, 0)
             windows = variant_windows(genome, snv, seq_len)
-            if not isinstance(windows, str) and gc_band(windows[0]) == band:
+            if not isinstance(windows, Unscored) and gc_band(windows[0]) == band:
                 drawn.append(snv)
                 break
     return drawn
@@ -420,9 +537,10 @@ def _reason(allele: VariantAllele, vcf: Path) -> str:
 def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.PathLike, output: str | os.PathLike,
                    *, batch_size: int = 128, rc: bool = False, scores: Sequence[str] = SCORES,
                    targets: str | Sequence[str] | None = None, null: int = 0, seed: int = 0,
-                   command: str | None = None, progress: bool = True, overwrite: bool = True) -> int:
-    """Score every allele of ``vcf`` and stream one row per allele to ``output``; return the
-    number of alleles.
+                   command: str | None = None, progress: bool = True, overwrite: bool = True) -> VariantCounts:
+    """Score every allele of ``vcf`` and stream one row per allele to ``output``; return how many
+    alleles were written, how many scored, and the others by reason (:class:`VariantCounts`;
+    ``.summary()`` says it in one line).
 
     ``output`` is a table (TSV, Parquet or HDF5) or, for ``.vcf``/``.vcf.gz``, the input VCF with
     the scores added as INFO fields (see ``seqzoo.io.vcf``); either is finished atomically.
@@ -431,6 +549,8 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
     seeded by ``seed``) and adds each allele's empirical p-value and z-score of ``diff``
     against those of its GC band. ``command`` is recorded in a VCF output's header. The output
     is checked before any work (never the VCF or FASTA; an existing file only with ``overwrite``).
+    A VCF chromosome that the FASTA names with or without ``chr`` raises ``ValueError`` naming
+    both spellings, and no output is left.
     """
     from seqzoo.runtime import prefetch
 
@@ -457,6 +577,7 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
                               f"of some variants within {NULL_DISTANCE} bp", stacklevel=2)
             null_scores = null_effects(model, genome, drawn, batch_size=batch_size, rc=rc, columns=columns)
         alleles = iter_alleles(vcf)
+        counts = VariantCounts()
 
         def chunks():
             while chunk := list(islice(alleles, batch_size)):
@@ -475,5 +596,7 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
                                          "record's note)")
                     rows["reason"] = np.array([_reason(a, vcf) for a in chunk.alleles], dtype=object)
                 writer.write(rows)
+                for allele, scored in zip(chunk.alleles, chunk.scored):
+                    counts.add(allele, bool(scored))
                 bar.update(len(chunk.alleles))
-        return writer.rows
+        return counts

@@ -191,11 +191,13 @@ def cmd_variants(args) -> int:
     _check_outputs(args, [(args.output, VARIANT_FORMATS)], [args.fasta, args.vcf])
     model = _dna_model(args)
     scores = [s.strip() for s in args.scores.split(",") if s.strip()]
-    n = score_variants(model, args.fasta, args.vcf, args.output, batch_size=args.batch_size, rc=args.rc,
-                       scores=scores, targets=args.targets, null=args.null, seed=args.seed,
-                       command=options.command_line(args.argv), progress=not args.quiet, overwrite=args.force)
-    print(f"wrote {n} allele rows x {len(model.spec.select_columns(args.targets))} targets ({', '.join(scores)}) to {args.output}",
-          file=sys.stderr)
+    counts = score_variants(model, args.fasta, args.vcf, args.output, batch_size=args.batch_size, rc=args.rc,
+                            scores=scores, targets=args.targets, null=args.null, seed=args.seed,
+                            command=options.command_line(args.argv), progress=not args.quiet, overwrite=args.force)
+    print(f"wrote {counts.alleles} allele rows x {len(model.spec.select_columns(args.targets))} targets "
+          f"({', '.join(scores)}) to {args.output}", file=sys.stderr)
+    where = "" if counts.scored == counts.alleles else f" (each allele's note in {args.output} says why)"
+    print(counts.summary() + where, file=sys.stderr)
     return 0
 
 

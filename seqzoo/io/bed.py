@@ -41,13 +41,15 @@ _MAY_BE_SKIPPED = frozenset("#tb \t\r\x0b\x0c")
 _MAX_SHOWN = 80
 
 
-def open_text(path: str | os.PathLike) -> TextIO:
+def open_text(path: str | os.PathLike, newline: str | None = None) -> TextIO:
     """Open a text file for reading, decompressing it if it starts with the gzip magic
     bytes (whatever its extension).
 
     Lines are decoded as UTF-8 (a leading BOM is dropped, undecodable bytes are replaced
     so that they surface as parse errors with a line number); ``\\r\\n`` becomes ``\\n``.
-    Raises ``ValueError`` for bzip2/xz/zip/zstd files, which are not supported.
+    ``newline`` is ``open``'s: ``"\\n"`` ends lines at ``\\n`` only (as htslib does), so a lone
+    ``\\r`` stays inside its line. Raises ``ValueError`` for bzip2/xz/zip/zstd files, which are
+    not supported.
     """
     with open(path, "rb") as fh:
         magic = fh.read(6)
@@ -55,16 +57,16 @@ def open_text(path: str | os.PathLike) -> TextIO:
         if magic.startswith(prefix):
             raise ValueError(f"{path}: the file is {kind}-compressed; only plain text or gzip is supported")
     if magic.startswith(_GZIP_MAGIC):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
-    return open(path, encoding="utf-8-sig", errors="replace")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline=newline)
+    return open(path, encoding="utf-8-sig", errors="replace", newline=newline)
 
 
-def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+def iter_lines(path: str | os.PathLike, newline: str | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(1-based line number, line without its line ending)`` of a plain or gzip
-    text file. A corrupt or truncated gzip stream raises ``ValueError`` naming the file
-    and the last line read."""
+    text file (``newline`` as in :func:`open_text`). A corrupt or truncated gzip stream
+    raises ``ValueError`` naming the file and the last line read."""
     line_no = 0
-    with open_text(path) as fh:
+    with open_text(path, newline) as fh:
         try:
             for line_no, line in enumerate(fh, start=1):
                 yield line_no, line.rstrip("\r\n")

@@ -51,13 +51,15 @@ class ChromosomeNotFound(KeyError):
     """A chromosome requested from a :class:`Genome` is not in its FASTA file.
 
     The message names the chromosome and the FASTA file and, when the FASTA has the
-    same chromosome with (or without) a ``chr`` prefix, both spellings.
+    same chromosome with (or without) a ``chr`` prefix, both spellings; ``source`` names the
+    kind of file the chromosome came from (``"BED"``, ``"VCF"``).
     """
 
-    def __init__(self, chrom: str, fasta_path: str | os.PathLike, available: Iterable[str]):
+    def __init__(self, chrom: str, fasta_path: str | os.PathLike, available: Iterable[str], source: str = "BED"):
         self.chrom = chrom
         self.fasta_path = str(fasta_path)
         self.available = tuple(available)
+        self.source = source
         present = set(self.available)
         self.suggestion = next((alt for alt in _alternative_names(chrom) if alt in present), None)
         super().__init__(self._message())
@@ -66,7 +68,7 @@ class ChromosomeNotFound(KeyError):
         if self.suggestion is not None:
             return (
                 f"chromosome {self.chrom!r} is not in {self.fasta_path}; the FASTA has {self.suggestion!r} "
-                f"— the BED and FASTA use different naming (with and without the 'chr' prefix); "
+                f"— the {self.source} and FASTA use different naming (with and without the 'chr' prefix); "
                 f"rename the chromosomes in one of them so that they match"
             )
         listed = ", ".join(repr(name) for name in self.available[:_MAX_LISTED])
@@ -80,7 +82,7 @@ class ChromosomeNotFound(KeyError):
         return self.args[0]
 
     def __reduce__(self):  # keep picklable (e.g. across dataloader worker processes)
-        return (type(self), (self.chrom, self.fasta_path, self.available))
+        return (type(self), (self.chrom, self.fasta_path, self.available, self.source))
 
 
 def _check_compression(path: Path) -> None:

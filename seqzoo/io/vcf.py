@@ -96,7 +96,7 @@ class VCFWriter(AtomicOutput):
         self.partial = temporary_file(self.path)
         self.index_note = ""  # why the output has no index, when it has none
         self.rows = 0
-        self._lines = iter_lines(self.source)
+        self._lines = iter_lines(self.source, newline="\n")  # split as htslib does (and iter_alleles)
         self._pending: list[tuple[int, list]] = []  # the rows of the record being collected
         self._file = self._open()
         try:
