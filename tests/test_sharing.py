@@ -4,6 +4,7 @@ server (moto's server mode, a separate process), all on 127.0.0.1."""
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from seqzoo.cli import main
 from seqzoo.packaging import example_batch
 from seqzoo.runtime import get_model
 from seqzoo.sharing import PublishError, publish
@@ -335,3 +337,286 @@ def test_kipoi_loads_an_installed_model(folder_store, kipoi_home, monkeypatch):
     model = kipoi.get_model(str(directory), source="dir")
     np.testing.assert_allclose(model.predict_on_batch(example_batch(spec)["inputs"]), source_predictions(),
                                atol=1e-6)
+
+
+# -- hostile stores: every file checked by check's rule, identity, listings, downloads ----------------
+
+def forge(source: Path, store: Path, edit=None, catalogue_edit=None) -> Path:
+    """A copy of the folder store ``source`` whose MODEL VERSION package is changed by ``edit(folder)``,
+    with the manifest and catalogue made to match it: what a hostile store serves."""
+    import hashlib
+
+    shutil.copytree(source, store)
+    folder = package_folder(store)
+    if edit is not None:
+        edit(folder)
+    manifest_path = store / MODEL / VERSION / stores.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"] = [{"path": p.relative_to(folder).as_posix(), "size": p.stat().st_size,
+                          "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                         for p in sorted(folder.rglob("*")) if p.is_file()]
+    manifest_path.write_text(json.dumps(manifest))
+    catalogue = json.loads((store / stores.CATALOGUE).read_text())
+    catalogue["models"][MODEL][VERSION]["manifest_sha256"] = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    if catalogue_edit is not None:
+        catalogue_edit(catalogue)
+    (store / stores.CATALOGUE).write_text(json.dumps(catalogue))
+    return store
+
+
+def edit_model_yaml(change):
+    def edit(folder: Path) -> None:
+        (folder / "model.yaml").write_text(change((folder / "model.yaml").read_text()))
+    return edit
+
+
+def write_file(rel: str, text: str):
+    def edit(folder: Path) -> None:
+        (folder / rel).write_text(text)
+    return edit
+
+
+LAUGHS = "".join([f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 10)])
+HOSTILE_PACKAGES = {
+    # kipoi reads model.yml before model.yaml with its unsafe loader: the tag would run
+    "a tag in model.yml": (lambda marker: lambda folder: (folder / "model.yml").write_text(
+        (folder / "model.yaml").read_text() + f'x: !!python/object/apply:os.system ["touch {marker}"]\n'),
+        "the YAML tag '!!python/object/apply:os.system' is refused"),
+    "a tag in a nested YAML file": (lambda marker: write_file(
+        "example/extra.yaml", f'x: !!python/object/apply:os.system ["touch {marker}"]\n'),
+        "example/extra.yaml, line 1: the YAML tag"),
+    "an alias bomb in info.doc": (lambda marker: edit_model_yaml(
+        lambda text: "l0: &l0 [lol]\n" + LAUGHS + text.replace("info:\n", "info:\n  doc: *l9\n", 1)),
+        "the YAML alias '*l0' is refused"),
+    "column_labels outside the package": (lambda marker: edit_model_yaml(
+        lambda text: text.replace("column_labels: target_labels.txt", "column_labels: /etc/hostname")),
+        "'/etc/hostname', which is outside the model directory"),
+    "a weights URL of the installing machine": (lambda marker: write_file(
+        "weights.yaml", (find_model(MODEL) / "weights.yaml").read_text().replace(
+            "- basset-athaliana265-v1.weights.h5", "- file:///etc/hostname")),
+        "the URL 'file:///etc/hostname' is a file of this machine"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_PACKAGES))
+def test_install_applies_the_rules_of_check_to_every_file_even_with_trust_code(folder_store, tmp_path, case):
+    marker = tmp_path / "ran"
+    make_edit, message = HOSTILE_PACKAGES[case]
+    store = forge(folder_store, tmp_path / "hostile", make_edit(marker))
+    for trust_code in (False, True):
+        start = time.time()
+        with pytest.raises(stores.UnsafePackageError) as e:
+            stores.install(f"{store}/{MODEL}@{VERSION}", trust_code=trust_code)
+        assert message in str(e.value) and time.time() - start < 10
+    assert stores.installed_versions(MODEL) == [] and not marker.exists()
+    # the same directory, published or checked, is refused by the same rule
+    with pytest.raises(stores.UnsafePackageError, match=re.escape(message)):
+        publish(package_folder(store), str(tmp_path / "elsewhere"), trust_code=True)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_model_directory_naming_a_path_outside_it_is_refused(tmp_path):
+    directory = copy_model(tmp_path)
+    text = (directory / "model.yaml").read_text()
+    for named in ("/etc/hostname", "../target_labels.txt"):
+        (directory / "model.yaml").write_text(text.replace("column_labels: target_labels.txt", f"column_labels: {named}"))
+        with pytest.raises(ValueError, match=f"names {named!r}, which is outside the model directory"):
+            load_spec(directory)
+
+
+def test_offline_fetch_of_an_installed_package_makes_no_connection(folder_store, http_server, http_store, tmp_path):
+    """The package's weights are not in it but at an http URL: offline, fetch names the URL and connects to nothing."""
+    weights = "basset-athaliana265-v1.weights.h5"
+    served = folder_store / "weights"
+    served.mkdir(exist_ok=True)
+    shutil.copy(find_model(MODEL) / weights, served / weights)
+
+    def weights_elsewhere(folder: Path) -> None:
+        (folder / weights).unlink()
+        text = (folder / "weights.yaml").read_text()
+        (folder / "weights.yaml").write_text(text.replace(f"- {weights}", f"- {http_store}/weights/{weights}"))
+
+    store = forge(folder_store, tmp_path / "remote_weights", weights_elsewhere)
+    stores.install(f"{store}/{MODEL}@{VERSION}")
+    command = [sys.executable, "-m", "seqzoo", "fetch", f"{MODEL}@{VERSION}"]
+    offline = subprocess.run(command, env={**os.environ, stores.OFFLINE_ENV: "1"}, capture_output=True, text=True,
+                             timeout=120)
+    assert offline.returncode != 0
+    assert f"{http_store}/weights/{weights}: not reached, SEQZOO_OFFLINE is set" in offline.stderr
+    assert "SEQZOO_MIRROR" in offline.stderr
+    assert http_server.requests == []  # not one connection
+    online = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert online.returncode == 0, online.stderr
+    assert http_server.requests == [f"/weights/{weights}"]
+
+
+def test_text_from_a_store_is_shown_escaped(folder_store, tmp_path, capsys):
+    hostile = "MIT\x1b]0;owned\x07\x1b[2J\nmodel  9.9.9  fake line\u202e"
+
+    def set_license(catalogue: dict) -> None:
+        catalogue["models"][MODEL][VERSION]["license"] = hostile
+
+    store = forge(folder_store, tmp_path / "ansi", catalogue_edit=set_license)
+    assert main(["list", "--source", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out and "fake line" in out
+    assert "MIT\\x1b]0;owned\\x07\\x1b[2J\\nmodel  9.9.9  fake line\\u202e" in out
+    assert len(out.strip().splitlines()) == 2  # the header and one model: no line forged
+
+
+@pytest.mark.parametrize("catalogue", [[], {"models": []}, {"models": {MODEL: None}},
+                                       {"models": {MODEL: {"1.0": {}, "null": None, "2.0.0": "x"}}}],
+                         ids=["a list", "models a list", "versions null", "bad versions"])
+def test_a_malformed_catalogue_is_named_and_hides_nothing_else(folder_store, tmp_path, capsys, catalogue):
+    store = tmp_path / "odd"
+    shutil.copytree(folder_store, store)
+    good = json.loads((store / stores.CATALOGUE).read_text())["models"][MODEL][VERSION]
+    if isinstance(catalogue, dict) and isinstance(catalogue["models"], dict):
+        catalogue["models"]["Good"] = {VERSION: good}
+    (store / stores.CATALOGUE).write_text(json.dumps(catalogue))
+    assert main(["list", "--source", str(store)]) == 1
+    said = capsys.readouterr()
+    assert f"{store}/{stores.CATALOGUE}" in said.err and "Traceback" not in said.err
+    if "Good" in json.dumps(catalogue):
+        assert "left out" in said.err and "Good" in said.out and VERSION in said.out
+    else:
+        assert "not a catalogue" in said.err
+
+
+def test_concurrent_real_seqzoo_publish_processes_on_a_folder_store(tmp_path):
+    """Two `seqzoo publish` of one version (different cards) and one of another, started together."""
+    store = tmp_path / "store"
+    directories = []
+    for i, version in enumerate([VERSION, VERSION, "1.1.0"]):
+        directory = copy_model(tmp_path / f"publisher{i}")
+        (directory / "README.md").write_text(f"card of publisher {i}\n")
+        text = (directory / "model.yaml").read_text()
+        (directory / "model.yaml").write_text(text.replace(f"version: {VERSION}", f"version: {version}"))
+        directories.append(directory)
+    procs = [subprocess.Popen([sys.executable, "-m", "seqzoo", "publish", str(d), str(store)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for d in directories]
+    results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    assert sorted(rc for rc, _, _ in results[:2]) == [0, 2] and results[2][0] == 0, results
+    assert "already published" in next(err for rc, _, err in results[:2] if rc)
+    assert_store_consistent(str(store), {VERSION: [f"card of publisher {i}\n" for i in (0, 1)],
+                                         "1.1.0": ["card of publisher 2\n"]})
+
+
+PUBLISHER = """
+import sys, time
+from seqzoo.zoo import stores
+directory, store, version, start = sys.argv[1:]
+while time.time() < float(start):
+    time.sleep(0.001)
+stores.put_package(directory, store, "{model}", version, info={{"targets": 265}})
+"""
+
+
+def assert_store_consistent(store: str, cards: dict[str, list[str]]) -> None:
+    """Every version listed, each installs (every hash right) with one publisher's card, whole."""
+    listed = stores.list_store(store)[MODEL]
+    assert sorted(listed) == sorted(cards)
+    for version, possible in cards.items():
+        directory = stores.install(f"{store}/{MODEL}@{version}")
+        assert (directory / "README.md").read_text() in possible
+
+
+@pytest.mark.parametrize("kind", ["folder", "http", "s3"])
+def test_concurrent_publishers_neither_lose_nor_mix(kind, tmp_path, request):
+    """Three publishers of one version (each its own card) and three of other versions, released at
+    one instant, as real processes: one wins the version, every version is listed, nothing mixes."""
+    if kind == "s3":
+        store = request.getfixturevalue("s3_server") + f"/race-{time.time_ns()}"
+    else:
+        (tmp_path / "store").mkdir()
+        store = str(tmp_path / "store")
+    jobs = []
+    for i, version in enumerate([VERSION] * 3 + ["1.1.0", "1.2.0", "2.0.0"]):
+        directory = copy_model(tmp_path / f"publisher{i}")
+        (directory / "README.md").write_text(f"card of publisher {i}\n")
+        jobs.append((directory, version))
+    start = time.time() + 5  # every process imported and waiting
+    code = PUBLISHER.format(model=MODEL)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(d), store, v, str(start)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for d, v in jobs]
+    results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+    assert sorted(rc for rc, _ in results[:3]) == [0, 1, 1], results
+    assert all("is already published" in err for rc, err in results[:3] if rc)
+    assert all(rc == 0 for rc, _ in results[3:]), results
+    if kind == "http":
+        server, store = serve(Path(store))
+    assert_store_consistent(store, {VERSION: [f"card of publisher {i}\n" for i in range(3)],
+                                    "1.1.0": ["card of publisher 3\n"], "1.2.0": ["card of publisher 4\n"],
+                                    "2.0.0": ["card of publisher 5\n"]})
+    if kind == "folder":  # the losers removed their files: one files folder per version
+        assert all(len(list((Path(store) / MODEL / v).glob("files-*"))) == 1 for v in ("1.0.0", "1.1.0"))
+
+
+def test_publishing_never_creates_a_bucket(s3_server):
+    import s3fs
+
+    store = "s3://no-such-bucket-typo/zoo"
+    with pytest.raises(stores.StoreError, match="the bucket 'no-such-bucket-typo' does not exist.*never creates"):
+        publish(MODEL, store)
+    with pytest.raises(stores.StoreError, match="never creates"):
+        stores.put_package(find_model(MODEL), store, MODEL, VERSION)
+    assert "no-such-bucket-typo" not in s3fs.S3FileSystem().ls("")
+
+
+def test_a_package_is_its_store_and_manifest_not_its_name(folder_store, tmp_path):
+    """Installed from one store, NAME@VERSION named through another store holding a different package
+    (or through the same store after it changed the version) is refused; a mirror of the same is fine."""
+    installed = stores.install(f"{folder_store}/{MODEL}@{VERSION}")
+    mirror = tmp_path / "mirror"
+    shutil.copytree(folder_store, mirror)
+    assert find_model(f"{mirror}/{MODEL}@{VERSION}") == installed  # the same manifest: the same package
+    other = forge(folder_store, tmp_path / "other", write_file("README.md", "another package\n"))
+    with pytest.raises(stores.StoreError, match="two different packages share this name and version"):
+        find_model(f"{other}/{MODEL}@{VERSION}")
+    with pytest.raises(stores.StoreError, match="two different packages"):
+        find_model(f"{other}/{MODEL}")  # the newest version there is that one too
+    # the store it came from is rolled back to another package of that version, then stops listing it
+    (folder_store / stores.CATALOGUE).rename(tmp_path / "saved_catalogue")
+    try:
+        shutil.copy(other / stores.CATALOGUE, folder_store / stores.CATALOGUE)
+        with pytest.raises(stores.StoreError, match="the store changed a published version"):
+            find_model(f"{folder_store}/{MODEL}@{VERSION}")
+        (folder_store / stores.CATALOGUE).write_text(json.dumps({"format": stores.FORMAT, "models": {}}))
+        with pytest.raises(stores.StoreError, match=f"does not list {MODEL} {VERSION}, which is installed here"):
+            find_model(f"{folder_store}/{MODEL}@{VERSION}")
+    finally:
+        (tmp_path / "saved_catalogue").replace(folder_store / stores.CATALOGUE)
+    assert find_model(f"{folder_store}/{MODEL}@{VERSION}") == installed
+
+
+def test_a_file_larger_than_declared_is_not_downloaded_past_its_size(http_server, http_store):
+    http_server.pace["README.md"] = ("oversize", 200 << 20)  # 200 MB where the manifest says 14 kB
+    http_server.sent = 0
+    with pytest.raises(stores.StoreError, match=r"README.md: larger than the \d+ bytes declared; stopped reading"):
+        stores.install(f"{http_store}/{MODEL}@{VERSION}")
+    assert http_server.sent < 50 << 20  # stopped, not read whole
+    assert stores.installed_versions(MODEL) == []
+
+
+def test_a_trickling_or_silent_store_ends_in_an_error_naming_the_store_the_file_and_the_cause(
+        http_server, http_store, monkeypatch):
+    monkeypatch.setenv(stores.STORE_TIMEOUT_ENV, "1")
+    http_server.pace["target_labels.txt"] = ("trickle", 20)  # 20 bytes a second, 1,851 bytes
+    start = time.time()
+    with pytest.raises(stores.StoreError) as e:
+        stores.install(f"{http_store}/{MODEL}@{VERSION}")
+    assert time.time() - start < 10
+    assert http_store in str(e.value) and "target_labels.txt" in str(e.value) and "slower than" in str(e.value)
+    http_server.pace.clear()
+    http_server.pace["weights.yaml"] = ("silent", 5)
+    with pytest.raises(stores.StoreError) as e:
+        stores.install(f"{http_store}/{MODEL}@{VERSION}")
+    assert http_store in str(e.value) and "weights.yaml" in str(e.value) and "no answer within 1 s" in str(e.value)
+    assert stores.installed_versions(MODEL) == []
+
+
+def test_a_slow_steady_store_installs_within_a_deadline_scaled_by_the_size(http_server, http_store, monkeypatch):
+    """2.3 MB of weights at about 600 kB/s with a 1 s store timeout: the file's deadline grows with its size."""
+    monkeypatch.setenv(stores.STORE_TIMEOUT_ENV, "1")
+    http_server.pace["basset-athaliana265-v1.weights.h5"] = ("trickle", 600_000)
+    assert_installed_predicts_like_the_source(stores.install(f"{http_store}/{MODEL}@{VERSION}"))
