@@ -225,6 +225,7 @@ def cmd_explain(args) -> int:
 
 def cmd_learned_motifs(args) -> int:
     from seqzoo.interpret import best_matches, filter_pwms, information_content
+    from seqzoo.io.bed import rereadable_bed
     from seqzoo.io.genome import Genome
     from seqzoo.io.meme import read_meme, write_meme
     from seqzoo.windows import check_bed, iter_window_batches
@@ -232,12 +233,12 @@ def cmd_learned_motifs(args) -> int:
 
     _check_outputs(args, [(args.output, TABLE_FORMATS), (args.meme_out, None)], [args.fasta, args.bed, args.meme])
     model = _dna_model(args)
-    with Genome(args.fasta) as genome:
-        n = check_bed(args.bed, genome)
+    with Genome(args.fasta) as genome, rereadable_bed(args.bed) as bed:  # read twice: a pipe is copied
+        n = check_bed(bed, genome)
         if n > args.max_windows:  # the windows are held in memory (two passes over them)
             raise ValueError(f"{args.bed}: {n} intervals; learned-motifs holds its windows in memory, so give "
                              f"at most --max-windows {args.max_windows} (a sample of regions is enough)")
-        batches = list(iter_window_batches(args.bed, genome, model.spec.input_shape[0], 512))
+        batches = list(iter_window_batches(bed, genome, model.spec.input_shape[0], 512))
     x = np.concatenate([b.x[~b.refused] for b in batches])
     if len(x) < n:
         print(f"{n - len(x)} windows hold characters that are not DNA and were not used", file=sys.stderr)
