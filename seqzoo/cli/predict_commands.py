@@ -26,6 +26,9 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
     options.add_model_run(p)
     options.add_rc(p)
     options.add_out_of_bounds(p)
+    p.add_argument("--allow-nucleotide-like", action="store_true",
+                   help="protein models: predict records that read as DNA or RNA (90%% or more A, C, G, T, U, N) "
+                        "as proteins; by default they stop the run")
     p.add_argument("--engine", default="local", choices=["local", "ray"],
                    help="ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
     p.add_argument("--ray-address", help="address of a running Ray cluster ('auto' finds a local one); "
@@ -129,6 +132,8 @@ def cmd_predict(args) -> int:
         return _predict_protein_fasta(args)
     if not args.bed and not args.tile:
         raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed, or --tile")
+    if args.allow_nucleotide_like:
+        raise ValueError(f"{spec.name} is a DNA model: --allow-nucleotide-like is for protein models")
     if args.step is not None and not args.tile:
         raise ValueError("--step is for --tile")
     from seqzoo.io.tables import TABLE_FORMATS
@@ -176,7 +181,8 @@ def _predict_protein_fasta(args) -> int:
     model = _load(args)
     n = predict_fasta(model.predict_on_batch, args.fasta, args.output, max_len=model.spec.input_shape[0],
                       labels=model.columns, batch_size=args.batch_size, progress=not args.quiet,
-                      overwrite=args.force, predict_long=whole_sequence_predictor(model))
+                      overwrite=args.force, predict_long=whole_sequence_predictor(model),
+                      allow_nucleotide_like=args.allow_nucleotide_like)
     print(f"wrote {n} rows to {args.output} (predicted_class: probability >= {THRESHOLD})", file=sys.stderr)
     return 0
 
