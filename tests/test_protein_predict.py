@@ -315,3 +315,25 @@ def test_a_dna_record_further_down_stops_the_run_and_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.fa"]
     assert predict_fasta(fake_predict, fasta, out, max_len=MAX_LEN, chunk_size=3, progress=False,
                          allow_nucleotide_like=True) == 11
+
+
+def test_a_protein_fasta_given_as_a_pipe_is_read_whole(fasta, tmp_path):
+    """A protein FASTA is read once, in order, so a pipe (``<(...)``, named /dev/fd/N) gives the rows
+    the file gives."""
+    import os
+    import threading
+
+    predict_fasta(fake_predict, fasta, tmp_path / "file.tsv", max_len=MAX_LEN, progress=False)
+    read_end, write_end = os.pipe()
+
+    def writer():
+        with open(write_end, "wb") as out:
+            out.write(fasta.read_bytes())
+
+    threading.Thread(target=writer, daemon=True).start()
+    try:
+        n = predict_fasta(fake_predict, f"/dev/fd/{read_end}", tmp_path / "pipe.tsv", max_len=MAX_LEN, progress=False)
+    finally:
+        os.close(read_end)
+    assert n == len(RECORDS)
+    assert (tmp_path / "pipe.tsv").read_text() == (tmp_path / "file.tsv").read_text()
