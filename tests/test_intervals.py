@@ -112,6 +112,7 @@ def test_iter_bed_streams(tmp_path):
                                                            "(the limit is 2^53 = 9,007,199,254,740,992; "
                                                            "seqzoo.io.bed.MAX_COORDINATE)"),
         ("chr1\t1\t2\tcaf\ufffd", "the line holds bytes that are not UTF-8 text (shown as \ufffd)"),
+        ("chr1\t1\t2\tr1\x00", "name (column 4) holds the control character '\\x00'"),
     ],
 )
 def test_errors_name_file_line_and_problem(tmp_path, line, problem):
@@ -196,6 +197,12 @@ def test_coordinates_up_to_2_53_and_names_up_to_1024_characters_are_read(tmp_pat
                                        r"long; the limit is 1,024 \(seqzoo.io.bed.MAX_NAME; the BED specification "
                                        r"allows 255\): 'chr1\\t1\\t2\\tnnn"):
         read_bed(bed)
+
+
+def test_names_in_any_script_are_read_as_they_are(tmp_path):
+    names = ["café", "基因", "peak\u00a01", "α-helix"]
+    bed = write(tmp_path / "names.bed", "".join(f"chr1\t1\t2\t{n}\n" for n in names))
+    assert [iv.name for iv in read_bed(bed)] == names
 
 
 def test_a_byte_that_is_not_utf8_is_an_error_not_a_changed_name(tmp_path):

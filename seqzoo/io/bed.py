@@ -8,7 +8,7 @@ its extension; LF or CRLF line endings):
   line that is not a comment;
 * every other line needs at least 3 **tab**-separated columns: chrom, start, end
   (0-based, half-open, ``0 <= start < end <= MAX_COORDINATE``); column 4 (name, default
-  ``"."``, at most :data:`MAX_NAME` characters) and column 6 (strand: ``+``, ``-`` or ``.``,
+  ``"."``, at most :data:`MAX_NAME` characters, no control characters) and column 6 (strand: ``+``, ``-`` or ``.``,
   default ``"."``) are optional; other columns are ignored;
 * a line is at most :data:`MAX_LINE` characters; it is read in pieces of that size, so a
   file without line breaks (``/dev/zero``) never fills the memory;
@@ -58,6 +58,7 @@ _OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"PK\x03\x04": "zip", b"\x28
 
 _SPACE_RE = re.compile(r"\s")
 _INT_RE = re.compile(r"-?[0-9]+")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEADER_FIRST = ("chrom", "#chrom", "seqname", "seqnames", "contig")
 _HEADER_SECOND = {"start", "chromstart", "chrom_start", "begin", "txstart"}
 _STRANDS = {"+", "-", "."}
@@ -244,7 +245,7 @@ def _parse_line(path: str, line_no: int, line: str) -> Interval:
             start, end = int(start_text), int(end_text)
             strand = fields[5] if len(fields) >= 6 else "."
             name = fields[3] if len(fields) >= 4 and fields[3] else "."
-            if start < end <= MAX_COORDINATE and strand in _STRANDS and len(name) <= MAX_NAME:
+            if start < end <= MAX_COORDINATE and strand in _STRANDS and len(name) <= MAX_NAME and name.isprintable():
                 return Interval(chrom, start, end, name, strand, line_no)
     return _parse_line_carefully(path, line_no, line, fields)
 
@@ -281,6 +282,8 @@ def _parse_line_carefully(path: str, line_no: int, line: str, fields: list[str])
     if len(name) > MAX_NAME:
         raise _error(path, line_no, f"name (column 4) is {len(name):,} characters long; the limit is {MAX_NAME:,} "
                      "(seqzoo.io.bed.MAX_NAME; the BED specification allows 255)", line)
+    if control := _CONTROL_RE.search(name):  # e.g. NUL, which HDF5 output would cut the name at
+        raise _error(path, line_no, f"name (column 4) holds the control character {control.group()!r}", line)
     strand = fields[5].strip() if len(fields) >= 6 else "."
     if strand not in _STRANDS:
         raise _error(path, line_no, f"strand (column 6) must be '+', '-' or '.', got {strand!r}", line)
