@@ -18,7 +18,7 @@ from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot
 from seqzoo.interpret import attributions, explain_region
 from seqzoo.io.genome import Genome
 from seqzoo.predict_dna import predict_bed
-from seqzoo.windows import chromosome_problem, invalid_dna, iter_window_batches, require_chromosome
+from seqzoo.windows import chromosome_problem, invalid_dna, iter_window_batches, parse_region, require_chromosome
 from seqzoo.zoo.spec import find_model, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,3 +361,11 @@ def test_a_bed_given_as_a_pipe_is_read_once_and_predicted_whole(files, tmp_path)
     assert fasta_pipe.returncode != 0 and "is a pipe or a device, not a file: a genome FASTA" in fasta_pipe.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edges.bed", "file.tsv", "genome.fa", "genome.fa.fai",
                                                           "stdin.tsv", "substituted.tsv"]
+
+
+def test_a_region_holds_integers_up_to_2_53():
+    assert parse_region("chr1:1,000-2,000") == ("chr1", 1000, 2000)
+    assert parse_region(f"chr1:{FAR - 1}-{FAR}") == ("chr1", FAR - 1, FAR)
+    for region in (f"chr1:0-{FAR + 1}", "chr1:1-9223372036854775808", "chr1:\u0661-\u0662"):
+        with pytest.raises(ValueError, match=r"expected CHROM:START-END with 0 <= START < END <= 2\^53"):
+            parse_region(region)
