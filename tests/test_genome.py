@@ -328,3 +328,10 @@ def test_a_pipe_is_refused_as_a_genome_and_says_why(tmp_path):
         Genome(fifo)
     with pytest.raises(ValueError, match="is a directory, not a FASTA file"):
         Genome(tmp_path)
+
+
+def test_a_missing_chromosome_of_a_megabyte_is_named_in_a_short_message(fasta):
+    with Genome(fasta) as genome, pytest.raises(ChromosomeNotFound) as err:
+        genome.fetch_codes("chr1" + "0" * 1_000_000, 0, 10)
+    assert str(err.value).startswith(f"chromosome 'chr1{'0' * 93}...' is not in {fasta} (its 2 sequences are")
+    assert len(str(err.value)) < 300

@@ -38,6 +38,11 @@ _N = ord("N")
 _MAX_LISTED = 5
 
 
+def _shown(name: str, limit: int = 100) -> str:
+    """``repr(name)``, cut short with "..." past ``limit`` characters (a BED line may be a megabyte)."""
+    return repr(name if len(name) <= limit else name[:limit - 3] + "...")
+
+
 def _alternative_names(chrom: str) -> list[str]:
     """Spellings of ``chrom`` under the other naming convention (UCSC ``chr1`` vs Ensembl ``1``)."""
     alternatives = [chrom[3:]] if chrom.startswith("chr") and len(chrom) > 3 else ["chr" + chrom]
@@ -64,16 +69,17 @@ class ChromosomeNotFound(KeyError):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        chrom = _shown(self.chrom)
         if self.suggestion is not None:
             return (
-                f"chromosome {self.chrom!r} is not in {self.fasta_path}; the FASTA has {self.suggestion!r} "
+                f"chromosome {chrom} is not in {self.fasta_path}; the FASTA has {_shown(self.suggestion)} "
                 f"— the BED and FASTA use different naming (with and without the 'chr' prefix); "
                 f"rename the chromosomes in one of them so that they match"
             )
-        listed = ", ".join(repr(name) for name in self.available[:_MAX_LISTED])
+        listed = ", ".join(_shown(name) for name in self.available[:_MAX_LISTED])
         more = ", ..." if len(self.available) > _MAX_LISTED else ""
         return (
-            f"chromosome {self.chrom!r} is not in {self.fasta_path} "
+            f"chromosome {chrom} is not in {self.fasta_path} "
             f"(its {len(self.available)} sequences are: {listed}{more})"
         )
 
