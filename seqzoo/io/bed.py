@@ -8,8 +8,8 @@ its extension; LF or CRLF line endings):
   line that is not a comment;
 * every other line needs at least 3 **tab**-separated columns: chrom, start, end
   (0-based, half-open, ``0 <= start < end <= MAX_COORDINATE``); column 4 (name, default
-  ``"."``, at most :data:`MAX_NAME` characters, no control characters) and column 6 (strand: ``+``, ``-`` or ``.``,
-  default ``"."``) are optional; other columns are ignored;
+  ``"."``, at most :data:`MAX_NAME` characters, no control characters) and column 6
+  (strand: ``+``, ``-`` or ``.``, default ``"."``) are optional; other columns are ignored;
 * a line is at most :data:`MAX_LINE` characters; it is read in pieces of that size, so a
   file without line breaks (``/dev/zero``) never fills the memory;
 * the text is UTF-8: a byte that is not (e.g. a Latin-1 ``\xe9`` in a name) is an error,
