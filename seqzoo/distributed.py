@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from seqzoo.io.genome import Genome
-from seqzoo.io.bed import Interval, iter_bed
+from seqzoo.io.bed import Interval, iter_bed, rereadable_bed
 from seqzoo.io.tables import TABLE_FORMATS, check_output
 from seqzoo.io.tracks import track_format
 from seqzoo.predict_dna import check_batch_size, open_rows_output, predict_rows, target_columns, tile_plan
@@ -117,10 +117,10 @@ def predict_ray(model: str, fasta: str | Path, output: str | Path, *, bed: str |
     fasta = str(Path(fasta).resolve())
     with Genome(fasta) as genome:
         chrom_sizes = dict(genome.chrom_sizes)
-        if bed is not None:
-            bed = str(Path(bed).resolve())
-            total, tiling = check_bed(bed, genome), {}
-            shards = list(_bed_shards(bed, batch_size * batches_per_shard))
+        if bed is not None:  # read here only (the shards carry the intervals); a pipe is copied once
+            with rereadable_bed(bed) as copy:
+                total, tiling = check_bed(copy, genome), {}
+                shards = list(_bed_shards(copy, batch_size * batches_per_shard))
         else:
             regions, step, total = tile_plan(genome, tile, step, spec.prediction_bin)
             tiling = dict(bin_size=spec.prediction_bin, step=step)

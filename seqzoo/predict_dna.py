@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from seqzoo.io.bed import rereadable_bed
 from seqzoo.io.genome import Genome
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 from seqzoo.io.tracks import TrackWriter, track_format
@@ -47,10 +48,12 @@ def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: boo
         preds = preds[:, columns]
     preds[batch.refused] = np.nan
     ivs = batch.intervals
+    # Coordinates are int64 (the BED reader bounds them by MAX_COORDINATE); a text column's memory is
+    # the batch times its longest value, which the reader bounds too (MAX_NAME, MAX_LINE).
     rows = {
         "chrom": np.array([iv.chrom for iv in ivs]),
-        "start": np.array([iv.start for iv in ivs]),
-        "end": np.array([iv.end for iv in ivs]),
+        "start": np.array([iv.start for iv in ivs], dtype=np.int64),
+        "end": np.array([iv.end for iv in ivs], dtype=np.int64),
         "name": np.array([iv.name for iv in ivs]),
         "strand": np.array([iv.strand for iv in ivs]),
         "padded": batch.padded,
@@ -95,7 +98,7 @@ def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str
         raise ValueError(f"{output}: a track needs tiled windows (--tile); a BED's intervals may overlap")
     check_output(output, inputs=[fasta, bed], overwrite=overwrite, formats=TABLE_FORMATS)
     columns, labels = target_columns(model.spec, targets)
-    with Genome(fasta) as genome:
+    with Genome(fasta) as genome, rereadable_bed(bed) as bed:  # a pipe is copied once: it is read twice
         total = check_bed(bed, genome)
         with open_rows_output(output, labels, genome.chrom_sizes, total=total, overwrite=overwrite,
                               inputs=[fasta, bed]) as write:

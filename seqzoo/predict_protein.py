@@ -36,6 +36,13 @@ Bad input (see ``encode_protein`` and ``iter_fasta``): lower case is upper-cased
 ``*``, digits...) keeps its row with ``valid = 0`` and the reason (so does a longer protein when
 no ``predict_long`` is given); a duplicate id or a file that is not FASTA stops the run with an error naming the
 file and line(s), and no output file is left.
+
+**DNA given to a protein model.** A, C, G and T are amino acids too, so a DNA or RNA FASTA would be
+predicted as proteins without complaint. A record whose letters are at least
+:data:`NUCLEOTIDE_SHARE` (90%) A, C, G, T, U or N, with at least three different bases
+(:func:`nucleotide_like`; real proteins hold about 25% of these letters), stops the run with an
+error naming the file, the record and its line, and no output is left;
+``allow_nucleotide_like=True`` (``--allow-nucleotide-like``) predicts such records as proteins.
 """
 
 from __future__ import annotations
@@ -52,7 +59,8 @@ from seqzoo.encoding import encode_protein
 from seqzoo.io.proteins import FastaRecord, iter_fasta
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 
-__all__ = ["LENGTH_FREE", "THRESHOLD", "output_columns", "predict_fasta", "whole_sequence_predictor"]
+__all__ = ["LENGTH_FREE", "NUCLEOTIDE_SHARE", "THRESHOLD", "nucleotide_like", "output_columns", "predict_fasta",
+           "whole_sequence_predictor"]
 
 #: Architectures whose weights do not depend on the input length (global max pooling, composition).
 LENGTH_FREE = ("deepsol", "protein_composition")
@@ -60,6 +68,37 @@ PADDED, WHOLE = "padded", "whole sequence"
 
 #: A probability at or above this is predicted as class 1 (soluble). Fixed, not tuned.
 THRESHOLD = 0.5
+
+
+#: A record is read as DNA or RNA, not a protein, when at least this share of its letters are
+#: A, C, G, T, U or N (see :func:`nucleotide_like`).
+NUCLEOTIDE_SHARE = 0.9
+
+
+def nucleotide_like(sequence: str) -> bool:
+    """Whether ``sequence`` reads as a nucleotide sequence rather than a protein: at least
+    :data:`NUCLEOTIDE_SHARE` of its letters (either case, one trailing ``*`` left out) are A, C, G,
+    T, U or N, and at least three of the bases A, C, G and T/U occur. Those letters are about a
+    quarter of a real protein's residues; a DNA sequence with a few IUPAC codes (R, Y, ...) still
+    counts as DNA, while a homopolymer (poly-alanine ``AAAA...``) or a two-letter repeat, which
+    could be either, does not."""
+    sequence = sequence.removesuffix("*")
+    # counted in both cases, so that a long record is never copied upper-cased
+    counts = {base: sequence.count(base) + sequence.count(base.lower()) for base in "ACGTUN"}
+    bases = sum(counts[b] > 0 for b in "ACG") + (counts["T"] + counts["U"] > 0)
+    return bases >= 3 and sum(counts.values()) >= NUCLEOTIDE_SHARE * len(sequence)
+
+
+def _refuse_nucleotide_like(records: Iterator[FastaRecord], fasta) -> Iterator[FastaRecord]:
+    """``records``, stopped by a ValueError at the first one that is :func:`nucleotide_like`."""
+    for record in records:
+        if nucleotide_like(record.sequence):
+            raise ValueError(
+                f"{fasta}, line {record.line}: record {record.id!r} reads as DNA or RNA, not a protein (at least "
+                f"{NUCLEOTIDE_SHARE:.0%} of its {len(record.sequence):,} letters are A, C, G, T, U or N); a protein "
+                "model was given a nucleotide FASTA? Give it proteins, or pass --allow-nucleotide-like "
+                "(allow_nucleotide_like=True) to predict such records as proteins")
+        yield record
 
 
 def output_columns(labels: tuple[str, ...] | list[str]) -> list[str]:
@@ -164,6 +203,7 @@ def predict_fasta(
     progress: bool = True,
     overwrite: bool = True,
     predict_long: Callable[[np.ndarray], np.ndarray] | None = None,
+    allow_nucleotide_like: bool = False,
 ) -> int:
     """Predict every record of a protein FASTA file and write one row per record (module docstring).
 
@@ -182,13 +222,15 @@ def predict_fasta(
             output is never the input FASTA (ValueError).
         predict_long: predicts proteins longer than ``max_len`` whole (tokens padded to a multiple
             of ``max_len``), e.g. :func:`whole_sequence_predictor`; without it they are not predicted.
+        allow_nucleotide_like: predict records that read as DNA or RNA (:func:`nucleotide_like`)
+            as proteins; by default the first one stops the run.
 
     Returns:
         The number of rows written.
 
     Raises:
-        ValueError: the file is not FASTA or has a duplicate id (naming the file and lines);
-            nothing is written then.
+        ValueError: the file is not FASTA, has a duplicate id, or (without ``allow_nucleotide_like``)
+            a record that reads as DNA or RNA (naming the file and lines); nothing is written then.
     """
     from tqdm import tqdm
 
@@ -200,7 +242,10 @@ def predict_fasta(
     n_rows = 0
     with open_writer(output, output_columns(labels), overwrite=overwrite) as writer, \
             tqdm(unit=" proteins", disable=not progress, desc=Path(fasta).name) as bar:
-        for chunk in _chunks(iter_fasta(fasta), chunk_size):
+        records = iter_fasta(fasta)
+        if not allow_nucleotide_like:
+            records = _refuse_nucleotide_like(records, fasta)
+        for chunk in _chunks(records, chunk_size):
             writer.write(_rows(_predict_chunk(predict, chunk, max_len, len(labels), batch_size, predict_long), labels))
             n_rows += len(chunk)
             bar.update(len(chunk))

@@ -52,6 +52,7 @@ How windows are read, fast:
 3. a whole batch is one-hot encoded at once through a 256-entry lookup table.
 """
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -60,7 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from seqzoo.encoding import DNA_VALID_TABLE, one_hot_codes
-from seqzoo.io.bed import Interval, centered_window, iter_bed, read_bed
+from seqzoo.io.bed import MAX_COORDINATE, Interval, centered_window, iter_bed, read_bed
 from seqzoo.io.genome import ChromosomeNotFound, Genome
 
 __all__ = [
@@ -214,7 +215,7 @@ def iter_window_batches(bed: str | Path | Iterable[Interval], genome: Genome, se
                         out_of_bounds: str = "pad") -> Iterator[WindowBatch]:
     """Stream a BED file (or any intervals, e.g. :func:`iter_tiles`) as one-hot batches of
     ``batch_size`` intervals."""
-    intervals = iter_bed(bed) if isinstance(bed, (str, Path)) else iter(bed)
+    intervals = iter_bed(bed) if isinstance(bed, (str, os.PathLike)) else iter(bed)
     while chunk := list(islice(intervals, batch_size)):
         yield encode_windows(genome, chunk, seq_len, out_of_bounds)
 
@@ -223,8 +224,10 @@ def parse_region(region: str) -> tuple[str, int, int]:
     """``"chr1:START-END"`` (0-based, half-open, as in BED; commas allowed) -> ``(chrom, start, end)``."""
     chrom, _, span = region.rpartition(":")
     start, _, end = span.replace(",", "").partition("-")
-    if not chrom or not start.isdigit() or not end.isdigit() or int(start) >= int(end):
-        raise ValueError(f"region {region!r}: expected CHROM:START-END with 0 <= START < END (BED coordinates)")
+    if (not chrom or not start.isdigit() or not end.isdigit() or not start.isascii() or not end.isascii()
+            or not int(start) < int(end) <= MAX_COORDINATE):
+        raise ValueError(f"region {region!r}: expected CHROM:START-END with 0 <= START < END <= 2^53 "
+                         "(BED coordinates)")
     return chrom, int(start), int(end)
 
 
@@ -235,7 +238,7 @@ def tile_regions(genome: Genome, what: str) -> list[tuple[str, int, int]]:
     sizes = genome.chrom_sizes
     if what == "genome":
         return [(chrom, 0, size) for chrom, size in sizes.items()]
-    if Path(what).is_file():
+    if os.path.exists(what) and not os.path.isdir(what):  # a file, or a pipe (<(...)), read once
         regions, source = [(iv.chrom, iv.start, iv.end, iv.line) for iv in iter_bed(what)], what
     else:
         regions, source = [(*parse_region(what), 0)], "--tile"

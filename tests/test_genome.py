@@ -284,3 +284,54 @@ def test_bgzip_fasta_replaced_with_older_one_is_reindexed(tmp_path):
     assert index_problem(path, f"{path}.fai", f"{path}.gzi") is not None
     with Genome(path) as genome:
         assert decode(genome.fetch_codes("chr1", 0, len(NEW_CHR1))[0]) == NEW_CHR1
+
+
+def test_a_stale_index_is_caught_behind_a_header_longer_than_4_kb(tmp_path):
+    # Two genomes of the same size and layout whose first header (over 4 KB) names another
+    # chromosome: the index of one checked against the other must read that whole header line.
+    description = "d" * 5000
+    old = f">chrA {description}\n{CHR1[:10]}\n{CHR1[10:20]}\n{CHR1[20:]}\n>chr2\n{CHR2}\n"
+    new = old.replace(">chrA", ">chrB").replace(CHR1[:10], CHR1[:10][::-1])
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text(old)
+    Genome(fasta).close()
+    fai = tmp_path / "genome.fa.fai"
+    assert index_problem(fasta, fai) is None  # the long header of the right file passes
+    _replace_like_cp_p(fasta, new, tmp_path)
+    assert os.path.getsize(fasta) == len(old) and os.path.getmtime(fai) > os.path.getmtime(fasta)
+    offset = len(f">chrA {description}\n")
+    assert index_problem(fasta, fai) == f"chrA: no header line '>chrA' before byte {offset}"
+    with Genome(fasta) as genome:
+        assert genome.chrom_sizes == {"chrB": 25, "chr2": 14}
+        assert decode(genome.fetch_codes("chrB", 0, 10)[0]) == CHR1[:10][::-1]
+
+
+@pytest.mark.parametrize("header, other", [
+    (">chr1", ">chr9"),
+    (">chr1 " + "x" * 10_000, ">chr9 " + "x" * 10_000),
+    (">chr1\t" + "y" * 70_000, ">chr1_" + "y" * 70_000),  # a longer name that begins with chr1
+])
+def test_a_header_of_any_length_is_checked_whole(tmp_path, header, other):
+    fasta = tmp_path / "genome.fa"
+    fasta.write_text(f"{header}\nACGT\n>chr2\nACGT\n")
+    Genome(fasta).close()
+    fai = tmp_path / "genome.fa.fai"
+    assert index_problem(fasta, fai) is None
+    fasta.write_text(f"{other}\nACGT\n>chr2\nACGT\n")  # the same size and layout, another name
+    assert index_problem(fasta, fai).startswith("chr1: no header line '>chr1' before byte")
+
+
+def test_a_pipe_is_refused_as_a_genome_and_says_why(tmp_path):
+    fifo = tmp_path / "genome.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="is a pipe or a device, not a file: a genome FASTA is read at random"):
+        Genome(fifo)
+    with pytest.raises(ValueError, match="is a directory, not a FASTA file"):
+        Genome(tmp_path)
+
+
+def test_a_missing_chromosome_of_a_megabyte_is_named_in_a_short_message(fasta):
+    with Genome(fasta) as genome, pytest.raises(ChromosomeNotFound) as err:
+        genome.fetch_codes("chr1" + "0" * 1_000_000, 0, 10)
+    assert str(err.value).startswith(f"chromosome 'chr1{'0' * 93}...' is not in {fasta} (its 2 sequences are")
+    assert len(str(err.value)) < 300

@@ -1,9 +1,13 @@
 import gzip
+import os
 import re
+import threading
+import tracemalloc
 
 import pytest
 
-from seqzoo.io.bed import BEDError, Interval, centered_window, iter_bed, read_bed
+from seqzoo.io.bed import (MAX_COORDINATE, MAX_LINE, MAX_NAME, BEDError, InputCopy, Interval, centered_window,
+                           iter_bed, read_bed, rereadable_bed)
 
 
 def write(path, text, *, gz=False, newline="\n"):
@@ -102,6 +106,13 @@ def test_iter_bed_streams(tmp_path):
         ("chr1\t1\t2\tname\t0\tx", "strand (column 6) must be '+', '-' or '.', got 'x'"),
         ("chr1\t1\t2\tname\t0\t", "strand (column 6) must be '+', '-' or '.', got ''"),
         ("\t1\t2", "empty chromosome name (column 1)"),
+        ("chr1\t1000\t9223372036854775808", "coordinate 9223372036854775808 is past any chromosome (the limit is "
+                                             "2^53 = 9,007,199,254,740,992; seqzoo.io.bed.MAX_COORDINATE)"),
+        (f"chr1\t{MAX_COORDINATE}\t{MAX_COORDINATE + 1}", f"coordinate {MAX_COORDINATE + 1} is past any chromosome "
+                                                           "(the limit is 2^53 = 9,007,199,254,740,992; "
+                                                           "seqzoo.io.bed.MAX_COORDINATE)"),
+        ("chr1\t1\t2\tcaf\ufffd", "the line holds bytes that are not UTF-8 text (shown as \ufffd)"),
+        ("chr1\t1\t2\tr1\x00", "name (column 4) holds the control character '\\x00'"),
     ],
 )
 def test_errors_name_file_line_and_problem(tmp_path, line, problem):
@@ -175,3 +186,109 @@ def test_centered_window(start, end, length, expected):
 def test_centered_window_rejects_non_positive_length():
     with pytest.raises(ValueError, match="positive"):
         centered_window(Interval("chr1", 0, 10), 0)
+
+
+def test_coordinates_up_to_2_53_and_names_up_to_1024_characters_are_read(tmp_path):
+    name = "n" * MAX_NAME
+    bed = write(tmp_path / "edge.bed", f"chr1\t{MAX_COORDINATE - 1}\t{MAX_COORDINATE}\t{name}\n")
+    assert read_bed(bed) == [Interval("chr1", MAX_COORDINATE - 1, MAX_COORDINATE, name, ".", 1)]
+    bed = write(tmp_path / "long_name.bed", f"chr1\t1\t2\tok\nchr1\t1\t2\t{name}n\n")
+    with pytest.raises(BEDError, match=rf"^{re.escape(str(bed))}, line 2: name \(column 4\) is 1,025 characters "
+                                       r"long; the limit is 1,024 \(seqzoo.io.bed.MAX_NAME; the BED specification "
+                                       r"allows 255\): 'chr1\\t1\\t2\\tnnn"):
+        read_bed(bed)
+
+
+def test_names_in_any_script_are_read_as_they_are(tmp_path):
+    names = ["café", "基因", "peak\u00a01", "α-helix"]
+    bed = write(tmp_path / "names.bed", "".join(f"chr1\t1\t2\t{n}\n" for n in names))
+    assert [iv.name for iv in read_bed(bed)] == names
+
+
+def test_a_byte_that_is_not_utf8_is_an_error_not_a_changed_name(tmp_path):
+    bed = tmp_path / "latin1.bed"
+    bed.write_bytes(b"chr1\t1\t2\tok\nchr1\t3\t4\tcaf\xe9\n")
+    with pytest.raises(BEDError, match=rf"^{re.escape(str(bed))}, line 2: the line holds bytes that are not UTF-8"):
+        read_bed(bed)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_line_longer_than_max_line_is_refused_without_reading_it_whole(tmp_path, gz):
+    # 64 MiB without a line break (a binary file, /dev/zero): refused at line 2, memory stays small.
+    bed = tmp_path / "huge.bed"
+    data = b"chr1\t1\t2\n" + b"\0" * (64 << 20)
+    bed.write_bytes(gzip.compress(data, compresslevel=1) if gz else data)
+    del data
+    tracemalloc.start()
+    try:
+        with pytest.raises(BEDError) as info:
+            read_bed(bed)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value).startswith(f"{bed}, line 2: the line is longer than 1,048,576 characters "
+                                      "(seqzoo.io.bed.MAX_LINE); is this a BED file?: ")
+    assert info.value.line == 2 and peak < 16 * MAX_LINE
+
+
+def test_a_line_of_exactly_max_line_characters_is_read(tmp_path):
+    name = "n" * MAX_NAME
+    line = f"chr1\t1\t2\t{name}\t0\t+\t" + "x" * (MAX_LINE - len(f"chr1\t1\t2\t{name}\t0\t+\t"))
+    assert len(line) == MAX_LINE
+    bed = write(tmp_path / "wide.bed", f"{line}\n{line}", newline="\r\n")
+    assert read_bed(bed) == [Interval("chr1", 1, 2, name, "+", 1), Interval("chr1", 1, 2, name, "+", 2)]
+    bed = write(tmp_path / "wider.bed", f"{line}x\n")
+    with pytest.raises(BEDError, match="line 1: the line is longer than 1,048,576 characters"):
+        read_bed(bed)
+
+
+@pytest.fixture
+def pipe():
+    """A function that gives bytes through a real pipe, named ``/dev/fd/N`` as bash names a process
+    substitution ``<(...)``: opening that name again reads on where the last reader stopped."""
+    opened = []
+
+    def make(data: bytes) -> str:
+        read_end, write_end = os.pipe()
+        opened.append(read_end)
+
+        def writer():
+            with open(write_end, "wb") as out:
+                out.write(data)
+
+        threading.Thread(target=writer, daemon=True).start()
+        return f"/dev/fd/{read_end}"
+
+    yield make
+    for fd in opened:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_pipe_is_read_whole_in_one_pass(pipe, gz):
+    text = "track name=x\nchr1\t1\t2\tr1\nchr2\t3\t4\tr2\n"
+    path = pipe(gzip.compress(text.encode()) if gz else text.encode())
+    assert read_bed(path) == [Interval("chr1", 1, 2, "r1", line=2), Interval("chr2", 3, 4, "r2", line=3)]
+
+
+def test_rereadable_bed_copies_a_pipe_once_and_every_pass_sees_the_same_lines(pipe, tmp_path):
+    path = pipe(gzip.compress(b"# comment\nchr1\t1\t2\r\nchr2\t3\t4\tr2\t0\t-\r\n"))
+    with rereadable_bed(path) as bed:
+        assert isinstance(bed, InputCopy) and str(bed) == str(path)
+        first, second = read_bed(bed), read_bed(bed)
+        copy = os.fspath(bed)
+    assert first == second == [Interval("chr1", 1, 2, line=2), Interval("chr2", 3, 4, "r2", "-", 3)]
+    assert not os.path.exists(copy)
+    regular = write(tmp_path / "a.bed", "chr1\t1\t2\n")
+    with rereadable_bed(regular) as bed:
+        assert bed is regular  # a file is read where it is
+
+
+def test_rereadable_bed_names_the_pipe_and_its_line_and_stops_at_a_bad_one(pipe):
+    path = pipe(b"chr1\t1\t2\nchr1\t5\t2\n")
+    with pytest.raises(BEDError, match=rf"^{re.escape(str(path))}, line 2: start \(5\) must be less than end \(2\)"):
+        with rereadable_bed(path):
+            pass
+    with pytest.raises(BEDError, match=r"^/dev/zero, line 1: the line is longer than 1,048,576 characters"):
+        with rereadable_bed("/dev/zero"):  # endless, no line break: stops after one bounded line
+            pass

@@ -8,7 +8,7 @@ import pytest
 
 from seqzoo.cli import main
 from seqzoo.encoding import encode_protein
-from seqzoo.predict_protein import THRESHOLD, output_columns, predict_fasta
+from seqzoo.predict_protein import THRESHOLD, nucleotide_like, output_columns, predict_fasta
 
 MAX_LEN = 40
 
@@ -266,3 +266,74 @@ def test_long_real_proteins_are_read_whole_by_the_same_weights(tmp_path):
         if length == 1200:  # the rebuilt network is the model itself
             assert expected == pytest.approx(float(model.predict_on_batch(tokens[None])[0, 0]), abs=1e-6)
     keras.backend.clear_session()
+
+
+# --- DNA given to a protein model ------------------------------------------------------------
+
+@pytest.mark.parametrize("sequence, dna", [
+    ("ACGTACGTNNACGT", True),
+    ("acgtacgtnnACGTTTGA", True),             # soft-masked genome
+    ("ACGTRYACGTACGTACGTAC", True),           # a few IUPAC codes (10%)
+    ("ACGUACGUAGCU", True),                   # RNA
+    ("ACGTACGTACGTACGTACGT*", True),
+    ("MKVLAAGIVALLLAAGCSS", False),           # a protein: 8 of 19 letters are A, C, G or T
+    ("A" * 1201, False),                      # poly-alanine: a homopolymer could be either
+    ("GAGAGAGAGA", False),                    # two letters only
+    ("ACGTACGTAMKVLW", False),                # 64%
+    ("", False),
+    ("*", False),
+])
+def test_nucleotide_like(sequence, dna):
+    assert nucleotide_like(sequence) is dna
+
+
+def test_cli_refuses_a_dna_fasta_for_a_protein_model_unless_allowed(tmp_path, capsys):
+    genome = tmp_path / "genome.fa"
+    genome.write_text(">chr1 first chromosome\nACGTACGTAC\nacgtnnnnGG\n>chr2\nTTGACCA\n")
+    out = tmp_path / "p.tsv"
+    assert main(["predict", "DeepSol", "--fasta", str(genome), "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert (f"{genome}, line 1: record 'chr1' reads as DNA or RNA, not a protein (at least 90% of its 20 letters "
+            "are A, C, G, T, U or N)") in err and "--allow-nucleotide-like" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa"]
+    assert main(["predict", "DeepSol", "--fasta", str(genome), "-o", str(out), "--quiet",
+                 "--allow-nucleotide-like"]) == 0
+    assert list(read(out)["id"]) == ["chr1", "chr2"] and list(read(out)["valid"]) == [1, 1]
+    bed = tmp_path / "a.bed"
+    bed.write_text("chr1\t1\t5\n")
+    assert main(["predict", "Basset", "--fasta", str(genome), "--bed", str(bed), "-o", str(tmp_path / "d.tsv"),
+                 "--allow-nucleotide-like"]) == 2
+    assert "Basset is a DNA model: --allow-nucleotide-like is for protein models" in capsys.readouterr().err
+
+
+def test_a_dna_record_further_down_stops_the_run_and_leaves_nothing(tmp_path):
+    fasta = tmp_path / "mixed.fa"
+    fasta.write_text("".join(f">p{i}\nMKVLAAGIVALLLAAGCSS\n" for i in range(10)) + ">transcript\nATGGCCAAGTTGA\n")
+    out = tmp_path / "p.tsv"
+    with pytest.raises(ValueError, match=r"mixed.fa, line 21: record 'transcript' reads as DNA or RNA"):
+        predict_fasta(fake_predict, fasta, out, max_len=MAX_LEN, chunk_size=3, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.fa"]
+    assert predict_fasta(fake_predict, fasta, out, max_len=MAX_LEN, chunk_size=3, progress=False,
+                         allow_nucleotide_like=True) == 11
+
+
+def test_a_protein_fasta_given_as_a_pipe_is_read_whole(fasta, tmp_path):
+    """A protein FASTA is read once, in order, so a pipe (``<(...)``, named /dev/fd/N) gives the rows
+    the file gives."""
+    import os
+    import threading
+
+    predict_fasta(fake_predict, fasta, tmp_path / "file.tsv", max_len=MAX_LEN, progress=False)
+    read_end, write_end = os.pipe()
+
+    def writer():
+        with open(write_end, "wb") as out:
+            out.write(fasta.read_bytes())
+
+    threading.Thread(target=writer, daemon=True).start()
+    try:
+        n = predict_fasta(fake_predict, f"/dev/fd/{read_end}", tmp_path / "pipe.tsv", max_len=MAX_LEN, progress=False)
+    finally:
+        os.close(read_end)
+    assert n == len(RECORDS)
+    assert (tmp_path / "pipe.tsv").read_text() == (tmp_path / "file.tsv").read_text()

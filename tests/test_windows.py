@@ -3,6 +3,9 @@ same rows, padded counts and verdicts from `seqzoo predict` (predict_dna), the k
 (DNAIntervalDataset, also through kipoi itself) and `seqzoo explain` (explain_region)."""
 
 import importlib
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot
 from seqzoo.interpret import attributions, explain_region
 from seqzoo.io.genome import Genome
 from seqzoo.predict_dna import predict_bed
-from seqzoo.windows import chromosome_problem, invalid_dna, iter_window_batches, require_chromosome
+from seqzoo.windows import chromosome_problem, invalid_dna, iter_window_batches, parse_region, require_chromosome
 from seqzoo.zoo.spec import find_model, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -291,3 +294,78 @@ def test_explain_on_the_minus_strand_sees_the_reverse_complement_and_maps_back_t
     direct = (basset.predict_on_batch(np.stack(mutants))[:, 0] - reference).reshape(end - start, 4)
     direct[forward[lo:hi] == 1] = 0
     np.testing.assert_allclose(r["ism"], direct, atol=2e-6)
+
+
+# --------------------------------------------------------------------------- coordinates and pipes
+
+FAR = 1 << 53  # MAX_COORDINATE: the largest coordinate a BED may hold
+
+
+@pytest.mark.kipoi
+def test_coordinates_stay_integers_on_every_path(files, dataloaders, basset, tmp_path):
+    """A row far past a chromosome (up to 2^53) is a noted row whose coordinates, and every other
+    row's, stay int64 in TSV, Parquet, HDF5 and kipoi's batches; past 2^53 the BED is refused by
+    every caller, naming the line."""
+    import h5py
+
+    fasta, _ = files
+    bed = tmp_path / "far.bed"
+    bed.write_text(f"chr1\t800\t900\tplain\nchr1\t1234567\t1234767\tfar\nchr1\t{FAR - 100}\t{FAR}\tfarthest\n")
+    starts, ends = [800, 1234567, FAR - 100], [900, 1234767, FAR]
+    for suffix in (".tsv", ".parquet", ".h5"):
+        predict_bed(basset, fasta, bed, tmp_path / f"p{suffix}", progress=False)
+    lines = (tmp_path / "p.tsv").read_text().splitlines()
+    assert [line.split("\t")[1:3] for line in lines[1:]] == [[str(s), str(e)] for s, e in zip(starts, ends)]
+    assert "holds no base A, C, G or T" in lines[3]
+    table = pd.read_parquet(tmp_path / "p.parquet")
+    assert table["start"].dtype == table["end"].dtype == np.int64 and list(table["end"]) == ends
+    with h5py.File(tmp_path / "p.h5") as h5:
+        assert h5["start"].dtype == h5["end"].dtype == np.int64 and list(h5["start"][:]) == starts
+    data = dataloaders.DNAIntervalDataset(bed, fasta, seq_len=SEQ_LEN)
+    batch = next(data.batch_iter(batch_size=3))
+    ranges = batch["metadata"]["ranges"]
+    assert ranges["start"].dtype == ranges["end"].dtype == np.int64 and list(ranges["end"]) == ends
+
+    bed.write_text("chr1\t800\t900\nchr1\t1000\t9223372036854775808\n")  # 2^63: no int64 holds it
+    want = f"{bed}, line 2: coordinate 9223372036854775808 is past any chromosome (the limit is 2^53"
+    for call in (lambda: predict_bed(basset, fasta, bed, tmp_path / "q.tsv", progress=False),
+                 lambda: dataloaders.DNAIntervalDataset(bed, fasta, seq_len=SEQ_LEN)):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value).startswith(want)
+    assert not (tmp_path / "q.tsv").exists()
+
+
+def test_a_bed_given_as_a_pipe_is_read_once_and_predicted_whole(files, tmp_path):
+    """`--bed <(...)` and `--bed /dev/stdin` (real processes, real pipes) give the rows a file gives;
+    a bad line in a pipe is named by the pipe's name and line; a FASTA pipe is refused, saying why."""
+    fasta, bed = files
+    seqzoo_cli = f"{sys.executable} -m seqzoo predict Basset --fasta {fasta} --quiet"
+
+    def run(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+
+    assert main(["predict", "Basset", "--fasta", str(fasta), "--bed", str(bed), "-o", str(tmp_path / "file.tsv"),
+                 "--quiet"]) == 0
+    piped = run(f"{seqzoo_cli} --bed <(gzip -c {bed}) -o {tmp_path / 'substituted.tsv'} && "
+                f"cat {bed} | {seqzoo_cli} --bed /dev/stdin -o {tmp_path / 'stdin.tsv'}")
+    assert piped.returncode == 0, piped.stderr
+    want = read_tsv(tmp_path / "file.tsv")
+    for name in ("substituted.tsv", "stdin.tsv"):
+        pd.testing.assert_frame_equal(read_tsv(tmp_path / name), want)
+
+    bad = run(f"{seqzoo_cli} --bed <(printf 'chr1\\t1\\t2\\nchr9\\t1\\t2\\n') -o {tmp_path / 'bad.tsv'}")
+    assert bad.returncode != 0 and re.search(r"error: /dev/fd/\d+, line 2: chromosome 'chr9' is not in", bad.stderr)
+    fasta_pipe = run(f"{sys.executable} -m seqzoo predict Basset --fasta <(cat {fasta}) --bed {bed} "
+                     f"-o {tmp_path / 'nothing.tsv'} --quiet")
+    assert fasta_pipe.returncode != 0 and "is a pipe or a device, not a file: a genome FASTA" in fasta_pipe.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edges.bed", "file.tsv", "genome.fa", "genome.fa.fai",
+                                                          "stdin.tsv", "substituted.tsv"]
+
+
+def test_a_region_holds_integers_up_to_2_53():
+    assert parse_region("chr1:1,000-2,000") == ("chr1", 1000, 2000)
+    assert parse_region(f"chr1:{FAR - 1}-{FAR}") == ("chr1", FAR - 1, FAR)
+    for region in (f"chr1:0-{FAR + 1}", "chr1:1-9223372036854775808", "chr1:\u0661-\u0662"):
+        with pytest.raises(ValueError, match=r"expected CHROM:START-END with 0 <= START < END <= 2\^53"):
+            parse_region(region)

@@ -26,6 +26,9 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
     options.add_model_run(p)
     options.add_rc(p)
     options.add_out_of_bounds(p)
+    p.add_argument("--allow-nucleotide-like", action="store_true",
+                   help="protein models: predict records that read as DNA or RNA (90%% or more A, C, G, T, U, N) "
+                        "as proteins; by default they stop the run")
     p.add_argument("--engine", default="local", choices=["local", "ray"],
                    help="ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
     p.add_argument("--ray-address", help="address of a running Ray cluster ('auto' finds a local one); "
@@ -129,6 +132,8 @@ def cmd_predict(args) -> int:
         return _predict_protein_fasta(args)
     if not args.bed and not args.tile:
         raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed, or --tile")
+    if args.allow_nucleotide_like:
+        raise ValueError(f"{spec.name} is a DNA model: --allow-nucleotide-like is for protein models")
     if args.step is not None and not args.tile:
         raise ValueError("--step is for --tile")
     from seqzoo.io.tables import TABLE_FORMATS
@@ -176,7 +181,8 @@ def _predict_protein_fasta(args) -> int:
     model = _load(args)
     n = predict_fasta(model.predict_on_batch, args.fasta, args.output, max_len=model.spec.input_shape[0],
                       labels=model.columns, batch_size=args.batch_size, progress=not args.quiet,
-                      overwrite=args.force, predict_long=whole_sequence_predictor(model))
+                      overwrite=args.force, predict_long=whole_sequence_predictor(model),
+                      allow_nucleotide_like=args.allow_nucleotide_like)
     print(f"wrote {n} rows to {args.output} (predicted_class: probability >= {THRESHOLD})", file=sys.stderr)
     return 0
 
@@ -227,6 +233,7 @@ def cmd_explain(args) -> int:
 
 def cmd_learned_motifs(args) -> int:
     from seqzoo.interpret import best_matches, filter_pwms, information_content
+    from seqzoo.io.bed import rereadable_bed
     from seqzoo.io.genome import Genome
     from seqzoo.io.meme import read_meme, write_meme
     from seqzoo.windows import check_bed, iter_window_batches
@@ -234,12 +241,12 @@ def cmd_learned_motifs(args) -> int:
 
     _check_outputs(args, [(args.output, TABLE_FORMATS), (args.meme_out, None)], [args.fasta, args.bed, args.meme])
     model = _dna_model(args)
-    with Genome(args.fasta) as genome:
-        n = check_bed(args.bed, genome)
+    with Genome(args.fasta) as genome, rereadable_bed(args.bed) as bed:  # read twice: a pipe is copied
+        n = check_bed(bed, genome)
         if n > args.max_windows:  # the windows are held in memory (two passes over them)
             raise ValueError(f"{args.bed}: {n} intervals; learned-motifs holds its windows in memory, so give "
                              f"at most --max-windows {args.max_windows} (a sample of regions is enough)")
-        batches = list(iter_window_batches(args.bed, genome, model.spec.input_shape[0], 512))
+        batches = list(iter_window_batches(bed, genome, model.spec.input_shape[0], 512))
     x = np.concatenate([b.x[~b.refused] for b in batches])
     if len(x) < n:
         print(f"{n - len(x)} windows hold characters that are not DNA and were not used", file=sys.stderr)

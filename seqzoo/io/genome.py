@@ -9,8 +9,9 @@ which says when adding or removing a ``chr`` prefix would match.
 **A stale index is never trusted.** pyfaidx rebuilds ``<fasta>.fai`` only when it is older than
 the FASTA, so a FASTA replaced by one with an older timestamp (``cp -p``, ``rsync -a``, ``tar``)
 would keep the old index and read wrong bases. :func:`index_problem` checks the index against the
-file instead (every record's offset, length and line layout, the header it points to, the file
-size; for bgzip the ``.gzi`` block offsets too), reading a few bytes per record. A stale index is
+file instead (every record's offset, length and line layout, the name on the header line it points
+back to, however long that line, the file size; for bgzip the ``.gzi`` block offsets too), reading
+a few bytes per record. A stale index is
 rebuilt where it can be deleted, else refused with a message naming both files.
 """
 
@@ -35,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 _N = ord("N")
 _MAX_LISTED = 5
+
+
+def _shown(name: str, limit: int = 100) -> str:
+    """``repr(name)``, cut short with "..." past ``limit`` characters (a BED line may be a megabyte)."""
+    return repr(name if len(name) <= limit else name[:limit - 3] + "...")
 
 
 def _alternative_names(chrom: str) -> list[str]:
@@ -65,16 +71,17 @@ class ChromosomeNotFound(KeyError):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        chrom = _shown(self.chrom)
         if self.suggestion is not None:
             return (
-                f"chromosome {self.chrom!r} is not in {self.fasta_path}; the FASTA has {self.suggestion!r} "
+                f"chromosome {chrom} is not in {self.fasta_path}; the FASTA has {_shown(self.suggestion)} "
                 f"— the {self.source} and FASTA use different naming (with and without the 'chr' prefix); "
                 f"rename the chromosomes in one of them so that they match"
             )
-        listed = ", ".join(repr(name) for name in self.available[:_MAX_LISTED])
+        listed = ", ".join(_shown(name) for name in self.available[:_MAX_LISTED])
         more = ", ..." if len(self.available) > _MAX_LISTED else ""
         return (
-            f"chromosome {self.chrom!r} is not in {self.fasta_path} "
+            f"chromosome {chrom} is not in {self.fasta_path} "
             f"(its {len(self.available)} sequences are: {listed}{more})"
         )
 
@@ -187,6 +194,19 @@ class _BgzfBytes:
         self._file.close()
 
 
+def _line_start(data, end: int) -> int:
+    """Where the line ending at byte ``end`` (its newline) starts: after the newline before it, or
+    0. Read backwards in growing blocks, so a header line of any length is found whole."""
+    block = 4096
+    while end > 0:
+        start = max(0, end - block)
+        found = data.read(start, end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end, block = start, min(2 * block, 1 << 20)
+    return 0
+
+
 def _record_problem(data, name: str, length: int, offset: int, line_bases: int, line_width: int,
                     next_name: str | None) -> str | None:
     """Why one .fai record does not describe ``data`` (the FASTA's bytes), or None."""
@@ -195,10 +215,11 @@ def _record_problem(data, name: str, length: int, offset: int, line_bases: int, 
     terminator = line_width - line_bases
     if line_bases < 1 or terminator not in (1, 2):
         return f"{name}: impossible line layout ({line_bases} bases in lines of {line_width} bytes)"
-    head = data.read(max(0, offset - 4096), min(offset, 4096))
-    header = head[:-1].rsplit(b"\n", 1)[-1].rstrip(b"\r")
-    long_header = b"\n" not in head[:-1] and offset > 4096  # its start is further back: not checked
-    if not head.endswith(b"\n") or not (long_header or header.split()[:1] == [b">" + name.encode()]):
+    expected = b">" + name.encode()
+    header = b""
+    if offset > 0 and data.read(offset - 1, 1) == b"\n":
+        header = data.read(_line_start(data, offset - 1), len(expected) + 1)  # '>name' and what follows
+    if not (header.startswith(expected) and header[len(expected):].isspace()):
         return f"{name}: no header line '>{name}' before byte {offset}"
     if length > line_bases and data.read(offset + line_bases, terminator) not in (b"\n", b"\r\n"):
         return f"{name}: the first sequence line is not {line_bases} bases long"
@@ -269,6 +290,11 @@ class Genome:
     def __init__(self, fasta_path: str | os.PathLike):
         self.path = Path(fasta_path)
         self._tmp_index_dir: str | None = None
+        if self.path.is_dir():
+            raise ValueError(f"{self.path} is a directory, not a FASTA file")
+        if self.path.exists() and not self.path.is_file():
+            raise ValueError(f"{self.path} is a pipe or a device, not a file: a genome FASTA is read at random "
+                             "places through its index, so it must be a file (write the stream to one first)")
         if not self.path.is_file():
             raise FileNotFoundError(f"FASTA file not found: {self.path}")
         _check_compression(self.path)
