@@ -237,6 +237,20 @@ def test_variants_command_ends_with_how_many_alleles_were_scored_and_why_not(tmp
     assert len(read(out)) == 5
 
 
+def test_a_vcf_given_as_a_pipe_is_refused_saying_why(tmp_path):
+    """A VCF is read more than once (htslib, the line check, the annotated copy): `--vcf <(...)` is
+    refused with the reason, not told the file is missing, and nothing is written."""
+    fasta = find_model("Basset_Athaliana265") / "example" / "genome.fa"
+    vcf = write_vcf(tmp_path / "v.vcf", [("chr1", 5000, "v", "A", "C")])
+    result = subprocess.run(["bash", "-c", f"{sys.executable} -m seqzoo variants Basset_Athaliana265 --fasta {fasta} "
+                             f"--vcf <(cat {vcf}) -o {tmp_path / 'out.tsv'} --quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert re.search(r"error: /dev/fd/\d+: a VCF given as a pipe, a device or a folder cannot be read: seqzoo "
+                     r"reads the VCF more than once", result.stderr), result.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.vcf"]
+
+
 def test_a_comment_line_in_the_body_is_noted_and_the_next_record_scored(tmp_path):
     model = seqzoo.get_model("Basset_Athaliana265", device="cpu")
     fasta, chrom, seq = example(model)
