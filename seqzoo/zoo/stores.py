@@ -525,9 +525,10 @@ def _manifest_files(manifest, where: str) -> tuple[str, list[dict]]:
             raise StoreError(f"{where}: {MANIFEST} has a malformed file entry {entry!r}; nothing installed")
         rel = entry["path"]
         p = PurePosixPath(rel)
-        if not rel or p.is_absolute() or ".." in p.parts or "\\" in rel or rel.startswith("~") or rel in (
-                MANIFEST, ORIGIN):
+        if not rel or p.is_absolute() or ".." in p.parts or "\\" in rel or rel.startswith("~"):
             raise StoreError(f"{where}: the path {rel!r} leaves the package folder; refused")
+        if rel in (MANIFEST, ORIGIN) or any(rel == e["path"] for e in entries):
+            raise StoreError(f"{where}: {MANIFEST} lists {rel!r} twice or names seqzoo's own record; refused")
         entries.append(entry)
     return str(files_root), entries
 
