@@ -19,6 +19,7 @@ from seqzoo.architectures.registry import build
 from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
+from seqzoo.architectures.published import fetch_published
 from seqzoo.zoo.weights import UNTRAINED_WARNING, ResolvedWeights, resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ class ZooModel:
         self.spec = spec
         self.precision = precision
         self.device = resolve_device(device)
+        if weights == "published" or (weights is None and spec.artifact is None):
+            fetch_published(spec.name)  # imported on first use: kipoi's checkpoint, its md5 checked
         self.weights: ResolvedWeights = resolve_weights(spec, weights)
         with keras.device(self.device):
             self.keras_model = build(spec.architecture, **spec.config)

@@ -99,7 +99,7 @@ LAYERS = [
     ("architectures", ["seqzoo.architectures", "seqzoo.architectures.*"]),
     ("runtime", ["seqzoo.runtime"]),
     ("features", ["seqzoo.predict_dna", "seqzoo.predict_protein", "seqzoo.distributed", "seqzoo.variants",
-                  "seqzoo.interpret", "seqzoo.plots", "seqzoo.packaging", "seqzoo.published", "seqzoo.sharing",
+                  "seqzoo.interpret", "seqzoo.plots", "seqzoo.packaging", "seqzoo.sharing",
                   "seqzoo.training", "seqzoo.training.*"]),
     ("kipoi", ["seqzoo.kipoi_adapter", "seqzoo.dataloaders"]),
     ("cli", ["seqzoo.cli", "seqzoo.cli.*"]),

@@ -3,7 +3,14 @@ network (tests/torch_references.py), built from its layer list, must give the sa
 as seqzoo's Keras model. Tests marked ``torch`` need torch; the last needs neither torch nor kipoi.
 """
 
+import http.server
+import re
 import shutil
+import socket
+import threading
+import time
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -13,8 +20,16 @@ from seqzoo.packaging import example_batch
 from seqzoo.cli import main
 from seqzoo.encoding import one_hot_dna
 from seqzoo.io.genome import Genome
-from seqzoo.published import PUBLISHED, CheckpointError, import_weights, published_description
+from seqzoo.architectures.published import PUBLISHED, CheckpointError, import_weights, published_description
+from seqzoo.zoo.artifacts import ArtifactError, file_md5
 from seqzoo.zoo.spec import find_model, load_spec
+from seqzoo.zoo.weights import resolve_weights
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def real_sequences(name):
@@ -119,6 +134,78 @@ def test_checkpoint_of_the_wrong_layout_names_the_keys(cache, tmp_path):
         import_weights("Basset", path, verify_source=False)
 
 
-def test_published_weights_not_imported_is_a_clear_error(cache):
-    with pytest.raises(FileNotFoundError, match="run `seqzoo import-weights DeepSEA deepsea_predict.pth`"):
+def test_published_weights_offline_name_the_url_and_the_mirror(cache, monkeypatch):
+    monkeypatch.setenv("SEQZOO_OFFLINE", "1")
+    with pytest.raises(ArtifactError, match=r"deepsea_predict.pth is not in the cache and SEQZOO_OFFLINE is set: not "
+                                            r"downloading https://zenodo.org/record/1466993/files/deepsea_predict.pth"
+                                            r"\?download=1; put deepsea_predict.pth in a folder named by SEQZOO_MIRROR"):
         seqzoo.get_model("DeepSEA", weights="published")
+    assert not published_description("DeepSEA").exists()
+    with pytest.raises(FileNotFoundError, match="seqzoo fetch DeepSEA --weights published"):
+        resolve_weights(load_spec(find_model("DeepSEA")), "published", download=False)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving tmp_path/served, logging request paths."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+
+
+@pytest.mark.torch
+@pytest.mark.kipoi  # real_sequences reads the example through the kipoi dataloader
+def test_published_weights_are_fetched_checked_and_converted_on_demand(cache, served, monkeypatch, tmp_path):
+    """`get_model(NAME, weights="published")` downloads the checkpoint kipoi lists (here served on
+    127.0.0.1 in Basset's layout, its md5 standing for kipoi's), checks the md5, converts it once."""
+    import torch
+
+    folder, url, requests = served
+    refs = torch_references()
+    reference = refs.randomise(refs.basset_reference(), seed=7)
+    torch.save(reference.state_dict(), folder / "basset.pth")
+    md5 = file_md5(folder / "basset.pth")
+    monkeypatch.setitem(PUBLISHED, "Basset", replace(PUBLISHED["Basset"], url=f"{url}/basset.pth", md5=md5))
+
+    model = seqzoo.get_model("Basset", weights="published", device="cpu")
+    x = real_sequences("Basset")
+    from torch_references import torch_layout
+
+    with torch.no_grad():
+        expected = reference(torch_layout("Basset", x)).numpy()
+    assert np.abs(model.predict_on_batch(x) - expected).max() <= 1e-5 and expected.std() > 1e-3
+    assert requests == ["/basset.pth"] and published_description("Basset").is_file()
+    seqzoo.get_model("Basset", weights="published", device="cpu")  # imported: no second download
+    assert requests == ["/basset.pth"]
+    assert main(["fetch", "Basset", "--weights", "published"]) == 0 and requests == ["/basset.pth"]
+
+
+@pytest.mark.torch
+def test_a_published_checkpoint_with_another_md5_or_no_server_is_refused_and_nothing_kept(cache, served, monkeypatch):
+    folder, url, requests = served
+    (folder / "basset.pth").write_bytes(b"not the published file")
+    monkeypatch.setitem(PUBLISHED, "Basset", replace(PUBLISHED["Basset"], url=f"{url}/basset.pth", md5="0" * 32))
+    with pytest.raises(ArtifactError, match=rf"_th.pth from {url}/basset.pth has md5 [0-9a-f]{{32}}, not the "
+                                            f"published {'0' * 32}: it is not the published file; it was discarded"):
+        seqzoo.get_model("Basset", weights="published", device="cpu")
+    assert not published_description("Basset").exists()
+    assert [p.name for p in (cache / "checkpoints").rglob("*") if p.is_file() and p.suffix == ".pth"] == []
+    silent = f"http://127.0.0.1:{free_port()}/basset.pth"  # nothing listens there
+    monkeypatch.setitem(PUBLISHED, "Basset", replace(PUBLISHED["Basset"], url=silent))
+    start = time.time()
+    with pytest.raises(ArtifactError, match=rf"could not download \S+.pth from {re.escape(silent)}: .*SEQZOO_MIRROR"):
+        seqzoo.get_model("Basset", weights="published", device="cpu")
+    assert time.time() - start < 30

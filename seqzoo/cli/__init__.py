@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     command = _chosen_command(argv)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     quiet = not args.verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # the variable says "show"
-    if quiet and args.command not in KERAS_FREE:
+    needs_keras = args.command not in KERAS_FREE or getattr(args, "weights", None) == "published"  # converts
+    if quiet and needs_keras:
         _import_keras_quietly()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -17,6 +17,8 @@ def info_arguments(p: argparse.ArgumentParser) -> None:
 def fetch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="+")
     p.add_argument("--force", action="store_true", help="download again even if cached")
+    p.add_argument("--weights", choices=["published"],
+                   help="'published': kipoi's published checkpoint (Basset, DeepSEA), md5 checked, converted")
 
 
 def check_arguments(p: argparse.ArgumentParser) -> None:
@@ -139,6 +141,14 @@ def cmd_fetch(args) -> int:
     from seqzoo.zoo.weights import resolve_weights
 
     for name in args.models:
+        if args.weights == "published":
+            from seqzoo.architectures.published import fetch_published
+
+            spec = load_spec(find_model(name))
+            description = fetch_published(spec.name)
+            print(f"{name}: the published weights, imported: {fetch(resolve_weights(spec, 'published').artifact)} "
+                  f"(described in {description})")
+            continue
         weights = resolve_weights(load_spec(find_model(name)), download=False)
         if not weights.trained:
             print(f"{name}: untrained weights, nothing to fetch")
@@ -183,7 +193,7 @@ def cmd_kipoi_source(args) -> int:
 
 
 def cmd_import_weights(args) -> int:
-    from seqzoo.published import import_weights
+    from seqzoo.architectures.published import import_weights
 
     description = import_weights(args.model, args.checkpoint, verify_source=not args.unverified_source)
     print(f"{args.model}: imported {args.checkpoint} -> {description}")

@@ -55,6 +55,8 @@ __all__ = [
     "cached_path",
     "verify",
     "fetch",
+    "fetch_checkpoint",
+    "file_md5",
     "is_cached",
     "offline",
 ]
@@ -578,6 +580,61 @@ def fetch(artifact: WeightsArtifact, force: bool = False, progress: bool = True)
             return hit
         if not _from_mirror(final, artifact):
             _from_urls(final, artifact, progress, time.monotonic() + timeout)
+    return final
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """Hex md5 of a file (kipoi records its files' md5 only)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_checkpoint(url: str, md5: str, file_name: str, progress: bool = True) -> Path:
+    """A verified local copy of a file another project publishes with its md5 only (kipoi's PyTorch
+    checkpoints): the cache (``checkpoints/<md5>/<file_name>``, re-checked every call), else
+    ``$SEQZOO_MIRROR/<file_name>``, else ``url`` within ``$SEQZOO_FETCH_TIMEOUT``. A file whose md5
+    differs is deleted and refused, naming both; with ``$SEQZOO_OFFLINE`` no connection is made and
+    the error names the URL and the mirror variable."""
+    final = cache_dir() / "checkpoints" / md5 / file_name
+    final.parent.mkdir(parents=True, exist_ok=True)
+
+    def cached() -> bool:
+        return final.is_file() and file_md5(final) == md5
+
+    if cached():
+        return final
+    timeout = fetch_timeout()
+    with _download_lock(final, timeout):
+        if cached():
+            return final
+        mirror = Path(os.environ[MIRROR_ENV]).expanduser() / file_name if os.environ.get(MIRROR_ENV) else None
+        if mirror is not None and mirror.is_file():
+            source, write = f"{mirror} ({MIRROR_ENV})", lambda tmp: shutil.copyfile(mirror, tmp)
+        elif offline():
+            raise ArtifactError(f"{file_name} is not in the cache and {OFFLINE_ENV} is set: not downloading {url}; "
+                                f"put {file_name} in a folder named by {MIRROR_ENV} to use it offline")
+        else:
+            deadline = time.monotonic() + timeout
+            source, write = url, lambda tmp: _downloader(url, progress, deadline)(url, str(tmp), None)
+        tmp = _temp_path(final)
+        try:
+            try:
+                write(tmp)
+            except ArtifactError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - HTTP errors, refused, cut off, ...
+                raise ArtifactError(f"could not download {file_name} from {source}: {type(exc).__name__}: {exc}; "
+                                    + _MIRROR_HINT.format(env=MIRROR_ENV, name=file_name)) from exc
+            got = file_md5(tmp)
+            if got != md5:
+                raise ArtifactError(f"{file_name} from {source} has md5 {got}, not the published {md5}: it is not "
+                                    "the published file; it was discarded")
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
     return final
 
 

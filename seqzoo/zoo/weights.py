@@ -63,8 +63,10 @@ def published_artifact(name: str) -> WeightsArtifact:
     path = published_description(name)
     if not path.is_file():
         source = PUBLISHED.get(name)
-        how = (f"download kipoi's checkpoint {source.url} and run `seqzoo import-weights {name} "
-               f"{source.file_name}`" if source else "no published checkpoint is known for it")
+        how = (f"`seqzoo fetch {name} --weights published` downloads kipoi's checkpoint {source.url} and "
+               f"imports it (offline: put {source.file_name} in the folder SEQZOO_MIRROR names, or run "
+               f"`seqzoo import-weights {name} {source.file_name}`)" if source
+               else "no published checkpoint is known for it")
         raise FileNotFoundError(f"the published weights of {name} have not been imported ({path} "
                                 f"does not exist): {how}")
     return WeightsArtifact.from_yaml(path)

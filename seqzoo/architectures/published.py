@@ -18,10 +18,11 @@ weight is set, or the import fails naming the keys. The conversions that matter:
 
 ``import_weights`` writes a seqzoo weights artifact (``.weights.h5`` plus a ``published.yaml``
 description with its sha256 and provenance) that ``get_model(name, weights="published")`` and
-the kipoi directories (``args.weights: published``) load.
+the kipoi directories (``args.weights: published``) load. :func:`fetch_published` does it on
+demand: it downloads the checkpoint from the URL kipoi/models lists, checks kipoi's md5, converts
+it and caches the result (``get_model`` and ``seqzoo fetch --weights published`` call it).
 """
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -32,7 +33,7 @@ import numpy as np
 
 from seqzoo.version import __version__
 from seqzoo.architectures.registry import build
-from seqzoo.zoo.artifacts import WeightsArtifact, cache_dir, cached_path, verify
+from seqzoo.zoo.artifacts import WeightsArtifact, cache_dir, cached_path, fetch_checkpoint, file_md5, verify
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
 from seqzoo.zoo.weights import PUBLISHED, published_description
 
@@ -125,14 +126,6 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {k: v.detach().numpy() for k, v in state.items()}
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def import_weights(name: str, checkpoint: str | os.PathLike, verify_source: bool = True) -> Path:
     """Convert kipoi's PyTorch checkpoint of model ``name`` into a seqzoo weights artifact.
 
@@ -144,7 +137,7 @@ def import_weights(name: str, checkpoint: str | os.PathLike, verify_source: bool
     spec: ModelSpec = load_spec(find_model(name))
     checkpoint = Path(checkpoint)
     source = PUBLISHED.get(spec.name)
-    md5 = _md5(checkpoint)
+    md5 = file_md5(checkpoint)
     if verify_source:
         if source is None:
             raise CheckpointError(f"no published checkpoint is known for {spec.name}; use verify_source=False")
@@ -173,3 +166,17 @@ def import_weights(name: str, checkpoint: str | os.PathLike, verify_source: bool
     artifact.to_yaml(staged_description)
     os.replace(staged_description, description)  # never a half-written description
     return description
+
+
+def fetch_published(name: str, progress: bool = True) -> Path:
+    """The published weights of ``name`` (Basset, DeepSEA), imported on first use: kipoi's checkpoint
+    fetched from its URL (or ``$SEQZOO_MIRROR``) with kipoi's md5 checked, then :func:`import_weights`.
+    Returns the description's path; an imported description is returned without any download."""
+    description = published_description(name)
+    if description.is_file():
+        return description
+    source = PUBLISHED.get(name)
+    if source is None:
+        raise CheckpointError(f"no published checkpoint is known for {name} (known: {', '.join(PUBLISHED)})")
+    checkpoint = fetch_checkpoint(source.url, source.md5, source.file_name, progress=progress)
+    return import_weights(name, checkpoint)
