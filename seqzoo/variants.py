@@ -197,7 +197,9 @@ def iter_alleles(vcf: str | os.PathLike) -> Iterator[VariantAllele]:
     import pysam
 
     path = Path(vcf)
-    _require_regular_file(path)
+    if not path.exists():
+        raise FileNotFoundError(f"VCF file not found: {path}")
+    _refuse_a_pipe(path)
     pysam.set_verbosity(0)  # htslib's own warnings (e.g. contigs missing from the header)
     with _htslib_readable(path) as readable:
         try:
@@ -208,11 +210,9 @@ def iter_alleles(vcf: str | os.PathLike) -> Iterator[VariantAllele]:
             yield from _pair_with_lines(path, reader)
 
 
-def _require_regular_file(path: Path) -> None:
+def _refuse_a_pipe(path: Path) -> None:
     """A VCF is read more than once (htslib, the line check, an annotated copy): a pipe is refused."""
-    if not path.exists():
-        raise FileNotFoundError(f"VCF file not found: {path}")
-    if not path.is_file():
+    if path.exists() and not path.is_file():
         raise ValueError(f"{path}: a VCF given as a pipe, a device or a folder cannot be read: seqzoo reads the "
                          "VCF more than once (htslib, the line check, the annotated copy); write it to a file "
                          "first (e.g. bcftools view -Oz -o variants.vcf.gz)")
@@ -566,7 +566,7 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
     unknown = sorted(set(scores) - set(SCORES))
     if unknown or not scores:
         raise ValueError(f"scores must be among {', '.join(SCORES)}; got {list(scores)}")
-    _require_regular_file(Path(vcf))  # before anything is read or written
+    _refuse_a_pipe(Path(vcf))  # before anything is read or written
     check_output(output, inputs=[fasta, vcf], overwrite=overwrite, formats=VARIANT_FORMATS)
     if batch_size < 1 or null < 0:
         raise ValueError(f"batch_size must be at least 1 and null at least 0 (got {batch_size}, {null})")
