@@ -149,6 +149,35 @@ def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch)
     np.testing.assert_allclose(model.predict_on_batch(x), both, atol=1e-6)  # rc_average served
 
 
+def test_export_refuses_an_existing_model_directory_without_force_and_swaps_it_whole_with_force(data, tmp_path,
+                                                                                                  monkeypatch, capsys):
+    from seqzoo.training.dna import export_model_dir
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    train_dna(data / "ds", run, "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False, command="t")
+    target = tmp_path / "Tiny"
+    export_model_dir(run, target, ModelInfo(doc="tiny", cite_as="x", trained_on="synthetic"), file_name="old.weights.h5")
+    (target / "README.md").write_text("# the author's card\n")
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    argv = ["export", str(run), str(target), "--doc", "new", "--trained-on", "synthetic", "--cite-as", "x",
+            "--file-name", "new.weights.h5"]
+    assert main(argv) == 2  # without --force: refused before anything is written
+    assert f"{target} exists and is not empty" in capsys.readouterr().err
+    # --force with a failure half-way (an example directory without the example files): the old directory stays
+    (tmp_path / "bad_example").mkdir()
+    assert main(argv + ["--force", "--example", str(tmp_path / "bad_example")]) != 0
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    with pytest.raises(ValueError, match="is where .* is read from"):  # replacing a run would delete it
+        export_model_dir(run, run, ModelInfo(doc="d", cite_as="x", trained_on="t"), overwrite=True)
+    assert main(argv + ["--force"]) == 0
+    assert sorted(p.name for p in target.iterdir()) == ["README.md", "model.yaml", "new.weights.h5",
+                                                        "target_labels.txt", "weights.yaml"]  # old weights gone
+    assert (target / "README.md").read_text() == "# the author's card\n"
+    assert "doc: new" in (target / "model.yaml").read_text()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staged or old directory left
+
+
 def test_export_of_several_runs_is_their_float16_ensemble(data, tmp_path, monkeypatch):
     import seqzoo
     from seqzoo.training.dna import export_model_dir

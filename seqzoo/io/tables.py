@@ -15,8 +15,8 @@ with the list.
 
 **Replacing.** :func:`check_output`, called by every command before it computes anything, refuses
 an output that is a directory, sits in a folder that cannot be written, is one of the command's
-inputs (the same file, through links too), or exists while ``overwrite`` is false (the command
-line's default; ``--force`` sets it). Without ``overwrite`` the final rename also refuses to replace
+inputs (the same file, through links too, or an input's index: :data:`INDEX_SUFFIXES`), or exists
+while ``overwrite`` is false (the command line's default; ``--force`` sets it). Without ``overwrite`` the final rename also refuses to replace
 a file that appeared while the run was writing (another run finished first).
 
 **Missing values.** A column given as a NumPy masked array (``numpy.ma.MaskedArray``) has no
@@ -42,6 +42,10 @@ TABLE_FORMATS: dict[str, str] = {
     ".tsv": "tsv", ".txt": "tsv", ".tsv.gz": "tsv.gz", ".csv": "csv", ".csv.gz": "csv.gz",
     ".parquet": "parquet", ".h5": "hdf5", ".hdf5": "hdf5",
 }
+
+#: Index files read beside an input (``genome.fa.fai``, a bgzip FASTA's ``.gzi``, a VCF's ``.tbi``
+#: or ``.csi``): an output naming one is refused like the input itself, even before it exists.
+INDEX_SUFFIXES = (".fai", ".gzi", ".tbi", ".csi")
 
 #: What a masked (missing) value of a signed integer column is written as in HDF5.
 HDF5_MISSING_INT = -1
@@ -69,18 +73,37 @@ def _same_file(a: Path, b: str | os.PathLike) -> bool:
         return False
 
 
+def input_problem(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> str | None:
+    """Why ``path`` must not be written because the run reads it: it is one of ``inputs`` (the same
+    file, through links too, or the same name before the run creates it, e.g. the weights' cached
+    copy) or an input's index (:data:`INDEX_SUFFIXES`, existing or not); None when it is none."""
+    real = os.path.realpath(path)
+    for source in inputs:
+        if source is None:
+            continue
+        if _same_file(Path(path), source) or real == os.path.realpath(source):
+            return f"output {path} is this command's input {source}"
+        if not os.path.isfile(source):  # e.g. --tile's region, not a file
+            continue
+        for suffix in INDEX_SUFFIXES:
+            index = f"{source}{suffix}"
+            if _same_file(Path(path), index) or real == os.path.realpath(index):
+                return f"output {path} is the index of this command's input {source}"
+    return None
+
+
 def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
                  overwrite: bool = True, formats: Mapping[str, str] | None = None) -> Path:
     """Refuse, before any work, an output ``path`` that cannot or must not be written (module
-    docstring): a ValueError or FileExistsError saying why. ``inputs`` are the command's input
-    files (None entries are skipped); ``formats``, when given, the extensions allowed."""
+    docstring): a ValueError or FileExistsError saying why. ``inputs`` are every file the command
+    reads (None entries are skipped): its input files, and the model's files
+    (``seqzoo.zoo.weights.run_files``); ``formats``, when given, the extensions allowed."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a file name for the output")
-    for source in inputs:
-        if source is not None and _same_file(path, source):
-            raise ValueError(f"output {path} is this command's input {source}; it is never overwritten, "
-                             "choose another output name")
+    problem = input_problem(path, inputs)
+    if problem is not None:
+        raise ValueError(f"{problem}; an input is never overwritten, even with --force: choose another output name")
     if formats is not None:
         output_format(path, formats)
     if path.exists() and not overwrite:

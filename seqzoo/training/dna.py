@@ -445,7 +445,7 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
 def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.PathLike, info: ModelInfo, *,
                      targets_name: str | None = None, targets_doc: str | None = None,
                      file_name: str | None = None, rc_average: bool = False, float16: bool = False,
-                     example: str | os.PathLike | None = None) -> dict:
+                     example: str | os.PathLike | None = None, overwrite: bool = False) -> dict:
     """Write a kipoi/seqzoo model directory (``model.yaml``, ``weights.yaml``, weights file,
     ``target_labels.txt``; :func:`seqzoo.packaging.write_model_dir`) from one ``train_dna`` output
     directory, or from several sources (an ``ensemble`` averaging them; see
@@ -457,11 +457,14 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     of :class:`~seqzoo.packaging.TargetsInfo`). ``example`` (a directory with ``genome.fa`` and ``intervals.bed``) is copied
     to ``example/`` and ``test.expect.h5`` written; ``README.md`` is the author's.
     ``float16`` stores the weights in half precision after checking that predictions stay
-    within ``seqzoo.training.storage.FLOAT16_TOLERANCE`` of float32. Returns the artifact description as a dict."""
+    within ``seqzoo.training.storage.FLOAT16_TOLERANCE`` of float32. The directory is written whole
+    (:func:`seqzoo.packaging.staged_model_dir`): an existing one that is not empty is refused unless
+    ``overwrite``, and then replaced only once the new one is complete. Returns the artifact
+    description as a dict."""
     import dataclasses
 
     from seqzoo.architectures import build
-    from seqzoo.packaging import TargetsInfo, write_model_dir
+    from seqzoo.packaging import TargetsInfo, staged_model_dir, write_model_dir
 
     paths = [Path(r) for r in (sources if isinstance(sources, (list, tuple)) else [sources])]
     parts = [(path, part) for path in paths for part in _export_sources(path, rc_average)]
@@ -470,8 +473,6 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     for path, part in parts:
         if part["tasks"] != tasks or part["seq_len"] != seq_len:
             raise ValueError(f"{path} predicts other tasks or takes another window length than {paths[0]}")
-    out = Path(model_dir)
-    out.mkdir(parents=True, exist_ok=True)
     name = file_name or first["weights_file"]
     if not name.endswith(".weights.h5"):
         raise ValueError(f"the weights file name must end in .weights.h5, got {name!r}")
@@ -484,14 +485,17 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     members = [model] if len(parts) == 1 else [model.get_layer(f"member{i}") for i in range(len(parts))]
     for member, (_, part) in zip(members, parts):
         member.set_weights(part["network"].get_weights())
-    model.save_weights(out / name)
-    if float16:
-        store_float16(out / name, model, np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, seq_len))])
-    produced_by = "; ".join(part["produced_by"] for _, part in parts if part["produced_by"]) + ("; stored as float16" if float16 else "")
-    artifact = write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
-                               produced_by=produced_by, modality="dna", input_length=seq_len,
-                               targets=TargetsInfo(tuple(tasks), targets_name or TargetsInfo.name,
-                                                   targets_doc or TargetsInfo.doc), info=info,
-                               example=example, lineage=[record for _, p in parts for record in p["lineage"]],
-                               prediction_bin=first["prediction_bin"])
+    with staged_model_dir(model_dir, overwrite=overwrite, sources=paths) as out:
+        model.save_weights(out / name)
+        if float16:
+            store_float16(out / name, model,
+                          np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, seq_len))])
+        produced_by = ("; ".join(part["produced_by"] for _, part in parts if part["produced_by"])
+                       + ("; stored as float16" if float16 else ""))
+        artifact = write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
+                                   produced_by=produced_by, modality="dna", input_length=seq_len,
+                                   targets=TargetsInfo(tuple(tasks), targets_name or TargetsInfo.name,
+                                                       targets_doc or TargetsInfo.doc), info=info,
+                                   example=example, lineage=[record for _, p in parts for record in p["lineage"]],
+                                   prediction_bin=first["prediction_bin"])
     return dataclasses.asdict(artifact)
