@@ -354,3 +354,20 @@ def test_python_predict_bed_refuses_an_output_naming_the_model_s_weights(inputs,
     with pytest.raises(ValueError, match="is this command's input"):
         predict_bed(model, fasta, bed, weights, progress=False)
     get_model(MODEL, weights=weights, device="cpu")  # still the weights
+
+
+def test_evaluate_and_motif_baseline_refuse_a_metrics_file_naming_what_they_read(model_copy, tmp_path, capsys):
+    directory, _ = model_copy
+    data = tmp_path / "ds"
+    data.mkdir()
+    (data / "manifest.json").write_text("{}\n")
+    meme = tmp_path / "m.meme"
+    meme.write_text("MEME version 4\n")
+    before = {p: p.read_bytes() for p in [*directory.iterdir(), data / "manifest.json", meme]}
+    for argv in (["evaluate", str(directory), "--data", str(data), "-o", str(directory / "weights.yaml")],
+                 ["motif-baseline", "--data", str(data), "--meme", str(meme), "--tf", "A", "-o",
+                  str(data / "manifest.json")],
+                 ["motif-baseline", "--data", str(data), "--meme", str(meme), "--tf", "A", "-o", str(meme)]):
+        assert main(argv) == 2
+        assert "is this command's input" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in before} == before
