@@ -100,6 +100,26 @@ def test_tiny_training_writes_a_loadable_artifact(data, tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["n"] == len(valid)
 
 
+@pytest.mark.parametrize("valid, problem", [("29900-30000", "has no windows"),
+                                            ("21000-30000", "tasks have no positive (or no negative) window")])
+def test_a_split_without_windows_or_positives_warns_and_training_refuses_to_start(data, tmp_path, valid, problem,
+                                                                                    caplog, capsys):
+    peaks = tmp_path / "train_peaks.bed"  # peaks in the training region only: the validation region has none
+    peaks.write_text("".join(line + "\n" for line in (data / "peaks.bed").read_text().splitlines()
+                             if int(line.split("\t")[2]) < 20000))
+    ds = tmp_path / "ds"
+    with caplog.at_level("WARNING", logger="seqzoo.training.datasets"):
+        manifest = build_dataset(data / "g.fa", peaks, ds, seq_len=400, split=f"blocks:train=0-20000,valid={valid}")
+    said = [r.getMessage() for r in caplog.records if "'valid'" in r.getMessage()]
+    assert len(said) == 1 and problem in said[0] and str(ds) in said[0]
+    assert manifest["warnings"] == said
+    assert main(["train", "DeepSEA", "--data", str(ds), "-o", str(tmp_path / "run"), "--config", json.dumps(TINY),
+                 "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{ds}: " in err and "validation split 'valid'" in err and "HDF5" not in err and "h5" not in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
 def test_resume_continues_from_the_checkpoint(data, tmp_path):
     out = tmp_path / "run"
     train_dna(data / "ds", out, "basset", config={"conv_filters": [4, 4, 4], "dense_units": [4, 4]},

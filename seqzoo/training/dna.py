@@ -143,6 +143,25 @@ def copy_matching_layers(model, donor, skip: tuple[str, ...] = ()) -> list[str]:
     return copied
 
 
+def _check_splits(manifest: dict, data_dir, train_split: str, valid_split: str) -> None:
+    """Refuse, before training, splits that cannot train or pick a best epoch: a split without
+    windows, or a validation split where no task has both positive and negative windows (its
+    mean AUROC, which early stopping follows, would be undefined)."""
+    if train_split not in manifest["splits"] or valid_split not in manifest["splits"]:
+        return  # GenomeWindowDataset names the missing split
+    for split, role in ((train_split, "training"), (valid_split, "validation")):
+        if manifest["splits"][split]["n_windows"] == 0:
+            raise ValueError(f"{data_dir}: the {role} split {split!r} has no windows (split "
+                             f"{manifest['split']['spec']}); rebuild the data set (seqzoo dataset) with a {role} "
+                             "region that holds windows")
+    counts = manifest["splits"][valid_split]
+    if not any(0 < p < counts["n_windows"] for p in counts["positives_per_task"]):
+        raise ValueError(f"{data_dir}: no task has both positive and negative windows in the validation split "
+                         f"{valid_split!r} ({counts['n_windows']} windows, {counts['n_positive_labels']} positive "
+                         "labels): its AUROC, which picks the best epoch, is undefined; choose a validation region "
+                         "with peaks of the tasks")
+
+
 def train_dna(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -198,6 +217,7 @@ def train_dna(
     arch = architecture.lower()
     if arch not in DNA_ARCHITECTURES:
         raise ValueError(f"train-dna trains {', '.join(DNA_ARCHITECTURES)}; got {architecture!r}")
+    _check_splits(read_manifest(data_dir), data_dir, train_split, valid_split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state_path, ckpt_path = out / "state.json", out / "checkpoint.keras"
@@ -299,6 +319,12 @@ def train_dna(
             stop_reason = f"time budget of {max_minutes} minutes used (resume with --resume)"
             break
     log(stop_reason)
+    if not best_path.is_file():  # every epoch's validation score was undefined (NaN): nothing to deliver
+        scores = ", ".join(f"{h['valid_mean_auroc']:.4f}" for h in state["history"])
+        log_fh.close()
+        raise RuntimeError(f"{out}: no epoch was kept as the best: the mean validation AUROC on {valid_split!r} of "
+                           f"{data_dir} was undefined in every epoch ({scores}), e.g. predictions that are not "
+                           "numbers; no weights were written")
     # The deliverable: the best epoch's weights under a content-independent name, plus provenance.
     final = build(arch, **config)
     final.load_weights(best_path)
