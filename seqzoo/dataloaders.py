@@ -9,6 +9,7 @@ them both ways: by ``defined_as`` from a model.yaml, and as dataloader directori
 
 import copy
 import inspect
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from kipoi.metadata import GenomicRanges
 
 from seqzoo.encoding import NO_SEQUENCE_TOKEN, encode_protein
 from seqzoo.io.proteins import iter_fasta
-from seqzoo.windows import BEDWindows
+from seqzoo.windows import BEDWindows, NoPredictionWarning
 from seqzoo.zoo.trust import parse_plain_yaml
 
 
@@ -78,6 +79,9 @@ class DNAIntervalDataset(_ZooDataset):
     def __getitem__(self, idx):
         x, padded, note = self.windows.window(idx)
         interval = self.windows.intervals[idx]
+        if note:  # kipoi's pipeline.predict keeps no metadata: say here why the row's prediction is NaN
+            warnings.warn(f"{self.windows.bed}, line {interval.line}: {note}; its prediction is NaN",
+                          NoPredictionWarning, stacklevel=2)
         ranges = GenomicRanges(interval.chrom, interval.start, interval.end, interval.name, interval.strand)
         return {"inputs": x, "metadata": {"ranges": ranges, "padded": padded, "note": note}}
 
@@ -85,6 +89,7 @@ class DNAIntervalDataset(_ZooDataset):
 @_from_spec("Proteins", "max_len", ())
 class ProteinDataset(_ZooDataset):
     def __init__(self, fasta_file, max_len=1200):
+        self.fasta_file = fasta_file
         self.max_len = int(max_len)
         # kipoi needs random access and a length, so the records are read up front.
         self.records = list(iter_fasta(fasta_file))
@@ -98,5 +103,7 @@ class ProteinDataset(_ZooDataset):
         valid = tokens is not None
         if not valid:  # marked, not padding: KipoiModel predicts NaN for it, as predict gives no value
             tokens = np.full(self.max_len, NO_SEQUENCE_TOKEN, dtype=np.int32)
+            warnings.warn(f"{self.fasta_file}, line {record.line}: record {record.id!r}: {reason}; its prediction "
+                          "is NaN", NoPredictionWarning, stacklevel=2)
         metadata = {"id": record.id, "length": len(record.sequence), "valid": int(valid), "reason": reason or ""}
         return {"inputs": tokens, "metadata": metadata}

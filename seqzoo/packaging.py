@@ -2,13 +2,15 @@
 stricter checks.
 
 ``write_model_dir`` writes a directory's ``model.yaml``, ``weights.yaml`` and
-``target_labels.txt`` from what a trainer knows (both ``seqzoo export`` kinds use it);
+``target_labels.txt`` from what a trainer knows (both ``seqzoo export`` kinds use it, inside
+``staged_model_dir``, so a directory appears or is replaced whole, and never without ``--force``);
 ``write_expect`` writes the reference predictions ``kipoi test`` compares against;
 ``check_model_dir`` returns a list of problems (empty = the directory passes).
 """
 
 import os
 import shutil
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +210,56 @@ def write_model_dir(
     if (out / "example").is_dir():
         write_expect(out)
     return artifact
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+@contextmanager
+def staged_model_dir(directory: str | os.PathLike, *, overwrite: bool = False, sources=(),
+                     keep: tuple[str, ...] = ("README.md",)):
+    """Write a model directory whole: yields a new hidden sibling directory
+    (``.NAME.<random>.partial``) to write into, which takes the name ``directory`` only when the
+    block ends without an error; on any error (Ctrl-C included) it is deleted and an existing
+    ``directory`` is left as it was.
+
+    An existing ``directory`` that is not empty is refused (FileExistsError, before any work)
+    unless ``overwrite``: then it is replaced as a whole (nothing of the old model, its weights
+    included, is left beside the new one) except the files named in ``keep`` (the author's card),
+    carried over. ``sources`` (the runs or model directories read) may not be ``directory`` or lie
+    inside it: replacing it would delete them."""
+    final = Path(directory)
+    if final.exists() and not final.is_dir():
+        raise ValueError(f"{final} is a file; give the model directory to write")
+    for source in sources:
+        if final.resolve() == Path(source).resolve() or final.resolve() in Path(source).resolve().parents:
+            raise ValueError(f"{final} is where {source} is read from; write the model directory elsewhere")
+    if final.is_dir() and any(final.iterdir()) and not overwrite:
+        raise FileExistsError(f"{final} exists and is not empty (a model directory: model.yaml, its weights); "
+                              "pass --force to replace it (overwrite=True in Python)")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    try:
+        os.chmod(stage, 0o777 & ~_UMASK)  # mkdtemp's 0700 -> what mkdir would give
+        for name in keep:
+            if (final / name).is_file():
+                shutil.copy2(final / name, stage / name)
+        yield stage
+        if final.exists():  # swap: the old directory aside, the new one in, the old one deleted
+            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+            os.replace(final, old)
+            try:
+                os.replace(stage, final)
+            except BaseException:
+                os.replace(old, final)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, final)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
 
 
 #: What each of seqzoo's dataloaders gives (checked against model.yaml's modality).

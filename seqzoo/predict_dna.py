@@ -96,12 +96,13 @@ def predict_bed(model: ZooModel, fasta: str | Path, bed: str | Path, output: str
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     if track_format(output):
         raise ValueError(f"{output}: a track needs tiled windows (--tile); a BED's intervals may overlap")
-    check_output(output, inputs=[fasta, bed], overwrite=overwrite, formats=TABLE_FORMATS)
+    inputs = [fasta, bed, *getattr(model, "files", ())]  # the model's files too (ZooModel.files)
+    check_output(output, inputs=inputs, overwrite=overwrite, formats=TABLE_FORMATS)
     columns, labels = target_columns(model.spec, targets)
     with Genome(fasta) as genome, rereadable_bed(bed) as bed:  # a pipe is copied once: it is read twice
         total = check_bed(bed, genome)
         with open_rows_output(output, labels, genome.chrom_sizes, total=total, overwrite=overwrite,
-                              inputs=[fasta, bed]) as write:
+                              inputs=inputs) as write:
             _stream(model, genome, bed, total, write, columns, labels, batch_size=batch_size, rc=rc,
                     out_of_bounds=out_of_bounds, progress=progress, unit=" intervals")
     return total
@@ -171,7 +172,7 @@ def predict_tiles(model: ZooModel, fasta: str | Path, tile: str, output: str | P
     if out_of_bounds not in OUT_OF_BOUNDS:
         raise ValueError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}; got {out_of_bounds!r}")
     bin_size = model.spec.prediction_bin
-    inputs = [fasta, tile]  # tile may name a BED of regions
+    inputs = [fasta, tile, *getattr(model, "files", ())]  # tile may name a BED of regions
     if not track_format(output):
         check_output(output, inputs=inputs, overwrite=overwrite, formats=TABLE_FORMATS)
     columns, labels = target_columns(model.spec, targets)

@@ -20,7 +20,7 @@ from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
 from seqzoo.architectures.published import fetch_published
-from seqzoo.zoo.weights import UNTRAINED_WARNING, ResolvedWeights, resolve_weights
+from seqzoo.zoo.weights import UNTRAINED_WARNING, ResolvedWeights, model_files, resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +179,12 @@ class ZooModel:
     def weights_path(self) -> Path | None:
         """The verified weights file loaded, None for untrained weights."""
         return self.weights.path
+
+    @property
+    def files(self) -> list[Path]:
+        """The files this model was read from (its directory's files and the weights file): an
+        output naming one is refused (``seqzoo.io.tables.check_output``)."""
+        return model_files(self.spec) + ([self.weights.path] if self.weights.path is not None else [])
 
     def _check_shapes(self) -> None:
         built_in = tuple(self.keras_model.input_shape[1:])

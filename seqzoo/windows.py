@@ -42,7 +42,9 @@ value there); the kipoi dataloader (:class:`BEDWindows`) gives the row an all-Na
 model predicts NaN for it, so ``pipeline.predict`` returns NaN on that row and ``kipoi predict
 --keep_metadata`` writes the note; ``seqzoo explain``, which draws one region, raises
 ``ValueError("region <region>: <note>")`` and draws nothing. A kipoi run is never stopped by one
-row: pipeline.predict cannot report a row's note, so it keeps the row as NaN instead.
+row: pipeline.predict cannot report a row's note, so it keeps the row as NaN instead, and the
+dataloader warns (:class:`NoPredictionWarning`: the BED file, the line and the note), so that the
+NaN row is never silent.
 
 How windows are read, fast:
 
@@ -65,7 +67,7 @@ from seqzoo.io.bed import MAX_COORDINATE, Interval, centered_window, iter_bed, r
 from seqzoo.io.genome import ChromosomeNotFound, Genome
 
 __all__ = [
-    "BEDWindows", "MAX_GAP", "MAX_SLICE", "OUT_OF_BOUNDS", "WindowBatch", "check_bed", "check_intervals",
+    "BEDWindows", "MAX_GAP", "MAX_SLICE", "NoPredictionWarning", "OUT_OF_BOUNDS", "WindowBatch", "check_bed", "check_intervals",
     "chromosome_problem", "encode_windows", "invalid_dna", "iter_window_batches", "read_windows",
     "require_chromosome",
 ]
@@ -75,6 +77,12 @@ __all__ = [
 MAX_SLICE = 1 << 20
 MAX_GAP = 1 << 14
 OUT_OF_BOUNDS = ("pad", "refuse")
+
+
+class NoPredictionWarning(UserWarning):
+    """A row the kipoi dataloaders give no sequence (a NaN prediction), with the file, the line and
+    why: kipoi's ``pipeline.predict`` (and ``kipoi predict`` without ``--keep_metadata``) drop the
+    row's note, so the warning is what says it."""
 
 
 @dataclass

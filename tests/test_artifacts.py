@@ -573,3 +573,46 @@ def test_relative_url_is_a_file_beside_the_description(tmp_path: Path, cache: Pa
     (tmp_path / "shipped.weights.h5").write_bytes(data[:-1] + b"x")
     with pytest.raises(ArtifactError, match="sha256"):
         fetch(art, force=True, progress=False)
+
+
+# --------------------------------------------------------------------------- a relative SEQZOO_CACHE (issue 26)
+
+_KIPOI_LOAD = ("import sys, kipoi; m = kipoi.get_model(sys.argv[1], source='dir'); "
+               "print(m.model.weights_path)")
+
+
+@pytest.mark.kipoi
+def test_a_relative_cache_is_the_users_directory_even_when_kipoi_works_inside_the_model(tmp_path, kipoi_home):
+    import shutil
+
+    from seqzoo.zoo.spec import find_model
+
+    model = tmp_path / "model"
+    shutil.copytree(find_model("Basset_Athaliana265"), model, ignore=shutil.ignore_patterns("example"))
+    work = tmp_path / "work"
+    work.mkdir()
+    # as a shell sets it: the variable relative, PWD the directory it was set in
+    env = dict(os.environ, HOME=str(kipoi_home), SEQZOO_CACHE="cache", PWD=str(work))
+    done = subprocess.run([sys.executable, "-c", _KIPOI_LOAD, str(model)], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip().splitlines()[-1]).is_relative_to(work / "cache")
+    assert not (model / "cache").exists()
+    # no PWD to say where the user was: never a cache inside the model directory, which publish would ship
+    env.pop("PWD")
+    done = subprocess.run([sys.executable, "-c", _KIPOI_LOAD, str(model)], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and f"is inside the model directory {model}" in done.stderr
+    assert not (model / "cache").exists()
+
+
+def test_a_relative_cache_is_fixed_where_seqzoo_started(tmp_path):
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir()
+    elsewhere.mkdir()
+    code = ("import os, sys; from seqzoo.zoo.artifacts import cache_dir; os.chdir(sys.argv[1]); "
+            "print(cache_dir())")
+    done = subprocess.run([sys.executable, "-c", code, str(elsewhere)], cwd=start, capture_output=True, text=True,
+                          env=dict(os.environ, SEQZOO_CACHE="c"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(start / "c") and not (elsewhere / "c").exists()

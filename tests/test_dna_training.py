@@ -100,6 +100,26 @@ def test_tiny_training_writes_a_loadable_artifact(data, tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["n"] == len(valid)
 
 
+@pytest.mark.parametrize("valid, problem", [("29900-30000", "has no windows"),
+                                            ("21000-30000", "tasks have no positive (or no negative) window")])
+def test_a_split_without_windows_or_positives_warns_and_training_refuses_to_start(data, tmp_path, valid, problem,
+                                                                                    caplog, capsys):
+    peaks = tmp_path / "train_peaks.bed"  # peaks in the training region only: the validation region has none
+    peaks.write_text("".join(line + "\n" for line in (data / "peaks.bed").read_text().splitlines()
+                             if int(line.split("\t")[2]) < 20000))
+    ds = tmp_path / "ds"
+    with caplog.at_level("WARNING", logger="seqzoo.training.datasets"):
+        manifest = build_dataset(data / "g.fa", peaks, ds, seq_len=400, split=f"blocks:train=0-20000,valid={valid}")
+    said = [r.getMessage() for r in caplog.records if "'valid'" in r.getMessage()]
+    assert len(said) == 1 and problem in said[0] and str(ds) in said[0]
+    assert manifest["warnings"] == said
+    assert main(["train", "DeepSEA", "--data", str(ds), "-o", str(tmp_path / "run"), "--config", json.dumps(TINY),
+                 "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{ds}: " in err and "validation split 'valid'" in err and "HDF5" not in err and "h5" not in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
 def test_resume_continues_from_the_checkpoint(data, tmp_path):
     out = tmp_path / "run"
     train_dna(data / "ds", out, "basset", config={"conv_filters": [4, 4, 4], "dense_units": [4, 4]},
@@ -147,6 +167,35 @@ def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch)
     net.load_weights(run / info["weights_file"])
     both = (np.asarray(net.predict_on_batch(x)) + np.asarray(net.predict_on_batch(x[:, ::-1, ::-1].copy()))) / 2
     np.testing.assert_allclose(model.predict_on_batch(x), both, atol=1e-6)  # rc_average served
+
+
+def test_export_refuses_an_existing_model_directory_without_force_and_swaps_it_whole_with_force(data, tmp_path,
+                                                                                                  monkeypatch, capsys):
+    from seqzoo.training.dna import export_model_dir
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    train_dna(data / "ds", run, "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False, command="t")
+    target = tmp_path / "Tiny"
+    export_model_dir(run, target, ModelInfo(doc="tiny", cite_as="x", trained_on="synthetic"), file_name="old.weights.h5")
+    (target / "README.md").write_text("# the author's card\n")
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    argv = ["export", str(run), str(target), "--doc", "new", "--trained-on", "synthetic", "--cite-as", "x",
+            "--file-name", "new.weights.h5"]
+    assert main(argv) == 2  # without --force: refused before anything is written
+    assert f"{target} exists and is not empty" in capsys.readouterr().err
+    # --force with a failure half-way (an example directory without the example files): the old directory stays
+    (tmp_path / "bad_example").mkdir()
+    assert main(argv + ["--force", "--example", str(tmp_path / "bad_example")]) != 0
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    with pytest.raises(ValueError, match="is where .* is read from"):  # replacing a run would delete it
+        export_model_dir(run, run, ModelInfo(doc="d", cite_as="x", trained_on="t"), overwrite=True)
+    assert main(argv + ["--force"]) == 0
+    assert sorted(p.name for p in target.iterdir()) == ["README.md", "model.yaml", "new.weights.h5",
+                                                        "target_labels.txt", "weights.yaml"]  # old weights gone
+    assert (target / "README.md").read_text() == "# the author's card\n"
+    assert "doc: new" in (target / "model.yaml").read_text()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staged or old directory left
 
 
 def test_export_of_several_runs_is_their_float16_ensemble(data, tmp_path, monkeypatch):

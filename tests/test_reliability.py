@@ -283,3 +283,91 @@ def test_python_functions_refuse_a_batch_size_below_one(inputs, tmp_path):
         with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
             predict_bed(model, fasta, bed, tmp_path / "o.tsv", batch_size=bad, progress=False)
     assert sorted(os.listdir(tmp_path)) == ["inputs", "p.fa"]
+
+
+@pytest.fixture
+def model_copy(tmp_path):
+    """A private copy of the model directory (its files may be named as outputs) and of its weights."""
+    directory = tmp_path / "model"
+    shutil.copytree(find_model(MODEL), directory, ignore=shutil.ignore_patterns("example"))
+    weights = tmp_path / "mine.weights.h5"
+    shutil.copy(next(directory.glob("*.weights.h5")), weights)
+    return directory, weights
+
+
+def test_an_output_naming_a_file_of_the_model_is_refused_even_with_force(inputs, model_copy, tmp_path, monkeypatch,
+                                                                         capsys):
+    import seqzoo.cli.predict_commands as commands
+    from seqzoo.zoo.artifacts import cached_path
+    from seqzoo.zoo.spec import load_spec
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(commands, "_load", lambda *a, **k: pytest.fail("the model was loaded"))
+    fasta, bed = inputs
+    directory, weights = model_copy
+    before = {p: p.read_bytes() for p in [weights, *directory.iterdir()]}
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t1000\t.\tA\tG\t.\t.\t.\n")
+    weights_file = next(directory.glob("*.weights.h5")).name
+    cached = cached_path(load_spec(directory).artifact)  # where the run copies the weights (not there yet)
+    predict = ["predict", str(directory), "--fasta", str(fasta), "--bed", str(bed), "--force", "--quiet"]
+    runs = [
+        (["predict", MODEL, "--fasta", str(fasta), "--bed", str(bed), "--weights", str(weights), "-o", str(weights),
+          "--force", "--quiet"], weights),
+        (["variants", MODEL, "--fasta", str(fasta), "--vcf", str(vcf), "--weights", str(weights), "-o", str(weights),
+          "--force", "--quiet"], weights),
+        *[(predict + ["-o", str(directory / name)], directory / name)
+          for name in ("model.yaml", "weights.yaml", "target_labels.txt", weights_file, "test.expect.h5")],
+        (predict + ["-o", str(cached)], cached),
+        (["learned-motifs", str(directory), "--fasta", str(fasta), "--bed", str(bed), "-o", str(tmp_path / "m.tsv"),
+          "--meme-out", str(directory / weights_file), "--force"], directory / weights_file),
+    ]
+    for argv, named in runs:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"is this command's input {named}" in err and "never overwritten, even with --force" in err, err
+    assert {p: p.read_bytes() for p in before} == before
+    assert not cached.exists() and not (tmp_path / "m.tsv").exists()
+
+
+def test_an_output_naming_an_input_s_index_is_refused_even_before_it_exists(inputs, tmp_path, capsys):
+    fasta, bed = inputs
+    index = fasta.with_name(fasta.name + ".fai")
+    assert not index.exists()  # the run would create it, then the output would replace it
+    for command in (["learned-motifs", MODEL, "--fasta", str(fasta), "--bed", str(bed), "-o", str(tmp_path / "m.tsv"),
+                     "--meme-out", str(index), "--force"],
+                    ["explain", MODEL, "--fasta", str(fasta), "--region", "chr1:0-600", "--target", "0",
+                     "-o", str(tmp_path / "e.png"), "--arrays", str(index), "--force"]):
+        assert main(command) == 2
+        assert f"is the index of this command's input {fasta}" in capsys.readouterr().err
+    assert not index.exists() and not (tmp_path / "m.tsv").exists() and not (tmp_path / "e.png").exists()
+
+
+def test_python_predict_bed_refuses_an_output_naming_the_model_s_weights(inputs, tmp_path):
+    from seqzoo.predict_dna import predict_bed
+    from seqzoo.runtime import get_model
+
+    fasta, bed = inputs
+    weights = tmp_path / "mine.weights.h5"
+    shutil.copy(next(find_model(MODEL).glob("*.weights.h5")), weights)
+    model = get_model(MODEL, weights=weights, device="cpu")
+    with pytest.raises(ValueError, match="is this command's input"):
+        predict_bed(model, fasta, bed, weights, progress=False)
+    get_model(MODEL, weights=weights, device="cpu")  # still the weights
+
+
+def test_evaluate_and_motif_baseline_refuse_a_metrics_file_naming_what_they_read(model_copy, tmp_path, capsys):
+    directory, _ = model_copy
+    data = tmp_path / "ds"
+    data.mkdir()
+    (data / "manifest.json").write_text("{}\n")
+    meme = tmp_path / "m.meme"
+    meme.write_text("MEME version 4\n")
+    before = {p: p.read_bytes() for p in [*directory.iterdir(), data / "manifest.json", meme]}
+    for argv in (["evaluate", str(directory), "--data", str(data), "-o", str(directory / "weights.yaml")],
+                 ["motif-baseline", "--data", str(data), "--meme", str(meme), "--tf", "A", "-o",
+                  str(data / "manifest.json")],
+                 ["motif-baseline", "--data", str(data), "--meme", str(meme), "--tf", "A", "-o", str(meme)]):
+        assert main(argv) == 2
+        assert "is this command's input" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in before} == before

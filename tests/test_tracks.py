@@ -126,3 +126,87 @@ def test_track_figure_draws_tracks_and_peaks(tmp_path):
     track_figure(out, {t: tmp_path / f"{t}.bw" for t in ("ABF2", "WRKY33")}, "chr1:2000-8000",
                  peaks=[(2737, 3237, "WRKY peak")], title="test")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+
+
+# --------------------------------------------------------------------------- a full disk (issue 26, item 10)
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real, small file system (tmpfs of ``size``), mounted for the test and unmounted after it;
+    the test is skipped where mounting is not permitted (not root, a container without the right)."""
+    import subprocess
+
+    mounted = []
+
+    def mount(size: str):
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs to fill (mount said: {done.stderr.strip() or done.returncode})")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _run(*args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "seqzoo", "predict", MODEL, "--fasta", str(FASTA), "--quiet", *args],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=600)
+
+
+def test_outputs_that_do_not_fit_on_a_full_disk_fail_cleanly_and_leave_nothing(full_disk):
+    import os
+
+    disk = full_disk("32k")
+    # 6,000 windows: a bigWig libBigWig would truncate without a word (or abort on), and tables that cannot fit
+    for name in ("x.bw", "x.bedgraph", "x.tsv", "x.parquet", "x.h5"):
+        done = _run("--tile", "genome", "--step", "5", "--targets", "ABF2", "-o", str(disk / name))
+        assert done.returncode == 2, (name, done.returncode, done.stderr)  # never 134/139 (abort, crash) nor 0
+        assert "no space left on device" in done.stderr.lower(), done.stderr
+        assert os.listdir(disk) == [], name  # no output, no hidden temporary file
+    roomy = full_disk("1m")
+    for name in ("x.bw", "x.h5"):  # what fits is written as before
+        assert _run("--tile", "genome", "--step", "50", "--targets", "ABF2", "-o", str(roomy / name)).returncode == 0
+    bw = pyBigWig.open(str(roomy / "x.bw"))
+    assert bw.header()["nBasesCovered"] > 0 and len(bw.intervals("chr1")) == 599
+    bw.close()
+
+
+def test_a_bigwig_too_big_for_the_disk_is_refused_before_libbigwig_spins_and_leaves_nothing(full_disk):
+    import errno
+    import os
+    import time
+
+    from seqzoo.io.tracks import TrackWriter
+
+    disk = full_disk("64k")
+    n = 50_000  # libBigWig spins for minutes finishing this file on a full disk, then aborts (double free)
+    starts = np.arange(n) * 100
+    began = time.monotonic()
+    with pytest.raises(OSError) as error:
+        with TrackWriter(disk / "y.bw", ["a"], {"chr1": 10_000_000}) as writer:
+            writer.write(np.array(["chr1"] * n, dtype=object), starts, starts + 100,
+                         np.random.default_rng(0).random((n, 1)))
+    assert time.monotonic() - began < 30
+    assert error.value.errno == errno.ENOSPC and "y.bw" in str(error.value) and "nothing was kept" in str(error.value)
+    assert os.listdir(disk) == []
+
+
+def test_a_writer_process_that_aborts_is_an_error_here_not_an_abort(tmp_path):
+    from seqzoo.io.tables import ChildWriter
+
+    partial = tmp_path / ".x.bw.partial"
+    partial.write_bytes(b"half")
+    writer = ChildWriter("import os, pickle, sys; pickle.load(sys.stdin.buffer); pickle.load(sys.stdin.buffer); "
+                         "os.abort()", "first", [partial], [tmp_path / "x.bw"], what="the bigWig writer")
+    with pytest.raises(OSError, match="the bigWig writer died of SIGABRT"):
+        writer.send("more")
+        writer.close()

@@ -18,7 +18,8 @@ from seqzoo.encoding import one_hot_dna, reverse_complement_one_hot
 from seqzoo.interpret import attributions, explain_region
 from seqzoo.io.genome import Genome
 from seqzoo.predict_dna import predict_bed
-from seqzoo.windows import chromosome_problem, invalid_dna, iter_window_batches, parse_region, require_chromosome
+from seqzoo.windows import (NoPredictionWarning, chromosome_problem, invalid_dna, iter_window_batches, parse_region,
+                            require_chromosome)
 from seqzoo.zoo.spec import find_model, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -201,14 +202,35 @@ def test_kipoi_pipeline_keeps_every_row_and_gives_no_value_where_the_cli_gives_n
     table = read_tsv(out)
     assert list(table["note"]) == expected_notes(out_of_bounds)
     model = kipoi.get_model(str(REPO / "models" / "Basset"), source="dir")
-    preds = model.pipeline.predict({"intervals_file": str(bed), "fasta_file": str(fasta),
-                                    "out_of_bounds": out_of_bounds}, batch_size=3)
+    with pytest.warns(NoPredictionWarning) as warned:  # a NaN row is never silent: file, line, why
+        preds = model.pipeline.predict({"intervals_file": str(bed), "fasta_file": str(fasta),
+                                        "out_of_bounds": out_of_bounds}, batch_size=3)
+    assert [str(w.message) for w in warned if w.category is NoPredictionWarning] == [
+        f"{bed}, line {line}: {note}; its prediction is NaN"
+        for (line, *_), note in zip(ROWS, expected_notes(out_of_bounds)) if note]
     assert preds.shape == (len(ROWS), len(table.columns) - 7)
     no_value = table["note"].to_numpy() != ""
     np.testing.assert_array_equal(np.isnan(preds).all(axis=1), no_value)
     assert not np.isnan(preds[~no_value]).any()
     columns = list(table.columns[7:])
     np.testing.assert_allclose(preds[~no_value], table.loc[~no_value, columns].to_numpy(float), atol=1e-5)
+
+
+@pytest.mark.kipoi
+def test_kipoi_predict_says_which_rows_get_no_prediction(files, tmp_path, kipoi_home):
+    import json
+    import os
+    import subprocess
+
+    fasta, bed = files
+    kipoi = Path(sys.executable).with_name("kipoi")
+    done = subprocess.run([str(kipoi), "predict", str(REPO / "models" / "Basset"), "--source", "dir",
+                           "--dataloader_args", json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)}),
+                           "-o", str(tmp_path / "out.tsv")], cwd=tmp_path, capture_output=True, text=True,
+                          env=dict(os.environ, HOME=str(kipoi_home)), timeout=300)
+    assert done.returncode == 0, done.stderr
+    for (line, *_), note in zip(ROWS, expected_notes("pad")):
+        assert (f"NoPredictionWarning: {bed}, line {line}: {note}; its prediction is NaN" in done.stderr) == bool(note)
 
 
 @pytest.mark.kipoi

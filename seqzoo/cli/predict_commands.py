@@ -104,9 +104,13 @@ FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 def _check_outputs(args, outputs: list[tuple[str | None, dict | None]], inputs: list) -> None:
     """Check every output before the model loads or anything is computed (``check_output``):
-    never one of ``inputs``, an existing file only with ``--force``, a known extension."""
+    never one of ``inputs`` nor a file of the model (``run_files``: its directory's files, the
+    weights it loads), an existing file only with ``--force``, a known extension."""
     from seqzoo.io.tables import check_output
+    from seqzoo.zoo.spec import find_model, load_spec
+    from seqzoo.zoo.weights import run_files
 
+    inputs = [*inputs, *run_files(load_spec(find_model(args.model)), args.weights)]
     for output, formats in outputs:
         if output is not None:
             check_output(output, inputs=inputs, overwrite=args.force, formats=formats)

@@ -183,6 +183,9 @@ def _export_arguments(p: argparse.ArgumentParser, runs_help: str) -> None:
     p.add_argument("--file-name", help="weights file name in the model directory (default: the run's)")
     p.add_argument("--example", metavar="DIR",
                    help="example inputs to copy to MODEL_DIR/example; test.expect.h5 is then written")
+    p.add_argument("--force", action="store_true",
+                   help="replace MODEL_DIR when it exists and is not empty (refused without it): the new directory "
+                        "is written beside it and takes its place only when complete; its README.md is kept")
 
 
 def _export_dna_arguments(p: argparse.ArgumentParser) -> None:
@@ -438,9 +441,29 @@ def cmd_dataset(args) -> int:
     return 0
 
 
+def _refuse_reading(output: str, *sources: str | None, weights: str | None = None) -> None:
+    """Refuse an ``output`` that names a file the command reads (``check_output``; an existing
+    output is replaced, as these commands always did): ``sources`` are files, directories (a run,
+    a data set: every file at their top) or zoo models (``run_files``, on ``weights``)."""
+    from seqzoo.io.tables import check_output
+    from seqzoo.zoo.spec import find_model, load_spec
+    from seqzoo.zoo.weights import run_files
+
+    files: list = []
+    for source in filter(None, sources):
+        path = Path(source)
+        files += [p for p in path.iterdir() if p.is_file()] if path.is_dir() else [path]
+        try:
+            files += run_files(load_spec(find_model(source)), weights)
+        except (LookupError, ValueError, OSError):  # a run directory, a data set, a file: no model
+            pass
+    check_output(output, inputs=files)
+
+
 def _evaluate_dna(args) -> int:
     from seqzoo.training.dna import evaluate_dna
 
+    _refuse_reading(args.output, args.model, args.data, weights=args.weights)
     r = evaluate_dna(args.model, args.data, split=args.split, out_path=args.output, weights=args.weights,
                      batch_size=args.batch_size, reverse_complement_average=args.rc,
                      command=options.command_line(args.argv))
@@ -454,6 +477,7 @@ def _evaluate_dna(args) -> int:
 def _evaluate_protein(args) -> int:
     from seqzoo.training.protein import evaluate_proteins
 
+    _refuse_reading(args.output, args.model, args.data, weights=args.weights)
     r = evaluate_proteins(args.model, args.data, args.output, weights=args.weights, held_out=args.held_out,
                           lockbox=args.lockbox, batch_size=args.batch_size, command=options.command_line(args.argv))
     m = r["metrics"]
@@ -482,6 +506,7 @@ cmd_evaluate_dna = cmd_evaluate
 def cmd_motif_baseline(args) -> int:
     from seqzoo.training.baselines import motif_baseline
 
+    _refuse_reading(args.output, args.data, args.meme)
     r = motif_baseline(args.data, args.meme, split=args.split, tasks=args.tf, out_path=args.output,
                        aliases=dict(a.split("=", 1) for a in args.alias), command=options.command_line(args.argv))
     for tf, m in r["per_task"].items():
@@ -502,7 +527,7 @@ def _export_dna(args) -> dict:
 
     return export_model_dir(args.run, args.model_dir, _model_info(args), targets_name=args.targets_name,
                             targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average,
-                            float16=args.float16, example=args.example)
+                            float16=args.float16, example=args.example, overwrite=args.force)
 
 
 def _export_protein(args) -> dict:
@@ -512,7 +537,7 @@ def _export_protein(args) -> dict:
 
     artifact = export_protein_model_dir(args.run, args.model_dir, _model_info(args), labels=args.label,
                                         targets_name=args.targets_name, targets_doc=args.targets_doc,
-                                        file_name=args.file_name, example=args.example)
+                                        file_name=args.file_name, example=args.example, overwrite=args.force)
     return dataclasses.asdict(artifact)
 
 

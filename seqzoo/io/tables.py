@@ -15,8 +15,8 @@ with the list.
 
 **Replacing.** :func:`check_output`, called by every command before it computes anything, refuses
 an output that is a directory, sits in a folder that cannot be written, is one of the command's
-inputs (the same file, through links too), or exists while ``overwrite`` is false (the command
-line's default; ``--force`` sets it). Without ``overwrite`` the final rename also refuses to replace
+inputs (the same file, through links too, or an input's index: :data:`INDEX_SUFFIXES`), or exists
+while ``overwrite`` is false (the command line's default; ``--force`` sets it). Without ``overwrite`` the final rename also refuses to replace
 a file that appeared while the run was writing (another run finished first).
 
 **Missing values.** A column given as a NumPy masked array (``numpy.ma.MaskedArray``) has no
@@ -28,9 +28,15 @@ refused, so the marker is never ambiguous.
 """
 
 import csv
+import errno
 import gzip
 import io
 import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -42,6 +48,10 @@ TABLE_FORMATS: dict[str, str] = {
     ".tsv": "tsv", ".txt": "tsv", ".tsv.gz": "tsv.gz", ".csv": "csv", ".csv.gz": "csv.gz",
     ".parquet": "parquet", ".h5": "hdf5", ".hdf5": "hdf5",
 }
+
+#: Index files read beside an input (``genome.fa.fai``, a bgzip FASTA's ``.gzi``, a VCF's ``.tbi``
+#: or ``.csi``): an output naming one is refused like the input itself, even before it exists.
+INDEX_SUFFIXES = (".fai", ".gzi", ".tbi", ".csi")
 
 #: What a masked (missing) value of a signed integer column is written as in HDF5.
 HDF5_MISSING_INT = -1
@@ -69,18 +79,37 @@ def _same_file(a: Path, b: str | os.PathLike) -> bool:
         return False
 
 
+def input_problem(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> str | None:
+    """Why ``path`` must not be written because the run reads it: it is one of ``inputs`` (the same
+    file, through links too, or the same name before the run creates it, e.g. the weights' cached
+    copy) or an input's index (:data:`INDEX_SUFFIXES`, existing or not); None when it is none."""
+    real = os.path.realpath(path)
+    for source in inputs:
+        if source is None:
+            continue
+        if _same_file(Path(path), source) or real == os.path.realpath(source):
+            return f"output {path} is this command's input {source}"
+        if not os.path.isfile(source):  # e.g. --tile's region, not a file
+            continue
+        for suffix in INDEX_SUFFIXES:
+            index = f"{source}{suffix}"
+            if _same_file(Path(path), index) or real == os.path.realpath(index):
+                return f"output {path} is the index of this command's input {source}"
+    return None
+
+
 def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
                  overwrite: bool = True, formats: Mapping[str, str] | None = None) -> Path:
     """Refuse, before any work, an output ``path`` that cannot or must not be written (module
-    docstring): a ValueError or FileExistsError saying why. ``inputs`` are the command's input
-    files (None entries are skipped); ``formats``, when given, the extensions allowed."""
+    docstring): a ValueError or FileExistsError saying why. ``inputs`` are every file the command
+    reads (None entries are skipped): its input files, and the model's files
+    (``seqzoo.zoo.weights.run_files``); ``formats``, when given, the extensions allowed."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a file name for the output")
-    for source in inputs:
-        if source is not None and _same_file(path, source):
-            raise ValueError(f"output {path} is this command's input {source}; it is never overwritten, "
-                             "choose another output name")
+    problem = input_problem(path, inputs)
+    if problem is not None:
+        raise ValueError(f"{problem}; an input is never overwritten, even with --force: choose another output name")
     if formats is not None:
         output_format(path, formats)
     if path.exists() and not overwrite:
@@ -121,6 +150,73 @@ def publish(temporary: Path, path: Path, overwrite: bool) -> None:
         os.replace(temporary, path)
         return
     temporary.unlink()
+
+
+class ChildWriter:
+    """A file written by a child Python process running ``code``, fed pickled messages through
+    its standard input: for libraries that cannot fail cleanly on a full disk (libBigWig aborts the
+    process; HDF5 crashes it at exit once a write has failed), so that this process never dies
+    with them. ``code`` reads ``first`` and then messages until None, finishes its files and
+    exits with 0; it ignores SIGINT/SIGTERM/SIGHUP (:meth:`stop` ends it) and deletes its files
+    itself when its input ends without None (this process was killed). Any failure of the child
+    is an ``OSError`` naming ``outputs`` (ENOSPC when the folder has no space left); the caller
+    deletes the temporary ``paths``."""
+
+    def __init__(self, code: str, first, paths: list[Path], outputs: list[Path], what: str):
+        self.paths, self.outputs, self.what = paths, outputs, what
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self.send(first)
+
+    def send(self, message) -> None:
+        """Pass one message to the child; OSError saying why when it has died."""
+        try:
+            pickle.dump(message, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:  # a broken pipe: the child died
+            raise self._failure() from None
+
+    def close(self) -> None:
+        """Let the child finish its files; OSError when it could not."""
+        self.send(None)
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            raise self._failure() from None
+        if self.proc.wait() != 0:
+            raise self._failure()
+        self._stderr.close()
+
+    def stop(self) -> None:
+        """End the child of an aborted run; the caller deletes the files."""
+        self._kill()
+        self._stderr.close()
+
+    def _kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        try:
+            self.proc.stdin.close()
+        except OSError:  # unwritten data on a broken pipe
+            pass
+
+    def _failure(self) -> OSError:
+        """The error for a child that failed or died, saying why; the child is ended."""
+        self._kill()
+        self._stderr.seek(0)
+        said = self._stderr.read().decode(errors="replace").strip().splitlines()
+        self._stderr.close()
+        rc = self.proc.returncode
+        how = (f"{self.what} died of {signal.Signals(-rc).name}" if rc and rc < 0 else
+               said[-1] if said else f"{self.what} exited with {rc}")
+        folder = self.paths[0].parent
+        free = shutil.disk_usage(folder).free  # before the temporary files are deleted
+        names = ", ".join(map(str, self.outputs[:3])) + (" ..." if len(self.outputs) > 3 else "")
+        if free < (1 << 20):  # what a full disk looks like; libBigWig does not say
+            return OSError(errno.ENOSPC, f"writing {names} failed: no space left on device ({free} bytes free in "
+                                         f"{folder}; {how}); nothing was kept")
+        return OSError(errno.EIO, f"writing {names} failed ({how}); nothing was kept")
 
 
 class AtomicOutput:
@@ -333,41 +429,82 @@ def _hdf5_values(name: str, values: np.ma.MaskedArray) -> tuple[np.ndarray, obje
     raise ValueError(f"column {name!r}: HDF5 output has no missing-value marker for dtype {values.dtype}")
 
 
+# The HDF5 writer's child process (ChildWriter): reads (path, columns), then chunks, each a list of
+# (column, values, missing-value marker or None), until None. It never exits through HDF5's own
+# clean-up after a failure: a file whose write failed crashes the process there.
+_HDF5_CHILD = r"""
+import os, pickle, signal, sys
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+import h5py
+stream = sys.stdin.buffer
+path, columns = pickle.load(stream)
+try:
+    f = h5py.File(path, "w")
+    f.attrs["columns"] = columns
+    rows = 0
+    while (chunk := pickle.load(stream)) is not None:
+        for name, values, missing in chunk:
+            if values.dtype.kind in "UO":
+                values, dtype = values.astype(object), h5py.string_dtype()
+            else:
+                dtype = values.dtype
+            if name not in f:
+                f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=True)
+            data = f[name]
+            if missing is not None:
+                data.attrs["missing_value"] = missing
+            data.resize(rows + len(values), axis=0)
+            data[rows:] = values
+        rows += len(values)
+    f.close()
+except BaseException as e:  # a failed write (the parent deletes the file) or a lost parent
+    if isinstance(e, EOFError):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    sys.stderr.write(f"{type(e).__name__}: {e}\n".replace("\n", " ").strip() + "\n")
+    sys.stderr.flush()
+    os._exit(1)
+"""
+
+
 class HDF5Writer(TableWriter):
     """HDF5 via h5py: one resizable 1-D dataset per column (strings as UTF-8), column order kept
     in the file's ``columns`` attribute. A masked column's dataset has the attribute
-    ``missing_value`` (see the module docstring)."""
+    ``missing_value`` (see the module docstring). h5py runs in a child process
+    (:class:`ChildWriter`): after a failed write (a full disk) HDF5 crashes the process that
+    wrote, at its exit."""
 
     def _open(self):
-        import h5py
-
-        self._file = h5py.File(self.partial, "w")
-        self._file.attrs["columns"] = self.columns
+        self._child = ChildWriter(_HDF5_CHILD, (str(self.partial), self.columns), [self.partial], [self.path],
+                                  what="the HDF5 writer")
 
     def _write(self, chunk):
-        import h5py
-
+        message = []
         for name in self.columns:
             missing = None
             if isinstance(chunk[name], np.ma.MaskedArray):
                 values, missing = _hdf5_values(name, chunk[name])
             else:
                 values = np.asarray(chunk[name])
-            if values.dtype.kind in "UO":
-                values = values.astype(object)
-                dtype = h5py.string_dtype()
-            else:
-                dtype = values.dtype
-            if name not in self._file:
-                self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=True)
-            data = self._file[name]
-            if missing is not None:
-                data.attrs["missing_value"] = missing
-            data.resize(self.rows + len(values), axis=0)
-            data[self.rows:] = values
+            message.append((name, values, missing))
+        self._child.send(message)
 
     def _close(self):
-        self._file.close()
+        try:
+            self._child.close()
+        except BaseException:
+            self._child.stop()
+            raise
+
+    def abort(self) -> None:
+        """Drop the unfinished file (the child is ended, not left to finish it)."""
+        try:
+            self._child.stop()
+        finally:
+            self.partial.unlink(missing_ok=True)
 
 
 def open_writer(path: str | os.PathLike, columns: list[str], *, overwrite: bool = True) -> TableWriter:

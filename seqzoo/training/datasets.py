@@ -54,6 +54,7 @@ they are drawn, so memory stays flat whatever the size of the split.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -68,6 +69,8 @@ from seqzoo.io.genome import Genome
 from seqzoo.io.bed import BEDError, iter_bed, iter_lines
 from seqzoo.windows import chromosome_problem, invalid_dna
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "DESIGNS",
     "FORMAT",
@@ -76,6 +79,7 @@ __all__ = [
     "SplitError",
     "build_dataset",
     "parse_split",
+    "split_problems",
     "read_manifest",
     "read_tasks",
 ]
@@ -394,8 +398,31 @@ def build_dataset(
                    "tasks": str(Path(tasks).resolve()) if isinstance(tasks, (str, os.PathLike)) else None},
         "command": command,  # the CLI passes options.command_line; None from Python
     }
+    manifest["warnings"] = split_problems(manifest, out_dir)
+    for problem in manifest["warnings"]:
+        logger.warning(problem)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+def split_problems(manifest: dict, where: str | os.PathLike) -> list[str]:
+    """What makes a data set's splits unfit for training or evaluation, one sentence each: a split
+    without windows, and tasks without a positive (or without a negative) window in a split, whose
+    AUROC and AUPRC are undefined there (in the validation split, early stopping cannot use them)."""
+    problems = []
+    tasks = manifest["tasks"]
+    for name, counts in manifest["splits"].items():
+        n = counts["n_windows"]
+        if n == 0:
+            problems.append(f"{where}: split {name!r} has no windows (split {manifest['split']['spec']}): it cannot "
+                            "be trained or evaluated on")
+            continue
+        one_class = [t for t, p in zip(tasks, counts["positives_per_task"]) if p == 0 or p == n]
+        if one_class:
+            shown = ", ".join(one_class[:10]) + (f" and {len(one_class) - 10} more" if len(one_class) > 10 else "")
+            problems.append(f"{where}: split {name!r}: {len(one_class)} of {len(tasks)} tasks have no positive (or no "
+                            f"negative) window among its {n}: {shown}; their AUROC and AUPRC are undefined there")
+    return problems
 
 
 def _flush(out_dir: Path, pieces: dict, seq_len: int) -> None:

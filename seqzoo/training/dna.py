@@ -143,6 +143,25 @@ def copy_matching_layers(model, donor, skip: tuple[str, ...] = ()) -> list[str]:
     return copied
 
 
+def _check_splits(manifest: dict, data_dir, train_split: str, valid_split: str) -> None:
+    """Refuse, before training, splits that cannot train or pick a best epoch: a split without
+    windows, or a validation split where no task has both positive and negative windows (its
+    mean AUROC, which early stopping follows, would be undefined)."""
+    if train_split not in manifest["splits"] or valid_split not in manifest["splits"]:
+        return  # GenomeWindowDataset names the missing split
+    for split, role in ((train_split, "training"), (valid_split, "validation")):
+        if manifest["splits"][split]["n_windows"] == 0:
+            raise ValueError(f"{data_dir}: the {role} split {split!r} has no windows (split "
+                             f"{manifest['split']['spec']}); rebuild the data set (seqzoo dataset) with a {role} "
+                             "region that holds windows")
+    counts = manifest["splits"][valid_split]
+    if not any(0 < p < counts["n_windows"] for p in counts["positives_per_task"]):
+        raise ValueError(f"{data_dir}: no task has both positive and negative windows in the validation split "
+                         f"{valid_split!r} ({counts['n_windows']} windows, {counts['n_positive_labels']} positive "
+                         "labels): its AUROC, which picks the best epoch, is undefined; choose a validation region "
+                         "with peaks of the tasks")
+
+
 def train_dna(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -198,6 +217,7 @@ def train_dna(
     arch = architecture.lower()
     if arch not in DNA_ARCHITECTURES:
         raise ValueError(f"train-dna trains {', '.join(DNA_ARCHITECTURES)}; got {architecture!r}")
+    _check_splits(read_manifest(data_dir), data_dir, train_split, valid_split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state_path, ckpt_path = out / "state.json", out / "checkpoint.keras"
@@ -299,6 +319,12 @@ def train_dna(
             stop_reason = f"time budget of {max_minutes} minutes used (resume with --resume)"
             break
     log(stop_reason)
+    if not best_path.is_file():  # every epoch's validation score was undefined (NaN): nothing to deliver
+        scores = ", ".join(f"{h['valid_mean_auroc']:.4f}" for h in state["history"])
+        log_fh.close()
+        raise RuntimeError(f"{out}: no epoch was kept as the best: the mean validation AUROC on {valid_split!r} of "
+                           f"{data_dir} was undefined in every epoch ({scores}), e.g. predictions that are not "
+                           "numbers; no weights were written")
     # The deliverable: the best epoch's weights under a content-independent name, plus provenance.
     final = build(arch, **config)
     final.load_weights(best_path)
@@ -445,7 +471,7 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
 def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.PathLike, info: ModelInfo, *,
                      targets_name: str | None = None, targets_doc: str | None = None,
                      file_name: str | None = None, rc_average: bool = False, float16: bool = False,
-                     example: str | os.PathLike | None = None) -> dict:
+                     example: str | os.PathLike | None = None, overwrite: bool = False) -> dict:
     """Write a kipoi/seqzoo model directory (``model.yaml``, ``weights.yaml``, weights file,
     ``target_labels.txt``; :func:`seqzoo.packaging.write_model_dir`) from one ``train_dna`` output
     directory, or from several sources (an ``ensemble`` averaging them; see
@@ -457,11 +483,14 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     of :class:`~seqzoo.packaging.TargetsInfo`). ``example`` (a directory with ``genome.fa`` and ``intervals.bed``) is copied
     to ``example/`` and ``test.expect.h5`` written; ``README.md`` is the author's.
     ``float16`` stores the weights in half precision after checking that predictions stay
-    within ``seqzoo.training.storage.FLOAT16_TOLERANCE`` of float32. Returns the artifact description as a dict."""
+    within ``seqzoo.training.storage.FLOAT16_TOLERANCE`` of float32. The directory is written whole
+    (:func:`seqzoo.packaging.staged_model_dir`): an existing one that is not empty is refused unless
+    ``overwrite``, and then replaced only once the new one is complete. Returns the artifact
+    description as a dict."""
     import dataclasses
 
     from seqzoo.architectures import build
-    from seqzoo.packaging import TargetsInfo, write_model_dir
+    from seqzoo.packaging import TargetsInfo, staged_model_dir, write_model_dir
 
     paths = [Path(r) for r in (sources if isinstance(sources, (list, tuple)) else [sources])]
     parts = [(path, part) for path in paths for part in _export_sources(path, rc_average)]
@@ -470,8 +499,6 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     for path, part in parts:
         if part["tasks"] != tasks or part["seq_len"] != seq_len:
             raise ValueError(f"{path} predicts other tasks or takes another window length than {paths[0]}")
-    out = Path(model_dir)
-    out.mkdir(parents=True, exist_ok=True)
     name = file_name or first["weights_file"]
     if not name.endswith(".weights.h5"):
         raise ValueError(f"the weights file name must end in .weights.h5, got {name!r}")
@@ -484,14 +511,17 @@ def export_model_dir(sources: str | os.PathLike | list, model_dir: str | os.Path
     members = [model] if len(parts) == 1 else [model.get_layer(f"member{i}") for i in range(len(parts))]
     for member, (_, part) in zip(members, parts):
         member.set_weights(part["network"].get_weights())
-    model.save_weights(out / name)
-    if float16:
-        store_float16(out / name, model, np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, seq_len))])
-    produced_by = "; ".join(part["produced_by"] for _, part in parts if part["produced_by"]) + ("; stored as float16" if float16 else "")
-    artifact = write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
-                               produced_by=produced_by, modality="dna", input_length=seq_len,
-                               targets=TargetsInfo(tuple(tasks), targets_name or TargetsInfo.name,
-                                                   targets_doc or TargetsInfo.doc), info=info,
-                               example=example, lineage=[record for _, p in parts for record in p["lineage"]],
-                               prediction_bin=first["prediction_bin"])
+    with staged_model_dir(model_dir, overwrite=overwrite, sources=paths) as out:
+        model.save_weights(out / name)
+        if float16:
+            store_float16(out / name, model,
+                          np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (64, seq_len))])
+        produced_by = ("; ".join(part["produced_by"] for _, part in parts if part["produced_by"])
+                       + ("; stored as float16" if float16 else ""))
+        artifact = write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
+                                   produced_by=produced_by, modality="dna", input_length=seq_len,
+                                   targets=TargetsInfo(tuple(tasks), targets_name or TargetsInfo.name,
+                                                       targets_doc or TargetsInfo.doc), info=info,
+                                   example=example, lineage=[record for _, p in parts for record in p["lineage"]],
+                                   prediction_bin=first["prediction_bin"])
     return dataclasses.asdict(artifact)

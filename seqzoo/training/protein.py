@@ -49,7 +49,7 @@ import numpy as np
 
 from seqzoo.architectures import build, build_ensemble
 from seqzoo.encoding import PAD_TOKEN, encode_protein
-from seqzoo.packaging import ModelInfo, TargetsInfo, write_model_dir
+from seqzoo.packaging import ModelInfo, TargetsInfo, staged_model_dir, write_model_dir
 from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
 from seqzoo.training.storage import store_float16
 from seqzoo.zoo.artifacts import WeightsArtifact
@@ -941,7 +941,7 @@ def _null_for_nan(value):
 def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os.PathLike, info: ModelInfo, *,
                              labels: tuple[str, ...] | list[str] | None = None, targets_name: str | None = None,
                              targets_doc: str | None = None, file_name: str | None = None,
-                             example: str | os.PathLike | None = None) -> WeightsArtifact:
+                             example: str | os.PathLike | None = None, overwrite: bool = False) -> WeightsArtifact:
     """Write a model directory (:func:`seqzoo.packaging.write_model_dir`) serving a
     :func:`train_deepsol` or :func:`ensemble_deepsol` run, or the equal-weight ensemble of
     several :func:`train_deepsol` runs (for a weighted average measured on held-out rows, run
@@ -952,7 +952,9 @@ def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os
     several runs, one listing them and their shared lockbox).
     ``labels`` default to those the runs recorded (``seqzoo train`` records the zoo model's).
     ``example`` (a directory with ``proteins.fa``) is copied to ``example/`` and
-    ``test.expect.h5`` written; ``README.md`` is the author's.
+    ``test.expect.h5`` written; ``README.md`` is the author's. The directory is written whole
+    (:func:`seqzoo.packaging.staged_model_dir`): an existing one that is not empty is refused unless
+    ``overwrite``, and then replaced only once the new one is complete.
     """
     paths = [Path(r) for r in (runs if isinstance(runs, (list, tuple)) else [runs])]
     parts = [(path, *load_protein_run(path)) for path in paths]
@@ -964,8 +966,15 @@ def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os
     if not labels:
         raise ValueError(f"{', '.join(map(str, paths))}: the runs record no common target labels "
                          "(runs of an older seqzoo, or of different models): give them (--label)")
-    out = Path(model_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with staged_model_dir(model_dir, overwrite=overwrite, sources=paths) as out:
+        return _write_protein_model_dir(out, paths, parts, labels, max_lens.pop(), info, targets_name, targets_doc,
+                                        file_name, example)
+
+
+def _write_protein_model_dir(out: Path, paths: list[Path], parts: list, labels: tuple[str, ...], input_length: int,
+                             info: ModelInfo, targets_name: str | None, targets_doc: str | None, file_name: str | None,
+                             example: str | os.PathLike | None) -> WeightsArtifact:
+    """The body of :func:`export_protein_model_dir`, writing into ``out`` (its staged directory)."""
     first_path, first_info, architecture, config, network = parts[0]
     name = file_name or first_info["weights_file"]
     if not name.endswith(".weights.h5"):
@@ -1000,6 +1009,6 @@ def export_protein_model_dir(runs: str | os.PathLike | list, model_dir: str | os
         (f"run {path}: " if len(parts) > 1 else "") + WeightsArtifact.from_yaml(path / "weights.yaml").produced_by
         for path, *_ in parts)
     return write_model_dir(out, architecture=architecture, config=config, weights_file=out / name,
-                           produced_by=produced_by, modality="protein", input_length=max_lens.pop(),
+                           produced_by=produced_by, modality="protein", input_length=input_length,
                            targets=TargetsInfo(labels, targets_name or TargetsInfo.name,
                                                targets_doc or TargetsInfo.doc), info=info, example=example)

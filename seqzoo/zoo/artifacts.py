@@ -315,14 +315,34 @@ def _require_trained(artifact: WeightsArtifact) -> None:
         )
 
 
+def _start_directory() -> str:
+    """The directory a relative ``$SEQZOO_CACHE`` means, fixed when seqzoo is first imported: the
+    working directory then, except inside a model (or dataloader) directory that kipoi changed
+    into to load it (kipoi imports seqzoo from there): then ``$PWD``, the directory of the shell
+    where the variable was set, when it names another directory."""
+    cwd = os.getcwd()
+    pwd = os.environ.get("PWD", "")
+    inside_kipoi = any(os.path.isfile(os.path.join(cwd, name)) for name in ("model.yaml", "dataloader.yaml"))
+    if inside_kipoi and os.path.isabs(pwd) and os.path.isdir(pwd) and os.path.realpath(pwd) != os.path.realpath(cwd):
+        return pwd
+    return cwd
+
+
+_START = _start_directory()
+
+
 def cache_dir() -> Path:
     """The seqzoo cache directory, created on demand.
 
     ``$SEQZOO_CACHE`` if set, else the user cache directory for "seqzoo"
-    (platformdirs, via :func:`pooch.os_cache`), e.g. ``~/.cache/seqzoo``.
+    (platformdirs, via :func:`pooch.os_cache`), e.g. ``~/.cache/seqzoo``. A relative
+    ``$SEQZOO_CACHE`` is taken relative to the directory seqzoo started in
+    (:func:`_start_directory`), whatever the working directory later (kipoi works inside the
+    model directory). The cache is never inside the seqzoo package nor inside a model directory
+    (``seqzoo publish`` would ship it): ArtifactError.
     """
     env = os.environ.get(CACHE_ENV)
-    path = Path(env).expanduser() if env else pooch.os_cache("seqzoo").expanduser()
+    path = Path(_START, Path(env).expanduser()) if env else pooch.os_cache("seqzoo").expanduser()
     path = path.resolve()
     # Weights must never end up inside the installed package / source tree.
     package_dir = Path(__file__).resolve().parents[1]  # seqzoo/, this file being seqzoo/zoo/artifacts.py
@@ -330,6 +350,12 @@ def cache_dir() -> Path:
         raise ArtifactError(
             f"cache directory {path} is inside the seqzoo package ({package_dir}); "
             f"set {CACHE_ENV} to a directory outside it"
+        )
+    model_dir = next((p for p in (path, *path.parents) if (p / "model.yaml").is_file()), None)
+    if model_dir is not None:
+        raise ArtifactError(
+            f"cache directory {path} is inside the model directory {model_dir}, which would ship it; "
+            f"set {CACHE_ENV} to a directory outside it (an absolute path)"
         )
     try:
         path.mkdir(parents=True, exist_ok=True)

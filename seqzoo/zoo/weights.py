@@ -21,11 +21,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqzoo.zoo.artifacts import WeightsArtifact, cache_dir, fetch, is_cached
-from seqzoo.zoo.spec import ModelSpec
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
-__all__ = ["PUBLISHED", "PublishedCheckpoint", "ResolvedWeights", "UNTRAINED_WARNING", "published_artifact",
-           "published_description", "resolve_weights", "weights_state"]
+from seqzoo.zoo.artifacts import MIRROR_ENV, ArtifactError, WeightsArtifact, cache_dir, cached_path, fetch, is_cached
+from seqzoo.zoo.spec import ModelSpec
+from seqzoo.zoo.trust import load_plain_yaml
+
+__all__ = ["PUBLISHED", "PublishedCheckpoint", "ResolvedWeights", "UNTRAINED_WARNING", "model_files",
+           "published_artifact", "published_description", "resolve_weights", "run_files", "weights_state"]
 
 UNTRAINED_WARNING = ("%s: weights are UNTRAINED (deterministic initialisation, seed %d); "
                      "its predictions carry no biological meaning")
@@ -129,3 +133,47 @@ def weights_state(spec: ModelSpec) -> str:
     if not spec.artifact.trained:
         return "UNTRAINED"
     return "cached" if is_cached(spec.artifact) else "not fetched"
+
+
+def model_files(spec: ModelSpec) -> list[Path]:
+    """The model directory's own files: every file at its top (model.yaml, weights.yaml, the
+    labels, the weights it ships, test.expect.h5, the card) and the labels file wherever
+    model.yaml puts it. An output naming one of them is refused (``seqzoo.io.tables.check_output``)."""
+    directory = Path(spec.directory)
+    files = [p for p in sorted(directory.iterdir()) if p.is_file()]
+    try:
+        labels = load_plain_yaml(directory / "model.yaml")["schema"]["targets"].get("column_labels")
+    except Exception:  # noqa: BLE001 - load_spec read it already; a missing key means no labels file
+        labels = None
+    if labels:
+        files.append(directory / labels)
+    return files
+
+
+def _local_sources(artifact: WeightsArtifact) -> list[Path]:
+    """The files ``fetch`` may copy ``artifact`` from: its cached copy, its file:// URLs and the
+    ``$SEQZOO_MIRROR`` copy."""
+    files = [cached_path(artifact)]
+    files += [Path(url2pathname(urlparse(u).path)) for u in artifact.urls if urlparse(u).scheme == "file"]
+    if os.environ.get(MIRROR_ENV):
+        files.append(Path(os.environ[MIRROR_ENV]).expanduser() / artifact.file_name)
+    return files
+
+
+def run_files(spec: ModelSpec, weights: str | os.PathLike | WeightsArtifact | None = None) -> list[Path]:
+    """Every file a run of ``spec`` on ``weights`` (as :func:`resolve_weights` takes them) reads,
+    without downloading anything: :func:`model_files`, the weights file given, or the artifact's
+    cached copy and local sources (and, for ``"published"``, the import record). Weights that do not
+    resolve add nothing: loading them reports why. For ``check_output``'s ``inputs``."""
+    files = model_files(spec)
+    if isinstance(weights, str) and weights == "published":
+        files.append(published_description(spec.name))
+    try:
+        resolved = resolve_weights(spec, weights, download=False)
+        if resolved.path is not None:
+            files.append(resolved.path)
+        elif resolved.artifact is not None and resolved.artifact.trained:
+            files += _local_sources(resolved.artifact)
+    except (OSError, ArtifactError):  # a missing file, weights not imported, no cache: the load says so
+        pass
+    return files
