@@ -99,7 +99,7 @@ LAYERS = [
     ("architectures", ["seqzoo.architectures", "seqzoo.architectures.*"]),
     ("runtime", ["seqzoo.runtime"]),
     ("features", ["seqzoo.predict_dna", "seqzoo.predict_protein", "seqzoo.distributed", "seqzoo.variants",
-                  "seqzoo.interpret", "seqzoo.plots", "seqzoo.packaging", "seqzoo.sharing",
+                  "seqzoo.interpret", "seqzoo.plots", "seqzoo.packaging", "seqzoo.kipoi_import", "seqzoo.sharing",
                   "seqzoo.training", "seqzoo.training.*"]),
     ("kipoi", ["seqzoo.kipoi_adapter", "seqzoo.dataloaders"]),
     ("cli", ["seqzoo.cli", "seqzoo.cli.*"]),
@@ -118,6 +118,7 @@ SAME_LAYER = {
     ("seqzoo.training*", "seqzoo.predict_protein"): "evaluating a zoo model reads long proteins whole, as prediction does",
     ("seqzoo.distributed", "seqzoo.predict_dna"): "the Ray engine assembles each shard's rows as the local engine does",
     ("seqzoo.sharing", "seqzoo.packaging"): "publishing runs seqzoo check (check_model_dir) first",
+    ("seqzoo.kipoi_import", "seqzoo.packaging"): "an imported kipoi model is written as a model directory (write_model_dir)",
     ("seqzoo.cli*", "seqzoo.cli*"): "one package: commands share the options module",
 }
 

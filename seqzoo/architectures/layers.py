@@ -161,3 +161,49 @@ class TaskwiseLinear(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_tasks": self.n_tasks, "per_task": self.per_task,
                 "kernel_init": self.kernel_init}
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+def legacy_hard_sigmoid(x):
+    """Keras 1 and 2's ``hard_sigmoid``, ``clip(0.2 x + 0.5, 0, 1)``: the recurrent activation their
+    LSTMs and GRUs default to. Keras 3's ``hard_sigmoid`` is another function (``clip(x / 6 + 0.5)``),
+    so converted models name this one."""
+    return ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class SplineT(keras.layers.Layer):
+    """concise's ``SplineT`` (kipoi's rbp models): a per-feature linear map of B-spline bases.
+
+    Input ``(N, ..., features, bases)`` (scalars expanded by concise's ``EncodeSplines``), output
+    ``(N, ..., features)``: feature ``f`` is ``sum_b x[..., f, b] * kernel[b, f]``, plus ``bias[f]``
+    with ``use_bias``; with ``shared_weights`` every feature uses ``kernel[b, 0]`` and, as in concise,
+    no bias is added. Written from
+    concise 0.6's definition; only the forward pass and the weights' layout matter here (its
+    training-time regularizer is not carried over).
+    """
+
+    def __init__(self, shared_weights: bool = False, use_bias: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.shared_weights, self.use_bias = bool(shared_weights), bool(use_bias)
+
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"SplineT needs an input (N, ..., features, bases); got {input_shape}")
+        n_features, n_bases = input_shape[-2], input_shape[-1]
+        self.kernel = self.add_weight(shape=(n_bases, 1 if self.shared_weights else n_features), name="kernel",
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(shape=(n_features,), name="bias", initializer="zeros") if self.use_bias else None
+
+    def call(self, x):
+        kernel = ops.cast(self.kernel, x.dtype)  # (bases, features or 1)
+        out = ops.sum(x * ops.transpose(kernel), axis=-1)  # broadcast over (..., features, bases)
+        if self.use_bias and not self.shared_weights:
+            out = out + ops.cast(self.bias, x.dtype)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+    def get_config(self):
+        return {**super().get_config(), "shared_weights": self.shared_weights, "use_bias": self.use_bias}

@@ -14,6 +14,8 @@ ARCHITECTURES: dict[str, tuple[str, str]] = {
     "deepsea": ("seqzoo.architectures.deepsea", "build_deepsea"),
     "deepsol": ("seqzoo.architectures.deepsol", "build_deepsol"),
     "ensemble": ("seqzoo.architectures.ensemble", "build_ensemble"),
+    # a Keras 3 JSON file in the model directory (seqzoo.zoo.spec.KERAS_JSON: imported models)
+    "keras_json": ("seqzoo.architectures.legacy", "build_from_json"),
     "protein_composition": ("seqzoo.architectures.deepsol", "build_protein_composition"),
 }
 

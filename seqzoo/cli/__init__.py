@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("zoo_commands", "download and verify models' weights into the cache"),
     "check": ("zoo_commands", "check model directories the way kipoi test does, and more strictly"),
     "import-weights": ("zoo_commands", "convert kipoi's published PyTorch weights (Basset, DeepSEA)"),
+    "import-kipoi": ("zoo_commands", "convert a kipoi Keras 1/2 model directory into a seqzoo model directory"),
     "kipoi-source": ("zoo_commands", "print how to register the zoo as a kipoi model source"),
     "publish": ("share_commands", "check a model and publish it to a store (folder, S3, GCS, HF hub)"),
     "install": ("share_commands", "install a published model version from a store, every file verified"),

@@ -1,4 +1,4 @@
-"""``seqzoo`` commands about the catalogue: list, info, fetch, check, import-weights, kipoi-source."""
+"""``seqzoo`` commands about the catalogue: list, info, fetch, check, import-weights, import-kipoi, kipoi-source."""
 
 import argparse
 import sys
@@ -32,6 +32,12 @@ def import_weights_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="kipoi's .pth file (pretrained_model_reloaded_th.pth, deepsea_predict.pth)")
     p.add_argument("--unverified-source", action="store_true",
                    help="import a checkpoint whose md5 is not kipoi's published one (recorded as unverified)")
+
+
+def import_kipoi_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="a local kipoi model directory (model.yaml with type: keras, local arch and weights)")
+    p.add_argument("-o", "--output", required=True, help="the seqzoo model directory to write (new or empty)")
+    p.add_argument("--name", help="name of the weights file and the card (default: the source directory's name)")
 
 
 def kipoi_source_arguments(p: argparse.ArgumentParser) -> None:
@@ -199,4 +205,13 @@ def cmd_import_weights(args) -> int:
     print(f"{args.model}: imported {args.checkpoint} -> {description}")
     print(f"load it with seqzoo.get_model({args.model!r}, weights='published'), or set "
           f"'weights: published' under args in the model directory's model.yaml for kipoi")
+    return 0
+
+
+def cmd_import_kipoi(args) -> int:
+    from seqzoo.kipoi_import import import_kipoi
+
+    output = import_kipoi(args.source, args.output, name=args.name, command=options.command_line(args.argv))
+    print(f"{args.source}: imported -> {output}")
+    print(f"load it with seqzoo.get_model({str(output)!r}) or kipoi.get_model({str(output)!r}, source='dir')")
     return 0

@@ -168,6 +168,33 @@ def _prediction_bin(targets: dict, inputs: dict, path: Path) -> int | None:
     return declared
 
 
+#: ``args.architecture`` of a model defined by a Keras 3 JSON configuration file in its directory
+#: (imported models: ``seqzoo import-kipoi``) rather than by a registry builder.
+KERAS_JSON = "keras_json"
+
+
+def _architecture_config(directory: Path, path: Path, architecture, config) -> dict:
+    """``args.config`` as the builder takes it. For :data:`KERAS_JSON`: ``file`` (the JSON, inside
+    the directory; resolved to its path here) and optionally ``sha256`` (checked when it is built)."""
+    if config is not None and not isinstance(config, dict):
+        raise ModelSpecError(f"{path}: args.config must be a mapping; got {config!r}")
+    config = dict(config or {})
+    if architecture != KERAS_JSON:
+        return config
+    unknown = sorted(set(config) - {"file", "sha256"})
+    if "file" not in config or unknown:
+        raise ModelSpecError(f"{path}: args.architecture {KERAS_JSON} needs args.config with 'file' (the Keras 3 "
+                             f"JSON in the model directory) and optionally 'sha256'"
+                             + (f"; unknown key(s) {', '.join(unknown)}" if unknown else ""))
+    try:
+        file = trust.inside(directory, config["file"], f"{path} args.config.file")
+    except ValueError as e:
+        raise ModelSpecError(str(e)) from None
+    if not file.is_file():
+        raise ModelSpecError(f"{path}: args.config.file names {file}, which does not exist")
+    return {**config, "file": str(file)}
+
+
 def load_spec(directory: str | os.PathLike) -> ModelSpec:
     """Read a model directory's ``model.yaml`` (and the files it names) into a ``ModelSpec``."""
     directory = Path(directory).resolve()
@@ -234,7 +261,7 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
         name=installed_from["name"] if installed_from else directory.name,
         directory=directory,
         architecture=need(args, "architecture", "args."),
-        config=dict(args.get("config") or {}),
+        config=_architecture_config(directory, path, args["architecture"], args.get("config")),
         artifact=artifact,
         input_shape=_parse_shape(need(inputs, "shape", "schema.inputs."), f"{path} schema.inputs"),
         target_shape=target_shape,
@@ -279,4 +306,4 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
     raise ModelNotFoundError(f"no model named {text!r} in the zoo (known: {', '.join(known)}) or installed{hint}")
 
 
-__all__ = ["MODALITIES", "ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]
+__all__ = ["KERAS_JSON", "MODALITIES", "ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]

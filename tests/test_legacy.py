@@ -1,0 +1,312 @@
+"""kipoi's Keras 1/2 models under Keras 3 (seqzoo.architectures.legacy, seqzoo.kipoi_import):
+kipoi/kipoi's own example files (tests/data/kipoi_examples, see its README) and Keras 2 files
+written by tf-keras are converted, and their outputs match outputs computed without seqzoo
+(tf-keras loading the same files, or a NumPy forward pass written here) within 1e-5."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from seqzoo.architectures import legacy
+from seqzoo.zoo.spec import ModelSpecError, load_spec
+
+EXAMPLES = Path(__file__).resolve().parent / "data" / "kipoi_examples"
+REPO = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-5
+
+
+def one_hot(n: int, length: int, seed: int = 0) -> np.ndarray:
+    return np.eye(4, dtype=np.float32)[np.random.default_rng(seed).integers(0, 4, (n, length))]
+
+
+def converted(arch: Path, weights: Path):
+    config, version = legacy.read_legacy_config(arch)
+    conversion = legacy.convert_config(config, version)
+    model = legacy.build_model(conversion.config)
+    legacy.set_legacy_weights(model, legacy.read_legacy_weights(weights), conversion.channels_first_kernels)
+    return model
+
+
+def seqzoo_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "seqzoo", *map(str, args)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def conv1d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str) -> np.ndarray:
+    """Keras' Conv1D (cross-correlation, 'same' pads (k-1)//2 on the left): x (N, L, C), kernel (k, C, F)."""
+    k = kernel.shape[0]
+    if padding == "same":
+        x = np.pad(x, ((0, 0), ((k - 1) // 2, k - 1 - (k - 1) // 2), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(x, k, axis=1)  # (N, L', C, k)
+    return np.einsum("nlck,kcf->nlf", windows, kernel) + bias
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+@pytest.fixture
+def kipoi_dir_env(kipoi_home, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(kipoi_home))
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.mark.kipoi
+def test_tal1_imported_by_the_command_predicts_as_tf_keras_with_seqzoo_and_the_real_kipoi(kipoi_dir_env):
+    """tal1_model (Keras 2.1.5, Sequential): `seqzoo import-kipoi` writes a directory that loads with
+    seqzoo.get_model and kipoi.get_model, both equal to tf-keras loading kipoi's own files."""
+    import kipoi
+    import tf_keras
+
+    import seqzoo
+
+    out = kipoi_dir_env / "tal1"
+    result = seqzoo_cli("import-kipoi", EXAMPLES / "tal1_model", "-o", out, "--name", "tal1", cwd=kipoi_dir_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["README.md", "architecture.json", "example", "model.yaml", "tal1.weights.h5",
+                     "target_labels.txt", "test.expect.h5", "weights.yaml"]
+    card = (out / "README.md").read_text()
+    assert "Keras 2.1.5" in card and "a8d48df17050886666a00c05034f863e" in card  # weights.hdf5's md5
+    assert "seqzoo import-kipoi" in card
+    spec = load_spec(out)
+    assert spec.architecture == "keras_json" and spec.input_shape == (500, 4) and spec.labels == ("binding_prob",)
+
+    reference = tf_keras.models.model_from_json((EXAMPLES / "tal1_model/model_files/arch.json").read_text())
+    reference.load_weights(str(EXAMPLES / "tal1_model/model_files/weights.hdf5"))
+    x = one_hot(200, 500)
+    expected = reference.predict(x, verbose=0)
+    ours = seqzoo.get_model(out, device="cpu").predict_on_batch(x)
+    through_kipoi = kipoi.get_model(str(out), source="dir").predict_on_batch(x)
+    deviation = max(np.abs(ours - expected).max(), np.abs(through_kipoi - expected).max())
+    print(f"tal1_model: max |seqzoo - tf-keras| and |kipoi - tf-keras| = {deviation:.2e}")
+    assert deviation < TOLERANCE
+    # kipoi's example FASTA windows, read by seqzoo's DNA dataloader through kipoi (kipoi test's reference)
+    with h5py.File(out / "test.expect.h5", "r") as f:
+        inputs, preds = np.asarray(f["inputs"]), np.asarray(f["preds"])
+    assert inputs.shape == (20, 500, 4)
+    assert np.abs(reference.predict(inputs, verbose=0) - preds).max() < TOLERANCE
+
+
+def test_extended_coda_keras1_and_keras2_files_match_a_numpy_forward_pass():
+    """extended_coda as Keras 1.2.2 wrote it (Convolution1D, 4-D kernels, no version attributes) and as a
+    Keras 2.1.4 whole-model HDF5: four 'same' convolutions with ReLUs, computed here in NumPy."""
+    x = np.random.default_rng(1).random((2, 25025, 1), dtype=np.float32)
+    with h5py.File(EXAMPLES / "extended_coda/model_files/weights.h5", "r") as f:
+        params = [(np.asarray(f[f"convolution1d_{i}/convolution1d_{i}_W:0"])[:, 0],
+                   np.asarray(f[f"convolution1d_{i}/convolution1d_{i}_b:0"])) for i in range(1, 5)]
+    expected = x.astype(np.float64)
+    for kernel, bias in params:
+        expected = relu(conv1d(expected, kernel, bias, "same"))
+    files = EXAMPLES / "extended_coda/model_files"
+    for arch, weights in [(files / "model.json", files / "weights.h5"),
+                          (files / "keras2/model.h5", files / "keras2/model.h5"),
+                          (files / "keras2/model.json", files / "weights.h5")]:
+        ours = np.asarray(converted(arch, weights).predict_on_batch(x))
+        deviation = np.abs(ours - expected).max()
+        print(f"extended_coda {arch.relative_to(files)}: max |seqzoo - NumPy| = {deviation:.2e}")
+        assert ours.shape == (2, 25025, 1) and deviation < TOLERANCE
+
+
+def test_the_rbp_model_with_concise_spline_t_matches_a_numpy_forward_pass():
+    """kipoi's rbp / non_bedinput_model (Keras 2.0.5, two inputs, concise's SplineT implemented by seqzoo)."""
+    files = EXAMPLES / "non_bedinput_model/model_files"
+    model = converted(files / "model.json", files / "weights.h5")
+    assert type(model.get_layer("spline_t_6")).__module__ == "seqzoo.architectures.layers"
+    seq, dist = one_hot(200, 101, seed=2), np.random.default_rng(3).random((200, 1, 10), dtype=np.float32)
+    with h5py.File(files / "weights.h5", "r") as f:
+        w = {k: np.asarray(f[k], dtype=np.float64) for k in ("conv1/conv1_5/kernel:0", "conv1/conv1_5/bias:0",
+             "spline_t_6/spline_t_6/kernel:0", "dense_6/dense_6/kernel:0", "dense_6/dense_6/bias:0")}
+    conv = relu(conv1d(seq.astype(np.float64), w["conv1/conv1_5/kernel:0"], w["conv1/conv1_5/bias:0"], "valid"))
+    pooled = conv[:, : conv.shape[1] // 4 * 4].reshape(200, -1, 4, 10).mean(axis=2)  # AveragePooling1D(4)
+    spline = np.einsum("nfb,bf->nf", dist, w["spline_t_6/spline_t_6/kernel:0"])
+    features = np.concatenate([pooled.reshape(200, -1), spline], axis=1)
+    expected = features @ w["dense_6/dense_6/kernel:0"] + w["dense_6/dense_6/bias:0"]
+    ours = np.asarray(model.predict_on_batch({"seq": seq, "dist_polya_st": dist}))
+    deviation = np.abs(ours - expected).max()
+    print(f"rbp (non_bedinput_model): max |seqzoo - NumPy| = {deviation:.2e}")
+    assert deviation < TOLERANCE
+
+
+def test_keras2_recurrent_batchnorm_and_nested_files_written_by_tf_keras_match_tf_keras(tmp_path):
+    """Genuine Keras 2 files (tf-keras 2.21): a FactorNet-like network (convolution, batch norm with
+    trained statistics, bidirectional LSTM with hard_sigmoid gates, GRU) around a nested Sequential,
+    saved as JSON + weights HDF5 and as a whole-model HDF5; 200 random sequences."""
+    import tf_keras as K2
+
+    inner = K2.Sequential([K2.layers.Conv1D(8, 5, padding="same", activation="relu", name="conv", input_shape=(60, 4)),
+                           K2.layers.BatchNormalization(name="bn"), K2.layers.MaxPooling1D(3, name="pool")],
+                          name="trunk")
+    seq = K2.Input((60, 4), name="seq")
+    h = inner(seq)
+    lstm = K2.layers.Bidirectional(K2.layers.LSTM(6, recurrent_activation="hard_sigmoid", return_sequences=True),
+                                   name="bilstm")(h)
+    gru = K2.layers.GRU(5, reset_after=False, name="gru")(lstm)
+    out = K2.layers.Dense(3, activation="sigmoid", name="output")(K2.layers.Concatenate(name="cat")(
+        [gru, K2.layers.GlobalMaxPooling1D(name="gmp")(lstm)]))
+    reference = K2.Model(seq, out, name="factornet_like")
+    rng = np.random.default_rng(4)
+    reference.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in reference.get_weights()])
+    bn = inner.get_layer("bn")  # running statistics away from 0 and 1, variance positive
+    bn.set_weights([w if i < 2 else (np.abs(w) + 0.5 if i == 3 else w) for i, w in enumerate(bn.get_weights())])
+    (tmp_path / "arch.json").write_text(reference.to_json())
+    reference.save_weights(str(tmp_path / "weights.h5"))
+    reference.save(str(tmp_path / "model.h5"))
+    x = one_hot(200, 60, seed=5)
+    expected = reference.predict(x, verbose=0)
+    for arch, weights in [(tmp_path / "arch.json", tmp_path / "weights.h5"), (tmp_path / "model.h5",) * 2]:
+        ours = np.asarray(converted(arch, weights).predict_on_batch(x))
+        deviation = np.abs(ours - expected).max()
+        print(f"tf-keras FactorNet-like {arch.name}: max |seqzoo - tf-keras| = {deviation:.2e}")
+        assert deviation < TOLERANCE
+
+
+def test_keras1_per_gate_lstm_weights_are_fused_in_keras3_gate_order(tmp_path):
+    """Keras 1 stores an LSTM's gates apart (W_i, U_i, b_i, W_c, ..., in the order i, c, f, o); a file in
+    that layout, made here from a tf-keras LSTM's fused (i, f, c, o) weights, gives tf-keras's outputs."""
+    import tf_keras as K2
+
+    reference = K2.Sequential([K2.layers.LSTM(4, recurrent_activation="hard_sigmoid", name="lstm_1",
+                                              input_shape=(12, 4))], name="seq1")
+    rng = np.random.default_rng(6)
+    reference.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in reference.get_weights()])
+    kernel, recurrent, bias = reference.get_weights()
+    gates = dict(zip("ifco", range(4)))
+    with h5py.File(tmp_path / "weights.h5", "w") as f:  # Keras 1.2's save_weights layout
+        f.attrs["layer_names"] = [b"lstm_1"]
+        group = f.create_group("lstm_1")
+        names = []
+        for gate in "icfo":
+            part = slice(gates[gate] * 4, gates[gate] * 4 + 4)
+            for role, value in (("W", kernel[:, part]), ("U", recurrent[:, part]), ("b", bias[part])):
+                names.append(f"lstm_1_{role}_{gate}".encode())
+                group[names[-1].decode()] = value
+        group.attrs["weight_names"] = names
+    keras1 = {"class_name": "Sequential", "config": [{"class_name": "LSTM", "config": {
+        "name": "lstm_1", "output_dim": 4, "batch_input_shape": [None, 12, 4], "input_dtype": "float32",
+        "init": "glorot_uniform", "inner_init": "orthogonal", "forget_bias_init": "one", "activation": "tanh",
+        "inner_activation": "hard_sigmoid", "W_regularizer": None, "U_regularizer": None, "b_regularizer": None,
+        "dropout_W": 0.0, "dropout_U": 0.0, "consume_less": "cpu", "return_sequences": False,
+        "go_backwards": False, "stateful": False, "unroll": False, "trainable": True}}]}
+    (tmp_path / "model.json").write_text(json.dumps(keras1))
+    x = one_hot(50, 12, seed=7)
+    ours = np.asarray(converted(tmp_path / "model.json", tmp_path / "weights.h5").predict_on_batch(x))
+    deviation = np.abs(ours - reference.predict(x, verbose=0)).max()
+    print(f"Keras 1 per-gate LSTM: max |seqzoo - tf-keras| = {deviation:.2e}")
+    assert deviation < TOLERANCE
+
+
+def tal1_with(tmp_path: Path, change) -> Path:
+    """A copy of kipoi's tal1_model whose architecture JSON ``change`` edits."""
+    copy = Path(shutil.copytree(EXAMPLES / "tal1_model", tmp_path / "tal1_model"))
+    arch = copy / "model_files/arch.json"
+    config = json.loads(arch.read_text())
+    change(config["config"])
+    arch.write_text(json.dumps(config))
+    return copy
+
+
+def test_a_lambda_layer_and_an_unknown_custom_class_are_refused_by_name(tmp_path):
+    lambda_layer = {"class_name": "Lambda", "config": {"name": "revcomp", "function": ["4wEAAAAAAAAA", None, None],
+                                                       "function_type": "lambda", "arguments": {}}}
+    source = tal1_with(tmp_path / "a", lambda layers: layers.insert(1, lambda_layer))
+    result = seqzoo_cli("import-kipoi", source, "-o", tmp_path / "out_a", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "layer 'revcomp' (Lambda)" in result.stderr and "never runs" in result.stderr
+    custom = {"class_name": "GAMSmooth", "config": {"name": "smooth_1", "n_bases": 10}}
+    source = tal1_with(tmp_path / "b", lambda layers: layers.insert(1, custom))
+    result = seqzoo_cli("import-kipoi", source, "-o", tmp_path / "out_b", cwd=tmp_path)
+    assert result.returncode == 2 and "layer 'smooth_1' (GAMSmooth)" in result.stderr
+    assert "never loaded" in result.stderr
+    assert not (tmp_path / "out_a").exists() and not (tmp_path / "out_b").exists()
+    # a Keras 3 JSON in a model directory is checked too: a Lambda smuggled into architecture.json
+    with pytest.raises(legacy.LegacyModelError, match=r"layer 'f' \(Lambda\) runs Python code"):
+        legacy.check_config({"class_name": "Functional", "module": "keras", "config": {"layers": [
+            {"class_name": "Lambda", "module": "keras.layers", "config": {"name": "f"}}]}})
+    with pytest.raises(legacy.LegacyModelError, match=r"layer 'x' \(Evil\) of module 'os'"):
+        legacy.check_config({"class_name": "Evil", "module": "os", "config": {"name": "x"}})
+
+
+@pytest.mark.kipoi
+def test_nothing_from_the_kipoi_directory_is_imported_or_executed(tmp_path, kipoi_dir_env):
+    """The custom_objects file, the dataloader's code and a model.py of the kipoi directory would each
+    write a marker when run: importing, and loading the result through seqzoo and kipoi, runs none."""
+    import kipoi
+
+    import seqzoo
+
+    source = Path(shutil.copytree(EXAMPLES / "tal1_model", tmp_path / "tal1_model"))
+    marker = tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'a').write(__name__)\nOBJECTS = {{}}\n"
+    for name in ("custom_keras_objects.py", "dataloader.py", "model.py", "model_files/custom_keras_objects.py"):
+        (source / name).write_text(code)
+    text = (source / "model.yaml").read_text().replace("custom_objects: custom_keras_objects.py",
+                                                       "custom_objects: model_files/custom_keras_objects.py")
+    (source / "model.yaml").write_text(text)
+    out = tmp_path / "imported"
+    result = seqzoo_cli("import-kipoi", source, "-o", out, cwd=source)  # even from inside the directory
+    assert result.returncode == 0, result.stderr[-3000:]
+    seqzoo.get_model(out, device="cpu").predict_on_batch(one_hot(2, 500))
+    kipoi.get_model(str(out), source="dir").predict_on_batch(one_hot(2, 500))
+    assert not marker.exists()
+    assert not list(out.rglob("*.py"))
+
+
+def test_weights_are_set_strictly_by_layer_name(tmp_path):
+    arch = EXAMPLES / "tal1_model/model_files/arch.json"
+    weights = tmp_path / "weights.h5"
+    shutil.copyfile(EXAMPLES / "tal1_model/model_files/weights.hdf5", weights)
+    with h5py.File(weights, "a") as f:  # the dense layer's weights under another name
+        f.move("dense_1", "dense_9")
+        f.attrs["layer_names"] = [b"conv1d_1", b"global_max_pooling1d_1", b"dense_9", b"activation_1"]
+    with pytest.raises(legacy.LegacyModelError, match=r"layer 'dense_1' \(Dense\) has weights but weights.h5 holds none"):
+        converted(arch, weights)
+    shutil.copyfile(EXAMPLES / "tal1_model/model_files/weights.hdf5", weights)
+    with h5py.File(weights, "a") as f:  # a kernel of the wrong shape
+        del f["dense_1/dense_1/kernel:0"]
+        f["dense_1/dense_1/kernel:0"] = np.zeros((15, 1), np.float32)
+    with pytest.raises(legacy.LegacyModelError, match=r"layer 'dense_1' \(Dense\): its kernel has shape \(16, 1\), "
+                                                      r"the file's \(15, 1\)"):
+        converted(arch, weights)
+    shutil.copyfile(EXAMPLES / "tal1_model/model_files/weights.hdf5", weights)
+    with h5py.File(weights, "a") as f:  # a weight the layer has no place for
+        f["dense_1/dense_1/extra:0"] = np.zeros((1,), np.float32)
+        f["dense_1"].attrs["weight_names"] = [b"dense_1/kernel:0", b"dense_1/bias:0", b"dense_1/extra:0"]
+    with pytest.raises(legacy.LegacyModelError, match=r"layer 'dense_1' \(Dense\): stored weight\(s\) extra"):
+        converted(arch, weights)
+
+
+def test_kipoi_models_seqzoo_cannot_serve_yet_are_refused_with_the_reason(tmp_path):
+    result = seqzoo_cli("import-kipoi", EXAMPLES / "rbp", "-o", tmp_path / "rbp", cwd=tmp_path)
+    assert result.returncode == 2 and "args.weights is a download (https://github.com/kipoi" in result.stderr
+    result = seqzoo_cli("import-kipoi", EXAMPLES / "non_bedinput_model", "-o", tmp_path / "nb", cwd=tmp_path)
+    assert result.returncode == 2 and "reads 2 inputs" in result.stderr
+    result = seqzoo_cli("import-kipoi", EXAMPLES / "extended_coda", "-o", tmp_path / "ec", cwd=tmp_path)
+    assert result.returncode == 2 and "not DNASeq" in result.stderr
+    assert not any((tmp_path / name).exists() for name in ("rbp", "nb", "ec"))
+
+
+def test_a_keras_json_architecture_stays_inside_its_directory_and_keeps_its_sha256(tmp_path):
+    from seqzoo.kipoi_import import import_kipoi
+    from seqzoo.runtime import ZooModel
+
+    out = import_kipoi(EXAMPLES / "tal1_model", tmp_path / "tal1")
+    text = (out / "model.yaml").read_text()
+    (out / "model.yaml").write_text(text.replace("file: architecture.json", "file: ../architecture.json"))
+    with pytest.raises(ModelSpecError, match="outside the model directory"):
+        load_spec(out)
+    (out / "model.yaml").write_text(text)
+    architecture = json.loads((out / "architecture.json").read_text())
+    architecture["config"]["name"] = "changed"
+    (out / "architecture.json").write_text(json.dumps(architecture))
+    with pytest.raises(ValueError, match="the architecture was changed after it was written"):
+        ZooModel(load_spec(out), device="cpu")
