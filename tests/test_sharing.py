@@ -391,6 +391,9 @@ HOSTILE_PACKAGES = {
     "column_labels outside the package": (lambda marker: edit_model_yaml(
         lambda text: text.replace("column_labels: target_labels.txt", "column_labels: /etc/hostname")),
         "'/etc/hostname', which is outside the model directory"),
+    "an architecture file outside the package": (lambda marker: edit_model_yaml(
+        lambda text: text.replace("  config:\n", "  config:\n    file: /etc/hostname\n", 1)),
+        "args.config.file names '/etc/hostname', which is outside"),
     "a weights URL of the installing machine": (lambda marker: write_file(
         "weights.yaml", (find_model(MODEL) / "weights.yaml").read_text().replace(
             "- basset-athaliana265-v1.weights.h5", "- file:///etc/hostname")),

@@ -23,8 +23,9 @@ Never lifted, not even by ``trust_code``:
   nested aliases expands to gigabytes once anything walks the document.
 * A ``model.yml``: kipoi reads it before ``model.yaml``, so it would be a second description that
   seqzoo never checked.
-* Every path the description names (``args.weights``, ``schema.targets.column_labels``, the
-  weights' relative URLs, the dataloader's default arguments) stays inside the directory, and a
+* Every path the description names (``args.weights``, ``args.config.file``,
+  ``schema.targets.column_labels``, the weights' relative URLs, the dataloader's default arguments)
+  stays inside the directory, and a
   package's weights URL is never a ``file://`` path of the machine that installs it.
 * Links: a package holds plain files only.
 """
@@ -177,6 +178,9 @@ def _path_problems(directory: Path, descr: dict) -> list[str]:
                                     "model directory; name the weights file relative to it")
                 elif not scheme:
                     check(Path(weights).parent / str(url), f"{weights_file.name} urls")
+    config = args.get("config") if isinstance(args.get("config"), dict) else {}
+    if "file" in config:  # an architecture given as a Keras 3 JSON file (imported models)
+        check(config["file"], "model.yaml args.config.file")
     schema = descr.get("schema") if isinstance(descr.get("schema"), dict) else {}
     targets = schema.get("targets") if isinstance(schema.get("targets"), dict) else {}
     if "column_labels" in targets:
