@@ -99,7 +99,7 @@ LAYERS = [
     ("architectures", ["seqzoo.architectures", "seqzoo.architectures.*"]),
     ("runtime", ["seqzoo.runtime"]),
     ("features", ["seqzoo.predict_dna", "seqzoo.predict_protein", "seqzoo.distributed", "seqzoo.variants",
-                  "seqzoo.interpret", "seqzoo.plots", "seqzoo.packaging", "seqzoo.sharing",
+                  "seqzoo.interpret", "seqzoo.attribution", "seqzoo.plots", "seqzoo.packaging", "seqzoo.sharing",
                   "seqzoo.training", "seqzoo.training.*"]),
     ("kipoi", ["seqzoo.kipoi_adapter", "seqzoo.dataloaders"]),
     ("cli", ["seqzoo.cli", "seqzoo.cli.*"]),
@@ -117,6 +117,7 @@ SAME_LAYER = {
     ("seqzoo.training*", "seqzoo.packaging"): "exporting a run writes a model directory (packaging.write_model_dir)",
     ("seqzoo.training*", "seqzoo.predict_protein"): "evaluating a zoo model reads long proteins whole, as prediction does",
     ("seqzoo.distributed", "seqzoo.predict_dna"): "the Ray engine assembles each shard's rows as the local engine does",
+    ("seqzoo.attribution", "seqzoo.interpret"): "attributions reuse interpret's backend gradients and target names",
     ("seqzoo.sharing", "seqzoo.packaging"): "publishing runs seqzoo check (check_model_dir) first",
     ("seqzoo.cli*", "seqzoo.cli*"): "one package: commands share the options module",
 }
