@@ -530,10 +530,10 @@ def _write_arrays(output: Path, kind: str, arrays: dict, overwrite: bool) -> Non
 
             with h5py.File(partial, "w") as f:
                 for key, value in arrays.items():
-                    if value.dtype.kind == "U":
-                        f.create_dataset(key, data=value.astype(object), dtype=h5py.string_dtype())
-                    elif value.ndim == 0:
+                    if value.ndim == 0:  # method, references, seed, tolerance, model: attributes
                         f.attrs[key] = value.item()
+                    elif value.dtype.kind == "U":
+                        f.create_dataset(key, data=value.astype(object), dtype=h5py.string_dtype())
                     else:
                         f.create_dataset(key, data=value, compression="gzip" if value.ndim > 2 else None)
         publish(partial, output, overwrite)
