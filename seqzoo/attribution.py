@@ -315,6 +315,8 @@ def _clone_layer(layer, output_activations: set[int], deeplift: bool, model_name
         if isinstance(layer, layers.Activation):
             return layers.Identity(name=layer.name)
         return _without_activation(layer)
+    if not deeplift:  # the logit network alone: every other layer as it is
+        return type(layer).from_config(layer.get_config())
     if isinstance(layer, (layers.MaxPooling1D, layers.GlobalMaxPooling1D)):
         if getattr(layer, "data_format", "channels_last") != "channels_last":
             raise UnsupportedLayer(f"{where}: only channels_last pooling has a DeepLIFT rule here")
@@ -323,19 +325,13 @@ def _clone_layer(layer, output_activations: set[int], deeplift: bool, model_name
             if stride != pool or layer.padding != "valid":
                 raise UnsupportedLayer(f"{where}: max pooling with stride {stride} != pool {pool} or padding "
                                        f"{layer.padding!r} has no DeepLIFT rule here (windows must not overlap)")
-            if not deeplift:
-                return type(layer).from_config(layer.get_config())
             return _DeepLIFTRule("max", pool=pool, name=layer.name)
         if getattr(layer, "keepdims", False):
             raise UnsupportedLayer(f"{where}: keepdims=True has no DeepLIFT rule here")
-        if not deeplift:
-            return type(layer).from_config(layer.get_config())
         return _DeepLIFTRule("global_max", name=layer.name)
     if isinstance(layer, (Threshold, layers.Activation, layers.ReLU, layers.LeakyReLU, layers.ELU)):
         name, function = _elementwise(layer, activation)
-        if name == "linear" or not deeplift:
-            if name not in ("linear", "threshold") and not name.endswith("_layer") and name not in _ELEMENTWISE:
-                raise UnsupportedLayer(f"{where}: activation {name!r} has no DeepLIFT rule here")
+        if name == "linear":
             return type(layer).from_config(layer.get_config())
         if name != "threshold" and not name.endswith("_layer") and name not in _ELEMENTWISE:
             raise UnsupportedLayer(f"{where}: activation {name!r} is not elementwise or has no DeepLIFT rule "
@@ -347,8 +343,6 @@ def _clone_layer(layer, output_activations: set[int], deeplift: bool, model_name
         if activation not in _ELEMENTWISE:
             raise UnsupportedLayer(f"{where}: activation {activation!r} is not elementwise or has no DeepLIFT "
                                    "rule here (a softmax only at the output)")
-        if not deeplift:
-            return type(layer).from_config(layer.get_config())
         name, function = _elementwise(layer, activation)
         rule = _DeepLIFTRule("rescale", function, name, name=f"{layer.name}_rule")
         return _Then(_without_activation(layer), rule, name=layer.name)

@@ -94,6 +94,18 @@ def test_the_logit_network_is_the_model_before_its_output_sigmoid():
     np.testing.assert_allclose(1 / (1 + np.exp(-logits)), keras.ops.convert_to_numpy(model(x)), atol=1e-6)
 
 
+def test_hidden_activations_of_dense_and_convolution_layers_get_the_rescale_rule():
+    inputs = keras.Input((60, 4))
+    hidden = keras.layers.Conv1D(6, 5, activation="elu", name="conv")(inputs)
+    hidden = keras.layers.MaxPooling1D(4, name="pool")(hidden)
+    hidden = keras.layers.Dense(8, activation="tanh", name="dense")(keras.layers.Flatten()(hidden))
+    hidden = keras.layers.LeakyReLU(0.1, name="leaky")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid", name="out")(hidden))
+    x = one_hot_codes(np.random.default_rng(2).choice(np.frombuffer(b"ACGT", np.uint8), (3, 60)))
+    result = deeplift(model, x, [0, 1], references=10)
+    assert result["relative_deltas"].max() < TOLERANCE
+
+
 def test_layers_without_a_rule_and_calibrated_outputs_are_refused():
     inputs = keras.Input((50, 4))
     hidden = keras.layers.Conv1D(4, 3, name="conv")(inputs)
