@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict_commands", "predict on BED intervals of a FASTA genome, or on a protein FASTA"),
     "variants": ("predict_commands", "score the alleles of a VCF: ref/alt predictions and their differences"),
     "explain": ("predict_commands", "attribution logo and in-silico mutagenesis heat map of a region"),
+    "attribute": ("attribute_commands", "DeepLIFT/SHAP, ISM or gradient attributions of targets' logits over "
+                                        "windows, to .npz/.h5 arrays or .bw tracks"),
     "learned-motifs": ("predict_commands", "convolution filters as PWMs, matched to a motif database"),
     "dataset": ("train_commands", "build labelled genome windows (DeepSEA/Basset designs) from a FASTA and peaks"),
     "train": ("train_commands", "train a model: DNA (DeepSEA, Basset) on a `seqzoo dataset` directory, "
