@@ -12,8 +12,11 @@ Nothing from the kipoi directory is imported or executed: its YAML is read with 
 (a tag is refused), its ``custom_objects`` Python file and its dataloader's code are never read;
 custom layers are matched by class name against seqzoo's own implementations.
 
-In this version: files are local (a ``url``/``md5`` description is refused, naming the URL), and the
-model reads one DNA input of shape ``(L, 4)``, which seqzoo's ``DNAIntervalDataset`` gives.
+``args.arch`` and ``args.weights`` are local paths inside the directory, or kipoi's downloads
+``{url: ..., md5: ...}``: fetched by :func:`seqzoo.zoo.artifacts.fetch_checkpoint` (cached, bounded by
+``$SEQZOO_FETCH_TIMEOUT``, served from ``$SEQZOO_MIRROR`` when it holds the file), kipoi's md5 checked;
+the card records each file's URL, md5 and sha256. The model reads one DNA input of shape ``(L, 4)``,
+which seqzoo's ``DNAIntervalDataset`` gives.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import keras
 import yaml
@@ -32,6 +38,7 @@ from seqzoo.architectures import legacy
 from seqzoo.packaging import ModelInfo, TargetsInfo, write_model_dir
 from seqzoo.version import __version__
 from seqzoo.zoo import trust
+from seqzoo.zoo.artifacts import ArtifactError, fetch_checkpoint
 from seqzoo.zoo.spec import KERAS_JSON
 
 __all__ = ["KipoiImportError", "import_kipoi"]
@@ -50,11 +57,51 @@ def _hashes(path: Path) -> tuple[str, str]:
     return hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True)
+class _File:
+    """A file kipoi's description names: where it is here, and the URL it was downloaded from."""
+
+    path: Path
+    url: str | None = None
+
+
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _download(named: dict, where: str) -> _File:
+    """kipoi's ``{url: ..., md5: ...}``, fetched and md5-checked (:func:`fetch_checkpoint`)."""
+    url, md5 = named.get("url"), named.get("md5")
+    unknown = sorted(set(named) - {"url", "md5"})
+    if unknown:
+        raise KipoiImportError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; kipoi's downloads are "
+                               "{url: ..., md5: ...}")
+    if not isinstance(url, str) or urlparse(url).scheme not in ("http", "https"):
+        raise KipoiImportError(f"{where}: url {url!r} is not an http(s) URL")
+    if isinstance(md5, int) and not isinstance(md5, bool):  # YAML reads a 32-digit md5 as a number
+        raise KipoiImportError(f"{where}: md5 {md5} was read as a number (YAML); quote it")
+    if not isinstance(md5, str) or not _MD5.match(md5.lower()):
+        raise KipoiImportError(f"{where}: {url} comes without an md5 (given: {md5!r}); seqzoo checks every download "
+                               "against kipoi's md5")
+    file_name = unquote(Path(urlparse(url).path).name)
+    if not file_name or file_name in (".", "..") or not re.fullmatch(r"[\w.+=-]+", file_name):
+        file_name = "download"
+    try:
+        return _File(fetch_checkpoint(url, md5.lower(), file_name), url)
+    except ArtifactError as e:
+        raise KipoiImportError(f"{where}: {e}") from None
+
+
+def _file(source: Path, named, where: str) -> _File:
+    """A local file inside ``source`` or a kipoi download."""
+    if isinstance(named, dict):
+        return _download(named, where)
+    return _File(_local_file(source, named, where))
+
+
 def _local_file(source: Path, named, where: str) -> Path:
     if isinstance(named, dict):
-        url = named.get("url")
-        raise KipoiImportError(f"{where} is a download ({url}, md5 {named.get('md5')}); this version of import-kipoi "
-                               "reads local files only: download it into the directory and name its path")
+        raise KipoiImportError(f"{where} is a download ({named.get('url')}); seqzoo reads this file from the "
+                               "model directory: name its path")
     try:
         path = trust.inside(source, named, where)
     except ValueError as e:
@@ -139,7 +186,7 @@ def _example(source: Path, staging: Path) -> bool:
     return True
 
 
-def _card(source: Path, descr: dict, name: str, files: list[tuple[str, Path]], versions: dict, command: str,
+def _card(source: Path, descr: dict, name: str, files: list[tuple[str, _File]], versions: dict, command: str,
           conversion: legacy.Conversion, input_length: int) -> str:
     info = descr.get("info") or {}
     authors = ", ".join(str(a.get("name", a)) if isinstance(a, dict) else str(a) for a in info.get("authors") or [])
@@ -152,9 +199,10 @@ def _card(source: Path, descr: dict, name: str, files: list[tuple[str, Path]], v
              f"- Input: one-hot DNA ({input_length}, 4), ACGT order (seqzoo.dataloaders.DNAIntervalDataset).",
              "", "## Provenance", "", f"Command: `{command}`", "", "| file | md5 | sha256 | written by |",
              "|---|---|---|---|"]
-    for key, path in files:
-        md5, sha256 = _hashes(path)
-        lines.append(f"| `{key}`: {path.relative_to(source)} | `{md5}` | `{sha256}` | "
+    for key, file in files:
+        md5, sha256 = _hashes(file.path)
+        where = file.url or file.path.relative_to(source)
+        lines.append(f"| `{key}`: {where} | `{md5}` | `{sha256}` | "
                      f"Keras {versions.get(key) or 'version not recorded (Keras 1.x writes none)'} |")
     lines += ["", "The architecture was converted to Keras 3 (`architecture.json`, loaded in safe mode) and the "
               "weights set by layer name, every stored weight used once (seqzoo.architectures.legacy)."]
@@ -177,8 +225,9 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
     path, descr = _kipoi_description(source)
     name = name or source.name
     args = descr["args"]
-    weights_path = _local_file(source, args["weights"], f"{path} args.weights")
-    arch_path = _local_file(source, args["arch"], f"{path} args.arch") if args.get("arch") else weights_path
+    weights = _file(source, args["weights"], f"{path} args.weights")
+    arch = _file(source, args["arch"], f"{path} args.arch") if args.get("arch") else weights
+    arch_path, weights_path = arch.path, weights.path
     legacy_config, config_version = legacy.read_legacy_config(arch_path)
     conversion = legacy.convert_config(legacy_config, config_version)
     model = legacy.build_model(conversion.config, where=str(arch_path))
@@ -191,7 +240,7 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
     labels = _labels(source, path, descr, model.output_shape[-1])
     info = descr.get("info") or {}
     command = command or f"seqzoo.kipoi_import.import_kipoi({str(source)!r}, {str(output)!r})"
-    files = [("arch", arch_path)] + ([("weights", weights_path)] if weights_path != arch_path else [])
+    files = [("arch", arch)] + ([("weights", weights)] if weights != arch else [])
     versions = {"arch": conversion.keras_version, "weights": stored.keras_version}
 
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +254,7 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
         (staging / "README.md").write_text(
             _card(source, descr, name, files, versions, command, conversion, input_length))
         authors = tuple(str(a.get("name", a)) if isinstance(a, dict) else str(a) for a in info.get("authors") or [])
-        md5s = ", ".join(f"{key} {p.name} md5 {_hashes(p)[0]}" for key, p in files)
+        md5s = ", ".join(f"{key} {f.url or f.path.name} md5 {_hashes(f.path)[0]}" for key, f in files)
         write_model_dir(
             staging, architecture=KERAS_JSON,
             config={"file": ARCHITECTURE_FILE, "sha256": _hashes(architecture)[1]},

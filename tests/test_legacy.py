@@ -5,16 +5,22 @@ written by tf-keras are converted, and their outputs match outputs computed with
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from model_checks import free_port
 from seqzoo.architectures import legacy
+from seqzoo.kipoi_import import KipoiImportError, import_kipoi
+from seqzoo.zoo.artifacts import file_md5
 from seqzoo.zoo.spec import ModelSpecError, load_spec
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "kipoi_examples"
@@ -34,8 +40,8 @@ def converted(arch: Path, weights: Path):
     return model
 
 
-def seqzoo_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+def seqzoo_cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "seqzoo", *map(str, args)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -286,13 +292,11 @@ def test_weights_are_set_strictly_by_layer_name(tmp_path):
 
 
 def test_kipoi_models_seqzoo_cannot_serve_yet_are_refused_with_the_reason(tmp_path):
-    result = seqzoo_cli("import-kipoi", EXAMPLES / "rbp", "-o", tmp_path / "rbp", cwd=tmp_path)
-    assert result.returncode == 2 and "args.weights is a download (https://github.com/kipoi" in result.stderr
     result = seqzoo_cli("import-kipoi", EXAMPLES / "non_bedinput_model", "-o", tmp_path / "nb", cwd=tmp_path)
     assert result.returncode == 2 and "reads 2 inputs" in result.stderr
     result = seqzoo_cli("import-kipoi", EXAMPLES / "extended_coda", "-o", tmp_path / "ec", cwd=tmp_path)
     assert result.returncode == 2 and "not DNASeq" in result.stderr
-    assert not any((tmp_path / name).exists() for name in ("rbp", "nb", "ec"))
+    assert not any((tmp_path / name).exists() for name in ("nb", "ec"))
 
 
 def test_a_keras_json_architecture_stays_inside_its_directory_and_keeps_its_sha256(tmp_path):
@@ -310,3 +314,84 @@ def test_a_keras_json_architecture_stays_inside_its_directory_and_keeps_its_sha2
     (out / "architecture.json").write_text(json.dumps(architecture))
     with pytest.raises(ValueError, match="the architecture was changed after it was written"):
         ZooModel(load_spec(out), device="cpu")
+
+
+def tal1_served(tmp_path: Path, folder: Path, url: str, weights_md5: str | None = None) -> Path:
+    """kipoi's tal1_model with its arch and weights served by ``url`` (``folder``), named in model.yaml
+    as kipoi's downloads {url, md5}; ``weights_md5`` replaces the weights' real md5."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = EXAMPLES / "tal1_model/model_files"
+    for name in ("arch.json", "weights.hdf5"):
+        shutil.copyfile(files / name, folder / name)
+    source = Path(shutil.copytree(EXAMPLES / "tal1_model", tmp_path / "tal1_model", ignore=shutil.ignore_patterns("model_files")))
+    md5 = {name: file_md5(files / name) for name in ("arch.json", "weights.hdf5")}
+    text = (source / "model.yaml").read_text().replace(
+        "  weights: model_files/weights.hdf5\n  arch: model_files/arch.json\n",
+        f"  weights:\n    url: {url}/weights.hdf5?download=1\n    md5: {weights_md5 or md5['weights.hdf5']}\n"
+        f"  arch:\n    url: {url}/arch.json\n    md5: {md5['arch.json']}\n")
+    (source / "model.yaml").write_text(text)
+    return source
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_kipoi_downloads_are_fetched_md5_checked_and_recorded_on_the_card(tmp_path, served, cache):
+    """args.arch and args.weights as kipoi's {url, md5}, served on 127.0.0.1: fetched once, checked, the
+    card records URL, md5 and sha256, and the model equals the one imported from the local files."""
+    import hashlib
+
+    folder, url, requests = served
+    source = tal1_served(tmp_path, folder, url)
+    out = import_kipoi(source, tmp_path / "out")
+    assert sorted(requests) == ["/arch.json", "/weights.hdf5?download=1"]
+    card = (out / "README.md").read_text()
+    weights = (EXAMPLES / "tal1_model/model_files/weights.hdf5").read_bytes()
+    assert (f"| `weights`: {url}/weights.hdf5?download=1 | `a8d48df17050886666a00c05034f863e` | "
+            f"`{hashlib.sha256(weights).hexdigest()}` | Keras 2.1.5 |") in card
+    assert f"| `arch`: {url}/arch.json |" in card
+    local = import_kipoi(EXAMPLES / "tal1_model", tmp_path / "local")
+    from seqzoo.runtime import get_model
+
+    x = one_hot(20, 500, seed=8)
+    assert np.array_equal(get_model(out, device="cpu").predict_on_batch(x),
+                          get_model(local, device="cpu").predict_on_batch(x))
+    import_kipoi(source, tmp_path / "again")  # from the cache: no second download
+    assert len(requests) == 2
+
+
+def test_a_kipoi_download_with_another_md5_is_refused_and_nothing_written(tmp_path, served, cache):
+    folder, url, requests = served
+    source = tal1_served(tmp_path, folder, url, weights_md5="f" * 32)
+    result = seqzoo_cli("import-kipoi", source, "-o", tmp_path / "out", cwd=tmp_path,
+                        env={"SEQZOO_CACHE": str(cache)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (f"model.yaml args.weights: weights.hdf5 from {url}/weights.hdf5?download=1 has md5 "
+            f"a8d48df17050886666a00c05034f863e, not the published {'f' * 32}") in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in cache.rglob("*.hdf5")]
+
+
+def test_an_absent_or_silent_server_gives_a_bounded_error_naming_the_url(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("SEQZOO_FETCH_TIMEOUT", "3")
+    absent = f"http://127.0.0.1:{free_port()}"
+    source = tal1_served(tmp_path / "a", tmp_path / "a" / "served", absent)
+    start = time.monotonic()
+    with pytest.raises(KipoiImportError, match=rf"args.weights: could not download weights.hdf5 from "
+                                               rf"{re.escape(absent)}/weights.hdf5\?download=1: ConnectionError"):
+        import_kipoi(source, tmp_path / "out")
+    assert time.monotonic() - start < 10
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        source = tal1_served(tmp_path / "b", tmp_path / "b" / "served", url)
+        start = time.monotonic()
+        with pytest.raises(KipoiImportError, match=rf"could not download weights.hdf5 from {re.escape(url)}/weights.hdf5"
+                                                   r"\?download=1: \w*(Timeout|ConnectionError)"):
+            import_kipoi(source, tmp_path / "out")
+        assert time.monotonic() - start < 15
+    assert not (tmp_path / "out").exists()

@@ -35,7 +35,7 @@ def import_weights_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def import_kipoi_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="a local kipoi model directory (model.yaml with type: keras, local arch and weights)")
+    p.add_argument("source", help="a local kipoi model directory (model.yaml with type: keras; arch and weights local or {url, md5})")
     p.add_argument("-o", "--output", required=True, help="the seqzoo model directory to write (new or empty)")
     p.add_argument("--name", help="name of the weights file and the card (default: the source directory's name)")
 
