@@ -21,6 +21,7 @@ which seqzoo's ``DNAIntervalDataset`` gives.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import keras
+import numpy as np
 import yaml
 
 from seqzoo.architectures import legacy
@@ -41,7 +43,8 @@ from seqzoo.zoo import trust
 from seqzoo.zoo.artifacts import ArtifactError, fetch_checkpoint
 from seqzoo.zoo.spec import KERAS_JSON
 
-__all__ = ["KipoiImportError", "import_kipoi"]
+__all__ = ["InputLayout", "KipoiImportError", "import_kipoi", "is_group", "read_models_tsv", "render_template",
+           "seq_interval_layout"]
 
 ARCHITECTURE_FILE = "architecture.json"
 _KERAS_TYPES = {"keras", "tf.keras"}
@@ -111,14 +114,135 @@ def _local_file(source: Path, named, where: str) -> Path:
     return path
 
 
-def _kipoi_description(source: Path) -> tuple[Path, dict]:
-    path = source / "model.yaml"
-    if not path.is_file():
-        raise KipoiImportError(f"{source} is not a kipoi model directory: it has no model.yaml")
+# kipoi renders a group's model-template.yaml with jinja2 (kipoi.sources.LocalComponentGroup), a template
+# language that can call Python; seqzoo renders the part of it kipoi/models' templates use, and refuses
+# the rest: {{ column }}, {% if column == 'text' %} / {% if column != 'text' %} / {% else %} / {% endif %}.
+_TAG = re.compile(r"\{\{(.*?)\}\}|\{%-?(.*?)-?%\}|\{#.*?#\}", re.S)
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_IF = re.compile(rf"^if\s+({_IDENT})\s*(==|!=)\s*(?:'([^'\\]*)'|\"([^\"\\]*)\")$")
+
+
+def read_models_tsv(path: Path) -> dict[str, dict[str, str]]:
+    """A group's ``models.tsv``: row name (column ``model``) -> {column: text}. Lines starting with
+    ``#`` are comments (kipoi reads it with pandas, ``comment='#'``); a ``#`` inside a line, a row of
+    the wrong width or a repeated name is refused, naming the line."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows, header = {}, None
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        cells = line.split("\t")
+        if "#" in line:
+            raise KipoiImportError(f"{path}, line {number}: a '#' inside a line (kipoi's pandas reader would cut the "
+                                   "line there); refused")
+        if header is None:
+            header = cells
+            if "model" not in header:
+                raise KipoiImportError(f"{path}, line {number}: no column 'model' in the header ({', '.join(header)})")
+            continue
+        if len(cells) != len(header):
+            raise KipoiImportError(f"{path}, line {number}: {len(cells)} cells for {len(header)} columns")
+        row = dict(zip(header, cells))
+        if row["model"] in rows:
+            raise KipoiImportError(f"{path}, line {number}: model {row['model']!r} is listed twice")
+        rows[row["model"]] = row
+    if header is None:
+        raise KipoiImportError(f"{path} is empty")
+    return rows
+
+
+def render_template(text: str, row: dict[str, str], where: str) -> str:
+    """kipoi's rendering of a group's ``model-template.yaml`` for one row of ``models.tsv``, limited
+    to substitutions and if/else on a column's value (module comment above); anything else, and a
+    column that is missing or empty, is refused naming ``where`` and the line."""
+    out, stack, position = [], [], 0  # stack: [emitting?] per open if
+
+    def line(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
+    def emitting() -> bool:
+        return all(stack)
+
+    def value(name: str, offset: int) -> str:
+        if not row.get(name):
+            raise KipoiImportError(f"{where}, line {line(offset)}: column {name!r} is "
+                                   f"{'empty' if name in row else 'not in models.tsv'} for model {row.get('model')!r}")
+        if any(c in row[name] for c in "\n\r"):
+            raise KipoiImportError(f"{where}: column {name!r} of model {row.get('model')!r} holds a line break")
+        return row[name]
+
+    for match in _TAG.finditer(text):
+        if emitting():
+            out.append(text[position:match.start()])
+        position = match.end()
+        expression, statement = match.group(1), match.group(2)
+        if expression is not None:
+            name = expression.strip()
+            if not re.fullmatch(_IDENT, name):
+                raise KipoiImportError(f"{where}, line {line(match.start())}: {match.group(0)!r} is not a plain "
+                                       "column name; seqzoo renders only {{ column }}, never expressions")
+            if emitting():
+                out.append(value(name, match.start()))
+        elif statement is not None:
+            words = statement.strip()
+            condition = _IF.match(words)
+            if condition:
+                name, operator, single, double = condition.groups()
+                equal = row.get(name) == (single if single is not None else double)
+                stack.append(equal == (operator == "=="))
+            elif words == "else" and stack:
+                stack[-1] = not stack[-1]
+            elif words == "endif" and stack:
+                stack.pop()
+            else:
+                raise KipoiImportError(f"{where}, line {line(match.start())}: {match.group(0)!r} is refused; seqzoo "
+                                       "renders only {% if column == 'text' %} (or !=), {% else %} and {% endif %}")
+    if stack:
+        raise KipoiImportError(f"{where}: an {{% if %}} is not closed by {{% endif %}}")
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _group_description(source: Path, row: str) -> tuple[Path, dict]:
+    """The model description of ``row`` in the kipoi group ``source`` (model-template.yaml + models.tsv)."""
+    template, table = source / "model-template.yaml", source / "models.tsv"
+    rows = read_models_tsv(table)
+    if row not in rows:
+        near = difflib.get_close_matches(row, list(rows), n=3)
+        raise KipoiImportError(f"{table}: no model {row!r} among its {len(rows)} rows"
+                               + (f" (close: {', '.join(near)})" if near else ""))
+    text = render_template(template.read_text(encoding="utf-8"), rows[row], str(template))
+    where = f"{template} rendered for model {row!r}"
     try:
-        descr = trust.load_plain_yaml(path)  # a YAML tag is refused: kipoi's unsafe loader would run it
+        return template, trust.parse_plain_yaml(text, where)
     except yaml.YAMLError as e:
-        raise KipoiImportError(f"{path} is not valid YAML: {e}") from None
+        raise KipoiImportError(f"{where} is not valid YAML: {e}") from None
+
+
+def is_group(source: Path) -> bool:
+    """Whether ``source`` is a kipoi model group (``model-template.yaml`` and ``models.tsv``)."""
+    return (source / "model-template.yaml").is_file() and (source / "models.tsv").is_file()
+
+
+def _kipoi_description(source: Path, row: str | None = None) -> tuple[Path, dict]:
+    path = source / "model.yaml"
+    if is_group(source) and not path.is_file():
+        if row is None:
+            rows = list(read_models_tsv(source / "models.tsv"))
+            raise KipoiImportError(f"{source} is a kipoi model group ({len(rows)} models in models.tsv, e.g. "
+                                   f"{', '.join(rows[:3])}): name one with --row")
+        path, descr = _group_description(source, row)
+    elif row is not None:
+        raise KipoiImportError(f"{source} is not a kipoi model group (model-template.yaml and models.tsv); --row "
+                               "applies to groups only")
+    elif not path.is_file():
+        raise KipoiImportError(f"{source} is not a kipoi model directory: it has no model.yaml (nor a group's "
+                               "model-template.yaml and models.tsv)")
+    else:
+        try:
+            descr = trust.load_plain_yaml(path)  # a YAML tag is refused: kipoi's unsafe loader would run it
+        except yaml.YAMLError as e:
+            raise KipoiImportError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(descr, dict):
         raise KipoiImportError(f"{path}: expected a mapping at the top level")
     if descr.get("type") not in _KERAS_TYPES and descr.get("defined_as") not in _KERAS_CLASSES:
@@ -129,23 +253,142 @@ def _kipoi_description(source: Path) -> tuple[Path, dict]:
     return path, descr
 
 
-def _dna_input(path: Path, descr: dict, model: keras.Model) -> int:
-    """The input length of a model reading one-hot DNA ``(L, 4)``; other inputs are refused."""
+_SEQ_INTERVAL_DL = {"kipoiseq.dataloaders.SeqIntervalDl", "kipoiseq.dataloaders.sequence.SeqIntervalDl"}
+# SeqIntervalDl's arguments: those that shape the array, and those that do not change it for seqzoo
+_LAYOUT_ARGS = {"auto_resize_len", "alphabet_axis", "dummy_axis", "alphabet", "dtype"}
+_OTHER_ARGS = {"ignore_targets", "use_strand", "num_chr_fasta", "label_dtype"}
+_FLOAT_DTYPES = {None, "float", "float32", "float64", "np.float32", "np.float64", "numpy.float32", "numpy.float64"}
+
+
+@dataclass(frozen=True)
+class InputLayout:
+    """How kipoi's dataloader hands one-hot DNA to the network: ``shape`` (no batch axis), made from
+    seqzoo's ``(length, 4)`` by ``keras.layers.Permute(permutation)`` then ``Reshape(shape)``
+    (either left out when it changes nothing). ``dataloader`` says where the layout was read."""
+
+    length: int
+    shape: tuple[int, ...]
+    permutation: tuple[int, int] = (1, 2)
+    dataloader: str = "seqzoo's (L, 4)"
+
+    @property
+    def is_plain(self) -> bool:
+        return self.shape == (self.length, 4)
+
+
+def seq_interval_layout(args: dict, where: str) -> tuple[tuple[str, ...], dict]:
+    """The axes kipoiseq's ``SeqIntervalDl`` (``ReorderedOneHot``) gives for ``args``: a tuple of
+    'L' (sequence), 'A' (alphabet, 4) and 'D' (dummy, 1), e.g. ``('A', 'D', 'L')`` for
+    ``alphabet_axis=0, dummy_axis=1``; with the checked arguments. Arguments that change values
+    rather than axes (another alphabet, an integer dtype) are refused, naming ``where``."""
+    unknown = sorted(set(args) - _LAYOUT_ARGS - _OTHER_ARGS)
+    if unknown:
+        raise KipoiImportError(f"{where}: SeqIntervalDl argument(s) {', '.join(unknown)} are not mapped by seqzoo")
+    alphabet = args.get("alphabet", "ACGT")
+    if not isinstance(alphabet, (str, list)) or "".join(map(str, alphabet)) != "ACGT":
+        raise KipoiImportError(f"{where}: alphabet {alphabet!r}; seqzoo's one-hot columns are A, C, G, T in that "
+                               "order (another alphabet is not mapped)")
+    if args.get("dtype") not in _FLOAT_DTYPES:
+        raise KipoiImportError(f"{where}: dtype {args.get('dtype')!r}; seqzoo gives float32 (N = 0.25, which an "
+                               "integer dtype would make 0), so only float dtypes are mapped")
+    alphabet_axis, dummy_axis = args.get("alphabet_axis", 1), args.get("dummy_axis")
+    for key, value in (("alphabet_axis", alphabet_axis), ("dummy_axis", dummy_axis)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise KipoiImportError(f"{where}: {key} {value!r} is not an axis number")
+    # ReorderedOneHot's own rules (kipoiseq/transforms/transforms.py)
+    if dummy_axis is not None and (dummy_axis == alphabet_axis or not 0 <= dummy_axis <= 2):
+        raise KipoiImportError(f"{where}: dummy_axis {dummy_axis} must be 0, 1 or 2 and differ from alphabet_axis")
+    if alphabet_axis is None or not (0 <= alphabet_axis < 2 or (alphabet_axis == 2 and dummy_axis is not None)):
+        raise KipoiImportError(f"{where}: alphabet_axis {alphabet_axis!r} is not one kipoiseq accepts")
+    axes = ["L", "A"]
+    if dummy_axis is not None:
+        axes.insert(dummy_axis, "D")  # np.expand_dims
+    existing = 2 if dummy_axis is not None and dummy_axis < 2 else 1
+    axes[existing], axes[alphabet_axis] = axes[alphabet_axis], axes[existing]  # np.swapaxes
+    return tuple(axes), args
+
+
+def _dataloader_args(source: Path, path: Path, descr: dict) -> tuple[dict | None, str]:
+    """kipoiseq ``SeqIntervalDl`` default arguments of the model's default dataloader, with where they
+    were read; ``None`` when it is another dataloader (code seqzoo does not run)."""
+    dataloader = descr.get("default_dataloader")
+    where = f"{path} default_dataloader"
+    if isinstance(dataloader, str):  # a dataloader directory, usually "."
+        try:
+            directory = trust.inside(source, dataloader, where)
+        except ValueError as e:
+            raise KipoiImportError(str(e)) from None
+        spec = directory / "dataloader.yaml"
+        if not spec.is_file():
+            return None, where
+        try:
+            dataloader = trust.load_plain_yaml(spec)
+        except yaml.YAMLError as e:
+            raise KipoiImportError(f"{spec} is not valid YAML: {e}") from None
+        where = str(spec)
+    if not isinstance(dataloader, dict) or dataloader.get("defined_as") not in _SEQ_INTERVAL_DL:
+        return None, where
+    args = dataloader.get("default_args") or {}
+    if not isinstance(args, dict):
+        raise KipoiImportError(f"{where}: default_args is not a mapping")
+    return args, f"{where} (kipoiseq SeqIntervalDl)"
+
+
+def _schema_input(path: Path, descr: dict) -> dict:
     inputs = (descr.get("schema") or {}).get("inputs") or {}
     if isinstance(inputs, dict) and "shape" not in inputs and len(inputs) == 1:  # {name: {shape: ...}}
         inputs = next(iter(inputs.values())) or {}
-    if len(model.inputs) != 1 or not isinstance(inputs, dict) or "shape" not in inputs:
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def _dna_layout(source: Path, path: Path, descr: dict, model: keras.Model) -> InputLayout:
+    """How the model reads one-hot DNA: its length and the layout its dataloader gives it (kipoiseq
+    ``SeqIntervalDl``'s arguments, or ``(L, 4)`` for a dataloader seqzoo cannot read); a network
+    whose input is not that layout, and any input that is not one DNA sequence, are refused."""
+    inputs = _schema_input(path, descr)
+    if len(model.inputs) != 1 or "shape" not in inputs:
         names = [i.name for i in model.inputs] if len(model.inputs) != 1 else list(inputs)
         raise KipoiImportError(f"{path}: the model reads {len(model.inputs)} inputs ({', '.join(map(str, names))}); "
                                "seqzoo's model directories read one DNA sequence input")
     if inputs.get("special_type") != "DNASeq":
         raise KipoiImportError(f"{path}: schema.inputs is {inputs.get('special_type')!r}, not DNASeq; seqzoo serves "
                                "DNA and protein models")
-    shape = tuple(model.input_shape[1:])
-    if len(shape) != 2 or shape[1] != 4 or shape[0] is None:
-        raise KipoiImportError(f"{path}: the network's input is {shape}; seqzoo's DNA dataloader gives (L, 4) "
-                               "(other layouts, such as (4, L, 1), are not mapped yet)")
-    return int(shape[0])
+    network = tuple(model.input_shape[1:])
+    args, where = _dataloader_args(source, path, descr)
+    if args is None:
+        axes, where = ("L", "A"), f"{where} (a dataloader seqzoo does not run; its layout is taken as (L, 4))"
+    else:
+        axes, args = seq_interval_layout(args, where)
+    if len(network) != len(axes) or any(n is not None and n != {"A": 4, "D": 1}.get(a, n)
+                                        for n, a in zip(network, axes)):
+        shown = "(" + ", ".join({"L": "L", "A": "4", "D": "1"}[a] for a in axes) + ")"
+        raise KipoiImportError(f"{path}: the network's input is {network}, but the dataloader ({where}) gives {shown}")
+    length = network[axes.index("L")]
+    resize = (args or {}).get("auto_resize_len")
+    if resize is not None and length is not None and resize != length:
+        raise KipoiImportError(f"{where}: auto_resize_len {resize}, but the network reads sequences of {length}")
+    length = length or resize
+    if not isinstance(length, int) or length <= 0:
+        raise KipoiImportError(f"{path}: the network reads sequences of any length and its dataloader fixes none "
+                               "(auto_resize_len); seqzoo's model directories read one length")
+    shape = tuple({"L": length, "A": 4, "D": 1}[a] for a in axes)
+    order = [a for a in axes if a != "D"]
+    return InputLayout(length, shape, (1, 2) if order == ["L", "A"] else (2, 1), where)
+
+
+def _with_layout(model: keras.Model, layout: InputLayout) -> keras.Model:
+    """``model`` reading seqzoo's ``(L, 4)``: the kipoi layout made by Permute/Reshape in front of it,
+    so every seqzoo path (predict, variants, tracks, kipoi through seqzoo's dataloader) gives the
+    network exactly what kipoi's dataloader gave it."""
+    if layout.is_plain and tuple(model.input_shape[1:]) == layout.shape:
+        return model
+    inputs = keras.Input((layout.length, 4), name="seq")
+    x = inputs
+    if layout.permutation != (1, 2):
+        x = keras.layers.Permute(layout.permutation, name="kipoi_layout_permute")(x)
+    if layout.shape != tuple(x.shape[1:]):
+        x = keras.layers.Reshape(layout.shape, name="kipoi_layout_reshape")(x)
+    return keras.Model(inputs, model(x), name=f"{model.name}_seqzoo")
 
 
 def _labels(source: Path, path: Path, descr: dict, n_outputs: int) -> tuple[str, ...]:
@@ -186,17 +429,35 @@ def _example(source: Path, staging: Path) -> bool:
     return True
 
 
+def _synthetic_example(directory: Path, length: int, n: int = 20) -> None:
+    """A seeded random genome (one chromosome) and ``n`` intervals of ``length`` inside it, for a kipoi
+    directory that ships no example seqzoo can read (kipoiseq's are downloads)."""
+    rng = np.random.default_rng(0)
+    size = length * 3 + 1000
+    directory.mkdir()
+    genome = "".join(rng.choice(list("ACGT"), size))
+    lines = [genome[i:i + 60] for i in range(0, size, 60)]
+    (directory / "genome.fa").write_text(">chrS\n" + "\n".join(lines) + "\n")
+    starts = rng.integers(0, size - length, n)
+    (directory / "intervals.bed").write_text("".join(f"chrS\t{s}\t{s + length}\tr{i}\n" for i, s in enumerate(starts)))
+
+
 def _card(source: Path, descr: dict, name: str, files: list[tuple[str, _File]], versions: dict, command: str,
-          conversion: legacy.Conversion, input_length: int) -> str:
+          conversion: legacy.Conversion, layout: InputLayout, row: str | None, example: str) -> str:
+    origin = f"group `{source}`, row `{row}` of models.tsv" if row else f"directory `{source}`"
     info = descr.get("info") or {}
     authors = ", ".join(str(a.get("name", a)) if isinstance(a, dict) else str(a) for a in info.get("authors") or [])
     lines = [f"# {name}", "", str(info.get("doc") or "").strip() or "(kipoi's description gives no doc)", "",
-             f"Imported from the kipoi model directory `{source}` by seqzoo {__version__}, keras {keras.__version__}.",
+             f"Imported from the kipoi model {origin} by seqzoo {__version__}, keras {keras.__version__}.",
              "", f"- Authors: {authors or 'not given'}",
              f"- Cite as: {info.get('cite_as') or 'not given in kipoi description'}",
              f"- License: {info.get('license') or 'not given in kipoi description'}",
              f"- Trained on: {info.get('trained_on') or 'not given in kipoi description'}",
-             f"- Input: one-hot DNA ({input_length}, 4), ACGT order (seqzoo.dataloaders.DNAIntervalDataset).",
+             f"- Input: one-hot DNA ({layout.length}, 4), ACGT order (seqzoo.dataloaders.DNAIntervalDataset)"
+             + ("." if layout.is_plain else
+                f"; the network reads {layout.shape}, as kipoi's dataloader gave it ({layout.dataloader}): "
+                f"Permute{layout.permutation} and Reshape{layout.shape} layers in front of it make that layout."),
+             f"- Example: {example}",
              "", "## Provenance", "", f"Command: `{command}`", "", "| file | md5 | sha256 | written by |",
              "|---|---|---|---|"]
     for key, file in files:
@@ -212,18 +473,27 @@ def _card(source: Path, descr: dict, name: str, files: list[tuple[str, _File]], 
 
 
 def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str | None = None,
-                 command: str | None = None) -> Path:
+                 command: str | None = None, row: str | None = None) -> Path:
     """Import the kipoi Keras model directory ``source`` into a new seqzoo model directory ``output``.
 
-    ``name`` names the weights file and the card (default: the source directory's name);
-    ``command`` is recorded in the card. ``output`` must not exist (or be empty); it is written
-    completely or not at all. Returns ``output``.
+    Args:
+        source: a kipoi model directory (``model.yaml``), or a kipoi model group
+            (``model-template.yaml`` + ``models.tsv``, as DeepBind and CpGenie) with ``row``.
+        output: the directory to write; it must not exist (or be empty); it is written completely
+            or not at all.
+        name: names the weights file and the card (default: the source directory's name, or the
+            row with '/' as '-').
+        command: recorded in the card.
+        row: the group's model (column ``model`` of ``models.tsv``).
+
+    Returns:
+        ``output``.
     """
     source, output = Path(source).resolve(), Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise KipoiImportError(f"{output} exists and is not empty; give a new directory")
-    path, descr = _kipoi_description(source)
-    name = name or source.name
+    path, descr = _kipoi_description(source, row)
+    name = name or (row.replace("/", "-") if row else source.name)
     args = descr["args"]
     weights = _file(source, args["weights"], f"{path} args.weights")
     arch = _file(source, args["arch"], f"{path} args.arch") if args.get("arch") else weights
@@ -233,13 +503,16 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
     model = legacy.build_model(conversion.config, where=str(arch_path))
     stored = legacy.read_legacy_weights(weights_path)
     legacy.set_legacy_weights(model, stored, conversion.channels_first_kernels)
-    input_length = _dna_input(path, descr, model)
+    layout = _dna_layout(source, path, descr, model)
+    model = _with_layout(model, layout)
+    input_length = layout.length
     if len(model.output_shape) != 2:
         raise KipoiImportError(f"{path}: the network's output is {model.output_shape[1:]}; seqzoo's model "
                                "directories give one row of targets per sequence")
     labels = _labels(source, path, descr, model.output_shape[-1])
     info = descr.get("info") or {}
-    command = command or f"seqzoo.kipoi_import.import_kipoi({str(source)!r}, {str(output)!r})"
+    command = command or (f"seqzoo.kipoi_import.import_kipoi({str(source)!r}, {str(output)!r}"
+                          + (f", row={row!r})" if row else ")"))
     files = [("arch", arch)] + ([("weights", weights)] if weights != arch else [])
     versions = {"arch": conversion.keras_version, "weights": stored.keras_version}
 
@@ -251,8 +524,13 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
         weights_file = staging / f"{name}.weights.h5"
         model.save_weights(weights_file)
         has_example = _example(source, staging)
+        if not has_example:
+            _synthetic_example(staging / "example", input_length)
         (staging / "README.md").write_text(
-            _card(source, descr, name, files, versions, command, conversion, input_length))
+            _card(source, descr, name, files, versions, command, conversion, layout, row,
+                  "kipoi's own example FASTA and intervals (dataloader.yaml)" if has_example else
+                  "synthetic (seeded random genome and intervals written by import-kipoi; kipoi's directory has "
+                  "none seqzoo can read); test.expect.h5 guards the conversion against later changes only"))
         authors = tuple(str(a.get("name", a)) if isinstance(a, dict) else str(a) for a in info.get("authors") or [])
         md5s = ", ".join(f"{key} {f.url or f.path.name} md5 {_hashes(f.path)[0]}" for key, f in files)
         write_model_dir(
@@ -271,9 +549,6 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
                            license=str(info.get("license") or "not given in kipoi description"),
                            version=str(info.get("version") or "0.1")),
         )
-        if not has_example:
-            text = (staging / "model.yaml").read_text()
-            (staging / "model.yaml").write_text(text.replace("test:\n  expect: test.expect.h5\n  precision_decimal: 5\n", ""))
         if output.exists():
             output.rmdir()
         os.replace(staging, output)

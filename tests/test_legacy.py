@@ -395,3 +395,106 @@ def test_an_absent_or_silent_server_gives_a_bounded_error_naming_the_url(tmp_pat
             import_kipoi(source, tmp_path / "out")
         assert time.monotonic() - start < 15
     assert not (tmp_path / "out").exists()
+
+
+# --- kipoi model groups (model-template.yaml + models.tsv) -------------------------------------
+
+MODELS = Path(__file__).resolve().parent / "data" / "kipoi_models"  # files of kipoi/models, see its README
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("group", ["DeepBind", "CpGenie"])
+def test_group_templates_render_as_kipoi_renders_them(group, kipoi_dir_env):
+    """kipoi/models' DeepBind and CpGenie templates, every row (the {% if %} row included): seqzoo's
+    renderer gives the text kipoi's LocalComponentGroup (jinja2, pandas) gives."""
+    from kipoi.sources import LocalComponentGroup
+
+    from seqzoo.kipoi_import import read_models_tsv, render_template
+
+    theirs = LocalComponentGroup.load(str(MODELS / group))
+    text = (MODELS / group / "model-template.yaml").read_text()
+    rows = read_models_tsv(MODELS / group / "models.tsv")
+    assert list(rows) == list(theirs.df.model) and len(rows) == 3
+    for row, cells in rows.items():
+        expected = theirs.template.render(**theirs.get_model_row(row))
+        ours = render_template(text, cells, "template")
+        assert ours.rstrip("\n") == expected.rstrip("\n")  # jinja2 drops the final newline
+    assert "test:" in render_template(text, rows[list(rows)[-1]], "t")  # the row the template's {% if %} names
+    assert "test:" not in render_template(text, rows[list(rows)[0]], "t")
+
+
+def test_a_template_is_rendered_without_running_code():
+    from seqzoo.kipoi_import import render_template
+
+    row = {"model": "m", "url": "http://x/m.h5"}
+    assert render_template("a: {{ url }}\n{% if model != 'm' %}b: 1\n{% else %}b: 2\n{% endif %}", row, "t") == \
+        "a: http://x/m.h5\nb: 2\n"
+    for template, refused in [("a: {{ ''.__class__.__mro__ }}", r"t, line 1: .* is not a plain column name"),
+                              ("a: 1\nb: {{ url|upper }}", r"t, line 2: .* is not a plain column name"),
+                              ("{% for x in model %}{% endfor %}", r"t, line 1: .*for x in model.* is refused"),
+                              ("{% if model.startswith('m') %}{% endif %}", r"is refused"),
+                              ("{% if model == 'm' %}a: 1", r"not closed"),
+                              ("a: {{ md5 }}", r"t, line 1: column 'md5' is not in models.tsv for model 'm'")]:
+        with pytest.raises(KipoiImportError, match=refused):
+            render_template(template, row, "t")
+
+
+def deepbind_like(length: int = 101):
+    """DeepBind's shape (kipoi/models DeepBind): convolution, global max-pool, dense layers."""
+    import tf_keras as K2
+
+    seq = K2.Input((length, 4), name="seq")
+    h = K2.layers.Conv1D(16, 24, activation="relu", name="conv")(seq)
+    h = K2.layers.MaxPooling1D(8, name="pool")(h)
+    h = K2.layers.Flatten(name="flat")(h)
+    h = K2.layers.Dense(32, activation="relu", name="hidden")(h)
+    return K2.Model(seq, K2.layers.Dense(1, activation="sigmoid", name="out")(h), name="deepbind_like")
+
+
+def randomised(model, seed: int):
+    """``model`` with random weights of scale 0.5 (batch norm variances kept positive)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([np.abs(rng.normal(0.5, 0.2, w.shape)).astype(np.float32) + 0.1 if "variance" in v.name
+                       else rng.normal(0, 0.5, w.shape).astype(np.float32)
+                       for w, v in zip(model.get_weights(), model.weights)])
+    return model
+
+
+def served_group(tmp_path: Path, group: str, folder: Path, url: str, reference, row: str) -> Path:
+    """kipoi/models' ``group`` template with a models.tsv of one row whose arch and weights are
+    ``reference``'s Keras 2 files, served at ``url``."""
+    (folder / "arch.json").write_text(reference.to_json())
+    reference.save_weights(str(folder / "weights.h5"))
+    source = tmp_path / group
+    source.mkdir()
+    shutil.copyfile(MODELS / group / "model-template.yaml", source / "model-template.yaml")
+    header = "model\targs_arch\targs_weights\targs_arch_md5\targs_weights_md5\targs_arch_url\targs_weights_url"
+    cells = [row, "model_files/arch.json", "model_files/weights.h5", file_md5(folder / "arch.json"),
+             file_md5(folder / "weights.h5"), f"{url}/arch.json?download=1", f"{url}/weights.h5?download=1"]
+    (source / "models.tsv").write_text(f"{header}\n# a comment line\n" + "\t".join(cells) + "\n")
+    return source
+
+
+def test_a_group_row_is_imported_with_its_downloads(tmp_path, served, cache):
+    """kipoi/models' DeepBind template, a row whose files are a DeepBind-shaped tf-keras network served
+    on 127.0.0.1: `import-kipoi GROUP --row ROW` imports it; outputs equal tf-keras's on 200 sequences."""
+    folder, url, requests = served
+    row = "Homo_sapiens/TF/D00817.001_ChIP-seq_TBP"
+    reference = randomised(deepbind_like(), seed=11)
+    source = served_group(tmp_path, "DeepBind", folder, url, reference, row)
+    result = seqzoo_cli("import-kipoi", source, "-o", tmp_path / "none", cwd=tmp_path, env={"SEQZOO_CACHE": str(cache)})
+    assert result.returncode == 2 and f"is a kipoi model group (1 models in models.tsv, e.g. {row}): name one " \
+                                      "with --row" in result.stderr
+    with pytest.raises(KipoiImportError, match=r"no model 'Homo_sapiens/TF/D00817' among its 1 rows"):
+        import_kipoi(source, tmp_path / "none", row="Homo_sapiens/TF/D00817")
+    out = import_kipoi(source, tmp_path / "out", row=row)
+    assert sorted(requests) == ["/arch.json?download=1", "/weights.h5?download=1"]
+    assert (out / "Homo_sapiens-TF-D00817.001_ChIP-seq_TBP.weights.h5").is_file()
+    card = (out / "README.md").read_text()
+    assert f"row `{row}` of models.tsv" in card and "Alipanahi" in card and "nbt.3300" in card
+    from seqzoo.runtime import get_model
+
+    x = one_hot(200, 101, seed=12)
+    deviation = np.abs(get_model(out, device="cpu").predict_on_batch(x) - reference.predict(x, verbose=0)).max()
+    print(f"DeepBind-shaped group row: max |seqzoo - tf-keras| = {deviation:.2e}")
+    assert deviation < TOLERANCE
