@@ -498,3 +498,146 @@ def test_a_group_row_is_imported_with_its_downloads(tmp_path, served, cache):
     deviation = np.abs(get_model(out, device="cpu").predict_on_batch(x) - reference.predict(x, verbose=0)).max()
     print(f"DeepBind-shaped group row: max |seqzoo - tf-keras| = {deviation:.2e}")
     assert deviation < TOLERANCE
+
+
+# --- input layouts: kipoiseq SeqIntervalDl's arguments ----------------------------------------
+
+def write_genome(directory: Path, length: int, n: int, seed: int) -> tuple[Path, Path]:
+    """A random two-chromosome FASTA (upper and soft-masked lower case) and a BED of ``n`` windows of
+    ``length`` inside it, some on the '+' strand."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    fasta, bed = directory / "genome.fa", directory / "regions.bed"
+    chroms = {name: "".join(rng.choice(list("ACGTacgt"), length * 4)) for name in ("chr1", "chr2")}
+    fasta.write_text("".join(f">{c}\n" + "\n".join(s[i:i + 70] for i in range(0, len(s), 70)) + "\n"
+                             for c, s in chroms.items()))
+    rows = [f"chr{1 + i % 2}\t{s}\t{s + length}\tr{i}\t0\t+" for i, s in enumerate(rng.integers(0, length * 3, n))]
+    bed.write_text("\n".join(rows) + "\n")
+    return fasta, bed
+
+
+def kipoi_keras_dir(directory: Path, reference, default_args: dict, labels: list[str]) -> Path:
+    """A kipoi model directory as kipoi/models writes one: ``reference``'s Keras 2 JSON and weights
+    HDF5 (tf-keras), model.yaml with kipoiseq's SeqIntervalDl and ``default_args``."""
+    import yaml
+
+    (directory / "model_files").mkdir(parents=True)
+    (directory / "model_files/arch.json").write_text(reference.to_json())
+    reference.save_weights(str(directory / "model_files/weights.h5"))
+    shape = "(" + ", ".join(str(d) for d in reference.input_shape[1:]) + ")"
+    description = {
+        "type": "keras", "args": {"arch": "model_files/arch.json", "weights": "model_files/weights.h5",
+                                  "backend": "tensorflow"},
+        "default_dataloader": {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl", "default_args": default_args},
+        "info": {"authors": [{"name": "seqzoo tests"}], "doc": f"{reference.name}, random weights",
+                 "cite_as": "https://doi.org/10.1038/nbt.3300", "license": "MIT"},
+        "schema": {"inputs": {"name": "seq", "special_type": "DNASeq", "shape": shape, "associated_metadata": "ranges"},
+                   "targets": {"name": "y", "shape": f"({len(labels)}, )", "column_labels": labels}}}
+    (directory / "model.yaml").write_text(yaml.safe_dump(description))
+    return directory
+
+
+def flat_dense(shape: tuple, n_out: int = 3, seed: int = 0):
+    """A tf-keras network reading ``shape`` by position (Flatten, Dense): any change of layout changes it."""
+    import tf_keras as K2
+
+    seq = K2.Input(shape, name="seq")
+    out = K2.layers.Dense(n_out, name="out")(K2.layers.Flatten(name="flat")(seq))
+    return randomised(K2.Model(seq, out, name="flat_dense"), seed)
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("args, shape", [({"alphabet_axis": 0, "dummy_axis": 1}, (4, 1, 30)),  # CpGenie
+                                         ({"alphabet_axis": 0}, (4, 30)),
+                                         ({"dummy_axis": 0, "alphabet_axis": 2}, (1, 30, 4)),
+                                         ({"dummy_axis": 2}, (30, 4, 1)),
+                                         ({"alphabet_axis": 1, "dtype": "np.float32"}, (30, 4))])  # scbasset
+def test_each_seq_interval_dl_layout_reaches_the_network_as_kipoiseq_makes_it(args, shape, tmp_path):
+    """The imported directory reads seqzoo's (L, 4); the network behind it gets exactly the array
+    kipoiseq's SeqIntervalDl encoding (ReorderedOneHot) gives for ``args``."""
+    from kipoiseq.transforms import ReorderedOneHot
+
+    from seqzoo.kipoi_import import seq_interval_layout
+    from seqzoo.runtime import get_model
+
+    reference = flat_dense(shape, seed=13)
+    source = kipoi_keras_dir(tmp_path / "kipoi", reference, {"auto_resize_len": 30, **args}, ["a", "b", "c"])
+    out = import_kipoi(source, tmp_path / "out")
+    encode = ReorderedOneHot(**{k: v for k, v in args.items() if k != "dtype"})
+    assert encode.get_output_shape(30) == shape
+    assert tuple({"L": 30, "A": 4, "D": 1}[a] for a in seq_interval_layout(args, "args")[0]) == shape
+    rng = np.random.default_rng(14)
+    sequences = ["".join(rng.choice(list("ACGTN"), 30)) for _ in range(200)]
+    theirs = reference.predict(np.stack([encode(s) for s in sequences]), verbose=0)
+    ours = get_model(out, device="cpu").predict_on_batch(np.stack([ReorderedOneHot()(s) for s in sequences]))
+    deviation = np.abs(ours - theirs).max()
+    print(f"layout {args}: max |seqzoo - tf-keras on kipoiseq's array| = {deviation:.2e}")
+    assert deviation < TOLERANCE
+    assert spec_shape(out) == (30, 4)
+
+
+def spec_shape(directory: Path) -> tuple:
+    return load_spec(directory).input_shape
+
+
+def test_a_layout_the_network_does_not_read_is_refused(tmp_path):
+    source = kipoi_keras_dir(tmp_path / "kipoi", flat_dense((4, 1, 30)), {"auto_resize_len": 30, "alphabet_axis": 0},
+                             ["a", "b", "c"])
+    with pytest.raises(KipoiImportError, match=r"the network's input is \(4, 1, 30\), but the dataloader .*"
+                                               r"kipoiseq SeqIntervalDl\)\) gives \(4, L\)"):
+        import_kipoi(source, tmp_path / "out")
+    source = kipoi_keras_dir(tmp_path / "k2", flat_dense((30, 4)), {"auto_resize_len": 31}, ["a", "b", "c"])
+    with pytest.raises(KipoiImportError, match=r"auto_resize_len 31, but the network reads sequences of 30"):
+        import_kipoi(source, tmp_path / "out")
+    source = kipoi_keras_dir(tmp_path / "k3", flat_dense((30, 4)), {"alphabet": "ACGU"}, ["a", "b", "c"])
+    with pytest.raises(KipoiImportError, match=r"alphabet 'ACGU'; seqzoo's one-hot columns are A, C, G, T"):
+        import_kipoi(source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.kipoi
+@pytest.mark.slow
+def test_seqzoo_predict_rows_equal_kipoi_predict_rows_for_a_cpgenie_layout_group_row(tmp_path, served, kipoi_dir_env):
+    """kipoi/models' CpGenie template (SeqIntervalDl auto_resize_len 1001, alphabet_axis 0, dummy_axis 1:
+    (4, 1, 1001)) with a CpGenie-shaped tf-keras network served on 127.0.0.1: `seqzoo predict` and the
+    real `kipoi predict` give the same rows on one BED, equal to tf-keras fed kipoiseq's SeqIntervalDl."""
+    import pandas as pd
+    import tf_keras as K2
+    from kipoiseq.dataloaders import SeqIntervalDl
+
+    seq = K2.Input((4, 1, 1001), name="seq")
+    h = K2.layers.Reshape((1001, 4), name="to_length_first")(K2.layers.Permute((3, 2, 1), name="swap")(seq))
+    h = K2.layers.Conv1D(8, 9, activation="relu", name="conv")(h)
+    h = K2.layers.Flatten(name="flat")(K2.layers.MaxPooling1D(10, name="pool")(h))
+    reference = randomised(K2.Model(seq, K2.layers.Dense(2, activation="softmax", name="out")(h), name="cpgenie_like"),
+                           seed=15)
+    folder, url, _ = served
+    source = served_group(tmp_path, "CpGenie", folder, url, reference, "GM19239_ENCSR000DGH")
+    out = tmp_path / "cpgenie"
+    result = seqzoo_cli("import-kipoi", source, "-o", out, "--row", "GM19239_ENCSR000DGH", cwd=tmp_path,
+                        env={"HOME": os.environ["HOME"], "SEQZOO_CACHE": os.environ["SEQZOO_CACHE"]})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Permute(2, 1) and Reshape(4, 1, 1001)" in (out / "README.md").read_text()
+    fasta, bed = write_genome(tmp_path / "data", 1001, 12, seed=16)
+    ours = tmp_path / "seqzoo.tsv"
+    result = seqzoo_cli("predict", out, "--fasta", fasta, "--bed", bed, "-o", ours, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    theirs = tmp_path / "kipoi.tsv"
+    result = subprocess.run([sys.executable, "-m", "kipoi", "predict", str(out), "--source", "dir", "--keep_metadata",
+                             "--dataloader_args", json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)}),
+                             "-o", str(theirs)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])))
+    assert result.returncode == 0, result.stderr[-3000:]
+    ours_table, kipoi_table = pd.read_csv(ours, sep="\t"), pd.read_csv(theirs, sep="\t")
+    labels = ["methylation_prob", "unmethylation_prob"]
+    assert list(ours_table["start"]) == list(kipoi_table["metadata/ranges/start"])
+    rows_deviation = np.abs(ours_table[labels].to_numpy() - kipoi_table[["preds/0", "preds/1"]].to_numpy()).max()
+    bed3 = tmp_path / "data/regions3.bed"  # kipoiseq reads a BED's 4th and later columns as float targets
+    bed3.write_text("".join("\t".join(line.split("\t")[:3]) + "\n" for line in bed.read_text().splitlines()))
+    kipoiseq = SeqIntervalDl(str(bed3), str(fasta), auto_resize_len=1001, alphabet_axis=0, dummy_axis=1,
+                             ignore_targets=True).load_all()["inputs"]
+    assert kipoiseq.shape == (12, 4, 1, 1001)
+    reference_deviation = np.abs(ours_table[labels].to_numpy() - reference.predict(kipoiseq, verbose=0)).max()
+    print(f"CpGenie layout: max |seqzoo predict - kipoi predict| = {rows_deviation:.2e}, "
+          f"max |seqzoo predict - tf-keras on kipoiseq SeqIntervalDl| = {reference_deviation:.2e}")
+    assert rows_deviation < 1e-6 and reference_deviation < TOLERANCE
