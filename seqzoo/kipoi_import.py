@@ -350,11 +350,12 @@ def _dna_layout(source: Path, path: Path, descr: dict, model: keras.Model) -> In
         names = [i.name for i in model.inputs] if len(model.inputs) != 1 else list(inputs)
         raise KipoiImportError(f"{path}: the model reads {len(model.inputs)} inputs ({', '.join(map(str, names))}); "
                                "seqzoo's model directories read one DNA sequence input")
-    if inputs.get("special_type") != "DNASeq":
-        raise KipoiImportError(f"{path}: schema.inputs is {inputs.get('special_type')!r}, not DNASeq; seqzoo serves "
-                               "DNA and protein models")
     network = tuple(model.input_shape[1:])
     args, where = _dataloader_args(source, path, descr)
+    # kipoiseq's SeqIntervalDl gives DNA whatever the schema says (DeepSTARR's names no special_type)
+    if inputs.get("special_type") != "DNASeq" and not (args is not None and inputs.get("special_type") is None):
+        raise KipoiImportError(f"{path}: schema.inputs is {inputs.get('special_type')!r}, not DNASeq; seqzoo serves "
+                               "DNA and protein models")
     if args is None:
         axes, where = ("L", "A"), f"{where} (a dataloader seqzoo does not run; its layout is taken as (L, 4))"
     else:
@@ -376,11 +377,24 @@ def _dna_layout(source: Path, path: Path, descr: dict, model: keras.Model) -> In
     return InputLayout(length, shape, (1, 2) if order == ["L", "A"] else (2, 1), where)
 
 
+def _head_names(model: keras.Model) -> list[str] | None:
+    """The output layers' names of a network with several one-column outputs (DeepSTARR's heads)."""
+    if len(model.outputs) < 2 or any(o.shape[-1] != 1 for o in model.outputs):
+        return None
+    return [str(name) for name in model.output_names]
+
+
 def _with_layout(model: keras.Model, layout: InputLayout) -> keras.Model:
-    """``model`` reading seqzoo's ``(L, 4)``: the kipoi layout made by Permute/Reshape in front of it,
-    so every seqzoo path (predict, variants, tracks, kipoi through seqzoo's dataloader) gives the
-    network exactly what kipoi's dataloader gave it."""
-    if layout.is_plain and tuple(model.input_shape[1:]) == layout.shape:
+    """``model`` reading seqzoo's ``(L, 4)`` and giving one ``(N, targets)`` array: the kipoi layout
+    made by Permute/Reshape in front of it, so every seqzoo path (predict, variants, tracks, kipoi
+    through seqzoo's dataloader) gives the network exactly what kipoi's dataloader gave it; several
+    ``(N, k)`` outputs (DeepSTARR's two heads) side by side, in the network's order."""
+    several = len(model.outputs) > 1
+    if several and any(len(o.shape) != 2 for o in model.outputs):
+        raise KipoiImportError(f"the network has {len(model.outputs)} outputs of shapes "
+                               f"{', '.join(str(tuple(o.shape[1:])) for o in model.outputs)}; seqzoo's model "
+                               "directories give one row of targets per sequence")
+    if layout.is_plain and tuple(model.input_shape[1:]) == layout.shape and not several:
         return model
     inputs = keras.Input((layout.length, 4), name="seq")
     x = inputs
@@ -388,14 +402,19 @@ def _with_layout(model: keras.Model, layout: InputLayout) -> keras.Model:
         x = keras.layers.Permute(layout.permutation, name="kipoi_layout_permute")(x)
     if layout.shape != tuple(x.shape[1:]):
         x = keras.layers.Reshape(layout.shape, name="kipoi_layout_reshape")(x)
-    return keras.Model(inputs, model(x), name=f"{model.name}_seqzoo")
+    outputs = model(x)
+    if several:
+        outputs = keras.layers.Concatenate(name="kipoi_outputs")(list(outputs))
+    return keras.Model(inputs, outputs, name=f"{model.name}_seqzoo")
 
 
-def _labels(source: Path, path: Path, descr: dict, n_outputs: int) -> tuple[str, ...]:
+def _labels(source: Path, path: Path, descr: dict, n_outputs: int, output_names=None) -> tuple[str, ...]:
     targets = (descr.get("schema") or {}).get("targets") or {}
     labels = targets.get("column_labels")
     if isinstance(labels, str):
         labels = _local_file(source, labels, f"{path} schema.targets.column_labels").read_text().split()
+    if labels is None and output_names and len(output_names) == n_outputs:
+        labels = output_names  # one column per head, named as the network names it
     if labels is None:
         name = targets.get("name")
         labels = [str(name)] if name and n_outputs == 1 else [f"target_{i}" for i in range(n_outputs)]
@@ -504,12 +523,16 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
     stored = legacy.read_legacy_weights(weights_path)
     legacy.set_legacy_weights(model, stored, conversion.channels_first_kernels)
     layout = _dna_layout(source, path, descr, model)
-    model = _with_layout(model, layout)
+    heads = _head_names(model)
+    try:
+        model = _with_layout(model, layout)
+    except KipoiImportError as e:
+        raise KipoiImportError(f"{path}: {e}") from None
     input_length = layout.length
     if len(model.output_shape) != 2:
         raise KipoiImportError(f"{path}: the network's output is {model.output_shape[1:]}; seqzoo's model "
                                "directories give one row of targets per sequence")
-    labels = _labels(source, path, descr, model.output_shape[-1])
+    labels = _labels(source, path, descr, model.output_shape[-1], heads)
     info = descr.get("info") or {}
     command = command or (f"seqzoo.kipoi_import.import_kipoi({str(source)!r}, {str(output)!r}"
                           + (f", row={row!r})" if row else ")"))

@@ -452,11 +452,18 @@ def deepbind_like(length: int = 101):
 
 
 def randomised(model, seed: int):
-    """``model`` with random weights of scale 0.5 (batch norm variances kept positive)."""
+    """``model`` with random weights: kernels of scale 1/sqrt(fan-in), so outputs do not saturate;
+    vectors (biases, batch norm parameters and statistics) around 0 (variances positive, around 1)."""
     rng = np.random.default_rng(seed)
-    model.set_weights([np.abs(rng.normal(0.5, 0.2, w.shape)).astype(np.float32) + 0.1 if "variance" in v.name
-                       else rng.normal(0, 0.5, w.shape).astype(np.float32)
-                       for w, v in zip(model.get_weights(), model.weights)])
+
+    def value(shape, name):
+        if "variance" in name:
+            return rng.uniform(0.5, 1.5, shape)
+        if len(shape) >= 2:
+            return rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape)
+        return rng.normal(1 if "gamma" in name else 0, 0.2, shape)
+
+    model.set_weights([value(w.shape, v.name).astype(np.float32) for w, v in zip(model.get_weights(), model.weights)])
     return model
 
 
@@ -641,3 +648,170 @@ def test_seqzoo_predict_rows_equal_kipoi_predict_rows_for_a_cpgenie_layout_group
     print(f"CpGenie layout: max |seqzoo predict - kipoi predict| = {rows_deviation:.2e}, "
           f"max |seqzoo predict - tf-keras on kipoiseq SeqIntervalDl| = {reference_deviation:.2e}")
     assert rows_deviation < 1e-6 and reference_deviation < TOLERANCE
+
+
+# --- Keras 2 files of kipoi's Keras families, written by tf-keras ----------------------------
+
+def basenji_layers():
+    """tf-keras references of Basenji's custom layers, as kipoi/models' scbasset/custom_objects.py
+    defines them (tf.keras there, tf_keras here), keyed by class name."""
+    import tensorflow as tf
+    import tf_keras as K2
+
+    class GELU(K2.layers.Layer):
+        def call(self, x):
+            return K2.activations.sigmoid(tf.constant(1.702) * x) * x
+
+    class StochasticReverseComplement(K2.layers.Layer):
+        def call(self, seq_1hot, training=None):
+            if training:
+                raise AssertionError("only inference is compared")
+            return seq_1hot, tf.constant(False)
+
+    class SwitchReverse(K2.layers.Layer):
+        def call(self, x_reverse):
+            x, reverse = x_reverse
+            rev_axes = [1] if len(x.shape) == 3 else [1, 2]
+            return K2.backend.switch(reverse, tf.reverse(x, axis=rev_axes), x)
+
+    class StochasticShift(K2.layers.Layer):
+        def __init__(self, shift_max=0, pad="uniform", **kwargs):
+            super().__init__()
+            self.shift_max, self.pad = shift_max, pad
+
+        def call(self, seq_1hot, training=None):
+            return seq_1hot
+
+        def get_config(self):
+            return {**super().get_config(), "shift_max": self.shift_max, "pad": self.pad}
+
+    return {c.__name__: c for c in (GELU, StochasticReverseComplement, SwitchReverse, StochasticShift)}
+
+
+def test_basenji_layers_match_their_tf_keras_definitions():
+    """seqzoo's GELU, StochasticReverseComplement, StochasticShift and SwitchReverse (reversed or not,
+    3-D and 4-D) against the tf-keras definitions kipoi/models ships for scbasset."""
+    import tensorflow as tf
+
+    from seqzoo.architectures import layers
+
+    theirs = basenji_layers()
+    x = np.random.default_rng(17).normal(0, 2, (5, 12, 4)).astype(np.float32)
+    assert np.abs(np.asarray(layers.GELU()(x)) - theirs["GELU"]()(x).numpy()).max() < 1e-6
+    ours_x, ours_rev = layers.StochasticReverseComplement()(x)
+    their_x, their_rev = theirs["StochasticReverseComplement"]()(x)
+    assert np.array_equal(np.asarray(ours_x), their_x.numpy()) and not bool(ours_rev) and not bool(their_rev)
+    assert np.array_equal(np.asarray(layers.StochasticShift(shift_max=3)(x)), x)
+    for value in (x, x.reshape(5, 6, 2, 4)):
+        for flag in (False, True):
+            ours = np.asarray(layers.SwitchReverse()([value, np.array(flag)]))
+            expected = theirs["SwitchReverse"]()([tf.constant(value), tf.constant(flag)]).numpy()
+            assert np.array_equal(ours, expected)
+    assert not np.array_equal(np.asarray(layers.SwitchReverse()([x, np.array(True)])), x)
+
+
+def deepstarr_like():
+    """DeepSTARR's shape (de Almeida et al. 2022): four convolution blocks with batch norm, two dense
+    layers, two one-unit heads (developmental, housekeeping)."""
+    import tf_keras as K2
+
+    seq = K2.Input((249, 4), name="seq")
+    h = seq
+    for i, (filters, width) in enumerate([(32, 7), (16, 3), (16, 5), (16, 3)]):
+        h = K2.layers.Conv1D(filters, width, padding="same", name=f"conv{i}")(h)
+        h = K2.layers.BatchNormalization(name=f"bn{i}")(h)
+        h = K2.layers.Activation("relu", name=f"relu{i}")(h)
+        h = K2.layers.MaxPooling1D(2, name=f"pool{i}")(h)
+    h = K2.layers.Flatten(name="flat")(h)
+    for i in range(2):
+        h = K2.layers.Dense(32, name=f"dense{i}")(h)
+        h = K2.layers.BatchNormalization(name=f"dense_bn{i}")(h)
+        h = K2.layers.Dropout(0.4, name=f"drop{i}")(K2.layers.Activation("relu", name=f"dense_relu{i}")(h))
+    heads = [K2.layers.Dense(1, name=name)(h) for name in ("Dense_Dev", "Dense_Hk")]
+    return K2.Model(seq, heads, name="deepstarr_like")
+
+
+def factornet_like():
+    """FactorNet's shape (Quang & Xie 2019): convolution, max-pool, bidirectional LSTM, dense."""
+    import tf_keras as K2
+
+    seq = K2.Input((200, 4), name="seq")
+    h = K2.layers.Conv1D(16, 26, activation="relu", name="conv")(seq)
+    h = K2.layers.MaxPooling1D(13, name="pool")(h)
+    h = K2.layers.Bidirectional(K2.layers.LSTM(8, return_sequences=True), name="bilstm")(h)
+    h = K2.layers.Dense(16, activation="relu", name="hidden")(K2.layers.Flatten(name="flat")(h))
+    return K2.Model(seq, K2.layers.Dense(1, activation="sigmoid", name="out")(h), name="factornet_like")
+
+
+def basenji_like():
+    """A Basenji-style network: stochastic reverse complement and shift, a GELU stem, a dilated
+    residual tower, cropping, a per-position head switched back, flattened."""
+    import tf_keras as K2
+
+    custom = basenji_layers()
+    seq = K2.Input((256, 4), name="sequence")
+    h, reverse = custom["StochasticReverseComplement"](name="src")(seq)
+    h = custom["StochasticShift"](3, name="shift")(h)
+    h = K2.layers.Conv1D(16, 15, padding="same", use_bias=False, name="stem")(custom["GELU"](name="gelu_stem")(h))
+    h = K2.layers.MaxPooling1D(4, name="stem_pool")(K2.layers.BatchNormalization(name="stem_bn")(h))
+    for rate in (1, 2, 4, 8):
+        r = K2.layers.Conv1D(8, 3, dilation_rate=rate, padding="same", use_bias=False,
+                             name=f"dil{rate}")(custom["GELU"](name=f"gelu_a{rate}")(h))
+        r = K2.layers.BatchNormalization(name=f"dil{rate}_bn")(r)
+        r = K2.layers.Conv1D(16, 1, use_bias=False, name=f"dil{rate}_mix")(custom["GELU"](name=f"gelu_b{rate}")(r))
+        r = K2.layers.Dropout(0.3, name=f"dil{rate}_drop")(K2.layers.BatchNormalization(name=f"dil{rate}_bn2")(r))
+        h = K2.layers.Add(name=f"residual{rate}")([h, r])
+    h = K2.layers.Cropping1D(8, name="crop")(h)
+    h = K2.layers.Dense(3, activation="softplus", name="head")(custom["GELU"](name="gelu_head")(h))
+    out = K2.layers.Flatten(name="flat")(custom["SwitchReverse"](name="switch")([h, reverse]))
+    return K2.Model(seq, out, name="basenji_like")
+
+
+def scbasset_real():
+    """scBasset's real architecture, kipoi/models' scbasset/model.json (tf.keras 2.8), read by tf-keras."""
+    import tf_keras as K2
+
+    text = (MODELS / "scbasset/model.json").read_text()
+    return K2.models.model_from_json(text, custom_objects=basenji_layers())
+
+
+FAMILIES = {  # name: (builder, SeqIntervalDl default_args as kipoi/models gives them, output columns)
+    "DeepBind": (deepbind_like, {"auto_resize_len": 101}, 1),
+    "DeepSTARR": (deepstarr_like, {"auto_resize_len": 249, "alphabet": "ACGT", "ignore_targets": False}, 2),
+    "FactorNet": (factornet_like, {"auto_resize_len": 200}, 1),
+    "Basenji": (basenji_like, {"auto_resize_len": 256}, 3 * 48),
+    "scBasset": (scbasset_real, {"alphabet_axis": 1, "auto_resize_len": 1344, "dtype": "np.float32"}, 2034),
+}
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet",
+                                    pytest.param("Basenji", marks=pytest.mark.slow),
+                                    pytest.param("scBasset", marks=pytest.mark.slow)])
+def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_check(family, tmp_path, kipoi_dir_env):
+    """Each family's network, random weights, saved by tf-keras (Keras 2 JSON + weights HDF5) in a kipoi
+    directory: imported, equal to tf-keras's predictions within 1e-5 on 200 random sequences, and the
+    directory passes `seqzoo check` (kipoi loads it, kipoi's test on its example)."""
+    from seqzoo.packaging import check_model_dir
+    from seqzoo.runtime import get_model
+
+    build, args, n_out = FAMILIES[family]
+    reference = randomised(build(), seed=18)
+    labels = [f"t{i}" for i in range(n_out)] if family != "DeepSTARR" else None
+    source = kipoi_keras_dir(tmp_path / family, reference, args, labels or [])
+    if labels is None:  # DeepSTARR: no column_labels; the heads' names label the columns
+        text = (source / "model.yaml").read_text().replace("    column_labels: []\n", "")
+        (source / "model.yaml").write_text(text)
+    out = import_kipoi(source, tmp_path / "out")
+    length = args["auto_resize_len"]
+    x = one_hot(200, length, seed=19)
+    expected = reference.predict(x, verbose=0)
+    expected = np.concatenate(expected, axis=1) if isinstance(expected, list) else expected
+    model = get_model(out, device="cpu")
+    if family == "DeepSTARR":
+        assert model.labels == ("Dense_Dev", "Dense_Hk")
+    deviation = np.abs(model.predict_on_batch(x) - expected).max()
+    print(f"{family}: max |seqzoo - tf-keras| on 200 sequences = {deviation:.2e} (output std {expected.std():.2e})")
+    assert expected.shape == (200, n_out) and expected.std() > 1e-3
+    assert deviation < TOLERANCE
+    assert check_model_dir(out) == []
