@@ -336,6 +336,8 @@ def _dataloader_args(source: Path, path: Path, descr: dict) -> tuple[dict | None
 
 def _schema_input(path: Path, descr: dict) -> dict:
     inputs = (descr.get("schema") or {}).get("inputs") or {}
+    if isinstance(inputs, list) and len(inputs) == 1:  # [{shape: ...}] (DeepFlyBrain, DeepLiver)
+        inputs = inputs[0]
     if isinstance(inputs, dict) and "shape" not in inputs and len(inputs) == 1:  # {name: {shape: ...}}
         inputs = next(iter(inputs.values())) or {}
     return inputs if isinstance(inputs, dict) else {}
@@ -410,9 +412,17 @@ def _with_layout(model: keras.Model, layout: InputLayout) -> keras.Model:
 
 def _labels(source: Path, path: Path, descr: dict, n_outputs: int, output_names=None) -> tuple[str, ...]:
     targets = (descr.get("schema") or {}).get("targets") or {}
+    if isinstance(targets, list):  # one entry per output head (DeepCpG_DNA): their names label the columns
+        names = [t.get("name") if isinstance(t, dict) else None for t in targets]
+        output_names = names if all(names) else output_names
+        targets = {}
     labels = targets.get("column_labels")
-    if isinstance(labels, str):
-        labels = _local_file(source, labels, f"{path} schema.targets.column_labels").read_text().split()
+    where = f"{path} schema.targets.column_labels"
+    if isinstance(labels, list) and len(labels) == 1 and isinstance(labels[0], str) and \
+            (source / labels[0]).is_file():  # kipoi reads a one-item list naming a file as that file's lines
+        labels = [line.rstrip() for line in _local_file(source, labels[0], where).read_text().splitlines()]
+    elif isinstance(labels, str):
+        labels = _local_file(source, labels, where).read_text().split()
     if labels is None and output_names and len(output_names) == n_outputs:
         labels = output_names  # one column per head, named as the network names it
     if labels is None:
@@ -554,6 +564,9 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
                   "kipoi's own example FASTA and intervals (dataloader.yaml)" if has_example else
                   "synthetic (seeded random genome and intervals written by import-kipoi; kipoi's directory has "
                   "none seqzoo can read); test.expect.h5 guards the conversion against later changes only"))
+        targets = (descr.get("schema") or {}).get("targets") or {}
+        targets = targets if isinstance(targets, dict) else {"doc": "; ".join(
+            str(t.get("doc") or t.get("name")) for t in targets if isinstance(t, dict))}  # one entry per head
         authors = tuple(str(a.get("name", a)) if isinstance(a, dict) else str(a) for a in info.get("authors") or [])
         md5s = ", ".join(f"{key} {f.url or f.path.name} md5 {_hashes(f.path)[0]}" for key, f in files)
         write_model_dir(
@@ -562,9 +575,8 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
             weights_file=weights_file, modality="dna", input_length=input_length,
             produced_by=(f"{command}; converted from kipoi's Keras {stored.keras_version or '1.x'} files ({md5s}) by "
                          f"seqzoo {__version__}, keras {keras.__version__}"),
-            targets=TargetsInfo(labels=labels, name=str(((descr.get("schema") or {}).get("targets") or {})
-                                                        .get("name") or "targets"),
-                                doc=str(((descr.get("schema") or {}).get("targets") or {}).get("doc") or "")),
+            targets=TargetsInfo(labels=labels, name=str(targets.get("name") or "targets"),
+                                doc=str(targets.get("doc") or "")),
             info=ModelInfo(doc=str(info.get("doc") or f"kipoi model {name}, imported"),
                            trained_on=str(info.get("trained_on") or "not given in kipoi description"),
                            cite_as=str(info.get("cite_as") or "not given in kipoi description"),

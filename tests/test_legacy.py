@@ -799,9 +799,15 @@ def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_c
     reference = randomised(build(), seed=18)
     labels = [f"t{i}" for i in range(n_out)] if family != "DeepSTARR" else None
     source = kipoi_keras_dir(tmp_path / family, reference, args, labels or [])
-    if labels is None:  # DeepSTARR: no column_labels; the heads' names label the columns
-        text = (source / "model.yaml").read_text().replace("    column_labels: []\n", "")
-        (source / "model.yaml").write_text(text)
+    text = (source / "model.yaml").read_text()
+    if labels is None:  # DeepSTARR: no column_labels, and (as DeepCpG_DNA's) one target entry per head
+        text = re.sub(r"  targets:\n(    .*\n)+", "  targets:\n  - {name: dev, shape: (1, )}\n  - {name: hk, shape: (1, )}\n",
+                      text)
+    if family == "scBasset":  # as kipoi/models' scbasset/model.yaml: a one-item list naming a file of labels
+        (source / "cells.csv").write_text("".join(f"t{i}\n" for i in range(n_out)))
+        text = text[:text.index("    column_labels:")] + "    column_labels:\n    - cells.csv\n" + \
+            text[text.index("    name: y"):]
+    (source / "model.yaml").write_text(text)
     out = import_kipoi(source, tmp_path / "out")
     length = args["auto_resize_len"]
     x = one_hot(200, length, seed=19)
@@ -809,7 +815,9 @@ def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_c
     expected = np.concatenate(expected, axis=1) if isinstance(expected, list) else expected
     model = get_model(out, device="cpu")
     if family == "DeepSTARR":
-        assert model.labels == ("Dense_Dev", "Dense_Hk")
+        assert model.labels == ("dev", "hk")
+    if family == "scBasset":
+        assert model.labels[:2] == ("t0", "t1") and len(model.labels) == 2034
     deviation = np.abs(model.predict_on_batch(x) - expected).max()
     print(f"{family}: max |seqzoo - tf-keras| on 200 sequences = {deviation:.2e} (output std {expected.std():.2e})")
     assert expected.shape == (200, n_out) and expected.std() > 1e-3
