@@ -15,8 +15,13 @@ custom layers are matched by class name against seqzoo's own implementations.
 ``args.arch`` and ``args.weights`` are local paths inside the directory, or kipoi's downloads
 ``{url: ..., md5: ...}``: fetched by :func:`seqzoo.zoo.artifacts.fetch_checkpoint` (cached, bounded by
 ``$SEQZOO_FETCH_TIMEOUT``, served from ``$SEQZOO_MIRROR`` when it holds the file), kipoi's md5 checked;
-the card records each file's URL, md5 and sha256. The model reads one DNA input of shape ``(L, 4)``,
-which seqzoo's ``DNAIntervalDataset`` gives.
+the card records each file's URL, md5 and sha256. A kipoi model group (``model-template.yaml`` +
+``models.tsv``, as DeepBind and CpGenie) is rendered for one row (:func:`render_template`: kipoi's
+jinja2 substitutions and ifs, no other template code). The written directory reads one DNA input
+``(L, 4)``, which seqzoo's ``DNAIntervalDataset`` gives; a network that reads kipoiseq
+``SeqIntervalDl``'s other layouts (``(4, 1, L)``, ``(L, 4, 1)``, ...) gets them from ``Permute`` and
+``Reshape`` layers placed in front of it (:class:`InputLayout`), and several one-column heads are
+concatenated into one row of targets.
 """
 
 from __future__ import annotations
