@@ -7,7 +7,10 @@ packages, ``gpu`` for the GPU runs of the ``device`` fixture, ``slow`` for long 
 kipoi, Ray or torch carries its marker.
 """
 
+import http.server
 import os
+import threading
+from functools import partial
 
 # Quiet TensorFlow's start-up chatter in test output; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -72,3 +75,24 @@ def random_inputs(spec, n: int, seed: int = 0):
     """``model_checks.random_inputs`` for a ModelSpec. Kept only because tests/test_cli.py (edited
     elsewhere now) says ``from conftest import random_inputs``; new tests import model_checks."""
     return model_checks.random_inputs(spec.input_shape, n, seed)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving tmp_path/served, logging request paths."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()

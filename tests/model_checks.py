@@ -4,6 +4,7 @@ models (tests/test_model_checks.py) and the architectures' small configurations
 ``sys.path``); fixtures stay in conftest.py.
 """
 
+import socket
 from collections.abc import Sequence
 
 import keras
@@ -129,3 +130,10 @@ def run_model_checks(model: keras.Model, *, device: str = "cpu", output_shape: t
             check_config_round_trip(name, model, few)
         if "bfloat16" in checks:
             check_bfloat16(name, model, few)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

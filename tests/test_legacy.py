@@ -5,16 +5,22 @@ written by tf-keras are converted, and their outputs match outputs computed with
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from model_checks import free_port
 from seqzoo.architectures import legacy
+from seqzoo.kipoi_import import KipoiImportError, import_kipoi
+from seqzoo.zoo.artifacts import file_md5
 from seqzoo.zoo.spec import ModelSpecError, load_spec
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "kipoi_examples"
@@ -34,8 +40,8 @@ def converted(arch: Path, weights: Path):
     return model
 
 
-def seqzoo_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+def seqzoo_cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "seqzoo", *map(str, args)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -286,13 +292,11 @@ def test_weights_are_set_strictly_by_layer_name(tmp_path):
 
 
 def test_kipoi_models_seqzoo_cannot_serve_yet_are_refused_with_the_reason(tmp_path):
-    result = seqzoo_cli("import-kipoi", EXAMPLES / "rbp", "-o", tmp_path / "rbp", cwd=tmp_path)
-    assert result.returncode == 2 and "args.weights is a download (https://github.com/kipoi" in result.stderr
     result = seqzoo_cli("import-kipoi", EXAMPLES / "non_bedinput_model", "-o", tmp_path / "nb", cwd=tmp_path)
     assert result.returncode == 2 and "reads 2 inputs" in result.stderr
     result = seqzoo_cli("import-kipoi", EXAMPLES / "extended_coda", "-o", tmp_path / "ec", cwd=tmp_path)
     assert result.returncode == 2 and "not DNASeq" in result.stderr
-    assert not any((tmp_path / name).exists() for name in ("rbp", "nb", "ec"))
+    assert not any((tmp_path / name).exists() for name in ("nb", "ec"))
 
 
 def test_a_keras_json_architecture_stays_inside_its_directory_and_keeps_its_sha256(tmp_path):
@@ -310,3 +314,512 @@ def test_a_keras_json_architecture_stays_inside_its_directory_and_keeps_its_sha2
     (out / "architecture.json").write_text(json.dumps(architecture))
     with pytest.raises(ValueError, match="the architecture was changed after it was written"):
         ZooModel(load_spec(out), device="cpu")
+
+
+def tal1_served(tmp_path: Path, folder: Path, url: str, weights_md5: str | None = None) -> Path:
+    """kipoi's tal1_model with its arch and weights served by ``url`` (``folder``), named in model.yaml
+    as kipoi's downloads {url, md5}; ``weights_md5`` replaces the weights' real md5."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = EXAMPLES / "tal1_model/model_files"
+    for name in ("arch.json", "weights.hdf5"):
+        shutil.copyfile(files / name, folder / name)
+    source = Path(shutil.copytree(EXAMPLES / "tal1_model", tmp_path / "tal1_model", ignore=shutil.ignore_patterns("model_files")))
+    md5 = {name: file_md5(files / name) for name in ("arch.json", "weights.hdf5")}
+    text = (source / "model.yaml").read_text().replace(
+        "  weights: model_files/weights.hdf5\n  arch: model_files/arch.json\n",
+        f"  weights:\n    url: {url}/weights.hdf5?download=1\n    md5: {weights_md5 or md5['weights.hdf5']}\n"
+        f"  arch:\n    url: {url}/arch.json\n    md5: {md5['arch.json']}\n")
+    (source / "model.yaml").write_text(text)
+    return source
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_kipoi_downloads_are_fetched_md5_checked_and_recorded_on_the_card(tmp_path, served, cache):
+    """args.arch and args.weights as kipoi's {url, md5}, served on 127.0.0.1: fetched once, checked, the
+    card records URL, md5 and sha256, and the model equals the one imported from the local files."""
+    import hashlib
+
+    folder, url, requests = served
+    source = tal1_served(tmp_path, folder, url)
+    out = import_kipoi(source, tmp_path / "out")
+    assert sorted(requests) == ["/arch.json", "/weights.hdf5?download=1"]
+    card = (out / "README.md").read_text()
+    weights = (EXAMPLES / "tal1_model/model_files/weights.hdf5").read_bytes()
+    assert (f"| `weights`: {url}/weights.hdf5?download=1 | `a8d48df17050886666a00c05034f863e` | "
+            f"`{hashlib.sha256(weights).hexdigest()}` | Keras 2.1.5 |") in card
+    assert f"| `arch`: {url}/arch.json |" in card
+    local = import_kipoi(EXAMPLES / "tal1_model", tmp_path / "local")
+    from seqzoo.runtime import get_model
+
+    x = one_hot(20, 500, seed=8)
+    assert np.array_equal(get_model(out, device="cpu").predict_on_batch(x),
+                          get_model(local, device="cpu").predict_on_batch(x))
+    import_kipoi(source, tmp_path / "again")  # from the cache: no second download
+    assert len(requests) == 2
+
+
+def test_a_kipoi_download_with_another_md5_is_refused_and_nothing_written(tmp_path, served, cache):
+    folder, url, requests = served
+    source = tal1_served(tmp_path, folder, url, weights_md5="f" * 32)
+    result = seqzoo_cli("import-kipoi", source, "-o", tmp_path / "out", cwd=tmp_path,
+                        env={"SEQZOO_CACHE": str(cache)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (f"model.yaml args.weights: weights.hdf5 from {url}/weights.hdf5?download=1 has md5 "
+            f"a8d48df17050886666a00c05034f863e, not the published {'f' * 32}") in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in cache.rglob("*.hdf5")]
+
+
+def test_an_absent_or_silent_server_gives_a_bounded_error_naming_the_url(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("SEQZOO_FETCH_TIMEOUT", "3")
+    absent = f"http://127.0.0.1:{free_port()}"
+    source = tal1_served(tmp_path / "a", tmp_path / "a" / "served", absent)
+    start = time.monotonic()
+    with pytest.raises(KipoiImportError, match=rf"args.weights: could not download weights.hdf5 from "
+                                               rf"{re.escape(absent)}/weights.hdf5\?download=1: ConnectionError"):
+        import_kipoi(source, tmp_path / "out")
+    assert time.monotonic() - start < 10
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        source = tal1_served(tmp_path / "b", tmp_path / "b" / "served", url)
+        start = time.monotonic()
+        with pytest.raises(KipoiImportError, match=rf"could not download weights.hdf5 from {re.escape(url)}/weights.hdf5"
+                                                   r"\?download=1: \w*(Timeout|ConnectionError)"):
+            import_kipoi(source, tmp_path / "out")
+        assert time.monotonic() - start < 15
+    assert not (tmp_path / "out").exists()
+
+
+# --- kipoi model groups (model-template.yaml + models.tsv) -------------------------------------
+
+MODELS = Path(__file__).resolve().parent / "data" / "kipoi_models"  # files of kipoi/models, see its README
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("group", ["DeepBind", "CpGenie"])
+def test_group_templates_render_as_kipoi_renders_them(group, kipoi_dir_env):
+    """kipoi/models' DeepBind and CpGenie templates, every row (the {% if %} row included): seqzoo's
+    renderer gives the text kipoi's LocalComponentGroup (jinja2, pandas) gives."""
+    from kipoi.sources import LocalComponentGroup
+
+    from seqzoo.kipoi_import import read_models_tsv, render_template
+
+    theirs = LocalComponentGroup.load(str(MODELS / group))
+    text = (MODELS / group / "model-template.yaml").read_text()
+    rows = read_models_tsv(MODELS / group / "models.tsv")
+    assert list(rows) == list(theirs.df.model) and len(rows) == 3
+    for row, cells in rows.items():
+        expected = theirs.template.render(**theirs.get_model_row(row))
+        ours = render_template(text, cells, "template")
+        assert ours.rstrip("\n") == expected.rstrip("\n")  # jinja2 drops the final newline
+    assert "test:" in render_template(text, rows[list(rows)[-1]], "t")  # the row the template's {% if %} names
+    assert "test:" not in render_template(text, rows[list(rows)[0]], "t")
+
+
+def test_a_template_is_rendered_without_running_code():
+    from seqzoo.kipoi_import import render_template
+
+    row = {"model": "m", "url": "http://x/m.h5"}
+    assert render_template("a: {{ url }}\n{% if model != 'm' %}b: 1\n{% else %}b: 2\n{% endif %}", row, "t") == \
+        "a: http://x/m.h5\nb: 2\n"
+    for template, refused in [("a: {{ ''.__class__.__mro__ }}", r"t, line 1: .* is not a plain column name"),
+                              ("a: 1\nb: {{ url|upper }}", r"t, line 2: .* is not a plain column name"),
+                              ("{% for x in model %}{% endfor %}", r"t, line 1: .*for x in model.* is refused"),
+                              ("{% if model.startswith('m') %}{% endif %}", r"is refused"),
+                              ("{% if model == 'm' %}a: 1", r"not closed"),
+                              ("a: {{ md5 }}", r"t, line 1: column 'md5' is not in models.tsv for model 'm'")]:
+        with pytest.raises(KipoiImportError, match=refused):
+            render_template(template, row, "t")
+
+
+def deepbind_like(length: int = 101):
+    """DeepBind's shape (kipoi/models DeepBind): convolution, global max-pool, dense layers."""
+    import tf_keras as K2
+
+    seq = K2.Input((length, 4), name="seq")
+    h = K2.layers.Conv1D(16, 24, activation="relu", name="conv")(seq)
+    h = K2.layers.MaxPooling1D(8, name="pool")(h)
+    h = K2.layers.Flatten(name="flat")(h)
+    h = K2.layers.Dense(32, activation="relu", name="hidden")(h)
+    return K2.Model(seq, K2.layers.Dense(1, activation="sigmoid", name="out")(h), name="deepbind_like")
+
+
+def randomised(model, seed: int):
+    """``model`` with random weights: kernels of scale 1/sqrt(fan-in), so outputs do not saturate;
+    vectors (biases, batch norm parameters and statistics) around 0 (variances positive, around 1)."""
+    rng = np.random.default_rng(seed)
+
+    def value(shape, name):
+        if "variance" in name:
+            return rng.uniform(0.5, 1.5, shape)
+        if len(shape) >= 2:
+            return rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape)
+        return rng.normal(1 if "gamma" in name else 0, 0.2, shape)
+
+    model.set_weights([value(w.shape, v.name).astype(np.float32) for w, v in zip(model.get_weights(), model.weights)])
+    return model
+
+
+def served_group(tmp_path: Path, group: str, folder: Path, url: str, reference, row: str) -> Path:
+    """kipoi/models' ``group`` template with a models.tsv of one row whose arch and weights are
+    ``reference``'s Keras 2 files, served at ``url``."""
+    (folder / "arch.json").write_text(reference.to_json())
+    reference.save_weights(str(folder / "weights.h5"))
+    source = tmp_path / group
+    source.mkdir()
+    shutil.copyfile(MODELS / group / "model-template.yaml", source / "model-template.yaml")
+    header = "model\targs_arch\targs_weights\targs_arch_md5\targs_weights_md5\targs_arch_url\targs_weights_url"
+    cells = [row, "model_files/arch.json", "model_files/weights.h5", file_md5(folder / "arch.json"),
+             file_md5(folder / "weights.h5"), f"{url}/arch.json?download=1", f"{url}/weights.h5?download=1"]
+    (source / "models.tsv").write_text(f"{header}\n# a comment line\n" + "\t".join(cells) + "\n")
+    return source
+
+
+def test_a_group_row_is_imported_with_its_downloads(tmp_path, served, cache):
+    """kipoi/models' DeepBind template, a row whose files are a DeepBind-shaped tf-keras network served
+    on 127.0.0.1: `import-kipoi GROUP --row ROW` imports it; outputs equal tf-keras's on 200 sequences."""
+    folder, url, requests = served
+    row = "Homo_sapiens/TF/D00817.001_ChIP-seq_TBP"
+    reference = randomised(deepbind_like(), seed=11)
+    source = served_group(tmp_path, "DeepBind", folder, url, reference, row)
+    result = seqzoo_cli("import-kipoi", source, "-o", tmp_path / "none", cwd=tmp_path, env={"SEQZOO_CACHE": str(cache)})
+    assert result.returncode == 2 and f"is a kipoi model group (1 models in models.tsv, e.g. {row}): name one " \
+                                      "with --row" in result.stderr
+    with pytest.raises(KipoiImportError, match=r"no model 'Homo_sapiens/TF/D00817' among its 1 rows"):
+        import_kipoi(source, tmp_path / "none", row="Homo_sapiens/TF/D00817")
+    out = import_kipoi(source, tmp_path / "out", row=row)
+    assert sorted(requests) == ["/arch.json?download=1", "/weights.h5?download=1"]
+    assert (out / "Homo_sapiens-TF-D00817.001_ChIP-seq_TBP.weights.h5").is_file()
+    card = (out / "README.md").read_text()
+    assert f"row `{row}` of models.tsv" in card and "Alipanahi" in card and "nbt.3300" in card
+    from seqzoo.runtime import get_model
+
+    x = one_hot(200, 101, seed=12)
+    deviation = np.abs(get_model(out, device="cpu").predict_on_batch(x) - reference.predict(x, verbose=0)).max()
+    print(f"DeepBind-shaped group row: max |seqzoo - tf-keras| = {deviation:.2e}")
+    assert deviation < TOLERANCE
+
+
+# --- input layouts: kipoiseq SeqIntervalDl's arguments ----------------------------------------
+
+def write_genome(directory: Path, length: int, n: int, seed: int) -> tuple[Path, Path]:
+    """A random two-chromosome FASTA (upper and soft-masked lower case) and a BED of ``n`` windows of
+    ``length`` inside it, some on the '+' strand."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    fasta, bed = directory / "genome.fa", directory / "regions.bed"
+    chroms = {name: "".join(rng.choice(list("ACGTacgt"), length * 4)) for name in ("chr1", "chr2")}
+    fasta.write_text("".join(f">{c}\n" + "\n".join(s[i:i + 70] for i in range(0, len(s), 70)) + "\n"
+                             for c, s in chroms.items()))
+    rows = [f"chr{1 + i % 2}\t{s}\t{s + length}\tr{i}\t0\t+" for i, s in enumerate(rng.integers(0, length * 3, n))]
+    bed.write_text("\n".join(rows) + "\n")
+    return fasta, bed
+
+
+def kipoi_keras_dir(directory: Path, reference, default_args: dict, labels: list[str]) -> Path:
+    """A kipoi model directory as kipoi/models writes one: ``reference``'s Keras 2 JSON and weights
+    HDF5 (tf-keras), model.yaml with kipoiseq's SeqIntervalDl and ``default_args``."""
+    import yaml
+
+    (directory / "model_files").mkdir(parents=True)
+    (directory / "model_files/arch.json").write_text(reference.to_json())
+    reference.save_weights(str(directory / "model_files/weights.h5"))
+    shape = "(" + ", ".join(str(d) for d in reference.input_shape[1:]) + ")"
+    description = {
+        "type": "keras", "args": {"arch": "model_files/arch.json", "weights": "model_files/weights.h5",
+                                  "backend": "tensorflow"},
+        "default_dataloader": {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl", "default_args": default_args},
+        "info": {"authors": [{"name": "seqzoo tests"}], "doc": f"{reference.name}, random weights",
+                 "cite_as": "https://doi.org/10.1038/nbt.3300", "license": "MIT"},
+        "schema": {"inputs": {"name": "seq", "special_type": "DNASeq", "shape": shape, "associated_metadata": "ranges"},
+                   "targets": {"name": "y", "shape": f"({len(labels)}, )", "column_labels": labels}}}
+    (directory / "model.yaml").write_text(yaml.safe_dump(description))
+    return directory
+
+
+def flat_dense(shape: tuple, n_out: int = 3, seed: int = 0):
+    """A tf-keras network reading ``shape`` by position (Flatten, Dense): any change of layout changes it."""
+    import tf_keras as K2
+
+    seq = K2.Input(shape, name="seq")
+    out = K2.layers.Dense(n_out, name="out")(K2.layers.Flatten(name="flat")(seq))
+    return randomised(K2.Model(seq, out, name="flat_dense"), seed)
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("args, shape", [({"alphabet_axis": 0, "dummy_axis": 1}, (4, 1, 30)),  # CpGenie
+                                         ({"alphabet_axis": 0}, (4, 30)),
+                                         ({"dummy_axis": 0, "alphabet_axis": 2}, (1, 30, 4)),
+                                         ({"dummy_axis": 2}, (30, 4, 1)),
+                                         ({"alphabet_axis": 1, "dtype": "np.float32"}, (30, 4))])  # scbasset
+def test_each_seq_interval_dl_layout_reaches_the_network_as_kipoiseq_makes_it(args, shape, tmp_path):
+    """The imported directory reads seqzoo's (L, 4); the network behind it gets exactly the array
+    kipoiseq's SeqIntervalDl encoding (ReorderedOneHot) gives for ``args``."""
+    from kipoiseq.transforms import ReorderedOneHot
+
+    from seqzoo.kipoi_import import seq_interval_layout
+    from seqzoo.runtime import get_model
+
+    reference = flat_dense(shape, seed=13)
+    source = kipoi_keras_dir(tmp_path / "kipoi", reference, {"auto_resize_len": 30, **args}, ["a", "b", "c"])
+    out = import_kipoi(source, tmp_path / "out")
+    encode = ReorderedOneHot(**{k: v for k, v in args.items() if k != "dtype"})
+    assert encode.get_output_shape(30) == shape
+    assert tuple({"L": 30, "A": 4, "D": 1}[a] for a in seq_interval_layout(args, "args")[0]) == shape
+    rng = np.random.default_rng(14)
+    sequences = ["".join(rng.choice(list("ACGTN"), 30)) for _ in range(200)]
+    theirs = reference.predict(np.stack([encode(s) for s in sequences]), verbose=0)
+    ours = get_model(out, device="cpu").predict_on_batch(np.stack([ReorderedOneHot()(s) for s in sequences]))
+    deviation = np.abs(ours - theirs).max()
+    print(f"layout {args}: max |seqzoo - tf-keras on kipoiseq's array| = {deviation:.2e}")
+    assert deviation < TOLERANCE
+    assert spec_shape(out) == (30, 4)
+
+
+def spec_shape(directory: Path) -> tuple:
+    return load_spec(directory).input_shape
+
+
+def test_a_layout_the_network_does_not_read_is_refused(tmp_path):
+    source = kipoi_keras_dir(tmp_path / "kipoi", flat_dense((4, 1, 30)), {"auto_resize_len": 30, "alphabet_axis": 0},
+                             ["a", "b", "c"])
+    with pytest.raises(KipoiImportError, match=r"the network's input is \(4, 1, 30\), but the dataloader .*"
+                                               r"kipoiseq SeqIntervalDl\)\) gives \(4, L\)"):
+        import_kipoi(source, tmp_path / "out")
+    source = kipoi_keras_dir(tmp_path / "k2", flat_dense((30, 4)), {"auto_resize_len": 31}, ["a", "b", "c"])
+    with pytest.raises(KipoiImportError, match=r"auto_resize_len 31, but the network reads sequences of 30"):
+        import_kipoi(source, tmp_path / "out")
+    source = kipoi_keras_dir(tmp_path / "k3", flat_dense((30, 4)), {"alphabet": "ACGU"}, ["a", "b", "c"])
+    with pytest.raises(KipoiImportError, match=r"alphabet 'ACGU'; seqzoo's one-hot columns are A, C, G, T"):
+        import_kipoi(source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.kipoi
+@pytest.mark.slow
+def test_seqzoo_predict_rows_equal_kipoi_predict_rows_for_a_cpgenie_layout_group_row(tmp_path, served, kipoi_dir_env):
+    """kipoi/models' CpGenie template (SeqIntervalDl auto_resize_len 1001, alphabet_axis 0, dummy_axis 1:
+    (4, 1, 1001)) with a CpGenie-shaped tf-keras network served on 127.0.0.1: `seqzoo predict` and the
+    real `kipoi predict` give the same rows on one BED, equal to tf-keras fed kipoiseq's SeqIntervalDl."""
+    import pandas as pd
+    import tf_keras as K2
+    from kipoiseq.dataloaders import SeqIntervalDl
+
+    seq = K2.Input((4, 1, 1001), name="seq")
+    h = K2.layers.Reshape((1001, 4), name="to_length_first")(K2.layers.Permute((3, 2, 1), name="swap")(seq))
+    h = K2.layers.Conv1D(8, 9, activation="relu", name="conv")(h)
+    h = K2.layers.Flatten(name="flat")(K2.layers.MaxPooling1D(10, name="pool")(h))
+    reference = randomised(K2.Model(seq, K2.layers.Dense(2, activation="softmax", name="out")(h), name="cpgenie_like"),
+                           seed=15)
+    folder, url, _ = served
+    source = served_group(tmp_path, "CpGenie", folder, url, reference, "GM19239_ENCSR000DGH")
+    out = tmp_path / "cpgenie"
+    result = seqzoo_cli("import-kipoi", source, "-o", out, "--row", "GM19239_ENCSR000DGH", cwd=tmp_path,
+                        env={"HOME": os.environ["HOME"], "SEQZOO_CACHE": os.environ["SEQZOO_CACHE"]})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Permute(2, 1) and Reshape(4, 1, 1001)" in (out / "README.md").read_text()
+    fasta, bed = write_genome(tmp_path / "data", 1001, 12, seed=16)
+    ours = tmp_path / "seqzoo.tsv"
+    result = seqzoo_cli("predict", out, "--fasta", fasta, "--bed", bed, "-o", ours, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    theirs = tmp_path / "kipoi.tsv"
+    result = subprocess.run([sys.executable, "-m", "kipoi", "predict", str(out), "--source", "dir", "--keep_metadata",
+                             "--dataloader_args", json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)}),
+                             "-o", str(theirs)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])))
+    assert result.returncode == 0, result.stderr[-3000:]
+    ours_table, kipoi_table = pd.read_csv(ours, sep="\t"), pd.read_csv(theirs, sep="\t")
+    labels = ["methylation_prob", "unmethylation_prob"]
+    assert list(ours_table["start"]) == list(kipoi_table["metadata/ranges/start"])
+    rows_deviation = np.abs(ours_table[labels].to_numpy() - kipoi_table[["preds/0", "preds/1"]].to_numpy()).max()
+    bed3 = tmp_path / "data/regions3.bed"  # kipoiseq reads a BED's 4th and later columns as float targets
+    bed3.write_text("".join("\t".join(line.split("\t")[:3]) + "\n" for line in bed.read_text().splitlines()))
+    kipoiseq = SeqIntervalDl(str(bed3), str(fasta), auto_resize_len=1001, alphabet_axis=0, dummy_axis=1,
+                             ignore_targets=True).load_all()["inputs"]
+    assert kipoiseq.shape == (12, 4, 1, 1001)
+    reference_deviation = np.abs(ours_table[labels].to_numpy() - reference.predict(kipoiseq, verbose=0)).max()
+    print(f"CpGenie layout: max |seqzoo predict - kipoi predict| = {rows_deviation:.2e}, "
+          f"max |seqzoo predict - tf-keras on kipoiseq SeqIntervalDl| = {reference_deviation:.2e}")
+    assert rows_deviation < 1e-6 and reference_deviation < TOLERANCE
+
+
+# --- Keras 2 files of kipoi's Keras families, written by tf-keras ----------------------------
+
+def basenji_layers():
+    """tf-keras references of Basenji's custom layers, as kipoi/models' scbasset/custom_objects.py
+    defines them (tf.keras there, tf_keras here), keyed by class name."""
+    import tensorflow as tf
+    import tf_keras as K2
+
+    class GELU(K2.layers.Layer):
+        def call(self, x):
+            return K2.activations.sigmoid(tf.constant(1.702) * x) * x
+
+    class StochasticReverseComplement(K2.layers.Layer):
+        def call(self, seq_1hot, training=None):
+            if training:
+                raise AssertionError("only inference is compared")
+            return seq_1hot, tf.constant(False)
+
+    class SwitchReverse(K2.layers.Layer):
+        def call(self, x_reverse):
+            x, reverse = x_reverse
+            rev_axes = [1] if len(x.shape) == 3 else [1, 2]
+            return K2.backend.switch(reverse, tf.reverse(x, axis=rev_axes), x)
+
+    class StochasticShift(K2.layers.Layer):
+        def __init__(self, shift_max=0, pad="uniform", **kwargs):
+            super().__init__()
+            self.shift_max, self.pad = shift_max, pad
+
+        def call(self, seq_1hot, training=None):
+            return seq_1hot
+
+        def get_config(self):
+            return {**super().get_config(), "shift_max": self.shift_max, "pad": self.pad}
+
+    return {c.__name__: c for c in (GELU, StochasticReverseComplement, SwitchReverse, StochasticShift)}
+
+
+def test_basenji_layers_match_their_tf_keras_definitions():
+    """seqzoo's GELU, StochasticReverseComplement, StochasticShift and SwitchReverse (reversed or not,
+    3-D and 4-D) against the tf-keras definitions kipoi/models ships for scbasset."""
+    import tensorflow as tf
+
+    from seqzoo.architectures import layers
+
+    theirs = basenji_layers()
+    x = np.random.default_rng(17).normal(0, 2, (5, 12, 4)).astype(np.float32)
+    assert np.abs(np.asarray(layers.GELU()(x)) - theirs["GELU"]()(x).numpy()).max() < 1e-6
+    ours_x, ours_rev = layers.StochasticReverseComplement()(x)
+    their_x, their_rev = theirs["StochasticReverseComplement"]()(x)
+    assert np.array_equal(np.asarray(ours_x), their_x.numpy()) and not bool(ours_rev) and not bool(their_rev)
+    assert np.array_equal(np.asarray(layers.StochasticShift(shift_max=3)(x)), x)
+    for value in (x, x.reshape(5, 6, 2, 4)):
+        for flag in (False, True):
+            ours = np.asarray(layers.SwitchReverse()([value, np.array(flag)]))
+            expected = theirs["SwitchReverse"]()([tf.constant(value), tf.constant(flag)]).numpy()
+            assert np.array_equal(ours, expected)
+    assert not np.array_equal(np.asarray(layers.SwitchReverse()([x, np.array(True)])), x)
+
+
+def deepstarr_like():
+    """DeepSTARR's shape (de Almeida et al. 2022): four convolution blocks with batch norm, two dense
+    layers, two one-unit heads (developmental, housekeeping)."""
+    import tf_keras as K2
+
+    seq = K2.Input((249, 4), name="seq")
+    h = seq
+    for i, (filters, width) in enumerate([(32, 7), (16, 3), (16, 5), (16, 3)]):
+        h = K2.layers.Conv1D(filters, width, padding="same", name=f"conv{i}")(h)
+        h = K2.layers.BatchNormalization(name=f"bn{i}")(h)
+        h = K2.layers.Activation("relu", name=f"relu{i}")(h)
+        h = K2.layers.MaxPooling1D(2, name=f"pool{i}")(h)
+    h = K2.layers.Flatten(name="flat")(h)
+    for i in range(2):
+        h = K2.layers.Dense(32, name=f"dense{i}")(h)
+        h = K2.layers.BatchNormalization(name=f"dense_bn{i}")(h)
+        h = K2.layers.Dropout(0.4, name=f"drop{i}")(K2.layers.Activation("relu", name=f"dense_relu{i}")(h))
+    heads = [K2.layers.Dense(1, name=name)(h) for name in ("Dense_Dev", "Dense_Hk")]
+    return K2.Model(seq, heads, name="deepstarr_like")
+
+
+def factornet_like():
+    """FactorNet's shape (Quang & Xie 2019): convolution, max-pool, bidirectional LSTM, dense."""
+    import tf_keras as K2
+
+    seq = K2.Input((200, 4), name="seq")
+    h = K2.layers.Conv1D(16, 26, activation="relu", name="conv")(seq)
+    h = K2.layers.MaxPooling1D(13, name="pool")(h)
+    h = K2.layers.Bidirectional(K2.layers.LSTM(8, return_sequences=True), name="bilstm")(h)
+    h = K2.layers.Dense(16, activation="relu", name="hidden")(K2.layers.Flatten(name="flat")(h))
+    return K2.Model(seq, K2.layers.Dense(1, activation="sigmoid", name="out")(h), name="factornet_like")
+
+
+def basenji_like():
+    """A Basenji-style network: stochastic reverse complement and shift, a GELU stem, a dilated
+    residual tower, cropping, a per-position head switched back, flattened."""
+    import tf_keras as K2
+
+    custom = basenji_layers()
+    seq = K2.Input((256, 4), name="sequence")
+    h, reverse = custom["StochasticReverseComplement"](name="src")(seq)
+    h = custom["StochasticShift"](3, name="shift")(h)
+    h = K2.layers.Conv1D(16, 15, padding="same", use_bias=False, name="stem")(custom["GELU"](name="gelu_stem")(h))
+    h = K2.layers.MaxPooling1D(4, name="stem_pool")(K2.layers.BatchNormalization(name="stem_bn")(h))
+    for rate in (1, 2, 4, 8):
+        r = K2.layers.Conv1D(8, 3, dilation_rate=rate, padding="same", use_bias=False,
+                             name=f"dil{rate}")(custom["GELU"](name=f"gelu_a{rate}")(h))
+        r = K2.layers.BatchNormalization(name=f"dil{rate}_bn")(r)
+        r = K2.layers.Conv1D(16, 1, use_bias=False, name=f"dil{rate}_mix")(custom["GELU"](name=f"gelu_b{rate}")(r))
+        r = K2.layers.Dropout(0.3, name=f"dil{rate}_drop")(K2.layers.BatchNormalization(name=f"dil{rate}_bn2")(r))
+        h = K2.layers.Add(name=f"residual{rate}")([h, r])
+    h = K2.layers.Cropping1D(8, name="crop")(h)
+    h = K2.layers.Dense(3, activation="softplus", name="head")(custom["GELU"](name="gelu_head")(h))
+    out = K2.layers.Flatten(name="flat")(custom["SwitchReverse"](name="switch")([h, reverse]))
+    return K2.Model(seq, out, name="basenji_like")
+
+
+def scbasset_real():
+    """scBasset's real architecture, kipoi/models' scbasset/model.json (tf.keras 2.8), read by tf-keras."""
+    import tf_keras as K2
+
+    text = (MODELS / "scbasset/model.json").read_text()
+    return K2.models.model_from_json(text, custom_objects=basenji_layers())
+
+
+FAMILIES = {  # name: (builder, SeqIntervalDl default_args as kipoi/models gives them, output columns)
+    "DeepBind": (deepbind_like, {"auto_resize_len": 101}, 1),
+    "DeepSTARR": (deepstarr_like, {"auto_resize_len": 249, "alphabet": "ACGT", "ignore_targets": False}, 2),
+    "FactorNet": (factornet_like, {"auto_resize_len": 200}, 1),
+    "Basenji": (basenji_like, {"auto_resize_len": 256}, 3 * 48),
+    "scBasset": (scbasset_real, {"alphabet_axis": 1, "auto_resize_len": 1344, "dtype": "np.float32"}, 2034),
+}
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet",
+                                    pytest.param("Basenji", marks=pytest.mark.slow),
+                                    pytest.param("scBasset", marks=pytest.mark.slow)])
+def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_check(family, tmp_path, kipoi_dir_env):
+    """Each family's network, random weights, saved by tf-keras (Keras 2 JSON + weights HDF5) in a kipoi
+    directory: imported, equal to tf-keras's predictions within 1e-5 on 200 random sequences, and the
+    directory passes `seqzoo check` (kipoi loads it, kipoi's test on its example)."""
+    from seqzoo.packaging import check_model_dir
+    from seqzoo.runtime import get_model
+
+    build, args, n_out = FAMILIES[family]
+    reference = randomised(build(), seed=18)
+    labels = [f"t{i}" for i in range(n_out)] if family != "DeepSTARR" else None
+    source = kipoi_keras_dir(tmp_path / family, reference, args, labels or [])
+    text = (source / "model.yaml").read_text()
+    if labels is None:  # DeepSTARR: no column_labels, and (as DeepCpG_DNA's) one target entry per head
+        text = re.sub(r"  targets:\n(    .*\n)+", "  targets:\n  - {name: dev, shape: (1, )}\n  - {name: hk, shape: (1, )}\n",
+                      text)
+    if family == "scBasset":  # as kipoi/models' scbasset/model.yaml: a one-item list naming a file of labels
+        (source / "cells.csv").write_text("".join(f"t{i}\n" for i in range(n_out)))
+        text = text[:text.index("    column_labels:")] + "    column_labels:\n    - cells.csv\n" + \
+            text[text.index("    name: y"):]
+    (source / "model.yaml").write_text(text)
+    out = import_kipoi(source, tmp_path / "out")
+    length = args["auto_resize_len"]
+    x = one_hot(200, length, seed=19)
+    expected = reference.predict(x, verbose=0)
+    expected = np.concatenate(expected, axis=1) if isinstance(expected, list) else expected
+    model = get_model(out, device="cpu")
+    if family == "DeepSTARR":
+        assert model.labels == ("dev", "hk")
+    if family == "scBasset":
+        assert model.labels[:2] == ("t0", "t1") and len(model.labels) == 2034
+    deviation = np.abs(model.predict_on_batch(x) - expected).max()
+    print(f"{family}: max |seqzoo - tf-keras| on 200 sequences = {deviation:.2e} (output std {expected.std():.2e})")
+    assert expected.shape == (200, n_out) and expected.std() > 1e-3
+    assert deviation < TOLERANCE
+    assert check_model_dir(out) == []

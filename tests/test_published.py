@@ -3,19 +3,16 @@ network (tests/torch_references.py), built from its layer list, must give the sa
 as seqzoo's Keras model. Tests marked ``torch`` need torch; the last needs neither torch nor kipoi.
 """
 
-import http.server
 import re
 import shutil
-import socket
-import threading
 import time
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 import pytest
 
 import seqzoo
+from model_checks import free_port
 from seqzoo.packaging import example_batch
 from seqzoo.cli import main
 from seqzoo.encoding import one_hot_dna
@@ -24,12 +21,6 @@ from seqzoo.architectures.published import PUBLISHED, CheckpointError, import_we
 from seqzoo.zoo.artifacts import ArtifactError, file_md5
 from seqzoo.zoo.spec import find_model, load_spec
 from seqzoo.zoo.weights import resolve_weights
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def real_sequences(name):
@@ -143,27 +134,6 @@ def test_published_weights_offline_name_the_url_and_the_mirror(cache, monkeypatc
     assert not published_description("DeepSEA").exists()
     with pytest.raises(FileNotFoundError, match="seqzoo fetch DeepSEA --weights published"):
         resolve_weights(load_spec(find_model("DeepSEA")), "published", download=False)
-
-
-@pytest.fixture
-def served(tmp_path):
-    """A real HTTP server on 127.0.0.1 serving tmp_path/served, logging request paths."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            requests.append(self.path)
-            super().do_GET()
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}", requests
-    server.shutdown()
 
 
 @pytest.mark.torch

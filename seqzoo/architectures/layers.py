@@ -207,3 +207,58 @@ class SplineT(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "shared_weights": self.shared_weights, "use_bias": self.use_bias}
+
+
+# Basenji's custom layers (calico/basenji basenji/layers.py), which scBasset and kipoi's Basenji-style
+# Keras models name in their configurations. Inference behaviour only: the stochastic augmentations
+# are the identity outside training, which is all a converted model runs.
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class GELU(keras.layers.Layer):
+    """Basenji's GELU: the sigmoid approximation ``sigmoid(1.702 x) * x`` (not Keras' exact ``gelu``)."""
+
+    def call(self, x):
+        return ops.sigmoid(ops.cast(1.702, x.dtype) * x) * x
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class StochasticReverseComplement(keras.layers.Layer):
+    """Basenji's training-time random reverse complement. Returns ``(x, reversed)``; at inference
+    ``x`` unchanged and ``reversed`` False (a scalar), which :class:`SwitchReverse` reads."""
+
+    def call(self, x):
+        return x, ops.convert_to_tensor(False)
+
+    def compute_output_spec(self, x):
+        return (keras.KerasTensor(x.shape, x.dtype), keras.KerasTensor((), "bool"))
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class StochasticShift(keras.layers.Layer):
+    """Basenji's training-time random shift by up to ``shift_max`` positions; the identity at inference."""
+
+    def __init__(self, shift_max: int = 0, symmetric: bool = True, pad: str = "uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.shift_max, self.symmetric, self.pad = int(shift_max), bool(symmetric), str(pad)
+
+    def call(self, x):
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "shift_max": self.shift_max, "symmetric": self.symmetric, "pad": self.pad}
+
+
+@keras.saving.register_keras_serializable(package="seqzoo")
+class SwitchReverse(keras.layers.Layer):
+    """Basenji's ``SwitchReverse([x, reversed])``: ``x`` flipped along its position axis (axes 1 and 2
+    for 4-D ``x``) when ``reversed``, else ``x``."""
+
+    def call(self, inputs):
+        x, reverse = inputs
+        if len(x.shape) not in (3, 4):
+            raise ValueError(f"SwitchReverse reads 3-D or 4-D predictions; got shape {x.shape}")
+        flipped = ops.flip(x, axis=1) if len(x.shape) == 3 else ops.flip(ops.flip(x, axis=1), axis=2)
+        return ops.where(reverse, flipped, x)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])

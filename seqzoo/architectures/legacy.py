@@ -51,9 +51,11 @@ class LegacyModelError(ValueError):
 
 #: Custom classes of kipoi's Keras models that seqzoo implements itself, by the class name their
 #: configurations use. Any other custom class is refused.
-SEQZOO_LAYERS = {"SplineT": seqzoo_layers.SplineT}
-_REGISTERED = {f"seqzoo>{name}" for name in ("SplineT", "ReverseComplement", "Threshold", "ProteinComposition",
-                                             "Standardize", "WeightedAverage", "PlattScaling", "TaskwiseLinear")}
+SEQZOO_LAYERS = {"SplineT": seqzoo_layers.SplineT, "GELU": seqzoo_layers.GELU,
+                 "StochasticReverseComplement": seqzoo_layers.StochasticReverseComplement,
+                 "StochasticShift": seqzoo_layers.StochasticShift, "SwitchReverse": seqzoo_layers.SwitchReverse}
+_REGISTERED = {f"seqzoo>{name}" for name in ("ReverseComplement", "Threshold", "ProteinComposition", "Standardize",
+                                             "WeightedAverage", "PlattScaling", "TaskwiseLinear", *SEQZOO_LAYERS)}
 _REGISTERED_FUNCTIONS = {"seqzoo>legacy_hard_sigmoid"}
 _HARD_SIGMOID = {"module": "builtins", "class_name": "function", "config": "seqzoo>legacy_hard_sigmoid",
                  "registered_name": "function"}

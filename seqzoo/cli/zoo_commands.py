@@ -35,9 +35,11 @@ def import_weights_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def import_kipoi_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="a local kipoi model directory (model.yaml with type: keras, local arch and weights)")
+    p.add_argument("source", help="a local kipoi model directory (model.yaml with type: keras; arch and weights local or "
+                   "{url, md5}), or a kipoi model group (model-template.yaml + models.tsv) with --row")
     p.add_argument("-o", "--output", required=True, help="the seqzoo model directory to write (new or empty)")
     p.add_argument("--name", help="name of the weights file and the card (default: the source directory's name)")
+    p.add_argument("--row", help="the model of a kipoi group: its name in the column 'model' of models.tsv")
 
 
 def kipoi_source_arguments(p: argparse.ArgumentParser) -> None:
@@ -211,7 +213,8 @@ def cmd_import_weights(args) -> int:
 def cmd_import_kipoi(args) -> int:
     from seqzoo.kipoi_import import import_kipoi
 
-    output = import_kipoi(args.source, args.output, name=args.name, command=options.command_line(args.argv))
+    output = import_kipoi(args.source, args.output, name=args.name, command=options.command_line(args.argv),
+                          row=args.row)
     print(f"{args.source}: imported -> {output}")
     print(f"load it with seqzoo.get_model({str(output)!r}) or kipoi.get_model({str(output)!r}, source='dir')")
     return 0

@@ -649,6 +649,8 @@ def fetch_checkpoint(url: str, md5: str, file_name: str, progress: bool = True) 
         try:
             try:
                 write(tmp)
+            except _DeadlinePassed as exc:  # a server trickling bytes: name where from
+                raise ArtifactError(f"could not download {file_name} from {source}: {exc}") from None
             except ArtifactError:
                 raise
             except Exception as exc:  # noqa: BLE001 - HTTP errors, refused, cut off, ...
