@@ -235,18 +235,9 @@ def best_matches(pwms: np.ndarray, motifs: dict[str, tuple[str, np.ndarray]], mi
 
 
 def target_index(model: ZooModel, target: str | int) -> int:
-    """Column index of a target given by label (or ``NAME#i`` column name) or by 0-based index."""
-    if isinstance(target, int) or str(target).isdigit():
-        index = int(target)
-        if not 0 <= index < len(model.columns):
-            raise ValueError(f"{model.name}: target index {index} is outside 0..{len(model.columns) - 1}")
-        return index
-    for names in (model.columns, list(model.labels)):
-        if target in names:
-            if list(names).count(target) > 1:
-                raise ValueError(f"{model.name}: target {target!r} names several columns; use NAME#column")
-            return list(names).index(target)
-    raise ValueError(f"{model.name}: no target named {target!r} (see `seqzoo info {model.name}`)")
+    """Column index of a target given by label (or ``NAME#i`` column name) or by 0-based index
+    (``ModelSpec.column_index``)."""
+    return model.spec.column_index(target)
 
 
 def explain_region(model: ZooModel, fasta: str | os.PathLike, region: str, target: str | int,

@@ -26,7 +26,6 @@ concatenated into one row of targets.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -43,6 +42,7 @@ import yaml
 
 from seqzoo.architectures import legacy
 from seqzoo.packaging import ModelInfo, TargetsInfo, write_model_dir
+from seqzoo.suggest import did_you_mean
 from seqzoo.version import __version__
 from seqzoo.zoo import trust
 from seqzoo.zoo.artifacts import ArtifactError, fetch_checkpoint
@@ -213,9 +213,8 @@ def _group_description(source: Path, row: str) -> tuple[Path, dict]:
     template, table = source / "model-template.yaml", source / "models.tsv"
     rows = read_models_tsv(table)
     if row not in rows:
-        near = difflib.get_close_matches(row, list(rows), n=3)
         raise KipoiImportError(f"{table}: no model {row!r} among its {len(rows)} rows"
-                               + (f" (close: {', '.join(near)})" if near else ""))
+                               + did_you_mean(row, rows, n=3))
     text = render_template(template.read_text(encoding="utf-8"), rows[row], str(template))
     where = f"{template} rendered for model {row!r}"
     try:

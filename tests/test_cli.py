@@ -16,7 +16,7 @@ import pytest
 import seqzoo
 from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
 from seqzoo.cli import main
-from seqzoo.zoo.spec import find_model
+from seqzoo.zoo.spec import find_model, load_spec
 
 from conftest import random_inputs
 
@@ -202,3 +202,118 @@ def test_export_refuses_runs_of_two_kinds(tmp_path, capsys):
     assert main(["export", str(dna), str(protein), str(tmp_path / "Mixed"), "--doc", "d", "--trained-on", "t"]) == 2
     assert f"{protein} is protein, {dna} is dna: export one kind at a time" in capsys.readouterr().err
     assert not (tmp_path / "Mixed").exists()
+
+
+# --- a newcomer's first minutes: errors in a fraction of a second, readable warnings, pipes ---------
+
+REPOSITORY = find_model("Basset").parents[1]
+
+
+def seqzoo_process(args: list[str], cwd, *, python_flags: tuple[str, ...] = (), pythonpath: tuple = (),
+                   **kwargs) -> subprocess.CompletedProcess:
+    """``python -m seqzoo ARGS`` in a new process, with this checkout first on the path."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # conftest sets it: "show"
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), str(REPOSITORY), env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, *python_flags, "-m", "seqzoo", *args], cwd=cwd, env=env,
+                          text=True, timeout=300, **kwargs)
+
+
+USAGE_MISTAKES = {  # id: (arguments, what the error says); {example}, {missing}, {existing} are filled in
+    "unknown model": (["predict", "DeepSEA_Athaliana", "--fasta", "{example}/genome.fa", "--bed",
+                       "{example}/intervals.bed", "-o", "out.tsv"],
+                      "no model named 'DeepSEA_Athaliana' in the zoo"),
+    "a model in the wrong case": (["predict", "deepsea_athaliana265", "--fasta", "{example}/genome.fa", "--bed",
+                                   "{example}/intervals.bed", "-o", "out.tsv"],
+                                  "did you mean 'DeepSEA_Athaliana265'?"),
+    "missing FASTA": (["predict", "Basset", "--fasta", "{missing}.fa", "--bed", "{example}/intervals.bed",
+                       "-o", "out.tsv"], "the FASTA (--fasta) {missing}.fa does not exist"),
+    "missing BED": (["attribute", "Basset", "--fasta", "{example}/genome.fa", "--bed", "{missing}.bed",
+                     "--target", "0", "-o", "out.npz"], "the BED (--bed) {missing}.bed does not exist"),
+    "missing VCF": (["variants", "Basset", "--fasta", "{example}/genome.fa", "--vcf", "{missing}.vcf",
+                     "-o", "out.vcf.gz"], "the VCF (--vcf) {missing}.vcf does not exist"),
+    "existing output": (["predict", "Basset", "--fasta", "{example}/genome.fa", "--bed", "{example}/intervals.bed",
+                         "-o", "{existing}"], "{existing} exists; pass --force to replace it"),
+    "unsupported output": (["predict", "Basset", "--fasta", "{example}/genome.fa", "--bed",
+                            "{example}/intervals.bed", "-o", "out.xlsx"], "out.xlsx: unknown output extension"),
+    "target in the wrong case": (["explain", "DeepSEA_Athaliana265", "--fasta", "{example}/genome.fa", "--region",
+                                  "chr1:3000-3100", "--target", "abf2", "-o", "out.png"],
+                                 "no target named 'abf2'; did you mean 'ABF2'?"),
+    "unknown command": (["predcit", "Basset"], "no command 'predcit'; did you mean 'predict'?"),
+}
+
+
+@pytest.mark.parametrize("mistake", USAGE_MISTAKES)
+def test_usage_mistakes_are_reported_with_tensorflow_and_keras_not_importable(mistake, tmp_path):
+    blocked = tmp_path / "blocked"  # `import tensorflow` or `import keras` here fails
+    for name in ("tensorflow", "keras"):
+        (blocked / name).mkdir(parents=True)
+        (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} is not importable in this test')\n")
+    existing = tmp_path / "existing.tsv"
+    existing.write_text("kept\n")
+    names = dict(example=find_model("Basset") / "example", missing=tmp_path / "missing", existing=existing)
+    args, says = USAGE_MISTAKES[mistake]
+    done = seqzoo_process([a.format(**names) for a in args], tmp_path, python_flags=("-X", "importtime"),
+                          pythonpath=(blocked,), capture_output=True)
+    # -X importtime lists every module whose import began, a blocked one too
+    imported = {line.rpartition("|")[2].strip().split(".")[0] for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert not imported & {"tensorflow", "keras", "kipoi"}
+    message = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("import time:"))
+    assert done.returncode == 2 and says.format(**names) in message, message
+    assert message.count("\n") == 0 and "Traceback" not in message  # one line: the error
+    assert existing.read_text() == "kept\n" and not list(tmp_path.glob("out*"))
+
+
+def test_one_helper_suggests_model_target_and_command_names():
+    from seqzoo.cli import COMMANDS
+    from seqzoo.suggest import did_you_mean, nearest
+
+    models = seqzoo.list_models()
+    assert nearest("DeepSEA_Athaliana", models) == nearest("deepsea_athaliana265", models) == ["DeepSEA_Athaliana265"]
+    assert nearest("basset", models) == ["Basset"]
+    assert nearest("zzz", models) == [] and did_you_mean("zzz", models) == ""
+    assert did_you_mean("abf2", ["ABF1", "ABF2", "WRKY3"]) == "; did you mean 'ABF2'?"
+    assert did_you_mean("expain", COMMANDS) == "; did you mean 'explain'?"
+    spec = load_spec(find_model("DeepSEA_Athaliana265"))
+    with pytest.raises(ValueError, match=r"no target named 'abf2'; did you mean 'ABF2'\?"):
+        spec.column_index("abf2")
+    with pytest.raises(ValueError, match=r"no target named 'abf9'; did you mean 'ABF2', .*\?"):
+        spec.select_columns("abf9")
+
+
+def test_choices_declared_without_keras_equal_the_libraries_own():
+    from seqzoo.attribution import ATTRIBUTE_FORMATS, ATTRIBUTION_METHODS
+    from seqzoo.cli import attribute_commands, predict_commands
+    from seqzoo.interpret import ATTRIBUTION_METHODS as EXPLAIN_METHODS
+
+    assert attribute_commands.ATTRIBUTE_FORMATS == ATTRIBUTE_FORMATS
+    assert set(attribute_commands.METHODS) == set(ATTRIBUTION_METHODS)
+    assert predict_commands.EXPLAIN_METHODS == EXPLAIN_METHODS
+
+
+def test_warnings_and_log_records_are_lines_a_person_reads(tmp_path):
+    example = find_model("Basset") / "example"
+    genome = "".join(line.strip() for line in (example / "genome.fa").read_text().splitlines()[1:])
+    records = [f"chr1\t{pos}\tv{pos}\t{genome[pos - 1]}\t{'A' if genome[pos - 1] != 'A' else 'C'}\t.\tPASS\t.\n"
+               for pos in (5000, 4000)]  # unsorted: the output cannot be indexed, a Python warning says so
+    vcf = tmp_path / "unsorted.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=12000>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(records))
+    done = seqzoo_process(["variants", "Basset", "--fasta", str(example / "genome.fa"), "--vcf", str(vcf),
+                           "-o", "out.vcf.gz", "--targets", load_spec(example.parent).columns[0], "--quiet"], tmp_path, capture_output=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("seqzoo: warning: Basset: weights are UNTRAINED") for line in lines), lines  # logging
+    assert any(line.startswith("seqzoo: warning: ") and "not indexed" in line for line in lines), lines  # warnings
+    assert not [line for line in lines if "Warning:" in line or "WARNING" in line or ".py:" in line], lines
+
+
+@pytest.mark.parametrize("args", [["info", "Basset"], ["list"]], ids=" ".join)
+def test_a_closed_pipe_ends_the_command_quietly(args, tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line is written (`seqzoo list | head -1`)
+    try:
+        done = seqzoo_process(args, tmp_path, stdout=write, stderr=subprocess.PIPE)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == ""  # 128 + SIGPIPE, as a shell tool killed by it

@@ -93,7 +93,7 @@ def test_predict_hides_tensorflow_start_up_lines_unless_verbose(tmp_path):
 #: Lowest first: a module imports only from layers below its own, or from its own layer where
 #: SAME_LAYER allows it.
 LAYERS = [
-    ("base", ["seqzoo.io", "seqzoo.io.*", "seqzoo.encoding", "seqzoo.version"]),
+    ("base", ["seqzoo.io", "seqzoo.io.*", "seqzoo.encoding", "seqzoo.version", "seqzoo.suggest"]),
     ("windows", ["seqzoo.windows"]),
     ("zoo", ["seqzoo.zoo", "seqzoo.zoo.*"]),
     ("architectures", ["seqzoo.architectures", "seqzoo.architectures.*"]),

@@ -6,7 +6,13 @@ light at import (handlers import what they need when they run), so ``seqzoo --he
 ``seqzoo list``, ``info`` and ``fetch`` start without TensorFlow, keras or kipoi.
 
 In a command module, command ``train-dna`` is declared by ``train_dna_arguments(parser)`` and run
-by ``cmd_train_dna(args)``.
+by ``cmd_train_dna(args)``; an optional ``check_train_dna(args)`` checks, before TensorFlow is
+imported, what needs no network (the model's name, input files, outputs), so a usage mistake is
+reported in a fraction of a second.
+
+Messages are lines a person reads: ``seqzoo CMD: error: ...`` for errors, and log records and
+Python warnings as ``seqzoo: warning: ...`` (no source paths). A closed pipe on the output
+(``seqzoo list | head -1``) ends the command quietly with status 141, as for any Unix tool.
 
 While a command runs, SIGTERM (what batch schedulers and ``kill`` send) and SIGHUP (a closed
 terminal) raise :class:`Terminated`, a ``KeyboardInterrupt`` like Ctrl-C's, so every ``with``
@@ -19,9 +25,11 @@ import contextlib
 import importlib
 import logging
 import os
+import select
 import signal
 import sys
 import threading
+import warnings
 
 # name -> (module of its arguments and handler, help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -139,21 +147,70 @@ def _signals_raise():
             signal.signal(s, handler)
 
 
+class _Formatter(logging.Formatter):
+    """``seqzoo: warning: message``: a log record as a line a person reads."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"seqzoo: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` while a command runs: a Python warning is a log record of the
+    warning's words, without the source path and line."""
+    logging.getLogger("seqzoo").warning("%s", message)
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (``| head -1``)."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # no file descriptor (captured), no poll
+        return False
+
+
+def _unknown_command(command: str | None) -> None:
+    """Exit 2 for a command that is not one, suggesting the nearest (argparse only lists them)."""
+    from seqzoo.suggest import did_you_mean
+
+    if command is not None and command not in COMMANDS:
+        print(f"seqzoo: error: no command {command!r}{did_you_mean(command, COMMANDS)} "
+              "(`seqzoo --help` lists them)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqzoo`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _chosen_command(argv)
+    _unknown_command(command)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     quiet = not args.verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # the variable says "show"
     needs_keras = args.command not in KERAS_FREE or getattr(args, "weights", None) == "published"  # converts
-    if quiet and needs_keras:
-        _import_keras_quietly()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     args.argv = argv  # recorded by training and export commands (options.command_line)
     try:
-        with _signals_raise():
-            return _attribute(args.command, prefix="cmd_")(args)
+        with _signals_raise(), warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            check = getattr(_module(args.command), "check_" + args.command.replace("-", "_"), None)
+            if check is not None:
+                check(args)  # before TensorFlow: usage mistakes in a fraction of a second
+            if quiet and needs_keras:
+                _import_keras_quietly()
+            code = _attribute(args.command, prefix="cmd_")(args)
+            sys.stdout.flush()  # here, so that a closed pipe is seen here
+            return code
+    except BrokenPipeError as e:
+        if not _stdout_closed():
+            print(f"seqzoo {args.command}: error: {e}", file=sys.stderr)
+            return 2
+        # the reader of our output has gone (`| head -1`): end quietly, as SIGPIPE would, and keep
+        # Python's own final flush from failing again (the recipe of the signal module's docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (ValueError, LookupError, OSError, RuntimeError) as e:
         print(f"seqzoo {args.command}: error: {e}", file=sys.stderr)
         return 2

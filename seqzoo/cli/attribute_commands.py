@@ -45,15 +45,33 @@ def attribute_arguments(p: argparse.ArgumentParser) -> None:
     options.add_device(p)
 
 
-def cmd_attribute(args) -> int:
-    from seqzoo.attribution import ATTRIBUTE_FORMATS, attribute_windows
-    from seqzoo.cli.predict_commands import _check_outputs, _dna_model
+#: seqzoo.attribution.ATTRIBUTE_FORMATS, declared here without keras (a test holds them equal)
+ATTRIBUTE_FORMATS = {".npz": "npz", ".h5": "hdf5", ".hdf5": "hdf5", ".bw": "bigwig", ".bigwig": "bigwig"}
 
+
+def _targets(args) -> list[str]:
+    return [t.strip() for t in args.target.split(",") if t.strip()]
+
+
+def check_attribute(args) -> None:
+    """``attribute``'s checks before TensorFlow: a DNA model, inputs, targets, output."""
+    from seqzoo.cli.predict_commands import _check_outputs, _spec
+
+    spec = _spec(args, modality="dna")
+    options.require_inputs(("FASTA (--fasta)", args.fasta), ("BED (--bed)", args.bed))
     if args.step is not None and not args.tile:
         raise ValueError("--step is for --tile")
+    for target in _targets(args):
+        spec.column_index(target)
     _check_outputs(args, [(args.output, ATTRIBUTE_FORMATS)], [args.fasta, args.bed, args.tile])
+
+
+def cmd_attribute(args) -> int:
+    from seqzoo.attribution import attribute_windows
+    from seqzoo.cli.predict_commands import _dna_model
+
     model = _dna_model(args)
-    targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    targets = _targets(args)
     summary = attribute_windows(model, args.fasta, args.output, targets=targets, bed=args.bed, tile=args.tile,
                                 step=args.step, method=args.method, references=args.references, seed=args.seed,
                                 batch_size=args.batch_size, out_of_bounds=args.out_of_bounds,

@@ -9,6 +9,7 @@ writes nothing and reports success.
 import argparse
 import math
 import shlex
+from pathlib import Path
 from typing import Callable
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -110,6 +111,14 @@ def add_trust_code(p: argparse.ArgumentParser) -> None:
                    help="import and run code a model directory names or carries (a model class or dataloader "
                         "other than seqzoo's, .py files) and accept pickles or full Keras models; refused by "
                         "default. Hashes and YAML tags are checked either way")
+
+
+def require_inputs(*inputs: tuple[str, str | None]) -> None:
+    """Refuse, before any work, an input that does not exist: ``inputs`` are ``(what, path)``
+    pairs, e.g. ``("FASTA (--fasta)", args.fasta)``; a None path is an input not given."""
+    for what, path in inputs:
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"the {what} {path} does not exist")
 
 
 def shown(text: object) -> str:

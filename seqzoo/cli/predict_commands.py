@@ -1,4 +1,7 @@
-"""``seqzoo`` commands that run a loaded model: predict, variants, explain, learned-motifs."""
+"""``seqzoo`` commands that run a loaded model: predict, variants, explain, learned-motifs.
+
+Each command's ``check_<command>`` refuses, before TensorFlow is imported, what needs no network:
+an unknown model or target, a missing input, an output that exists or has an unknown extension."""
 
 import argparse
 import sys
@@ -59,15 +62,17 @@ def variants_arguments(p: argparse.ArgumentParser) -> None:
     options.add_quiet(p)
 
 
-def explain_arguments(p: argparse.ArgumentParser) -> None:
-    from seqzoo.interpret import ATTRIBUTION_METHODS  # declared only when `explain` runs
+#: seqzoo.interpret.ATTRIBUTION_METHODS, declared here without keras (a test holds them equal)
+EXPLAIN_METHODS = ("input_x_gradient", "saliency")
 
+
+def explain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model")
     p.add_argument("--fasta", required=True)
     p.add_argument("--region", required=True, help="CHROM:START-END, 0-based half-open (BED coordinates), "
                                                     "at most the model's input length")
     p.add_argument("--target", required=True, help="target label (see seqzoo info) or 0-based column index")
-    p.add_argument("--method", default="input_x_gradient", choices=ATTRIBUTION_METHODS)
+    p.add_argument("--method", default="input_x_gradient", choices=EXPLAIN_METHODS)
     p.add_argument("--no-ism", action="store_true", help="attributions only (no mutagenesis heat map)")
     p.add_argument("-o", "--output", required=True, help="figure: .png, .svg or .pdf")
     p.add_argument("--arrays", help="also save the attribution and ISM arrays to this .npz")
@@ -116,41 +121,60 @@ def _check_outputs(args, outputs: list[tuple[str | None, dict | None]], inputs: 
             check_output(output, inputs=inputs, overwrite=args.force, formats=formats)
 
 
-def _load(args, modality: str | None = None):
-    """The model a command runs, with the weights, device and precision asked for."""
-    from seqzoo.runtime import ZooModel
+def _spec(args, modality: str | None = None):
+    """The ``ModelSpec`` of the model a command runs (no keras), of ``modality`` when given."""
     from seqzoo.zoo.spec import find_model, load_spec
 
     spec = load_spec(find_model(args.model))
     if modality and spec.modality != modality:
         raise ValueError(f"{spec.name} reads {spec.modality}, not {modality}: `seqzoo {args.command}` is for "
                          f"{modality} models")
-    return ZooModel(spec, weights=args.weights, device=args.device, precision=getattr(args, "precision", "float32"))
+    return spec
 
 
-def cmd_predict(args) -> int:
-    from seqzoo.zoo.spec import find_model, load_spec
+def _load(args, modality: str | None = None):
+    """The model a command runs, with the weights, device and precision asked for."""
+    from seqzoo.runtime import ZooModel
 
-    spec = load_spec(find_model(args.model))
+    return ZooModel(_spec(args, modality), weights=args.weights, device=args.device,
+                    precision=getattr(args, "precision", "float32"))
+
+
+def check_predict(args) -> None:
+    """``predict``'s checks before TensorFlow: model, inputs, options of its kind, targets, output."""
+    from seqzoo.io.tables import TABLE_FORMATS
+    from seqzoo.io.tracks import TRACK_FORMATS
+
+    spec = _spec(args)
+    options.require_inputs(("FASTA (--fasta)", args.fasta), ("BED (--bed)", args.bed))
     if spec.modality == "protein":
-        return _predict_protein_fasta(args)
+        if args.bed or args.tile:
+            raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed or --tile")
+        if args.rc or args.engine != "local":
+            raise ValueError(f"{args.model} is a protein model: --rc and --engine ray are for DNA models")
+        _check_outputs(args, [(args.output, TABLE_FORMATS)], [args.fasta])
+        return
     if not args.bed and not args.tile:
         raise ValueError(f"{spec.name} is a DNA model: give the intervals with --bed, or --tile")
     if args.allow_nucleotide_like:
         raise ValueError(f"{spec.name} is a DNA model: --allow-nucleotide-like is for protein models")
     if args.step is not None and not args.tile:
         raise ValueError("--step is for --tile")
-    from seqzoo.io.tables import TABLE_FORMATS
-    from seqzoo.io.tracks import TRACK_FORMATS
-
+    if args.engine == "ray" and args.weights:
+        raise ValueError("--engine ray runs the model directory's own weights; --weights is for the local engine")
+    spec.select_columns(args.targets)
     # a track name holding {target} is checked per target when its files open, before any compute;
     # a track with --bed is refused by predict_bed, saying why
     _check_outputs(args, [(args.output, {**TABLE_FORMATS, **TRACK_FORMATS})], [args.fasta, args.bed, args.tile])
+
+
+def cmd_predict(args) -> int:
+    spec = _spec(args)
+    if spec.modality == "protein":
+        return _predict_protein_fasta(args)
     if args.engine == "ray":
         from seqzoo.distributed import predict_ray
 
-        if args.weights:
-            raise ValueError("--engine ray runs the model directory's own weights; --weights is for the local engine")
         n = predict_ray(str(spec.directory), args.fasta, args.output, bed=args.bed, tile=args.tile, step=args.step,
                         targets=args.targets, precision=args.precision, batch_size=args.batch_size, rc=args.rc,
                         out_of_bounds=args.out_of_bounds, workers=args.workers, address=args.ray_address,
@@ -173,15 +197,9 @@ def cmd_predict(args) -> int:
 
 
 def _predict_protein_fasta(args) -> int:
-    """``seqzoo predict`` for a protein model (seqzoo.predict_protein)."""
-    from seqzoo.io.tables import TABLE_FORMATS
+    """``seqzoo predict`` for a protein model (seqzoo.predict_protein), checked by ``check_predict``."""
     from seqzoo.predict_protein import THRESHOLD, predict_fasta, whole_sequence_predictor
 
-    if args.bed or args.tile:
-        raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed or --tile")
-    if args.rc or args.engine != "local":
-        raise ValueError(f"{args.model} is a protein model: --rc and --engine ray are for DNA models")
-    _check_outputs(args, [(args.output, TABLE_FORMATS)], [args.fasta])
     model = _load(args)
     n = predict_fasta(model.predict_on_batch, args.fasta, args.output, max_len=model.spec.input_shape[0],
                       labels=model.columns, batch_size=args.batch_size, progress=not args.quiet,
@@ -195,12 +213,30 @@ def _dna_model(args):
     return _load(args, modality="dna")
 
 
-def cmd_variants(args) -> int:
-    from seqzoo.variants import VARIANT_FORMATS, score_variants
+def _scores(args) -> list[str]:
+    return [s.strip() for s in args.scores.split(",") if s.strip()]
 
+
+def check_variants(args) -> None:
+    """``variants``' checks before TensorFlow: a DNA model, inputs, scores, targets, output."""
+    from seqzoo.suggest import did_you_mean
+    from seqzoo.variants import SCORES, VARIANT_FORMATS
+
+    spec = _spec(args, modality="dna")
+    options.require_inputs(("FASTA (--fasta)", args.fasta), ("VCF (--vcf)", args.vcf))
+    for score in _scores(args):
+        if score not in SCORES:
+            raise ValueError(f"--scores: no score named {score!r}{did_you_mean(score, SCORES)} "
+                             f"(scores: {', '.join(SCORES)})")
+    spec.select_columns(args.targets)
     _check_outputs(args, [(args.output, VARIANT_FORMATS)], [args.fasta, args.vcf])
+
+
+def cmd_variants(args) -> int:
+    from seqzoo.variants import score_variants
+
     model = _dna_model(args)
-    scores = [s.strip() for s in args.scores.split(",") if s.strip()]
+    scores = _scores(args)
     counts = score_variants(model, args.fasta, args.vcf, args.output, batch_size=args.batch_size, rc=args.rc,
                             scores=scores, targets=args.targets, null=args.null, seed=args.seed,
                             command=options.command_line(args.argv), progress=not args.quiet, overwrite=args.force)
@@ -211,11 +247,18 @@ def cmd_variants(args) -> int:
     return 0
 
 
+def check_explain(args) -> None:
+    """``explain``'s checks before TensorFlow: a DNA model, the FASTA, the target, the outputs."""
+    spec = _spec(args, modality="dna")
+    options.require_inputs(("FASTA (--fasta)", args.fasta))
+    spec.column_index(args.target)
+    _check_outputs(args, [(args.output, FIGURE_FORMATS), (args.arrays, None)], [args.fasta])
+
+
 def cmd_explain(args) -> int:
     from seqzoo.interpret import explain_region
     from seqzoo.plots import explain_figure
 
-    _check_outputs(args, [(args.output, FIGURE_FORMATS), (args.arrays, None)], [args.fasta])
     model = _dna_model(args)
     r = explain_region(model, args.fasta, args.region, args.target, method=args.method, ism=not args.no_ism,
                        strand=args.strand, out_of_bounds=args.out_of_bounds)
@@ -235,15 +278,23 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def check_learned_motifs(args) -> None:
+    """``learned-motifs``' checks before TensorFlow: a DNA model, inputs, outputs."""
+    from seqzoo.io.tables import TABLE_FORMATS
+
+    _spec(args, modality="dna")
+    options.require_inputs(("FASTA (--fasta)", args.fasta), ("BED (--bed)", args.bed), ("MEME file (--meme)", args.meme))
+    _check_outputs(args, [(args.output, TABLE_FORMATS), (args.meme_out, None)], [args.fasta, args.bed, args.meme])
+
+
 def cmd_learned_motifs(args) -> int:
     from seqzoo.interpret import best_matches, filter_pwms, information_content
     from seqzoo.io.bed import rereadable_bed
     from seqzoo.io.genome import Genome
     from seqzoo.io.meme import read_meme, write_meme
     from seqzoo.windows import check_bed, iter_window_batches
-    from seqzoo.io.tables import TABLE_FORMATS, open_writer
+    from seqzoo.io.tables import open_writer
 
-    _check_outputs(args, [(args.output, TABLE_FORMATS), (args.meme_out, None)], [args.fasta, args.bed, args.meme])
     model = _dna_model(args)
     with Genome(args.fasta) as genome, rereadable_bed(args.bed) as bed:  # read twice: a pipe is copied
         n = check_bed(bed, genome)

@@ -167,6 +167,14 @@ def cmd_fetch(args) -> int:
     return 0
 
 
+def check_check(args) -> None:
+    """Every model named exists, before TensorFlow is imported."""
+    from seqzoo.zoo.spec import find_model
+
+    for name in args.models:
+        find_model(name)
+
+
 def cmd_check(args) -> int:
     from seqzoo.packaging import check_model_dir, write_expect
     from seqzoo.zoo.spec import find_model
@@ -200,6 +208,14 @@ def cmd_kipoi_source(args) -> int:
     return 0
 
 
+def check_import_weights(args) -> None:
+    """The model and the checkpoint exist, before TensorFlow is imported."""
+    from seqzoo.zoo.spec import find_model
+
+    find_model(args.model)
+    options.require_inputs(("checkpoint", args.checkpoint))
+
+
 def cmd_import_weights(args) -> int:
     from seqzoo.architectures.published import import_weights
 
@@ -208,6 +224,11 @@ def cmd_import_weights(args) -> int:
     print(f"load it with seqzoo.get_model({args.model!r}, weights='published'), or set "
           f"'weights: published' under args in the model directory's model.yaml for kipoi")
     return 0
+
+
+def check_import_kipoi(args) -> None:
+    """The kipoi model directory exists, before TensorFlow is imported."""
+    options.require_inputs(("kipoi model directory", args.source))
 
 
 def cmd_import_kipoi(args) -> int:

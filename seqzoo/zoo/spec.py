@@ -5,7 +5,6 @@ A model directory is self-describing. seqzoo reads the same ``model.yaml`` that 
 ``schema`` gives the input and target shapes and the target labels file.
 """
 
-import difflib
 import fnmatch
 import os
 from collections import Counter
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from seqzoo.suggest import did_you_mean
 from seqzoo.zoo import stores, trust
 from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
 
@@ -120,6 +120,22 @@ class ModelSpec:
         repeated = {label for label, n in Counter(labels).items() if n > 1}
         return tuple(f"{label}#{i}" if label in repeated else label for i, label in enumerate(labels))
 
+    def column_index(self, target: str | int) -> int:
+        """Column index of a target given by label (or ``NAME#i`` column name) or by 0-based index;
+        an unknown name is an error suggesting the nearest (``seqzoo.suggest``)."""
+        if isinstance(target, int) or str(target).isdigit():
+            index = int(target)
+            if not 0 <= index < len(self.columns):
+                raise ValueError(f"{self.name}: target index {index} is outside 0..{len(self.columns) - 1}")
+            return index
+        for names in (self.columns, list(self.labels)):
+            if target in names:
+                if list(names).count(target) > 1:
+                    raise ValueError(f"{self.name}: target {target!r} names several columns; use NAME#column")
+                return list(names).index(target)
+        raise ValueError(f"{self.name}: no target named {target!r}" + did_you_mean(str(target), self.columns)
+                         + f" (see `seqzoo info {self.name}`)")
+
     def select_columns(self, patterns: str | list[str] | None) -> list[int]:
         """Indices of the output columns named by ``patterns`` (``"ABF2,WRKY*"`` or a list; names or
         glob patterns, matched against the column names and the labels), in column order; None or
@@ -134,9 +150,8 @@ class ModelSpec:
             hits = {i for i, (column, label) in enumerate(names)
                     if fnmatch.fnmatchcase(column, pattern) or fnmatch.fnmatchcase(label, pattern)}
             if not hits:
-                near = difflib.get_close_matches(pattern, self.columns, n=5, cutoff=0.5)
                 raise ValueError(f"{self.name}: no target named {pattern!r}"
-                                 + (f"; nearest: {', '.join(near)}" if near else "")
+                                 + did_you_mean(pattern, self.columns, n=5, cutoff=0.5)
                                  + f" (`seqzoo info {self.name}` lists its {len(self.columns)} targets)")
             chosen |= hits
         return sorted(chosen)
@@ -301,9 +316,8 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
     if installed:
         return stores.installed_dir(name, installed[-1])
     known = list_models()
-    close = [n for n in known if n.lower() == name.lower()]
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ModelNotFoundError(f"no model named {text!r} in the zoo (known: {', '.join(known)}) or installed{hint}")
+    raise ModelNotFoundError(f"no model named {text!r} in the zoo (known: {', '.join(known)}) or installed"
+                             + did_you_mean(name, [*known, *stores.list_installed()]))
 
 
 __all__ = ["KERAS_JSON", "MODALITIES", "ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]
