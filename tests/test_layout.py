@@ -68,22 +68,31 @@ def test_the_probe_sees_heavy_imports(tmp_path):
 TF_STARTUP = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\]|absl::InitializeLog", re.M)
 
 
-def predict_stderr(tmp_path: Path, *extra: str) -> str:
+COMMANDS_RUN = {  # a command's arguments; {out} is its output, written in tmp_path
+    "predict": ["predict", "Basset", "--fasta", str(EXAMPLE / "genome.fa"), "--bed", str(EXAMPLE / "intervals.bed"),
+                "-o", "{out}.tsv", "--quiet"],
+    "explain": ["explain", "DeepSEA_Athaliana265", "--fasta", str(EXAMPLE / "genome.fa"), "--region",
+                "chr1:3000-3100", "--target", "ABF2", "--no-ism", "-o", "{out}.png"],
+}
+
+
+def command_stderr(tmp_path: Path, command: str, *extra: str) -> str:
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # conftest sets it
-    out = tmp_path / f"p{len(extra)}.tsv"
-    result = subprocess.run([sys.executable, "-m", "seqzoo", *extra, "predict", "Basset", "--fasta",
-                             str(EXAMPLE / "genome.fa"), "--bed", str(EXAMPLE / "intervals.bed"), "-o", str(out),
-                             "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = tmp_path / f"p{len(extra)}"
+    args = [a.format(out=out) for a in COMMANDS_RUN[command]]
+    result = subprocess.run([sys.executable, "-m", "seqzoo", *extra, *args], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert out.is_file()
+    assert list(tmp_path.glob(f"{out.name}.*"))
     return result.stderr
 
 
-def test_predict_hides_tensorflow_start_up_lines_unless_verbose(tmp_path):
-    verbose = predict_stderr(tmp_path, "--verbose")
+@pytest.mark.parametrize("command", COMMANDS_RUN)
+def test_commands_hide_tensorflow_start_up_lines_unless_verbose(command, tmp_path):
+    verbose = command_stderr(tmp_path, command, "--verbose")
     if not TF_STARTUP.search(verbose):
         pytest.skip("this TensorFlow prints no start-up lines, even with --verbose: nothing to hide")
-    quiet = predict_stderr(tmp_path)
+    quiet = command_stderr(tmp_path, command)
     assert not TF_STARTUP.search(quiet), quiet
 
 
