@@ -183,6 +183,17 @@ def _prediction_bin(targets: dict, inputs: dict, path: Path) -> int | None:
     return declared
 
 
+def _named_file(directory: Path, named, where: str) -> Path:
+    """The file a model.yaml field names: inside the model directory (``trust.inside``) and there."""
+    try:
+        file = trust.inside(directory, named, where)
+    except ValueError as e:
+        raise ModelSpecError(str(e)) from None
+    if not file.is_file():
+        raise ModelSpecError(f"{where} names {file}, which does not exist")
+    return file
+
+
 #: ``args.architecture`` of a model defined by a Keras 3 JSON configuration file in its directory
 #: (imported models: ``seqzoo import-kipoi``) rather than by a registry builder.
 KERAS_JSON = "keras_json"
@@ -201,12 +212,7 @@ def _architecture_config(directory: Path, path: Path, architecture, config) -> d
         raise ModelSpecError(f"{path}: args.architecture {KERAS_JSON} needs args.config with 'file' (the Keras 3 "
                              f"JSON in the model directory) and optionally 'sha256'"
                              + (f"; unknown key(s) {', '.join(unknown)}" if unknown else ""))
-    try:
-        file = trust.inside(directory, config["file"], f"{path} args.config.file")
-    except ValueError as e:
-        raise ModelSpecError(str(e)) from None
-    if not file.is_file():
-        raise ModelSpecError(f"{path}: args.config.file names {file}, which does not exist")
+    file = _named_file(directory, config["file"], f"{path} args.config.file")
     return {**config, "file": str(file)}
 
 
@@ -242,12 +248,7 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     weights = need(args, "weights", "args.")
     artifact = None  # "published": the weights imported by `seqzoo import-weights`
     if weights != "published":
-        try:
-            weights_file = trust.inside(directory, weights, f"{path} args.weights")
-        except ValueError as e:
-            raise ModelSpecError(str(e)) from None
-        if not weights_file.is_file():
-            raise ModelSpecError(f"{path}: args.weights names {weights_file}, which does not exist")
+        weights_file = _named_file(directory, weights, f"{path} args.weights")
         try:
             trust.load_plain_yaml(weights_file)
         except yaml.YAMLError:
@@ -256,12 +257,7 @@ def load_spec(directory: str | os.PathLike) -> ModelSpec:
     target_shape = _parse_shape(need(targets, "shape", "schema.targets."), f"{path} schema.targets")
     labels: tuple[str, ...] = ()
     if "column_labels" in targets:
-        try:
-            labels_path = trust.inside(directory, targets["column_labels"], f"{path} schema.targets.column_labels")
-        except ValueError as e:
-            raise ModelSpecError(str(e)) from None
-        if not labels_path.is_file():
-            raise ModelSpecError(f"{path}: column_labels names {labels_path}, which does not exist")
+        labels_path = _named_file(directory, targets["column_labels"], f"{path} schema.targets.column_labels")
         labels = tuple(line.strip() for line in labels_path.read_text().splitlines() if line.strip())
         if len(labels) != target_shape[-1]:
             raise ModelSpecError(
