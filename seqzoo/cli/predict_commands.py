@@ -146,12 +146,13 @@ def check_predict(args) -> None:
     from seqzoo.io.tracks import TRACK_FORMATS
 
     spec = _spec(args)
-    options.require_inputs(("FASTA (--fasta)", args.fasta), ("BED (--bed)", args.bed))
-    if spec.modality == "protein":
+    if spec.modality == "protein":  # the model's kind first: a wrong option is the mistake, not a missing file
         if args.bed or args.tile:
             raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed or --tile")
         if args.rc or args.engine != "local":
             raise ValueError(f"{args.model} is a protein model: --rc and --engine ray are for DNA models")
+    options.require_inputs(("FASTA (--fasta)", args.fasta), ("BED (--bed)", args.bed))
+    if spec.modality == "protein":
         _check_outputs(args, [(args.output, TABLE_FORMATS)], [args.fasta])
         return
     if not args.bed and not args.tile:
