@@ -111,12 +111,9 @@ def _local_file(source: Path, named, where: str) -> Path:
         raise KipoiImportError(f"{where} is a download ({named.get('url')}); seqzoo reads this file from the "
                                "model directory: name its path")
     try:
-        path = trust.inside(source, named, where)
+        return trust.inside(source, named, where, existing=True)
     except ValueError as e:
         raise KipoiImportError(str(e)) from None
-    if not path.is_file():
-        raise KipoiImportError(f"{where} names {path}, which does not exist")
-    return path
 
 
 # kipoi renders a group's model-template.yaml with jinja2 (kipoi.sources.LocalComponentGroup), a template

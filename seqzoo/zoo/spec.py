@@ -186,12 +186,9 @@ def _prediction_bin(targets: dict, inputs: dict, path: Path) -> int | None:
 def _named_file(directory: Path, named, where: str) -> Path:
     """The file a model.yaml field names: inside the model directory (``trust.inside``) and there."""
     try:
-        file = trust.inside(directory, named, where)
+        return trust.inside(directory, named, where, existing=True)
     except ValueError as e:
         raise ModelSpecError(str(e)) from None
-    if not file.is_file():
-        raise ModelSpecError(f"{where} names {file}, which does not exist")
-    return file
 
 
 #: ``args.architecture`` of a model defined by a Keras 3 JSON configuration file in its directory

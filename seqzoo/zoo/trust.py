@@ -103,9 +103,9 @@ def package_files(directory: str | os.PathLike) -> list[str]:
     return files
 
 
-def inside(directory: str | os.PathLike, named: object, where: str) -> Path:
+def inside(directory: str | os.PathLike, named: object, where: str, *, existing: bool = False) -> Path:
     """``directory / named``, refusing (ValueError naming ``where``) a path that leaves the directory:
-    absolute, ``..`` above it, ``~``, or a link out of it."""
+    absolute, ``..`` above it, ``~``, or a link out of it; with ``existing``, also one that is no file."""
     directory = Path(directory).resolve()
     text = str(named)
     path = (directory / text).resolve()
@@ -113,6 +113,8 @@ def inside(directory: str | os.PathLike, named: object, where: str) -> Path:
             or (path != directory and directory not in path.parents)):
         raise ValueError(f"{where} names {text!r}, which is outside the model directory {directory}; every path "
                          "a model directory names must stay inside it")
+    if existing and not path.is_file():
+        raise ValueError(f"{where} names {path}, which does not exist")
     return path
 
 
