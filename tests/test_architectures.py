@@ -11,7 +11,7 @@ from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.runtime import resolve_device
 from seqzoo.zoo.spec import KERAS_JSON
 
-PUBLISHED_PARAMETERS = {"basset": 4_140_464, "deepsea": 52_843_119, "deepsol": 920_321}
+PUBLISHED_PARAMETERS = {"basset": 4_140_464, "danq": 46_926_479, "deepsea": 52_843_119, "deepsol": 920_321}
 
 # Small variants keep the round-trip tests fast; sizes are arguments, not constants.
 SMALL = {
@@ -19,6 +19,18 @@ SMALL = {
     "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
     "deepsea+task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True,
                                 task_motifs=2, task_motif_width=7, task_motif_region=60),
+    "danq": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4, dense_units=16),
+    "danq+task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4,
+                             dense_units=16, batch_norm=True, rc_average=True, task_motifs=2, task_motif_width=7,
+                             task_motif_region=60),
+    "basenji": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2, central_bins=4,
+                    dense_units=16),
+    "basenji+task_motifs": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2,
+                                central_bins=4, dense_units=16, rc_average=True, task_motifs=2, task_motif_width=7,
+                                task_motif_region=60),
+    "resnet": dict(seq_len=200, n_tasks=5, stem_filters=8, stage_filters=(8, 12), dense_units=16),
+    "resnet+task_motifs": dict(seq_len=200, n_tasks=5, stem_filters=8, stage_filters=(8, 12), dense_units=16,
+                               rc_average=True, task_motifs=2, task_motif_width=7, task_motif_region=60),
     "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
     "deepsol+composition": dict(max_len=50, kernels={2: 4, 3: 4}, embedding_dim=8, dense_units=8, composition=True),
     "protein_composition": dict(max_len=50, pair_gaps=(0, 1, 3), l2=1e-4),

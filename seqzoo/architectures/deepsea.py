@@ -5,7 +5,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from seqzoo.architectures.layers import ReverseComplement, TaskwiseLinear, Threshold
+from seqzoo.architectures.heads import dna_model
+from seqzoo.architectures.layers import Threshold
 
 
 def build_deepsea(
@@ -38,9 +39,6 @@ def build_deepsea(
     n_conv = len(conv_filters)
     widths = [conv_width] * n_conv if isinstance(conv_width, int) else list(conv_width)
     pools = [pool_size] * (n_conv - 1) if isinstance(pool_size, int) else list(pool_size)
-    if task_motifs and not task_motif_width <= task_motif_region <= seq_len:
-        raise ValueError(f"task_motif_region must lie between task_motif_width ({task_motif_width}) and "
-                         f"seq_len ({seq_len}), got {task_motif_region}")
     if len(widths) != n_conv or len(pools) != n_conv - 1:
         raise ValueError(
             f"{n_conv} convolutions need {n_conv} conv widths and {n_conv - 1} pool sizes, "
@@ -65,35 +63,16 @@ def build_deepsea(
     body += [layers.Flatten(name="flatten"), layers.Dense(dense_units, name="dense1")]
     if batch_norm:
         body.append(layers.BatchNormalization(name="dense1_bn"))
-    # With a motif branch the shared "output" layer gives logits; the sigmoid follows the sum.
+    # With a motif branch the "output" layer gives logits; the sigmoid follows the sum.
     body += [
         activation("dense1"),
         layers.Dense(n_tasks, activation=None if task_motifs else "sigmoid", name="output"),
     ]
-    if task_motifs:
-        crop = (seq_len - task_motif_region) // 2
-        motif_branch = [
-            layers.Cropping1D((crop, seq_len - task_motif_region - crop), name="task_motif_crop"),
-            layers.Conv1D(n_tasks * task_motifs, task_motif_width, name="task_motif_conv"),
-            layers.GlobalMaxPooling1D(name="task_motif_max"),
-            TaskwiseLinear(n_tasks, task_motifs, name="task_motif_logit"),
-        ]
-        add_logits = layers.Add(name="task_motif_add")  # shared by both strands, like every layer
-        sigmoid = layers.Activation("sigmoid", name="output_sigmoid")
 
-    def score(x):
-        shared = x
+    def trunk(x):
         for layer in body:
-            shared = layer(shared)
-        if not task_motifs:
-            return shared
-        motif = x
-        for layer in motif_branch:
-            motif = layer(motif)
-        return sigmoid(add_logits([shared, motif]))
+            x = layer(x)
+        return x
 
-    outputs = score(inputs)
-    if rc_average:
-        reverse = score(ReverseComplement(name="reverse_complement")(inputs))
-        outputs = layers.Average(name="rc_average")([outputs, reverse])
-    return keras.Model(inputs, outputs, name="deepsea")
+    return dna_model(inputs, trunk, "deepsea", n_tasks=n_tasks, rc_average=rc_average, task_motifs=task_motifs,
+                     task_motif_width=task_motif_width, task_motif_region=task_motif_region)

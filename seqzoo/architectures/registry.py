@@ -10,13 +10,16 @@ from typing import Callable
 import keras
 
 ARCHITECTURES: dict[str, tuple[str, str]] = {
+    "basenji": ("seqzoo.architectures.basenji", "build_basenji"),
     "basset": ("seqzoo.architectures.basset", "build_basset"),
+    "danq": ("seqzoo.architectures.danq", "build_danq"),
     "deepsea": ("seqzoo.architectures.deepsea", "build_deepsea"),
     "deepsol": ("seqzoo.architectures.deepsol", "build_deepsol"),
     "ensemble": ("seqzoo.architectures.ensemble", "build_ensemble"),
     # a Keras 3 JSON file in the model directory (seqzoo.zoo.spec.KERAS_JSON: imported models)
     "keras_json": ("seqzoo.architectures.legacy", "build_from_json"),
     "protein_composition": ("seqzoo.architectures.deepsol", "build_protein_composition"),
+    "resnet": ("seqzoo.architectures.resnet", "build_resnet"),
 }
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported wh
 __all__ = ["evaluate_dna", "predict_dataset", "train_dna"]
 
 #: The architectures train_dna trains (names of seqzoo.architectures.registry), any case accepted.
-DNA_ARCHITECTURES = ("deepsea", "basset")
+DNA_ARCHITECTURES = ("deepsea", "basset", "danq", "basenji", "resnet")
 
 
 def _log_to(path: Path, verbose: bool):
