@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from seqzoo.training.metrics import binary_metrics, reliability
-from seqzoo.training.protein import fit_logistic, read_labelled_tsv
+from seqzoo.training.protein_batches import fit_logistic
+from seqzoo.training.proteins import read_labelled_tsv
 
 
 def out_of_fold(runs: list[Path], n_rows: int) -> tuple[np.ndarray, list | None, np.ndarray]:

@@ -26,8 +26,9 @@ import numpy as np
 from seqzoo.architectures.layers import ProteinComposition
 from seqzoo.encoding import PROTEIN_ALPHABET
 from seqzoo.training.metrics import binary_metrics
-from seqzoo.training.protein import (fit_logistic, read_labelled_tsv, stratified_folds, stratified_split,
-                                     training_weights, LabelledProteins, _pad_batch)
+from seqzoo.training.protein_batches import fit_logistic, pad_batch
+from seqzoo.training.proteins import (LabelledProteins, read_labelled_tsv, stratified_folds, stratified_split,
+                                      training_weights)
 
 
 def composition(data: LabelledProteins, gaps=(0, 1, 2), max_len: int = 1200) -> np.ndarray:
@@ -38,7 +39,7 @@ def composition(data: LabelledProteins, gaps=(0, 1, 2), max_len: int = 1200) -> 
     out = np.empty((len(tokens), 20 + 400 * len(gaps) + 1), dtype="float64")
     for i in range(0, len(order), 512):
         rows = order[i : i + 512]
-        out[rows] = np.asarray(layer(_pad_batch([tokens[r] for r in rows], 1)))
+        out[rows] = np.asarray(layer(pad_batch([tokens[r] for r in rows], 1)))
     return out
 
 

@@ -9,10 +9,10 @@ import pytest
 from seqzoo.cli import main
 from protein_data import write_labelled_tsv
 from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
-from seqzoo.training.protein import (
+from seqzoo.training.protein_evaluation import evaluate_proteins
+from seqzoo.training.proteins import (
     LENGTH_BANDS,
     band_name,
-    evaluate_proteins,
     length_band,
     read_labelled_tsv,
     stratified_folds,

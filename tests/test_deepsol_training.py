@@ -14,15 +14,8 @@ from seqzoo.architectures import build, build_deepsol
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.cli import main
 from seqzoo.encoding import PROTEIN_ALPHABET
-from seqzoo.training.protein import (
-    LabelledProteins,
-    LengthBucketBatches,
-    predict_tokens,
-    fit_logistic,
-    read_labelled_tsv,
-    set_composition_statistics,
-    split_validation,
-)
+from seqzoo.training.protein_batches import LengthBucketBatches, fit_logistic, predict_tokens, set_composition_statistics
+from seqzoo.training.proteins import LabelledProteins, read_labelled_tsv, split_validation
 from seqzoo.training.metrics import accuracy, auprc, auroc, binary_metrics, confusion_counts, mcc
 from seqzoo.zoo.spec import find_model
 from protein_data import write_labelled_tsv

@@ -475,7 +475,7 @@ def _evaluate_dna(args) -> int:
 
 
 def _evaluate_protein(args) -> int:
-    from seqzoo.training.protein import evaluate_proteins
+    from seqzoo.training.protein_evaluation import evaluate_proteins
 
     _refuse_reading(args.output, args.model, args.data, weights=args.weights)
     r = evaluate_proteins(args.model, args.data, args.output, weights=args.weights, held_out=args.held_out,
@@ -533,7 +533,7 @@ def _export_dna(args) -> dict:
 def _export_protein(args) -> dict:
     import dataclasses
 
-    from seqzoo.training.protein import export_protein_model_dir
+    from seqzoo.training.protein_export import export_protein_model_dir
 
     artifact = export_protein_model_dir(args.run, args.model_dir, _model_info(args), labels=args.label,
                                         targets_name=args.targets_name, targets_doc=args.targets_doc,
