@@ -237,18 +237,17 @@ _FIRST = {  # verb -> the first positional's name and help
 
 def _kind(value: str) -> str:
     """The kind of model ("dna" or "protein") ``value`` names: a model directory or zoo model
-    (its ``ModelSpec.modality``), a train-dna run (``training.json``: DNA), a train or ensemble
-    run (``metrics.json``: protein), or a DNA architecture name (DeepSEA, Basset, any case)."""
+    (its ``ModelSpec.modality``), a training run (:func:`seqzoo.training.runs.read_run`), or a
+    DNA architecture name (DeepSEA, Basset, any case)."""
     from seqzoo.training.dna import DNA_ARCHITECTURES
+    from seqzoo.training.runs import is_run, read_run
     from seqzoo.zoo.spec import find_model, load_spec
 
     path = Path(value)
     if (path / "model.yaml").is_file():
         return load_spec(path).modality
-    if (path / "training.json").is_file():
-        return "dna"
-    if (path / "metrics.json").is_file():
-        return "protein"
+    if is_run(path):
+        return read_run(path).kind
     if value.lower() in DNA_ARCHITECTURES:
         return "dna"
     return load_spec(find_model(value)).modality
@@ -522,29 +521,22 @@ def _model_info(args):
                      authors=tuple(args.authors), license=args.license, version=args.model_version)
 
 
-def _export_dna(args) -> dict:
-    from seqzoo.training.dna import export_model_dir
+def _export(args) -> dict:
+    from seqzoo.training.runs import export_runs
 
-    return export_model_dir(args.run, args.model_dir, _model_info(args), targets_name=args.targets_name,
-                            targets_doc=args.targets_doc, file_name=args.file_name, rc_average=args.rc_average,
-                            float16=args.float16, example=args.example, overwrite=args.force)
-
-
-def _export_protein(args) -> dict:
-    import dataclasses
-
-    from seqzoo.training.protein_export import export_protein_model_dir
-
-    artifact = export_protein_model_dir(args.run, args.model_dir, _model_info(args), labels=args.label,
-                                        targets_name=args.targets_name, targets_doc=args.targets_doc,
-                                        file_name=args.file_name, example=args.example, overwrite=args.force)
-    return dataclasses.asdict(artifact)
+    options = dict(targets_name=args.targets_name, targets_doc=args.targets_doc, file_name=args.file_name,
+                   example=args.example, overwrite=args.force)
+    if args.kind == "dna":
+        options.update(rc_average=args.rc_average, float16=args.float16)
+    else:
+        options.update(labels=args.label)
+    return export_runs(args.run, args.model_dir, _model_info(args), **options)
 
 
 def cmd_export(args) -> int:
     """``seqzoo export RUN... MODEL_DIR ...`` (and ``export-dna``): the exporter of the runs' kind."""
     kind, ns = _parse_kind(args)
-    a = {"dna": _export_dna, "protein": _export_protein}[kind](ns)
+    a = _export(ns)
     if (Path(ns.model_dir) / "example").is_dir():
         then = f"wrote test.expect.h5; add README.md, then `seqzoo check {ns.model_dir}`"
     else:

@@ -27,6 +27,7 @@ import yaml
 
 from seqzoo.training.datasets import GenomeWindowDataset, read_manifest
 from seqzoo.training.metrics import per_task_metrics
+from seqzoo.training.runs import read_run
 from seqzoo.training.storage import store_float16
 
 if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported where used
@@ -115,12 +116,10 @@ def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = Non
     """The ``training.json`` of the ``train-dna`` run ``run_dir`` and its network, built from the
     recorded architecture and config (updated by ``config_overrides``) with the run's best
     weights loaded (or ``weights``)."""
-    from seqzoo.architectures import build
-
-    info = json.loads((Path(run_dir) / "training.json").read_text())
-    network = build(info["architecture"], **dict(info["config"], **config_overrides))
-    network.load_weights(weights or Path(run_dir) / info["weights_file"])
-    return info, network
+    run = read_run(run_dir)
+    if run.kind != "dna":
+        raise ValueError(f"{run_dir} is a {run.kind} run, not a train-dna run")
+    return run.record, run.network(weights, **config_overrides)
 
 
 def copy_matching_layers(model, donor, skip: tuple[str, ...] = ()) -> list[str]:

@@ -12,9 +12,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from seqzoo.architectures import build
 from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
 from seqzoo.training.protein_batches import pad_batch, predict_tokens
+from seqzoo.training.runs import read_run
 from seqzoo.training.proteins import LENGTH_BANDS, LabelledProteins, band_name, length_band, lockbox_rows, read_labelled_tsv
 
 __all__ = ["evaluate_proteins", "held_out_metrics", "load_protein_run", "lockbox_report", "protein_input_length"]
@@ -40,23 +40,12 @@ def held_out_metrics(model, held: LabelledProteins, max_len: int, batch_size: in
 
 def load_protein_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None
                      ) -> tuple[dict, str, dict, keras.Model]:
-    """The ``metrics.json`` of a :func:`train_deepsol` or :func:`ensemble_deepsol` run
-    directory, its architecture and config, and its network with the run's weights loaded (or
-    ``weights``)."""
-    run = Path(run_dir)
-    path = run / "metrics.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run} is not a seqzoo train or ensemble run: it has no metrics.json")
-    info = json.loads(path.read_text())
-    if "members" in info:  # an ensemble run
-        architecture, config = "ensemble", info["config"]
-    elif "recipe" in info:
-        architecture, config = info["recipe"]["architecture"], info["recipe"]["config"]
-    else:
-        raise ValueError(f"{path}: neither a seqzoo train run (no 'recipe') nor an ensemble run (no 'members')")
-    network = build(architecture, **config)
-    network.load_weights(weights or run / info["weights_file"])
-    return info, architecture, config, network
+    """The ``metrics.json`` of a ``train_deepsol`` or ``ensemble_deepsol`` run directory, its
+    architecture and config, and its network with the run's weights loaded (or ``weights``)."""
+    run = read_run(run_dir)
+    if run.kind != "protein":
+        raise ValueError(f"{run_dir} is a {run.kind} run, not a seqzoo train or ensemble run of a protein model")
+    return run.record, run.architecture, run.config, run.network(weights)
 
 
 def protein_input_length(architecture: str, config: dict) -> int:
