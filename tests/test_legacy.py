@@ -608,7 +608,6 @@ def test_seqzoo_predict_rows_equal_kipoi_predict_rows_for_a_cpgenie_layout_group
     """kipoi/models' CpGenie template (SeqIntervalDl auto_resize_len 1001, alphabet_axis 0, dummy_axis 1:
     (4, 1, 1001)) with a CpGenie-shaped tf-keras network served on 127.0.0.1: `seqzoo predict` and the
     real `kipoi predict` give the same rows on one BED, equal to tf-keras fed kipoiseq's SeqIntervalDl."""
-    import pandas as pd
     import tf_keras as K2
     from kipoiseq.dataloaders import SeqIntervalDl
 
@@ -630,21 +629,16 @@ def test_seqzoo_predict_rows_equal_kipoi_predict_rows_for_a_cpgenie_layout_group
     result = seqzoo_cli("predict", out, "--fasta", fasta, "--bed", bed, "-o", ours, "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     theirs = tmp_path / "kipoi.tsv"
-    result = subprocess.run([sys.executable, "-m", "kipoi", "predict", str(out), "--source", "dir", "--keep_metadata",
-                             "--dataloader_args", json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)}),
-                             "-o", str(theirs)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])))
-    assert result.returncode == 0, result.stderr[-3000:]
-    ours_table, kipoi_table = pd.read_csv(ours, sep="\t"), pd.read_csv(theirs, sep="\t")
+    kipoi_predict(out, fasta, bed, theirs)
     labels = ["methylation_prob", "unmethylation_prob"]
-    assert list(ours_table["start"]) == list(kipoi_table["metadata/ranges/start"])
-    rows_deviation = np.abs(ours_table[labels].to_numpy() - kipoi_table[["preds/0", "preds/1"]].to_numpy()).max()
+    ours_rows, kipoi_rows_ = kipoi_rows(ours, theirs, labels)
+    rows_deviation = np.abs(ours_rows - kipoi_rows_).max()
     bed3 = tmp_path / "data/regions3.bed"  # kipoiseq reads a BED's 4th and later columns as float targets
     bed3.write_text("".join("\t".join(line.split("\t")[:3]) + "\n" for line in bed.read_text().splitlines()))
     kipoiseq = SeqIntervalDl(str(bed3), str(fasta), auto_resize_len=1001, alphabet_axis=0, dummy_axis=1,
                              ignore_targets=True).load_all()["inputs"]
     assert kipoiseq.shape == (12, 4, 1, 1001)
-    reference_deviation = np.abs(ours_table[labels].to_numpy() - reference.predict(kipoiseq, verbose=0)).max()
+    reference_deviation = np.abs(ours_rows - reference.predict(kipoiseq, verbose=0)).max()
     print(f"CpGenie layout: max |seqzoo predict - kipoi predict| = {rows_deviation:.2e}, "
           f"max |seqzoo predict - tf-keras on kipoiseq SeqIntervalDl| = {reference_deviation:.2e}")
     assert rows_deviation < 1e-6 and reference_deviation < TOLERANCE
@@ -784,21 +778,13 @@ FAMILIES = {  # name: (builder, SeqIntervalDl default_args as kipoi/models gives
 }
 
 
-@pytest.mark.kipoi
-@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet",
-                                    pytest.param("Basenji", marks=pytest.mark.slow),
-                                    pytest.param("scBasset", marks=pytest.mark.slow)])
-def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_check(family, tmp_path, kipoi_dir_env):
-    """Each family's network, random weights, saved by tf-keras (Keras 2 JSON + weights HDF5) in a kipoi
-    directory: imported, equal to tf-keras's predictions within 1e-5 on 200 random sequences, and the
-    directory passes `seqzoo check` (kipoi loads it, kipoi's test on its example)."""
-    from seqzoo.packaging import check_model_dir
-    from seqzoo.runtime import get_model
-
+def family_source(family: str, directory: Path):
+    """A kipoi directory holding ``family``'s tf-keras network with random weights (Keras 2 JSON +
+    weights HDF5) and kipoi/models' dataloader arguments; returns (directory, the tf-keras network)."""
     build, args, n_out = FAMILIES[family]
     reference = randomised(build(), seed=18)
     labels = [f"t{i}" for i in range(n_out)] if family != "DeepSTARR" else None
-    source = kipoi_keras_dir(tmp_path / family, reference, args, labels or [])
+    source = kipoi_keras_dir(directory, reference, args, labels or [])
     text = (source / "model.yaml").read_text()
     if labels is None:  # DeepSTARR: no column_labels, and (as DeepCpG_DNA's) one target entry per head
         text = re.sub(r"  targets:\n(    .*\n)+", "  targets:\n  - {name: dev, shape: (1, )}\n  - {name: hk, shape: (1, )}\n",
@@ -808,8 +794,39 @@ def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_c
         text = text[:text.index("    column_labels:")] + "    column_labels:\n    - cells.csv\n" + \
             text[text.index("    name: y"):]
     (source / "model.yaml").write_text(text)
-    out = import_kipoi(source, tmp_path / "out")
-    length = args["auto_resize_len"]
+    return source, reference
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """``imported(name)``: (seqzoo directory, tf-keras network or None) of one kipoi model, imported
+    once per test module (and pytest-xdist worker) and shared by the tests that read it."""
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            root = tmp_path_factory.mktemp(name)
+            if name == "tal1_model":
+                made[name] = import_kipoi(EXAMPLES / "tal1_model", root / "out"), None
+            else:
+                source, reference = family_source(name, root / "kipoi")
+                made[name] = import_kipoi(source, root / "out"), reference
+        return made[name]
+
+    return get
+
+
+@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet",
+                                    pytest.param("Basenji", marks=pytest.mark.slow),
+                                    pytest.param("scBasset", marks=pytest.mark.slow)])
+def test_keras2_files_of_kipois_families_import_and_match_tf_keras(family, imported):
+    """Each family's network, random weights, saved by tf-keras (Keras 2 JSON + weights HDF5) in a kipoi
+    directory: imported, equal to tf-keras's predictions within 1e-5 on 200 random sequences (kipoi
+    test, seqzoo check and kipoi predict on the directory: the test after this one)."""
+    from seqzoo.runtime import get_model
+
+    out, reference = imported(family)
+    n_out, length = FAMILIES[family][2], FAMILIES[family][1]["auto_resize_len"]
     x = one_hot(200, length, seed=19)
     expected = reference.predict(x, verbose=0)
     expected = np.concatenate(expected, axis=1) if isinstance(expected, list) else expected
@@ -822,4 +839,59 @@ def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_c
     print(f"{family}: max |seqzoo - tf-keras| on 200 sequences = {deviation:.2e} (output std {expected.std():.2e})")
     assert expected.shape == (200, n_out) and expected.std() > 1e-3
     assert deviation < TOLERANCE
+
+
+def kipoi_predict(directory: Path, fasta: Path, bed: Path, output: Path) -> None:
+    """kipoi's own `kipoi predict DIR --source dir --keep_metadata` (its cli_predict, in this process)."""
+    from kipoi.cli.main import cli_predict
+
+    cli_predict("predict", [str(directory), "--source", "dir", "--keep_metadata", "--dataloader_args",
+                            json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)}), "-o", str(output)])
+
+
+def kipoi_rows(ours: Path, theirs: Path, labels) -> tuple[np.ndarray, np.ndarray]:
+    """The predictions of `seqzoo predict`'s TSV and of `kipoi predict`'s, after checking both hold the
+    same intervals (chromosome, start, end, name, strand) in the same order."""
+    import pandas as pd
+
+    ours_table, kipoi_table = pd.read_csv(ours, sep="\t"), pd.read_csv(theirs, sep="\t")
+    assert len(ours_table) == len(kipoi_table) > 0
+    for column, kipoi_column in (("chrom", "chr"), ("start", "start"), ("end", "end"), ("name", "id"),
+                                 ("strand", "strand")):
+        assert list(ours_table[column]) == list(kipoi_table[f"metadata/ranges/{kipoi_column}"]), column
+    kipoi_columns = [f"preds/{i}" for i in range(len(labels))]  # kipoi sorts its columns by name: select them
+    return ours_table[list(labels)].to_numpy(), kipoi_table[kipoi_columns].to_numpy()
+
+
+IMPORTED_DNA = ["tal1_model", "DeepBind", "DeepSTARR", "FactorNet", pytest.param("Basenji", marks=pytest.mark.slow),
+                pytest.param("scBasset", marks=pytest.mark.slow)]
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("name", IMPORTED_DNA)
+def test_each_imported_directory_passes_kipoi_test_and_seqzoo_check_and_predicts_kipoi_predicts_rows(
+        name, imported, tmp_path, kipoi_dir_env, caplog):
+    """Every imported kipoi model that reads DNA intervals: kipoi's own `kipoi test` (cli_test, against
+    test.expect.h5) and `seqzoo check` pass on the directory, and a `seqzoo predict` process gives
+    the rows the real `kipoi predict` gives on the same BED and FASTA."""
+    import logging
+
+    from kipoi.cli.main import cli_test
+
+    from seqzoo.packaging import check_model_dir
+
+    out, _ = imported(name)
+    spec = load_spec(out)
+    with caplog.at_level(logging.INFO):
+        cli_test("test", [str(out), "--source", "dir", "-e", str(out / "test.expect.h5")])  # exits 1 on a mismatch
+    assert "All predictions match" in caplog.text
     assert check_model_dir(out) == []
+    fasta, bed = write_genome(tmp_path / "data", spec.input_shape[0], 12, seed=20)
+    ours, theirs = tmp_path / "seqzoo.tsv", tmp_path / "kipoi.tsv"
+    result = seqzoo_cli("predict", out, "--fasta", fasta, "--bed", bed, "-o", ours, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kipoi_predict(out, fasta, bed, theirs)
+    seqzoo_rows, kipoi_rows_ = kipoi_rows(ours, theirs, spec.labels)
+    print(f"{name}: kipoi test and seqzoo check pass; max |seqzoo predict - kipoi predict| = "
+          f"{np.abs(seqzoo_rows - kipoi_rows_).max():.2e} (largest prediction {np.abs(kipoi_rows_).max():.2e})")
+    np.testing.assert_allclose(seqzoo_rows, kipoi_rows_, rtol=1e-5, atol=1e-7)  # seqzoo's TSV: 6 digits
