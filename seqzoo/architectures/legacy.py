@@ -22,7 +22,8 @@ Three steps, each strict, each error naming the layer:
    per-gate LSTM (i, c, f, o stored apart -> one kernel in i, f, c, o order) and GRU matrices,
    the 4-D kernels of ``Convolution1D``, ``th``-ordered convolution kernels, Theano-flipped kernels
    (when the file says ``backend: theano``), and batch normalization's ``running_std`` (which
-   holds the variance).
+   holds the variance). Keras 2's ``CuDNNLSTM`` and ``CuDNNGRU`` become ``LSTM`` and
+   ``GRU(reset_after=True)`` with their weights rearranged as Keras 2 itself converted them.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ _DIM_ORDERING = {"th": "channels_first", "tf": "channels_last"}
 _MERGE_MODES = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum",
                 "dot": "Dot", "cos": "Dot"}
 _RECURRENT = {"LSTM", "GRU", "SimpleRNN"}
+# Keras 2's cuDNN-only layers -> the Keras 3 layer computing the same (cuDNN's tanh and sigmoid; a GRU
+# that resets after the recurrent product); their weights are rearranged by _from_cudnn.
+_CUDNN = {"CuDNNLSTM": ("LSTM", {}), "CuDNNGRU": ("GRU", {"reset_after": True})}
 _WRAPPERS = {"Bidirectional", "TimeDistributed"}
 # Keys that only describe the input (they become an InputLayer) or nothing Keras 3 knows.
 _INPUT_KEYS = {"batch_input_shape", "input_shape", "input_dim", "input_length", "batch_size"}
@@ -228,6 +232,9 @@ def _convert_entry(entry: dict, state: Conversion) -> dict:
     if class_name in SEQZOO_LAYERS:
         return _convert_custom(class_name, name, config, state)
     class_name = _CLASS_RENAMES.get(class_name, class_name)
+    if class_name in _CUDNN:
+        class_name, fixed = _CUDNN[class_name]
+        config = {**config, **fixed, "activation": "tanh", "recurrent_activation": "sigmoid"}
     if class_name == "Merge":
         class_name, config = _convert_merge(name, config)
     if class_name == "InputLayer":
@@ -546,9 +553,27 @@ def _assign(layer, items: list[tuple[str, np.ndarray]], weights: LegacyWeights, 
     layer.set_weights(values)
 
 
+def _from_cudnn(roles: dict, n_gates: int) -> dict:
+    """Keras 2's CuDNNLSTM/CuDNNGRU weights as Keras 3's LSTM / GRU(reset_after=True) reads them,
+    as Keras 2 converted them itself (``_convert_rnn_weights`` of its HDF5 loader): cuDNN reads each
+    gate's input kernel as a flat buffer of shape (units, input) and each recurrent kernel transposed;
+    the biases come twice (input and recurrent), summed for an LSTM, kept apart for a GRU."""
+    def per_gate(kernel, convert):
+        return np.hstack([convert(k) for k in np.hsplit(kernel, n_gates)])
+
+    bias = roles["bias"]
+    return {**roles, "kernel": per_gate(roles["kernel"], lambda k: k.T.reshape(k.shape, order="F")),
+            "recurrent_kernel": per_gate(roles["recurrent_kernel"], lambda k: k.T),
+            "bias": bias.reshape(2, -1).sum(axis=0) if n_gates == 4 else bias.reshape(2, -1)}
+
+
 def _keras3_values(layer, where: str, roles: dict, weights: LegacyWeights, channels_first: bool) -> list:
     kind = type(layer).__name__
     gates = _GATES.get(kind)
+    bias, recurrent = roles.get("bias"), roles.get("recurrent_kernel")
+    if gates and bias is not None and recurrent is not None and bias.ndim == 1 \
+            and bias.shape[0] == 2 * len(gates) * recurrent.shape[0]:  # a CuDNNLSTM's or CuDNNGRU's
+        roles = _from_cudnn(roles, len(gates))
     if gates and any(r.endswith("_" + gates[0]) for r in roles):  # Keras 1: one matrix per gate
         for part in ("kernel", "recurrent_kernel", "bias"):
             try:
