@@ -526,22 +526,29 @@ def write_genome(directory: Path, length: int, n: int, seed: int) -> tuple[Path,
 def kipoi_keras_dir(directory: Path, reference, default_args: dict, labels: list[str]) -> Path:
     """A kipoi model directory as kipoi/models writes one: ``reference``'s Keras 2 JSON and weights
     HDF5 (tf-keras), model.yaml with kipoiseq's SeqIntervalDl and ``default_args``."""
-    import yaml
-
     (directory / "model_files").mkdir(parents=True)
     (directory / "model_files/arch.json").write_text(reference.to_json())
     reference.save_weights(str(directory / "model_files/weights.h5"))
-    shape = "(" + ", ".join(str(d) for d in reference.input_shape[1:]) + ")"
+    write_kipoi_yaml(directory, reference.input_shape[1:], f"{reference.name}, random weights", default_args, labels)
+    return directory
+
+
+def write_kipoi_yaml(directory: Path, input_shape, doc: str, default_args: dict, labels: list[str],
+                     backend: str = "tensorflow") -> None:
+    """kipoi's model.yaml for ``model_files/arch.json`` + ``model_files/weights.h5`` read through
+    kipoiseq's SeqIntervalDl with ``default_args``, run by kipoi under Keras' ``backend``."""
+    import yaml
+
+    shape = "(" + ", ".join(str(d) for d in input_shape) + ")"
     description = {
         "type": "keras", "args": {"arch": "model_files/arch.json", "weights": "model_files/weights.h5",
-                                  "backend": "tensorflow"},
+                                  "backend": backend},
         "default_dataloader": {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl", "default_args": default_args},
-        "info": {"authors": [{"name": "seqzoo tests"}], "doc": f"{reference.name}, random weights",
+        "info": {"authors": [{"name": "seqzoo tests"}], "doc": doc,
                  "cite_as": "https://doi.org/10.1038/nbt.3300", "license": "MIT"},
         "schema": {"inputs": {"name": "seq", "special_type": "DNASeq", "shape": shape, "associated_metadata": "ranges"},
                    "targets": {"name": "y", "shape": f"({len(labels)}, )", "column_labels": labels}}}
     (directory / "model.yaml").write_text(yaml.safe_dump(description))
-    return directory
 
 
 def flat_dense(shape: tuple, n_out: int = 3, seed: int = 0):
@@ -933,3 +940,121 @@ def test_cudnn_lstm_and_gru_files_written_by_tf_keras_match_tf_keras_own_convers
     deviation = np.abs(np.asarray(model.predict_on_batch(x)) - expected).max()
     print(f"CuDNNLSTM/CuDNNGRU: max |seqzoo - tf-keras| = {deviation:.2e} (output std {expected.std():.2e})")
     assert expected.std() > 1e-3 and deviation < TOLERANCE
+
+
+# Keras 1.2.2 files, hand-written in its formats (there is no installable Keras 1): a configuration as its
+# get_config writes it (training-only keys included), weights as its save_weights lays them out (one
+# group per layer, weightless layers included, datasets named `<layer>_W:0`; Convolution1D kernels 4-D,
+# th-ordered Convolution2D kernels (filters, channels, rows, cols), a GRU's gates apart unless
+# consume_less='gpu'), as kipoi/kipoi's extended_coda example shows them.
+KERAS1_DEFAULTS = {
+    "Convolution1D": dict(init="glorot_uniform", activation="linear", border_mode="valid", subsample_length=1,
+                          W_regularizer=None, b_regularizer=None, activity_regularizer=None, W_constraint=None,
+                          b_constraint=None, bias=True, input_dim=None, input_length=None),
+    "Convolution2D": dict(init="glorot_uniform", activation="linear", border_mode="valid", subsample=[1, 1],
+                          dim_ordering="th", W_regularizer=None, b_regularizer=None, activity_regularizer=None,
+                          W_constraint=None, b_constraint=None, bias=True),
+    "MaxPooling1D": dict(stride=None, border_mode="valid"),
+    "MaxPooling2D": dict(border_mode="valid", strides=None, dim_ordering="th"),
+    "GRU": dict(init="glorot_uniform", inner_init="orthogonal", activation="tanh", inner_activation="hard_sigmoid",
+                W_regularizer=None, U_regularizer=None, b_regularizer=None, dropout_W=0.0, dropout_U=0.0,
+                return_sequences=False, go_backwards=False, stateful=False, unroll=False, consume_less="cpu",
+                input_dim=None, input_length=None),
+    "Dense": dict(init="glorot_uniform", activation="linear", W_regularizer=None, b_regularizer=None,
+                  activity_regularizer=None, W_constraint=None, b_constraint=None, bias=True, input_dim=None),
+    "Flatten": {}, "Dropout": {"p": 0.5}, "TimeDistributed": {},
+}
+
+
+def keras1_layer(class_name: str, name: str, **config) -> dict:
+    return {"class_name": class_name, "config": {"name": name, "trainable": True, **KERAS1_DEFAULTS[class_name],
+                                                 **config}}
+
+
+def write_keras1(directory: Path, config: dict, weights: dict[str, list[tuple[str, np.ndarray]]]) -> None:
+    """``model_files/arch.json`` (``config`` with keras_version 1.2.2) and ``model_files/weights.h5``:
+    ``weights`` maps every layer name, in order, to its [(weight name, array)]."""
+    (directory / "model_files").mkdir(parents=True, exist_ok=True)
+    (directory / "model_files/arch.json").write_text(json.dumps({**config, "keras_version": "1.2.2"}, indent=4))
+    with h5py.File(directory / "model_files/weights.h5", "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode() for n in weights], dtype=f"S{max(map(len, weights))}")
+        for layer, items in weights.items():
+            group = f.create_group(layer)
+            group.attrs["weight_names"] = np.array([n.encode() for n, _ in items], dtype="S32")
+            for n, value in items:
+                group[n] = value.astype(np.float32)
+
+
+def hard_sigmoid(x):
+    return np.clip(0.2 * x + 0.5, 0, 1)  # Keras 1's
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def keras1_gru(x: np.ndarray, w: dict, return_sequences: bool) -> np.ndarray:
+    """Keras 1's GRU step: z, r = hard_sigmoid(x W + h U + b); hh = tanh(x W_h + (r h) U_h + b_h);
+    h = z h + (1 - z) hh. ``w``: W_z, U_z, b_z, W_r, ... (float64)."""
+    h = np.zeros((x.shape[0], w["U_z"].shape[0]))
+    steps = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        z = hard_sigmoid(xt @ w["W_z"] + h @ w["U_z"] + w["b_z"])
+        r = hard_sigmoid(xt @ w["W_r"] + h @ w["U_r"] + w["b_r"])
+        h = z * h + (1 - z) * np.tanh(xt @ w["W_h"] + (r * h) @ w["U_h"] + w["b_h"])
+        steps.append(h)
+    return np.stack(steps, axis=1) if return_sequences else h
+
+
+def keras1_danq_gru(directory: Path, consume_less: str = "cpu", seed: int = 23) -> dict:
+    """A Keras 1.2.2 Sequential shaped like kipoi's DanQ-style models, reading (101, 4): Convolution1D,
+    MaxPooling1D, GRU (all steps), TimeDistributed(Dense), Flatten, Dense; written to ``directory``.
+    Returns the weights (float64) its NumPy forward pass reads."""
+    rng = np.random.default_rng(seed)
+    w = {"conv_W": rng.normal(0, 1 / 6, (9, 1, 4, 8)), "conv_b": rng.normal(0, 0.2, 8),
+         **{f"{role}_{g}": rng.normal(0, 0.4, shape) for g in "zrh"
+            for role, shape in (("W", (8, 6)), ("U", (6, 6)), ("b", (6,)))},
+         "td_W": rng.normal(0, 0.4, (6, 3)), "td_b": rng.normal(0, 0.2, 3),
+         "out_W": rng.normal(0, 0.2, (23 * 3, 2)), "out_b": rng.normal(0, 0.2, 2)}
+    layers = [keras1_layer("Convolution1D", "convolution1d_1", nb_filter=8, filter_length=9, activation="relu",
+                           batch_input_shape=[None, 101, 4], input_dtype="float32"),
+              keras1_layer("MaxPooling1D", "maxpooling1d_1", pool_length=4),
+              keras1_layer("GRU", "gru_1", output_dim=6, return_sequences=True, consume_less=consume_less),
+              keras1_layer("TimeDistributed", "timedistributed_1",
+                           layer=keras1_layer("Dense", "dense_1", output_dim=3, activation="relu")),
+              keras1_layer("Flatten", "flatten_1"),
+              keras1_layer("Dense", "dense_2", output_dim=2, activation="sigmoid")]
+    if consume_less == "gpu":  # one matrix for the three gates, in z, r, h order
+        gru = [(f"gru_1_{role}:0", np.concatenate([w[f"{role}_{g}"] for g in "zrh"], axis=-1)) for role in "WUb"]
+    else:
+        gru = [(f"gru_1_{role}_{g}:0", w[f"{role}_{g}"]) for g in "zrh" for role in "WUb"]
+    write_keras1(directory, {"class_name": "Sequential", "config": layers}, {
+        "convolution1d_1": [("convolution1d_1_W:0", w["conv_W"]), ("convolution1d_1_b:0", w["conv_b"])],
+        "maxpooling1d_1": [], "gru_1": gru,
+        "timedistributed_1": [("dense_1_W:0", w["td_W"]), ("dense_1_b:0", w["td_b"])],
+        "flatten_1": [], "dense_2": [("dense_2_W:0", w["out_W"]), ("dense_2_b:0", w["out_b"])]})
+    return w
+
+
+def keras1_danq_gru_numpy(x: np.ndarray, w: dict) -> np.ndarray:
+    h = relu(conv1d(x.astype(np.float64), w["conv_W"][:, 0], w["conv_b"], "valid"))
+    h = h[:, : h.shape[1] // 4 * 4].reshape(len(x), -1, 4, h.shape[-1]).max(axis=2)
+    h = relu(keras1_gru(h, {k[:3]: v for k, v in w.items() if k[:2] in ("W_", "U_", "b_")}, True) @ w["td_W"]
+             + w["td_b"])
+    return sigmoid(h.reshape(len(x), -1) @ w["out_W"] + w["out_b"])
+
+
+@pytest.mark.parametrize("consume_less", ["cpu", "gpu"])
+def test_keras1_gru_and_time_distributed_dense_match_a_numpy_forward_pass(consume_less, tmp_path):
+    """A Keras 1.2.2 GRU stored gate by gate (consume_less 'cpu', Keras 1's default) or fused ('gpu'),
+    hard_sigmoid gates, then TimeDistributed(Dense): equal to Keras 1's equations in NumPy."""
+    w = keras1_danq_gru(tmp_path, consume_less)
+    x = one_hot(200, 101, seed=24)
+    model = converted(tmp_path / "model_files/arch.json", tmp_path / "model_files/weights.h5")
+    assert type(model.get_layer("timedistributed_1")).__name__ == "TimeDistributed"
+    expected = keras1_danq_gru_numpy(x, w)
+    deviation = np.abs(np.asarray(model.predict_on_batch(x)) - expected).max()
+    print(f"Keras 1 GRU ({consume_less}) + TimeDistributed: max |seqzoo - NumPy| = {deviation:.2e} "
+          f"(output std {expected.std():.2e})")
+    assert expected.std() > 1e-2 and deviation < TOLERANCE
