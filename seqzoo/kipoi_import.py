@@ -532,6 +532,10 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
     conversion = legacy.convert_config(legacy_config, config_version)
     model = legacy.build_model(conversion.config, where=str(arch_path))
     stored = legacy.read_legacy_weights(weights_path)
+    if stored.backend is None and args.get("backend") is not None:
+        # Keras 1 files record no backend: the kernels are what kipoi runs them with, under args.backend
+        # (Theano's convolution flips them, as when Keras 2 loads a file that says 'theano')
+        stored.backend = str(args["backend"])
     legacy.set_legacy_weights(model, stored, conversion.channels_first_kernels)
     layout = _dna_layout(source, path, descr, model)
     heads = _head_names(model)

@@ -813,11 +813,20 @@ def imported(tmp_path_factory):
     def get(name: str):
         if name not in made:
             root = tmp_path_factory.mktemp(name)
+            reference = None
             if name == "tal1_model":
-                made[name] = import_kipoi(EXAMPLES / "tal1_model", root / "out"), None
+                source = EXAMPLES / "tal1_model"
+            elif name == "Keras1-DanQ-GRU":
+                keras1_danq_gru(root / "kipoi")
+                write_kipoi_yaml(root / "kipoi", (101, 4), "DanQ-shaped Keras 1.2.2 network, random weights",
+                                 {"auto_resize_len": 101}, ["t0", "t1"])
+                source = root / "kipoi"
+            elif name == "Keras1-CpGenie-th-Conv2D":
+                keras1_cpgenie(root / "kipoi")
+                source = root / "kipoi"
             else:
                 source, reference = family_source(name, root / "kipoi")
-                made[name] = import_kipoi(source, root / "out"), reference
+            made[name] = import_kipoi(source, root / "out"), reference
         return made[name]
 
     return get
@@ -871,7 +880,7 @@ def kipoi_rows(ours: Path, theirs: Path, labels) -> tuple[np.ndarray, np.ndarray
 
 
 IMPORTED_DNA = ["tal1_model", "DeepBind", "DeepSTARR", "FactorNet", pytest.param("Basenji", marks=pytest.mark.slow),
-                pytest.param("scBasset", marks=pytest.mark.slow)]
+                pytest.param("scBasset", marks=pytest.mark.slow), "Keras1-DanQ-GRU", "Keras1-CpGenie-th-Conv2D"]
 
 
 @pytest.mark.kipoi
@@ -1058,3 +1067,62 @@ def test_keras1_gru_and_time_distributed_dense_match_a_numpy_forward_pass(consum
     print(f"Keras 1 GRU ({consume_less}) + TimeDistributed: max |seqzoo - NumPy| = {deviation:.2e} "
           f"(output std {expected.std():.2e})")
     assert expected.std() > 1e-2 and deviation < TOLERANCE
+
+
+def keras1_cpgenie(directory: Path, backend: str = "tensorflow", seed: int = 25) -> dict:
+    """A Keras 1.2.2 Sequential shaped like CpGenie (kipoi/models CpGenie: Keras 1.2.2, kipoiseq's
+    SeqIntervalDl with alphabet_axis 0 and dummy_axis 1, so (4, 1, L)): th-ordered Convolution2D and
+    MaxPooling2D, Flatten, Dense, Dropout, a softmax Dense; a kipoi directory run under ``backend``.
+    Returns the weights (float64) its NumPy forward pass reads."""
+    rng = np.random.default_rng(seed)
+    w = {"conv_W": rng.normal(0, 1 / 6, (8, 4, 1, 9)), "conv_b": rng.normal(0, 0.2, 8),
+         "hidden_W": rng.normal(0, 1 / 13, (8 * 23, 16)), "hidden_b": rng.normal(0, 0.2, 16),
+         "out_W": rng.normal(0, 0.5, (16, 2)), "out_b": rng.normal(0, 0.2, 2)}
+    layers = [keras1_layer("Convolution2D", "convolution2d_1", nb_filter=8, nb_row=1, nb_col=9, activation="relu",
+                           batch_input_shape=[None, 4, 1, 101], input_dtype="float32"),
+              keras1_layer("MaxPooling2D", "maxpooling2d_1", pool_size=[1, 4], strides=[1, 4]),
+              keras1_layer("Flatten", "flatten_1"),
+              keras1_layer("Dense", "dense_1", output_dim=16, activation="relu"),
+              keras1_layer("Dropout", "dropout_1"),
+              keras1_layer("Dense", "dense_2", output_dim=2, activation="softmax")]
+    write_keras1(directory, {"class_name": "Sequential", "config": layers}, {
+        "convolution2d_1": [("convolution2d_1_W:0", w["conv_W"]), ("convolution2d_1_b:0", w["conv_b"])],
+        "maxpooling2d_1": [], "flatten_1": [], "dense_1": [("dense_1_W:0", w["hidden_W"]), ("dense_1_b:0", w["hidden_b"])],
+        "dropout_1": [], "dense_2": [("dense_2_W:0", w["out_W"]), ("dense_2_b:0", w["out_b"])]})
+    write_kipoi_yaml(directory, (4, 1, 101), "CpGenie-shaped Keras 1.2.2 network, random weights",
+                     {"auto_resize_len": 101, "alphabet_axis": 0, "dummy_axis": 1},
+                     ["methylation_prob", "unmethylation_prob"], backend=backend)
+    return w
+
+
+def keras1_cpgenie_numpy(x: np.ndarray, w: dict, theano: bool) -> np.ndarray:
+    """``x`` (N, L, 4) as kipoiseq gives it to CpGenie, (N, 4, 1, L); a th convolution as TensorFlow
+    computes it (cross-correlation) or, with ``theano``, as Theano does (the kernel flipped)."""
+    x = x.transpose(0, 2, 1)[:, :, None, :].astype(np.float64)
+    kernel = w["conv_W"][:, :, ::-1, ::-1] if theano else w["conv_W"]  # (filters, channels, rows, cols)
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel.shape[2:], axis=(2, 3))  # (N, C, H', W', r, c)
+    h = relu(np.einsum("nchwrs,fcrs->nfhw", windows, kernel) + w["conv_b"][:, None, None])
+    h = h[..., : h.shape[-1] // 4 * 4].reshape(*h.shape[:3], -1, 4).max(axis=-1)  # MaxPooling2D((1, 4))
+    h = relu(h.reshape(len(x), -1) @ w["hidden_W"] + w["hidden_b"])  # Keras 1 flattens (C, H, W) as it is
+    logits = h @ w["out_W"] + w["out_b"]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "theano"])
+def test_a_keras1_th_ordered_convolution2d_model_imports_as_kipoi_runs_it_under_its_backend(backend, tmp_path):
+    """CpGenie's shape in Keras 1.2.2 files (th Convolution2D kernels (filters, channels, rows, cols),
+    no backend recorded): imported from a kipoi directory whose args.backend is TensorFlow (kernels
+    cross-correlate) or Theano (they convolve: flipped), equal to that computation in NumPy on the
+    (4, 1, L) array kipoiseq's SeqIntervalDl gives; seqzoo's directory reads (L, 4)."""
+    from seqzoo.runtime import get_model
+
+    w = keras1_cpgenie(tmp_path / "kipoi", backend)
+    out = import_kipoi(tmp_path / "kipoi", tmp_path / "out")
+    x = one_hot(200, 101, seed=26)
+    expected = keras1_cpgenie_numpy(x, w, theano=backend == "theano")
+    other = keras1_cpgenie_numpy(x, w, theano=backend != "theano")
+    deviation = np.abs(get_model(out, device="cpu").predict_on_batch(x) - expected).max()
+    print(f"Keras 1 th Convolution2D under {backend}: max |seqzoo - NumPy| = {deviation:.2e} "
+          f"(the other backend's outputs differ by {np.abs(other - expected).max():.2e})")
+    assert deviation < TOLERANCE and np.abs(other - expected).max() > 1e-2
