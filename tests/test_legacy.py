@@ -1126,3 +1126,38 @@ def test_a_keras1_th_ordered_convolution2d_model_imports_as_kipoi_runs_it_under_
     print(f"Keras 1 th Convolution2D under {backend}: max |seqzoo - NumPy| = {deviation:.2e} "
           f"(the other backend's outputs differ by {np.abs(other - expected).max():.2e})")
     assert deviation < TOLERANCE and np.abs(other - expected).max() > 1e-2
+
+
+def test_a_keras1_sequential_merging_sequential_branches_matches_a_numpy_forward_pass(tmp_path):
+    """Keras 1's Sequential([Merge([seq_branch, tracks_branch], mode='concat'), Dense]): two inputs, each
+    branch's layers and the layers after the merge stored at the top level of the weights file (Keras 1's
+    flattened_layers), converted to the functional model it computes; equal to NumPy on 200 pairs."""
+    rng = np.random.default_rng(27)
+    w = {"conv_W": rng.normal(0, 1 / 4, (5, 1, 4, 6)), "conv_b": rng.normal(0, 0.2, 6),
+         "tracks_W": rng.normal(0, 0.5, (3, 4)), "tracks_b": rng.normal(0, 0.2, 4),
+         "out_W": rng.normal(0, 0.2, (26 * 6 + 4, 2)), "out_b": rng.normal(0, 0.2, 2)}
+    seq_branch = {"class_name": "Sequential", "config": [
+        keras1_layer("Convolution1D", "convolution1d_1", nb_filter=6, filter_length=5, activation="relu",
+                     batch_input_shape=[None, 30, 4], input_dtype="float32"),
+        keras1_layer("Flatten", "flatten_1")]}
+    tracks_branch = {"class_name": "Sequential", "config": [
+        keras1_layer("Dense", "dense_1", output_dim=4, activation="tanh", batch_input_shape=[None, 3],
+                     input_dtype="float32")]}
+    merge = {"class_name": "Merge", "config": {
+        "name": "merge_1", "mode": "concat", "mode_type": "raw", "concat_axis": -1, "dot_axes": -1,
+        "output_shape": None, "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw",
+        "arguments": {}, "layers": [seq_branch, tracks_branch]}}
+    write_keras1(tmp_path, {"class_name": "Sequential", "config": [
+        merge, keras1_layer("Dense", "dense_2", output_dim=2, activation="sigmoid")]}, {
+        "convolution1d_1": [("convolution1d_1_W:0", w["conv_W"]), ("convolution1d_1_b:0", w["conv_b"])],
+        "flatten_1": [], "dense_1": [("dense_1_W:0", w["tracks_W"]), ("dense_1_b:0", w["tracks_b"])],
+        "dense_2": [("dense_2_W:0", w["out_W"]), ("dense_2_b:0", w["out_b"])]})
+    model = converted(tmp_path / "model_files/arch.json", tmp_path / "model_files/weights.h5")
+    assert [i.name for i in model.inputs] == ["convolution1d_1_input", "dense_1_input"]
+    seq, tracks = one_hot(200, 30, seed=28), np.random.default_rng(29).normal(size=(200, 3)).astype(np.float32)
+    conv = relu(conv1d(seq.astype(np.float64), w["conv_W"][:, 0], w["conv_b"], "valid")).reshape(200, -1)
+    features = np.concatenate([conv, np.tanh(tracks @ w["tracks_W"] + w["tracks_b"])], axis=1)
+    expected = sigmoid(features @ w["out_W"] + w["out_b"])
+    deviation = np.abs(np.asarray(model.predict_on_batch([seq, tracks])) - expected).max()
+    print(f"Keras 1 Merge of Sequential branches: max |seqzoo - NumPy| = {deviation:.2e} (output std {expected.std():.2e})")
+    assert expected.std() > 1e-2 and deviation < TOLERANCE

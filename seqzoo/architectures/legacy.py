@@ -4,7 +4,8 @@ Three steps, each strict, each error naming the layer:
 
 1. :func:`convert_config`: a Keras 1 or 2 model configuration (an architecture JSON, or the
    ``model_config`` of a whole-model HDF5) becomes a Keras 3 one. Sequential and functional models,
-   nested models included. Layer classes and arguments are renamed (``Convolution1D`` ->
+   nested models included; a Keras 1 Sequential that merges Sequential branches becomes the
+   functional model it computes. Layer classes and arguments are renamed (``Convolution1D`` ->
    ``Conv1D``, ``nb_filter`` -> ``filters``, ``border_mode`` -> ``padding``, ``Merge(mode=...)`` ->
    ``Concatenate``/``Add``/..., ``dim_ordering`` -> ``data_format``, ...). What only matters for
    training (initializers, regularizers, constraints) is not carried over and is listed in
@@ -142,13 +143,15 @@ def _convert_model(entry: dict, state: Conversion) -> dict:
     if kind == "Sequential":
         layers = config if isinstance(config, list) else (config or {}).get("layers", [])
         name = "sequential" if isinstance(config, list) else config.get("name", "sequential")
+        if layers and _merges_branches(layers[0]):
+            return _merged_sequential(name, layers, state)
         converted = []
         for i, layer in enumerate(layers):
             if i == 0 and layer.get("class_name") not in ("InputLayer", "Merge"):
                 converted.append(_input_layer_for(layer, f"{name}_input"))
-            if layer.get("class_name") == "Merge" and (layer.get("config") or {}).get("layers"):
-                raise LegacyModelError(f"layer {layer['config'].get('name')!r} (Merge): a Keras 1 Sequential that "
-                                       "merges Sequential branches is not converted yet; only functional Merge layers are")
+            if _merges_branches(layer):
+                raise LegacyModelError(f"layer {layer['config'].get('name')!r} (Merge): a Merge of models must be the "
+                                       "first layer of a Keras 1 Sequential")
             converted.append(_convert_entry(layer, state))
         return {"module": "keras", "class_name": "Sequential", "registered_name": None,
                 "config": {"name": name, "trainable": True, "layers": converted}}
@@ -166,6 +169,47 @@ def _convert_model(entry: dict, state: Conversion) -> dict:
                 "config": {"name": config.get("name", "model"), "trainable": True, "layers": layers,
                            "input_layers": config["input_layers"], "output_layers": config["output_layers"]}}
     raise LegacyModelError(f"model class {kind!r} is neither Sequential nor a functional Model")
+
+
+def _merges_branches(layer: dict) -> bool:
+    return layer.get("class_name") == "Merge" and bool((layer.get("config") or {}).get("layers"))
+
+
+def _merged_sequential(name: str, layers: list, state: Conversion) -> dict:
+    """A Keras 1 Sequential whose first layer merges Sequential branches (``Merge(layers=[branch, ...])``,
+    each branch on its own input) as the functional model it computes. Every layer stays at the top
+    level under its own name, as Keras 1 saved their weights (``Sequential.flattened_layers``)."""
+    merge = dict(layers[0]["config"])
+    graph, inputs, ends = [], [], []
+    for branch in merge.pop("layers"):
+        config = branch.get("config")
+        steps = config if isinstance(config, list) else (config or {}).get("layers", [])
+        if branch.get("class_name") != "Sequential" or not steps or _merges_branches(steps[0]):
+            _refuse(merge.get("name"), "Merge", f"a merged branch is a {branch.get('class_name')} "
+                    "(only Sequential branches, themselves without a Merge, are converted)")
+        first = _input_layer_for(steps[0], f"{steps[0]['config']['name']}_input")  # Keras 1's name for it
+        graph.append({**first, "name": first["config"]["name"], "inbound_nodes": []})
+        inputs.append([first["config"]["name"], 0, 0])
+        ends.append(_chain(graph, steps, first["config"]["name"], state))
+    merged = _convert_entry({"class_name": "Merge", "config": merge}, state)
+    graph.append({**merged, "name": merge["name"], "inbound_nodes": [[[end, 0, 0, {}] for end in ends]]})
+    last = _chain(graph, layers[1:], merge["name"], state)
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional",
+            "config": {"name": name, "trainable": True, "layers": graph, "input_layers": inputs,
+                       "output_layers": [[last, 0, 0]]}}
+
+
+def _chain(graph: list, layers: list, previous: str, state: Conversion) -> str:
+    """Append ``layers`` to the functional ``graph``, each called on the one before; the last one's name."""
+    for layer in layers:
+        if layer.get("class_name") in ("Sequential", "Model", "Functional", "InputLayer") or _merges_branches(layer):
+            _refuse((layer.get("config") or {}).get("name"), layer.get("class_name"),
+                    "a nested model or input inside a merged Keras 1 Sequential is not converted")
+        converted = _convert_entry(layer, state)
+        name = converted["config"]["name"]
+        graph.append({**converted, "name": name, "inbound_nodes": [[[previous, 0, 0, {}]]]})
+        previous = name
+    return previous
 
 
 def _has_own_node(layer: dict) -> bool:
