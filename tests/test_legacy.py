@@ -744,6 +744,20 @@ def factornet_like():
     return K2.Model(seq, K2.layers.Dense(1, activation="sigmoid", name="out")(h), name="factornet_like")
 
 
+def deepflybrain_like():
+    """DeepFlyBrain's shape (Janssens et al. 2022; DeepMEL and DeepLiver share it): convolution,
+    max-pool, dropout, TimeDistributed(Dense), bidirectional LSTM, flatten, dense, sigmoid topics."""
+    import tf_keras as K2
+
+    seq = K2.Input((500, 4), name="seq")
+    h = K2.layers.Conv1D(16, 24, activation="relu", name="conv")(seq)
+    h = K2.layers.Dropout(0.5, name="drop1")(K2.layers.MaxPooling1D(12, name="pool")(h))
+    h = K2.layers.TimeDistributed(K2.layers.Dense(8, activation="relu", name="td_dense"), name="td")(h)
+    h = K2.layers.Bidirectional(K2.layers.LSTM(8, return_sequences=True), name="bilstm")(h)
+    h = K2.layers.Dense(16, activation="relu", name="hidden")(K2.layers.Flatten(name="flat")(h))
+    return K2.Model(seq, K2.layers.Dense(3, activation="sigmoid", name="topics")(h), name="deepflybrain_like")
+
+
 def basenji_like():
     """A Basenji-style network: stochastic reverse complement and shift, a GELU stem, a dilated
     residual tower, cropping, a per-position head switched back, flattened."""
@@ -780,6 +794,7 @@ FAMILIES = {  # name: (builder, SeqIntervalDl default_args as kipoi/models gives
     "DeepBind": (deepbind_like, {"auto_resize_len": 101}, 1),
     "DeepSTARR": (deepstarr_like, {"auto_resize_len": 249, "alphabet": "ACGT", "ignore_targets": False}, 2),
     "FactorNet": (factornet_like, {"auto_resize_len": 200}, 1),
+    "DeepFlyBrain": (deepflybrain_like, {"auto_resize_len": 500}, 3),  # its own dataloader gives (500, 4)
     "Basenji": (basenji_like, {"auto_resize_len": 256}, 3 * 48),
     "scBasset": (scbasset_real, {"alphabet_axis": 1, "auto_resize_len": 1344, "dtype": "np.float32"}, 2034),
 }
@@ -832,7 +847,7 @@ def imported(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet",
+@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet", "DeepFlyBrain",
                                     pytest.param("Basenji", marks=pytest.mark.slow),
                                     pytest.param("scBasset", marks=pytest.mark.slow)])
 def test_keras2_files_of_kipois_families_import_and_match_tf_keras(family, imported):
@@ -879,8 +894,9 @@ def kipoi_rows(ours: Path, theirs: Path, labels) -> tuple[np.ndarray, np.ndarray
     return ours_table[list(labels)].to_numpy(), kipoi_table[kipoi_columns].to_numpy()
 
 
-IMPORTED_DNA = ["tal1_model", "DeepBind", "DeepSTARR", "FactorNet", pytest.param("Basenji", marks=pytest.mark.slow),
-                pytest.param("scBasset", marks=pytest.mark.slow), "Keras1-DanQ-GRU", "Keras1-CpGenie-th-Conv2D"]
+IMPORTED_DNA = ["tal1_model", "DeepBind", "DeepSTARR", "FactorNet", "DeepFlyBrain",
+                pytest.param("Basenji", marks=pytest.mark.slow), pytest.param("scBasset", marks=pytest.mark.slow),
+                "Keras1-DanQ-GRU", "Keras1-CpGenie-th-Conv2D"]
 
 
 @pytest.mark.kipoi
@@ -1087,7 +1103,8 @@ def keras1_cpgenie(directory: Path, backend: str = "tensorflow", seed: int = 25)
               keras1_layer("Dense", "dense_2", output_dim=2, activation="softmax")]
     write_keras1(directory, {"class_name": "Sequential", "config": layers}, {
         "convolution2d_1": [("convolution2d_1_W:0", w["conv_W"]), ("convolution2d_1_b:0", w["conv_b"])],
-        "maxpooling2d_1": [], "flatten_1": [], "dense_1": [("dense_1_W:0", w["hidden_W"]), ("dense_1_b:0", w["hidden_b"])],
+        "maxpooling2d_1": [], "flatten_1": [],
+        "dense_1": [("dense_1_W:0", w["hidden_W"]), ("dense_1_b:0", w["hidden_b"])],
         "dropout_1": [], "dense_2": [("dense_2_W:0", w["out_W"]), ("dense_2_b:0", w["out_b"])]})
     write_kipoi_yaml(directory, (4, 1, 101), "CpGenie-shaped Keras 1.2.2 network, random weights",
                      {"auto_resize_len": 101, "alphabet_axis": 0, "dummy_axis": 1},
@@ -1159,5 +1176,6 @@ def test_a_keras1_sequential_merging_sequential_branches_matches_a_numpy_forward
     features = np.concatenate([conv, np.tanh(tracks @ w["tracks_W"] + w["tracks_b"])], axis=1)
     expected = sigmoid(features @ w["out_W"] + w["out_b"])
     deviation = np.abs(np.asarray(model.predict_on_batch([seq, tracks])) - expected).max()
-    print(f"Keras 1 Merge of Sequential branches: max |seqzoo - NumPy| = {deviation:.2e} (output std {expected.std():.2e})")
+    print(f"Keras 1 Merge of Sequential branches: max |seqzoo - NumPy| = {deviation:.2e} "
+          f"(output std {expected.std():.2e})")
     assert expected.std() > 1e-2 and deviation < TOLERANCE
