@@ -1143,6 +1143,7 @@ def test_a_keras1_th_ordered_convolution2d_model_imports_as_kipoi_runs_it_under_
     print(f"Keras 1 th Convolution2D under {backend}: max |seqzoo - NumPy| = {deviation:.2e} "
           f"(the other backend's outputs differ by {np.abs(other - expected).max():.2e})")
     assert deviation < TOLERANCE and np.abs(other - expected).max() > 1e-2
+    assert ("Theano convolves, flipping the kernels" in (out / "README.md").read_text()) == (backend == "theano")
 
 
 def test_a_keras1_sequential_merging_sequential_branches_matches_a_numpy_forward_pass(tmp_path):
