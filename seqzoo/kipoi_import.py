@@ -473,7 +473,8 @@ def _synthetic_example(directory: Path, length: int, n: int = 20) -> None:
 
 
 def _card(source: Path, descr: dict, name: str, files: list[tuple[str, _File]], versions: dict, command: str,
-          conversion: legacy.Conversion, layout: InputLayout, row: str | None, example: str) -> str:
+          conversion: legacy.Conversion, layout: InputLayout, row: str | None, example: str,
+          backend: str | None = None) -> str:
     origin = f"group `{source}`, row `{row}` of models.tsv" if row else f"directory `{source}`"
     info = descr.get("info") or {}
     authors = ", ".join(str(a.get("name", a)) if isinstance(a, dict) else str(a) for a in info.get("authors") or [])
@@ -497,6 +498,10 @@ def _card(source: Path, descr: dict, name: str, files: list[tuple[str, _File]], 
                      f"Keras {versions.get(key) or 'version not recorded (Keras 1.x writes none)'} |")
     lines += ["", "The architecture was converted to Keras 3 (`architecture.json`, loaded in safe mode) and the "
               "weights set by layer name, every stored weight used once (seqzoo.architectures.legacy)."]
+    if backend == "theano":
+        lines += ["", "The weights are Theano's (the file says so, or kipoi's `args.backend` where a Keras 1 file "
+                  "records no backend): Theano convolves, flipping the kernels, so their convolution kernels were "
+                  "flipped for Keras 3, which cross-correlates."]
     if conversion.notes:
         lines += ["", "Not carried over (training-time settings):", ""] + [f"- {n}" for n in conversion.notes]
     return "\n".join(lines) + "\n"
@@ -532,6 +537,10 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
     conversion = legacy.convert_config(legacy_config, config_version)
     model = legacy.build_model(conversion.config, where=str(arch_path))
     stored = legacy.read_legacy_weights(weights_path)
+    if stored.backend is None and args.get("backend") is not None:
+        # Keras 1 files record no backend: the kernels are what kipoi runs them with, under args.backend
+        # (Theano's convolution flips them, as when Keras 2 loads a file that says 'theano')
+        stored.backend = str(args["backend"])
     legacy.set_legacy_weights(model, stored, conversion.channels_first_kernels)
     layout = _dna_layout(source, path, descr, model)
     heads = _head_names(model)
@@ -564,7 +573,8 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
             _card(source, descr, name, files, versions, command, conversion, layout, row,
                   "kipoi's own example FASTA and intervals (dataloader.yaml)" if has_example else
                   "synthetic (seeded random genome and intervals written by import-kipoi; kipoi's directory has "
-                  "none seqzoo can read); test.expect.h5 guards the conversion against later changes only"))
+                  "none seqzoo can read); test.expect.h5 guards the conversion against later changes only",
+                  stored.backend))
         targets = (descr.get("schema") or {}).get("targets") or {}
         targets = targets if isinstance(targets, dict) else {"doc": "; ".join(
             str(t.get("doc") or t.get("name")) for t in targets if isinstance(t, dict))}  # one entry per head

@@ -526,22 +526,29 @@ def write_genome(directory: Path, length: int, n: int, seed: int) -> tuple[Path,
 def kipoi_keras_dir(directory: Path, reference, default_args: dict, labels: list[str]) -> Path:
     """A kipoi model directory as kipoi/models writes one: ``reference``'s Keras 2 JSON and weights
     HDF5 (tf-keras), model.yaml with kipoiseq's SeqIntervalDl and ``default_args``."""
-    import yaml
-
     (directory / "model_files").mkdir(parents=True)
     (directory / "model_files/arch.json").write_text(reference.to_json())
     reference.save_weights(str(directory / "model_files/weights.h5"))
-    shape = "(" + ", ".join(str(d) for d in reference.input_shape[1:]) + ")"
+    write_kipoi_yaml(directory, reference.input_shape[1:], f"{reference.name}, random weights", default_args, labels)
+    return directory
+
+
+def write_kipoi_yaml(directory: Path, input_shape, doc: str, default_args: dict, labels: list[str],
+                     backend: str = "tensorflow") -> None:
+    """kipoi's model.yaml for ``model_files/arch.json`` + ``model_files/weights.h5`` read through
+    kipoiseq's SeqIntervalDl with ``default_args``, run by kipoi under Keras' ``backend``."""
+    import yaml
+
+    shape = "(" + ", ".join(str(d) for d in input_shape) + ")"
     description = {
         "type": "keras", "args": {"arch": "model_files/arch.json", "weights": "model_files/weights.h5",
-                                  "backend": "tensorflow"},
+                                  "backend": backend},
         "default_dataloader": {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl", "default_args": default_args},
-        "info": {"authors": [{"name": "seqzoo tests"}], "doc": f"{reference.name}, random weights",
+        "info": {"authors": [{"name": "seqzoo tests"}], "doc": doc,
                  "cite_as": "https://doi.org/10.1038/nbt.3300", "license": "MIT"},
         "schema": {"inputs": {"name": "seq", "special_type": "DNASeq", "shape": shape, "associated_metadata": "ranges"},
                    "targets": {"name": "y", "shape": f"({len(labels)}, )", "column_labels": labels}}}
     (directory / "model.yaml").write_text(yaml.safe_dump(description))
-    return directory
 
 
 def flat_dense(shape: tuple, n_out: int = 3, seed: int = 0):
@@ -608,7 +615,6 @@ def test_seqzoo_predict_rows_equal_kipoi_predict_rows_for_a_cpgenie_layout_group
     """kipoi/models' CpGenie template (SeqIntervalDl auto_resize_len 1001, alphabet_axis 0, dummy_axis 1:
     (4, 1, 1001)) with a CpGenie-shaped tf-keras network served on 127.0.0.1: `seqzoo predict` and the
     real `kipoi predict` give the same rows on one BED, equal to tf-keras fed kipoiseq's SeqIntervalDl."""
-    import pandas as pd
     import tf_keras as K2
     from kipoiseq.dataloaders import SeqIntervalDl
 
@@ -630,21 +636,16 @@ def test_seqzoo_predict_rows_equal_kipoi_predict_rows_for_a_cpgenie_layout_group
     result = seqzoo_cli("predict", out, "--fasta", fasta, "--bed", bed, "-o", ours, "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     theirs = tmp_path / "kipoi.tsv"
-    result = subprocess.run([sys.executable, "-m", "kipoi", "predict", str(out), "--source", "dir", "--keep_metadata",
-                             "--dataloader_args", json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)}),
-                             "-o", str(theirs)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])))
-    assert result.returncode == 0, result.stderr[-3000:]
-    ours_table, kipoi_table = pd.read_csv(ours, sep="\t"), pd.read_csv(theirs, sep="\t")
+    kipoi_predict(out, fasta, bed, theirs)
     labels = ["methylation_prob", "unmethylation_prob"]
-    assert list(ours_table["start"]) == list(kipoi_table["metadata/ranges/start"])
-    rows_deviation = np.abs(ours_table[labels].to_numpy() - kipoi_table[["preds/0", "preds/1"]].to_numpy()).max()
+    ours_rows, kipoi_rows_ = kipoi_rows(ours, theirs, labels)
+    rows_deviation = np.abs(ours_rows - kipoi_rows_).max()
     bed3 = tmp_path / "data/regions3.bed"  # kipoiseq reads a BED's 4th and later columns as float targets
     bed3.write_text("".join("\t".join(line.split("\t")[:3]) + "\n" for line in bed.read_text().splitlines()))
     kipoiseq = SeqIntervalDl(str(bed3), str(fasta), auto_resize_len=1001, alphabet_axis=0, dummy_axis=1,
                              ignore_targets=True).load_all()["inputs"]
     assert kipoiseq.shape == (12, 4, 1, 1001)
-    reference_deviation = np.abs(ours_table[labels].to_numpy() - reference.predict(kipoiseq, verbose=0)).max()
+    reference_deviation = np.abs(ours_rows - reference.predict(kipoiseq, verbose=0)).max()
     print(f"CpGenie layout: max |seqzoo predict - kipoi predict| = {rows_deviation:.2e}, "
           f"max |seqzoo predict - tf-keras on kipoiseq SeqIntervalDl| = {reference_deviation:.2e}")
     assert rows_deviation < 1e-6 and reference_deviation < TOLERANCE
@@ -743,6 +744,20 @@ def factornet_like():
     return K2.Model(seq, K2.layers.Dense(1, activation="sigmoid", name="out")(h), name="factornet_like")
 
 
+def deepflybrain_like():
+    """DeepFlyBrain's shape (Janssens et al. 2022; DeepMEL and DeepLiver share it): convolution,
+    max-pool, dropout, TimeDistributed(Dense), bidirectional LSTM, flatten, dense, sigmoid topics."""
+    import tf_keras as K2
+
+    seq = K2.Input((500, 4), name="seq")
+    h = K2.layers.Conv1D(16, 24, activation="relu", name="conv")(seq)
+    h = K2.layers.Dropout(0.5, name="drop1")(K2.layers.MaxPooling1D(12, name="pool")(h))
+    h = K2.layers.TimeDistributed(K2.layers.Dense(8, activation="relu", name="td_dense"), name="td")(h)
+    h = K2.layers.Bidirectional(K2.layers.LSTM(8, return_sequences=True), name="bilstm")(h)
+    h = K2.layers.Dense(16, activation="relu", name="hidden")(K2.layers.Flatten(name="flat")(h))
+    return K2.Model(seq, K2.layers.Dense(3, activation="sigmoid", name="topics")(h), name="deepflybrain_like")
+
+
 def basenji_like():
     """A Basenji-style network: stochastic reverse complement and shift, a GELU stem, a dilated
     residual tower, cropping, a per-position head switched back, flattened."""
@@ -779,26 +794,19 @@ FAMILIES = {  # name: (builder, SeqIntervalDl default_args as kipoi/models gives
     "DeepBind": (deepbind_like, {"auto_resize_len": 101}, 1),
     "DeepSTARR": (deepstarr_like, {"auto_resize_len": 249, "alphabet": "ACGT", "ignore_targets": False}, 2),
     "FactorNet": (factornet_like, {"auto_resize_len": 200}, 1),
+    "DeepFlyBrain": (deepflybrain_like, {"auto_resize_len": 500}, 3),  # its own dataloader gives (500, 4)
     "Basenji": (basenji_like, {"auto_resize_len": 256}, 3 * 48),
     "scBasset": (scbasset_real, {"alphabet_axis": 1, "auto_resize_len": 1344, "dtype": "np.float32"}, 2034),
 }
 
 
-@pytest.mark.kipoi
-@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet",
-                                    pytest.param("Basenji", marks=pytest.mark.slow),
-                                    pytest.param("scBasset", marks=pytest.mark.slow)])
-def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_check(family, tmp_path, kipoi_dir_env):
-    """Each family's network, random weights, saved by tf-keras (Keras 2 JSON + weights HDF5) in a kipoi
-    directory: imported, equal to tf-keras's predictions within 1e-5 on 200 random sequences, and the
-    directory passes `seqzoo check` (kipoi loads it, kipoi's test on its example)."""
-    from seqzoo.packaging import check_model_dir
-    from seqzoo.runtime import get_model
-
+def family_source(family: str, directory: Path):
+    """A kipoi directory holding ``family``'s tf-keras network with random weights (Keras 2 JSON +
+    weights HDF5) and kipoi/models' dataloader arguments; returns (directory, the tf-keras network)."""
     build, args, n_out = FAMILIES[family]
     reference = randomised(build(), seed=18)
     labels = [f"t{i}" for i in range(n_out)] if family != "DeepSTARR" else None
-    source = kipoi_keras_dir(tmp_path / family, reference, args, labels or [])
+    source = kipoi_keras_dir(directory, reference, args, labels or [])
     text = (source / "model.yaml").read_text()
     if labels is None:  # DeepSTARR: no column_labels, and (as DeepCpG_DNA's) one target entry per head
         text = re.sub(r"  targets:\n(    .*\n)+", "  targets:\n  - {name: dev, shape: (1, )}\n  - {name: hk, shape: (1, )}\n",
@@ -808,8 +816,48 @@ def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_c
         text = text[:text.index("    column_labels:")] + "    column_labels:\n    - cells.csv\n" + \
             text[text.index("    name: y"):]
     (source / "model.yaml").write_text(text)
-    out = import_kipoi(source, tmp_path / "out")
-    length = args["auto_resize_len"]
+    return source, reference
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """``imported(name)``: (seqzoo directory, tf-keras network or None) of one kipoi model, imported
+    once per test module (and pytest-xdist worker) and shared by the tests that read it."""
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            root = tmp_path_factory.mktemp(name)
+            reference = None
+            if name == "tal1_model":
+                source = EXAMPLES / "tal1_model"
+            elif name == "Keras1-DanQ-GRU":
+                keras1_danq_gru(root / "kipoi")
+                write_kipoi_yaml(root / "kipoi", (101, 4), "DanQ-shaped Keras 1.2.2 network, random weights",
+                                 {"auto_resize_len": 101}, ["t0", "t1"])
+                source = root / "kipoi"
+            elif name == "Keras1-CpGenie-th-Conv2D":
+                keras1_cpgenie(root / "kipoi")
+                source = root / "kipoi"
+            else:
+                source, reference = family_source(name, root / "kipoi")
+            made[name] = import_kipoi(source, root / "out"), reference
+        return made[name]
+
+    return get
+
+
+@pytest.mark.parametrize("family", ["DeepBind", "DeepSTARR", "FactorNet", "DeepFlyBrain",
+                                    pytest.param("Basenji", marks=pytest.mark.slow),
+                                    pytest.param("scBasset", marks=pytest.mark.slow)])
+def test_keras2_files_of_kipois_families_import_and_match_tf_keras(family, imported):
+    """Each family's network, random weights, saved by tf-keras (Keras 2 JSON + weights HDF5) in a kipoi
+    directory: imported, equal to tf-keras's predictions within 1e-5 on 200 random sequences (kipoi
+    test, seqzoo check and kipoi predict on the directory: the test after this one)."""
+    from seqzoo.runtime import get_model
+
+    out, reference = imported(family)
+    n_out, length = FAMILIES[family][2], FAMILIES[family][1]["auto_resize_len"]
     x = one_hot(200, length, seed=19)
     expected = reference.predict(x, verbose=0)
     expected = np.concatenate(expected, axis=1) if isinstance(expected, list) else expected
@@ -822,4 +870,313 @@ def test_keras2_files_of_kipois_families_import_match_tf_keras_and_pass_seqzoo_c
     print(f"{family}: max |seqzoo - tf-keras| on 200 sequences = {deviation:.2e} (output std {expected.std():.2e})")
     assert expected.shape == (200, n_out) and expected.std() > 1e-3
     assert deviation < TOLERANCE
+
+
+def kipoi_predict(directory: Path, fasta: Path, bed: Path, output: Path) -> None:
+    """kipoi's own `kipoi predict DIR --source dir --keep_metadata` (its cli_predict, in this process)."""
+    from kipoi.cli.main import cli_predict
+
+    cli_predict("predict", [str(directory), "--source", "dir", "--keep_metadata", "--dataloader_args",
+                            json.dumps({"intervals_file": str(bed), "fasta_file": str(fasta)}), "-o", str(output)])
+
+
+def kipoi_rows(ours: Path, theirs: Path, labels) -> tuple[np.ndarray, np.ndarray]:
+    """The predictions of `seqzoo predict`'s TSV and of `kipoi predict`'s, after checking both hold the
+    same intervals (chromosome, start, end, name, strand) in the same order."""
+    import pandas as pd
+
+    ours_table, kipoi_table = pd.read_csv(ours, sep="\t"), pd.read_csv(theirs, sep="\t")
+    assert len(ours_table) == len(kipoi_table) > 0
+    for column, kipoi_column in (("chrom", "chr"), ("start", "start"), ("end", "end"), ("name", "id"),
+                                 ("strand", "strand")):
+        assert list(ours_table[column]) == list(kipoi_table[f"metadata/ranges/{kipoi_column}"]), column
+    kipoi_columns = [f"preds/{i}" for i in range(len(labels))]  # kipoi sorts its columns by name: select them
+    return ours_table[list(labels)].to_numpy(), kipoi_table[kipoi_columns].to_numpy()
+
+
+IMPORTED_DNA = ["tal1_model", "DeepBind", "DeepSTARR", "FactorNet", "DeepFlyBrain",
+                pytest.param("Basenji", marks=pytest.mark.slow), pytest.param("scBasset", marks=pytest.mark.slow),
+                "Keras1-DanQ-GRU", "Keras1-CpGenie-th-Conv2D"]
+
+
+@pytest.mark.kipoi
+@pytest.mark.parametrize("name", IMPORTED_DNA)
+def test_each_imported_directory_passes_kipoi_test_and_seqzoo_check_and_predicts_kipoi_predicts_rows(
+        name, imported, tmp_path, kipoi_dir_env, caplog):
+    """Every imported kipoi model that reads DNA intervals: kipoi's own `kipoi test` (cli_test, against
+    test.expect.h5) and `seqzoo check` pass on the directory, and a `seqzoo predict` process gives
+    the rows the real `kipoi predict` gives on the same BED and FASTA."""
+    import logging
+
+    from kipoi.cli.main import cli_test
+
+    from seqzoo.packaging import check_model_dir
+
+    out, _ = imported(name)
+    spec = load_spec(out)
+    with caplog.at_level(logging.INFO):
+        cli_test("test", [str(out), "--source", "dir", "-e", str(out / "test.expect.h5")])  # exits 1 on a mismatch
+    assert "All predictions match" in caplog.text
     assert check_model_dir(out) == []
+    fasta, bed = write_genome(tmp_path / "data", spec.input_shape[0], 12, seed=20)
+    ours, theirs = tmp_path / "seqzoo.tsv", tmp_path / "kipoi.tsv"
+    result = seqzoo_cli("predict", out, "--fasta", fasta, "--bed", bed, "-o", ours, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kipoi_predict(out, fasta, bed, theirs)
+    seqzoo_rows, kipoi_rows_ = kipoi_rows(ours, theirs, spec.labels)
+    print(f"{name}: kipoi test and seqzoo check pass; max |seqzoo predict - kipoi predict| = "
+          f"{np.abs(seqzoo_rows - kipoi_rows_).max():.2e} (largest prediction {np.abs(kipoi_rows_).max():.2e})")
+    np.testing.assert_allclose(seqzoo_rows, kipoi_rows_, rtol=1e-5, atol=1e-7)  # seqzoo's TSV: 6 digits
+
+
+# --- more families: cuDNN recurrent layers, Keras 1 GRU, TimeDistributed, th convolutions, Merge ------
+
+def test_cudnn_lstm_and_gru_files_written_by_tf_keras_match_tf_keras_own_conversion(tmp_path):
+    """Genuine Keras 2 files with CuDNNLSTM (inside Bidirectional, as a GPU-trained FactorNet or DanQ)
+    and CuDNNGRU, written by tf-keras (which cannot run them without a GPU): seqzoo's LSTM and
+    GRU(reset_after=True) give what tf-keras gives after loading the same weights file into its own
+    LSTM / GRU (its HDF5 loader's cuDNN conversion), within 1e-5 on 200 sequences."""
+    import tf_keras as K2
+    from tf_keras.src.layers.rnn.cudnn_gru import CuDNNGRU
+    from tf_keras.src.layers.rnn.cudnn_lstm import CuDNNLSTM
+
+    def network(lstm, gru):
+        seq = K2.Input((40, 4), name="seq")
+        h = K2.layers.Conv1D(8, 5, activation="relu", name="conv")(seq)
+        h = K2.layers.Bidirectional(lstm(6, return_sequences=True, name="lstm"), name="bilstm")(h)
+        h = gru(5, name="gru")(h)
+        return K2.Model(seq, K2.layers.Dense(2, name="out")(h), name="danq_like")
+
+    cudnn = randomised(network(CuDNNLSTM, CuDNNGRU), seed=21)
+    (tmp_path / "arch.json").write_text(cudnn.to_json())
+    cudnn.save_weights(str(tmp_path / "weights.h5"))
+    arch = json.loads((tmp_path / "arch.json").read_text())
+    assert {"CuDNNLSTM", "CuDNNGRU"} <= set(re.findall(r'"class_name": "(\w+)"', json.dumps(arch)))
+    with h5py.File(tmp_path / "weights.h5", "r") as f:
+        assert f["gru/gru/bias:0"].shape == (30,) and f["bilstm/bilstm/forward_lstm/bias:0"].shape == (48,)
+    reference = network(lambda *a, **k: K2.layers.LSTM(*a, recurrent_activation="sigmoid", **k),
+                        lambda *a, **k: K2.layers.GRU(*a, reset_after=True, recurrent_activation="sigmoid", **k))
+    reference.load_weights(str(tmp_path / "weights.h5"))  # tf-keras converts the cuDNN weights
+    x = one_hot(200, 40, seed=22)
+    expected = reference.predict(x, verbose=0)
+    model = converted(tmp_path / "arch.json", tmp_path / "weights.h5")
+    assert [type(layer).__name__ for layer in (model.get_layer("bilstm").forward_layer, model.get_layer("gru"))] \
+        == ["LSTM", "GRU"]
+    deviation = np.abs(np.asarray(model.predict_on_batch(x)) - expected).max()
+    print(f"CuDNNLSTM/CuDNNGRU: max |seqzoo - tf-keras| = {deviation:.2e} (output std {expected.std():.2e})")
+    assert expected.std() > 1e-3 and deviation < TOLERANCE
+
+
+# Keras 1.2.2 files, hand-written in its formats (there is no installable Keras 1): a configuration as its
+# get_config writes it (training-only keys included), weights as its save_weights lays them out (one
+# group per layer, weightless layers included, datasets named `<layer>_W:0`; Convolution1D kernels 4-D,
+# th-ordered Convolution2D kernels (filters, channels, rows, cols), a GRU's gates apart unless
+# consume_less='gpu'), as kipoi/kipoi's extended_coda example shows them.
+KERAS1_DEFAULTS = {
+    "Convolution1D": dict(init="glorot_uniform", activation="linear", border_mode="valid", subsample_length=1,
+                          W_regularizer=None, b_regularizer=None, activity_regularizer=None, W_constraint=None,
+                          b_constraint=None, bias=True, input_dim=None, input_length=None),
+    "Convolution2D": dict(init="glorot_uniform", activation="linear", border_mode="valid", subsample=[1, 1],
+                          dim_ordering="th", W_regularizer=None, b_regularizer=None, activity_regularizer=None,
+                          W_constraint=None, b_constraint=None, bias=True),
+    "MaxPooling1D": dict(stride=None, border_mode="valid"),
+    "MaxPooling2D": dict(border_mode="valid", strides=None, dim_ordering="th"),
+    "GRU": dict(init="glorot_uniform", inner_init="orthogonal", activation="tanh", inner_activation="hard_sigmoid",
+                W_regularizer=None, U_regularizer=None, b_regularizer=None, dropout_W=0.0, dropout_U=0.0,
+                return_sequences=False, go_backwards=False, stateful=False, unroll=False, consume_less="cpu",
+                input_dim=None, input_length=None),
+    "Dense": dict(init="glorot_uniform", activation="linear", W_regularizer=None, b_regularizer=None,
+                  activity_regularizer=None, W_constraint=None, b_constraint=None, bias=True, input_dim=None),
+    "Flatten": {}, "Dropout": {"p": 0.5}, "TimeDistributed": {},
+}
+
+
+def keras1_layer(class_name: str, name: str, **config) -> dict:
+    return {"class_name": class_name, "config": {"name": name, "trainable": True, **KERAS1_DEFAULTS[class_name],
+                                                 **config}}
+
+
+def write_keras1(directory: Path, config: dict, weights: dict[str, list[tuple[str, np.ndarray]]]) -> None:
+    """``model_files/arch.json`` (``config`` with keras_version 1.2.2) and ``model_files/weights.h5``:
+    ``weights`` maps every layer name, in order, to its [(weight name, array)]."""
+    (directory / "model_files").mkdir(parents=True, exist_ok=True)
+    (directory / "model_files/arch.json").write_text(json.dumps({**config, "keras_version": "1.2.2"}, indent=4))
+    with h5py.File(directory / "model_files/weights.h5", "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode() for n in weights], dtype=f"S{max(map(len, weights))}")
+        for layer, items in weights.items():
+            group = f.create_group(layer)
+            group.attrs["weight_names"] = np.array([n.encode() for n, _ in items], dtype="S32")
+            for n, value in items:
+                group[n] = value.astype(np.float32)
+
+
+def hard_sigmoid(x):
+    return np.clip(0.2 * x + 0.5, 0, 1)  # Keras 1's
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def keras1_gru(x: np.ndarray, w: dict, return_sequences: bool) -> np.ndarray:
+    """Keras 1's GRU step: z, r = hard_sigmoid(x W + h U + b); hh = tanh(x W_h + (r h) U_h + b_h);
+    h = z h + (1 - z) hh. ``w``: W_z, U_z, b_z, W_r, ... (float64)."""
+    h = np.zeros((x.shape[0], w["U_z"].shape[0]))
+    steps = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        z = hard_sigmoid(xt @ w["W_z"] + h @ w["U_z"] + w["b_z"])
+        r = hard_sigmoid(xt @ w["W_r"] + h @ w["U_r"] + w["b_r"])
+        h = z * h + (1 - z) * np.tanh(xt @ w["W_h"] + (r * h) @ w["U_h"] + w["b_h"])
+        steps.append(h)
+    return np.stack(steps, axis=1) if return_sequences else h
+
+
+def keras1_danq_gru(directory: Path, consume_less: str = "cpu", seed: int = 23) -> dict:
+    """A Keras 1.2.2 Sequential shaped like kipoi's DanQ-style models, reading (101, 4): Convolution1D,
+    MaxPooling1D, GRU (all steps), TimeDistributed(Dense), Flatten, Dense; written to ``directory``.
+    Returns the weights (float64) its NumPy forward pass reads."""
+    rng = np.random.default_rng(seed)
+    w = {"conv_W": rng.normal(0, 1 / 6, (9, 1, 4, 8)), "conv_b": rng.normal(0, 0.2, 8),
+         **{f"{role}_{g}": rng.normal(0, 0.4, shape) for g in "zrh"
+            for role, shape in (("W", (8, 6)), ("U", (6, 6)), ("b", (6,)))},
+         "td_W": rng.normal(0, 0.4, (6, 3)), "td_b": rng.normal(0, 0.2, 3),
+         "out_W": rng.normal(0, 0.2, (23 * 3, 2)), "out_b": rng.normal(0, 0.2, 2)}
+    layers = [keras1_layer("Convolution1D", "convolution1d_1", nb_filter=8, filter_length=9, activation="relu",
+                           batch_input_shape=[None, 101, 4], input_dtype="float32"),
+              keras1_layer("MaxPooling1D", "maxpooling1d_1", pool_length=4),
+              keras1_layer("GRU", "gru_1", output_dim=6, return_sequences=True, consume_less=consume_less),
+              keras1_layer("TimeDistributed", "timedistributed_1",
+                           layer=keras1_layer("Dense", "dense_1", output_dim=3, activation="relu")),
+              keras1_layer("Flatten", "flatten_1"),
+              keras1_layer("Dense", "dense_2", output_dim=2, activation="sigmoid")]
+    if consume_less == "gpu":  # one matrix for the three gates, in z, r, h order
+        gru = [(f"gru_1_{role}:0", np.concatenate([w[f"{role}_{g}"] for g in "zrh"], axis=-1)) for role in "WUb"]
+    else:
+        gru = [(f"gru_1_{role}_{g}:0", w[f"{role}_{g}"]) for g in "zrh" for role in "WUb"]
+    write_keras1(directory, {"class_name": "Sequential", "config": layers}, {
+        "convolution1d_1": [("convolution1d_1_W:0", w["conv_W"]), ("convolution1d_1_b:0", w["conv_b"])],
+        "maxpooling1d_1": [], "gru_1": gru,
+        "timedistributed_1": [("dense_1_W:0", w["td_W"]), ("dense_1_b:0", w["td_b"])],
+        "flatten_1": [], "dense_2": [("dense_2_W:0", w["out_W"]), ("dense_2_b:0", w["out_b"])]})
+    return w
+
+
+def keras1_danq_gru_numpy(x: np.ndarray, w: dict) -> np.ndarray:
+    h = relu(conv1d(x.astype(np.float64), w["conv_W"][:, 0], w["conv_b"], "valid"))
+    h = h[:, : h.shape[1] // 4 * 4].reshape(len(x), -1, 4, h.shape[-1]).max(axis=2)
+    h = relu(keras1_gru(h, {k[:3]: v for k, v in w.items() if k[:2] in ("W_", "U_", "b_")}, True) @ w["td_W"]
+             + w["td_b"])
+    return sigmoid(h.reshape(len(x), -1) @ w["out_W"] + w["out_b"])
+
+
+@pytest.mark.parametrize("consume_less", ["cpu", "gpu"])
+def test_keras1_gru_and_time_distributed_dense_match_a_numpy_forward_pass(consume_less, tmp_path):
+    """A Keras 1.2.2 GRU stored gate by gate (consume_less 'cpu', Keras 1's default) or fused ('gpu'),
+    hard_sigmoid gates, then TimeDistributed(Dense): equal to Keras 1's equations in NumPy."""
+    w = keras1_danq_gru(tmp_path, consume_less)
+    x = one_hot(200, 101, seed=24)
+    model = converted(tmp_path / "model_files/arch.json", tmp_path / "model_files/weights.h5")
+    assert type(model.get_layer("timedistributed_1")).__name__ == "TimeDistributed"
+    expected = keras1_danq_gru_numpy(x, w)
+    deviation = np.abs(np.asarray(model.predict_on_batch(x)) - expected).max()
+    print(f"Keras 1 GRU ({consume_less}) + TimeDistributed: max |seqzoo - NumPy| = {deviation:.2e} "
+          f"(output std {expected.std():.2e})")
+    assert expected.std() > 1e-2 and deviation < TOLERANCE
+
+
+def keras1_cpgenie(directory: Path, backend: str = "tensorflow", seed: int = 25) -> dict:
+    """A Keras 1.2.2 Sequential shaped like CpGenie (kipoi/models CpGenie: Keras 1.2.2, kipoiseq's
+    SeqIntervalDl with alphabet_axis 0 and dummy_axis 1, so (4, 1, L)): th-ordered Convolution2D and
+    MaxPooling2D, Flatten, Dense, Dropout, a softmax Dense; a kipoi directory run under ``backend``.
+    Returns the weights (float64) its NumPy forward pass reads."""
+    rng = np.random.default_rng(seed)
+    w = {"conv_W": rng.normal(0, 1 / 6, (8, 4, 1, 9)), "conv_b": rng.normal(0, 0.2, 8),
+         "hidden_W": rng.normal(0, 1 / 13, (8 * 23, 16)), "hidden_b": rng.normal(0, 0.2, 16),
+         "out_W": rng.normal(0, 0.5, (16, 2)), "out_b": rng.normal(0, 0.2, 2)}
+    layers = [keras1_layer("Convolution2D", "convolution2d_1", nb_filter=8, nb_row=1, nb_col=9, activation="relu",
+                           batch_input_shape=[None, 4, 1, 101], input_dtype="float32"),
+              keras1_layer("MaxPooling2D", "maxpooling2d_1", pool_size=[1, 4], strides=[1, 4]),
+              keras1_layer("Flatten", "flatten_1"),
+              keras1_layer("Dense", "dense_1", output_dim=16, activation="relu"),
+              keras1_layer("Dropout", "dropout_1"),
+              keras1_layer("Dense", "dense_2", output_dim=2, activation="softmax")]
+    write_keras1(directory, {"class_name": "Sequential", "config": layers}, {
+        "convolution2d_1": [("convolution2d_1_W:0", w["conv_W"]), ("convolution2d_1_b:0", w["conv_b"])],
+        "maxpooling2d_1": [], "flatten_1": [],
+        "dense_1": [("dense_1_W:0", w["hidden_W"]), ("dense_1_b:0", w["hidden_b"])],
+        "dropout_1": [], "dense_2": [("dense_2_W:0", w["out_W"]), ("dense_2_b:0", w["out_b"])]})
+    write_kipoi_yaml(directory, (4, 1, 101), "CpGenie-shaped Keras 1.2.2 network, random weights",
+                     {"auto_resize_len": 101, "alphabet_axis": 0, "dummy_axis": 1},
+                     ["methylation_prob", "unmethylation_prob"], backend=backend)
+    return w
+
+
+def keras1_cpgenie_numpy(x: np.ndarray, w: dict, theano: bool) -> np.ndarray:
+    """``x`` (N, L, 4) as kipoiseq gives it to CpGenie, (N, 4, 1, L); a th convolution as TensorFlow
+    computes it (cross-correlation) or, with ``theano``, as Theano does (the kernel flipped)."""
+    x = x.transpose(0, 2, 1)[:, :, None, :].astype(np.float64)
+    kernel = w["conv_W"][:, :, ::-1, ::-1] if theano else w["conv_W"]  # (filters, channels, rows, cols)
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel.shape[2:], axis=(2, 3))  # (N, C, H', W', r, c)
+    h = relu(np.einsum("nchwrs,fcrs->nfhw", windows, kernel) + w["conv_b"][:, None, None])
+    h = h[..., : h.shape[-1] // 4 * 4].reshape(*h.shape[:3], -1, 4).max(axis=-1)  # MaxPooling2D((1, 4))
+    h = relu(h.reshape(len(x), -1) @ w["hidden_W"] + w["hidden_b"])  # Keras 1 flattens (C, H, W) as it is
+    logits = h @ w["out_W"] + w["out_b"]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "theano"])
+def test_a_keras1_th_ordered_convolution2d_model_imports_as_kipoi_runs_it_under_its_backend(backend, tmp_path):
+    """CpGenie's shape in Keras 1.2.2 files (th Convolution2D kernels (filters, channels, rows, cols),
+    no backend recorded): imported from a kipoi directory whose args.backend is TensorFlow (kernels
+    cross-correlate) or Theano (they convolve: flipped), equal to that computation in NumPy on the
+    (4, 1, L) array kipoiseq's SeqIntervalDl gives; seqzoo's directory reads (L, 4)."""
+    from seqzoo.runtime import get_model
+
+    w = keras1_cpgenie(tmp_path / "kipoi", backend)
+    out = import_kipoi(tmp_path / "kipoi", tmp_path / "out")
+    x = one_hot(200, 101, seed=26)
+    expected = keras1_cpgenie_numpy(x, w, theano=backend == "theano")
+    other = keras1_cpgenie_numpy(x, w, theano=backend != "theano")
+    deviation = np.abs(get_model(out, device="cpu").predict_on_batch(x) - expected).max()
+    print(f"Keras 1 th Convolution2D under {backend}: max |seqzoo - NumPy| = {deviation:.2e} "
+          f"(the other backend's outputs differ by {np.abs(other - expected).max():.2e})")
+    assert deviation < TOLERANCE and np.abs(other - expected).max() > 1e-2
+    assert ("Theano convolves, flipping the kernels" in (out / "README.md").read_text()) == (backend == "theano")
+
+
+def test_a_keras1_sequential_merging_sequential_branches_matches_a_numpy_forward_pass(tmp_path):
+    """Keras 1's Sequential([Merge([seq_branch, tracks_branch], mode='concat'), Dense]): two inputs, each
+    branch's layers and the layers after the merge stored at the top level of the weights file (Keras 1's
+    flattened_layers), converted to the functional model it computes; equal to NumPy on 200 pairs."""
+    rng = np.random.default_rng(27)
+    w = {"conv_W": rng.normal(0, 1 / 4, (5, 1, 4, 6)), "conv_b": rng.normal(0, 0.2, 6),
+         "tracks_W": rng.normal(0, 0.5, (3, 4)), "tracks_b": rng.normal(0, 0.2, 4),
+         "out_W": rng.normal(0, 0.2, (26 * 6 + 4, 2)), "out_b": rng.normal(0, 0.2, 2)}
+    seq_branch = {"class_name": "Sequential", "config": [
+        keras1_layer("Convolution1D", "convolution1d_1", nb_filter=6, filter_length=5, activation="relu",
+                     batch_input_shape=[None, 30, 4], input_dtype="float32"),
+        keras1_layer("Flatten", "flatten_1")]}
+    tracks_branch = {"class_name": "Sequential", "config": [
+        keras1_layer("Dense", "dense_1", output_dim=4, activation="tanh", batch_input_shape=[None, 3],
+                     input_dtype="float32")]}
+    merge = {"class_name": "Merge", "config": {
+        "name": "merge_1", "mode": "concat", "mode_type": "raw", "concat_axis": -1, "dot_axes": -1,
+        "output_shape": None, "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw",
+        "arguments": {}, "layers": [seq_branch, tracks_branch]}}
+    write_keras1(tmp_path, {"class_name": "Sequential", "config": [
+        merge, keras1_layer("Dense", "dense_2", output_dim=2, activation="sigmoid")]}, {
+        "convolution1d_1": [("convolution1d_1_W:0", w["conv_W"]), ("convolution1d_1_b:0", w["conv_b"])],
+        "flatten_1": [], "dense_1": [("dense_1_W:0", w["tracks_W"]), ("dense_1_b:0", w["tracks_b"])],
+        "dense_2": [("dense_2_W:0", w["out_W"]), ("dense_2_b:0", w["out_b"])]})
+    model = converted(tmp_path / "model_files/arch.json", tmp_path / "model_files/weights.h5")
+    assert [i.name for i in model.inputs] == ["convolution1d_1_input", "dense_1_input"]
+    seq, tracks = one_hot(200, 30, seed=28), np.random.default_rng(29).normal(size=(200, 3)).astype(np.float32)
+    conv = relu(conv1d(seq.astype(np.float64), w["conv_W"][:, 0], w["conv_b"], "valid")).reshape(200, -1)
+    features = np.concatenate([conv, np.tanh(tracks @ w["tracks_W"] + w["tracks_b"])], axis=1)
+    expected = sigmoid(features @ w["out_W"] + w["out_b"])
+    deviation = np.abs(np.asarray(model.predict_on_batch([seq, tracks])) - expected).max()
+    print(f"Keras 1 Merge of Sequential branches: max |seqzoo - NumPy| = {deviation:.2e} "
+          f"(output std {expected.std():.2e})")
+    assert expected.std() > 1e-2 and deviation < TOLERANCE

@@ -4,7 +4,8 @@ Three steps, each strict, each error naming the layer:
 
 1. :func:`convert_config`: a Keras 1 or 2 model configuration (an architecture JSON, or the
    ``model_config`` of a whole-model HDF5) becomes a Keras 3 one. Sequential and functional models,
-   nested models included. Layer classes and arguments are renamed (``Convolution1D`` ->
+   nested models included; a Keras 1 Sequential that merges Sequential branches becomes the
+   functional model it computes. Layer classes and arguments are renamed (``Convolution1D`` ->
    ``Conv1D``, ``nb_filter`` -> ``filters``, ``border_mode`` -> ``padding``, ``Merge(mode=...)`` ->
    ``Concatenate``/``Add``/..., ``dim_ordering`` -> ``data_format``, ...). What only matters for
    training (initializers, regularizers, constraints) is not carried over and is listed in
@@ -22,7 +23,8 @@ Three steps, each strict, each error naming the layer:
    per-gate LSTM (i, c, f, o stored apart -> one kernel in i, f, c, o order) and GRU matrices,
    the 4-D kernels of ``Convolution1D``, ``th``-ordered convolution kernels, Theano-flipped kernels
    (when the file says ``backend: theano``), and batch normalization's ``running_std`` (which
-   holds the variance).
+   holds the variance). Keras 2's ``CuDNNLSTM`` and ``CuDNNGRU`` become ``LSTM`` and
+   ``GRU(reset_after=True)`` with their weights rearranged as Keras 2 itself converted them.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ _DIM_ORDERING = {"th": "channels_first", "tf": "channels_last"}
 _MERGE_MODES = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum",
                 "dot": "Dot", "cos": "Dot"}
 _RECURRENT = {"LSTM", "GRU", "SimpleRNN"}
+# Keras 2's cuDNN-only layers -> the Keras 3 layer computing the same (cuDNN's tanh and sigmoid; a GRU
+# that resets after the recurrent product); their weights are rearranged by _from_cudnn.
+_CUDNN = {"CuDNNLSTM": ("LSTM", {}), "CuDNNGRU": ("GRU", {"reset_after": True})}
 _WRAPPERS = {"Bidirectional", "TimeDistributed"}
 # Keys that only describe the input (they become an InputLayer) or nothing Keras 3 knows.
 _INPUT_KEYS = {"batch_input_shape", "input_shape", "input_dim", "input_length", "batch_size"}
@@ -138,13 +143,15 @@ def _convert_model(entry: dict, state: Conversion) -> dict:
     if kind == "Sequential":
         layers = config if isinstance(config, list) else (config or {}).get("layers", [])
         name = "sequential" if isinstance(config, list) else config.get("name", "sequential")
+        if layers and _merges_branches(layers[0]):
+            return _merged_sequential(name, layers, state)
         converted = []
         for i, layer in enumerate(layers):
             if i == 0 and layer.get("class_name") not in ("InputLayer", "Merge"):
                 converted.append(_input_layer_for(layer, f"{name}_input"))
-            if layer.get("class_name") == "Merge" and (layer.get("config") or {}).get("layers"):
-                raise LegacyModelError(f"layer {layer['config'].get('name')!r} (Merge): a Keras 1 Sequential that "
-                                       "merges Sequential branches is not converted yet; only functional Merge layers are")
+            if _merges_branches(layer):
+                raise LegacyModelError(f"layer {layer['config'].get('name')!r} (Merge): a Merge of models must be the "
+                                       "first layer of a Keras 1 Sequential")
             converted.append(_convert_entry(layer, state))
         return {"module": "keras", "class_name": "Sequential", "registered_name": None,
                 "config": {"name": name, "trainable": True, "layers": converted}}
@@ -162,6 +169,47 @@ def _convert_model(entry: dict, state: Conversion) -> dict:
                 "config": {"name": config.get("name", "model"), "trainable": True, "layers": layers,
                            "input_layers": config["input_layers"], "output_layers": config["output_layers"]}}
     raise LegacyModelError(f"model class {kind!r} is neither Sequential nor a functional Model")
+
+
+def _merges_branches(layer: dict) -> bool:
+    return layer.get("class_name") == "Merge" and bool((layer.get("config") or {}).get("layers"))
+
+
+def _merged_sequential(name: str, layers: list, state: Conversion) -> dict:
+    """A Keras 1 Sequential whose first layer merges Sequential branches (``Merge(layers=[branch, ...])``,
+    each branch on its own input) as the functional model it computes. Every layer stays at the top
+    level under its own name, as Keras 1 saved their weights (``Sequential.flattened_layers``)."""
+    merge = dict(layers[0]["config"])
+    graph, inputs, ends = [], [], []
+    for branch in merge.pop("layers"):
+        config = branch.get("config")
+        steps = config if isinstance(config, list) else (config or {}).get("layers", [])
+        if branch.get("class_name") != "Sequential" or not steps or _merges_branches(steps[0]):
+            _refuse(merge.get("name"), "Merge", f"a merged branch is a {branch.get('class_name')} "
+                    "(only Sequential branches, themselves without a Merge, are converted)")
+        first = _input_layer_for(steps[0], f"{steps[0]['config']['name']}_input")  # Keras 1's name for it
+        graph.append({**first, "name": first["config"]["name"], "inbound_nodes": []})
+        inputs.append([first["config"]["name"], 0, 0])
+        ends.append(_chain(graph, steps, first["config"]["name"], state))
+    merged = _convert_entry({"class_name": "Merge", "config": merge}, state)
+    graph.append({**merged, "name": merge["name"], "inbound_nodes": [[[end, 0, 0, {}] for end in ends]]})
+    last = _chain(graph, layers[1:], merge["name"], state)
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional",
+            "config": {"name": name, "trainable": True, "layers": graph, "input_layers": inputs,
+                       "output_layers": [[last, 0, 0]]}}
+
+
+def _chain(graph: list, layers: list, previous: str, state: Conversion) -> str:
+    """Append ``layers`` to the functional ``graph``, each called on the one before; the last one's name."""
+    for layer in layers:
+        if layer.get("class_name") in ("Sequential", "Model", "Functional", "InputLayer") or _merges_branches(layer):
+            _refuse((layer.get("config") or {}).get("name"), layer.get("class_name"),
+                    "a nested model or input inside a merged Keras 1 Sequential is not converted")
+        converted = _convert_entry(layer, state)
+        name = converted["config"]["name"]
+        graph.append({**converted, "name": name, "inbound_nodes": [[[previous, 0, 0, {}]]]})
+        previous = name
+    return previous
 
 
 def _has_own_node(layer: dict) -> bool:
@@ -228,6 +276,9 @@ def _convert_entry(entry: dict, state: Conversion) -> dict:
     if class_name in SEQZOO_LAYERS:
         return _convert_custom(class_name, name, config, state)
     class_name = _CLASS_RENAMES.get(class_name, class_name)
+    if class_name in _CUDNN:
+        class_name, fixed = _CUDNN[class_name]
+        config = {**config, **fixed, "activation": "tanh", "recurrent_activation": "sigmoid"}
     if class_name == "Merge":
         class_name, config = _convert_merge(name, config)
     if class_name == "InputLayer":
@@ -546,9 +597,27 @@ def _assign(layer, items: list[tuple[str, np.ndarray]], weights: LegacyWeights, 
     layer.set_weights(values)
 
 
+def _from_cudnn(roles: dict, n_gates: int) -> dict:
+    """Keras 2's CuDNNLSTM/CuDNNGRU weights as Keras 3's LSTM / GRU(reset_after=True) reads them,
+    as Keras 2 converted them itself (``_convert_rnn_weights`` of its HDF5 loader): cuDNN reads each
+    gate's input kernel as a flat buffer of shape (units, input) and each recurrent kernel transposed;
+    the biases come twice (input and recurrent), summed for an LSTM, kept apart for a GRU."""
+    def per_gate(kernel, convert):
+        return np.hstack([convert(k) for k in np.hsplit(kernel, n_gates)])
+
+    bias = roles["bias"]
+    return {**roles, "kernel": per_gate(roles["kernel"], lambda k: k.T.reshape(k.shape, order="F")),
+            "recurrent_kernel": per_gate(roles["recurrent_kernel"], lambda k: k.T),
+            "bias": bias.reshape(2, -1).sum(axis=0) if n_gates == 4 else bias.reshape(2, -1)}
+
+
 def _keras3_values(layer, where: str, roles: dict, weights: LegacyWeights, channels_first: bool) -> list:
     kind = type(layer).__name__
     gates = _GATES.get(kind)
+    bias, recurrent = roles.get("bias"), roles.get("recurrent_kernel")
+    if gates and bias is not None and recurrent is not None and bias.ndim == 1 \
+            and bias.shape[0] == 2 * len(gates) * recurrent.shape[0]:  # a CuDNNLSTM's or CuDNNGRU's
+        roles = _from_cudnn(roles, len(gates))
     if gates and any(r.endswith("_" + gates[0]) for r in roles):  # Keras 1: one matrix per gate
         for part in ("kernel", "recurrent_kernel", "bias"):
             try:
