@@ -1,4 +1,5 @@
-"""Attributions of a DNA model's logits: DeepLIFT/DeepSHAP, ISM, saliency, input x gradient.
+"""Attributions of a DNA model's logits: DeepLIFT/DeepSHAP, integrated gradients, ISM, saliency,
+input x gradient.
 
 Every method explains a target's **logit**, the output before its final sigmoid (or softmax): a
 Keras copy of the network (:func:`logit_model`) drops each output activation that reaches the
@@ -29,9 +30,22 @@ each window's attributions sum to ``logit(x) - mean(logit(refs))``; the differen
 window's **convergence delta**, and windows where it exceeds ``tolerance`` times the mean
 ``|logit(x) - logit(ref)|`` are flagged (a sign of a rule that does not hold, never expected).
 
+**Integrated gradients** (Sundararajan et al. 2017) use the same seeded dinucleotide-shuffled
+references as baselines: for each reference ``r`` the gradient of the logit is averaged over
+``steps`` points ``r + a (x - r)`` at the midpoints ``a = (k + 1/2) / steps`` (a Riemann sum), and
+the results are averaged over the references. The attributions sum to ``logit(x) -
+mean(logit(refs))`` only up to the quadrature error, reported as the same **completeness delta**
+(flagged above ``tolerance`` as for DeepLIFT; more ``steps`` make it smaller).
+
+**ISM** predicts every single-base substitution, batched across windows; the identity mutation
+(the observed base) is never run, and ``ism_region`` ``(start, end)`` (0-based offsets in the
+window, half-open) restricts the substitutions to a central stretch: outside it both arrays are 0.
+The result records the forward passes run and those saved against the naive ``1 + 4 L`` per window.
+
 **Arrays.** For each window and target: ``hypothetical`` ``(L, 4)``, the contribution each base
 would make at each position (DeepLIFT: the multipliers projected onto the one-hot change,
-``m[i, b] - sum_c ref[i, c] m[i, c]``, averaged over the references, as TF-MoDISco needs); and
+``m[i, b] - sum_c ref[i, c] m[i, c]``, averaged over the references, as TF-MoDISco needs;
+integrated gradients: the same with ``m`` the path-averaged gradient); and
 ``attributions`` = ``hypothetical`` times the one-hot window (only the observed base carries a
 value). For ``ism``, ``hypothetical[i, b]`` is the logit change of base ``b`` at ``i`` minus the
 mean change over the four bases at ``i``; for ``saliency`` both arrays are the gradient of the
@@ -62,10 +76,13 @@ from seqzoo.windows import check_bed, count_tiles, iter_tiles, iter_window_batch
 
 __all__ = [
     "ATTRIBUTE_FORMATS", "ATTRIBUTION_METHODS", "AttributionResult", "attribute", "attribute_windows",
-    "deeplift", "dinucleotide_shuffle", "logit_model", "UnsupportedLayer",
+    "deeplift", "dinucleotide_shuffle", "integrated_gradients", "logit_model", "REFERENCE_METHODS",
+    "UnsupportedLayer",
 ]
 
-ATTRIBUTION_METHODS = ("deeplift", "ism", "saliency", "input_x_gradient")
+ATTRIBUTION_METHODS = ("deeplift", "ism", "saliency", "input_x_gradient", "integrated_gradients")
+#: Methods that explain the difference to dinucleotide-shuffled references (with a convergence delta).
+REFERENCE_METHODS = ("deeplift", "integrated_gradients")
 #: Output formats of :func:`attribute_windows` by extension.
 ATTRIBUTE_FORMATS = {".npz": "npz", ".h5": "hdf5", ".hdf5": "hdf5", ".bw": "bigwig", ".bigwig": "bigwig"}
 #: A window's convergence delta is flagged above this fraction of its mean |logit(x) - logit(ref)|.
@@ -376,7 +393,7 @@ class AttributionResult:
     """Attributions of windows ``(W, L, 4)`` for targets ``T``: arrays ``(W, T, L, 4)`` and ``(W, T)``
     (see the module docstring). ``deltas``, ``relative_deltas`` and ``flagged`` are NaN/False for
     the methods without a reference; ``logits`` are the windows' logits, ``reference_logits`` the
-    mean logits of their references (DeepLIFT)."""
+    mean logits of their references (DeepLIFT, integrated gradients)."""
 
     method: str
     targets: list[str]
@@ -390,11 +407,50 @@ class AttributionResult:
     references: int = 0
     seed: int = 0
     tolerance: float = TOLERANCE
+    steps: int = 0  #: integrated gradients' steps per reference
+    forward_passes: int = 0  #: ISM: forward passes run
+    forward_passes_saved: int = 0  #: ISM: against the naive 1 + 4 L per window
 
 
 def _forward(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate([keras.ops.convert_to_numpy(model(x[lo:lo + batch_size], training=False))
                            for lo in range(0, len(x), batch_size)]) if len(x) else np.zeros((0,))
+
+
+def _references(x: np.ndarray, references: int, seed: int, reference_windows: np.ndarray | None) -> np.ndarray:
+    """``(W, K, L, 4)``: the given reference windows, or ``references`` dinucleotide shuffles of window
+    ``w`` drawn with seed ``seed + w``."""
+    if reference_windows is None:
+        reference_windows = np.stack([dinucleotide_shuffle(w, references, seed + i) for i, w in enumerate(x)]) \
+            if len(x) else np.zeros((0, references) + x.shape[1:], np.float32)
+    return np.asarray(reference_windows, dtype=np.float32)
+
+
+def _converged(x: np.ndarray, hypothetical: np.ndarray, refs: np.ndarray, targets: list[int],
+               logits_net: keras.Model, batch_size: int, tolerance: float) -> dict:
+    """The :class:`AttributionResult` arrays of a reference method from its ``hypothetical``
+    ``(W, T, L, 4)``: attributions, logits, the references' mean logits and the convergence deltas."""
+    n_windows, k = refs.shape[:2]
+    logits = _forward(logits_net, x, batch_size)[:, targets].astype(np.float64)
+    ref_logits = _forward(logits_net, refs.reshape((-1,) + x.shape[1:]), batch_size)[:, targets] \
+        .astype(np.float64).reshape(n_windows, k, -1)
+    attributions = hypothetical * x[:, None]
+    deltas = attributions.sum(axis=(2, 3)) - (logits - ref_logits.mean(axis=1))
+    scale = np.abs(logits[:, None] - ref_logits).mean(axis=1)
+    relative = np.abs(deltas) / np.maximum(scale, 1e-12)
+    return dict(attributions=attributions.astype(np.float32), hypothetical=hypothetical.astype(np.float32),
+                logits=logits, reference_logits=ref_logits.mean(axis=1), deltas=deltas,
+                relative_deltas=relative, flagged=relative > tolerance)
+
+
+def _projected(multipliers: np.ndarray, refs: np.ndarray) -> np.ndarray:
+    """Hypothetical contributions from per-pair multipliers ``(W*K, L, 4)``:
+    ``m[i, b] - sum_c r[i, c] m[i, c]`` (the contribution of base ``b`` at ``i`` had it been there),
+    averaged over each window's ``K`` references -> ``(W, L, 4)``."""
+    n_windows, k = refs.shape[:2]
+    pairs_r = refs.reshape(multipliers.shape)
+    projected = multipliers - (multipliers * pairs_r).sum(axis=-1, keepdims=True)
+    return projected.reshape((n_windows, k) + multipliers.shape[1:]).mean(axis=1)
 
 
 def deeplift(keras_model: keras.Model, x: np.ndarray, targets: list[int], references: int = 20, seed: int = 0,
@@ -408,60 +464,84 @@ def deeplift(keras_model: keras.Model, x: np.ndarray, targets: list[int], refere
     Returns a dict of the :class:`AttributionResult` arrays.
     """
     x = np.asarray(x, dtype=np.float32)
-    if reference_windows is None:
-        reference_windows = np.stack([dinucleotide_shuffle(w, references, seed + i) for i, w in enumerate(x)]) \
-            if len(x) else np.zeros((0, references) + x.shape[1:], np.float32)
-    refs = np.asarray(reference_windows, dtype=np.float32)
-    n_windows, k = refs.shape[:2]
+    refs = _references(x, references, seed, reference_windows)
+    k = refs.shape[1]
     logits_net, lift_net = networks or (logit_model(keras_model), logit_model(keras_model, deeplift=True))
     pairs_x = np.repeat(x, k, axis=0)
     pairs_r = refs.reshape((-1,) + x.shape[1:])
-    hypothetical = np.zeros((n_windows, len(targets)) + x.shape[1:], dtype=np.float64)
+    hypothetical = np.zeros((len(x), len(targets)) + x.shape[1:], dtype=np.float64)
     for j, t in enumerate(targets):
         multipliers = np.concatenate([
             input_gradients(lift_net, np.concatenate([pairs_x[lo:lo + batch_size], pairs_r[lo:lo + batch_size]]),
                             t)[:len(pairs_x[lo:lo + batch_size])]
             for lo in range(0, len(pairs_x), batch_size)]).astype(np.float64)
-        # hypothetical[i, b] = sum_c (e_b - r)[i, c] m[i, c] = m[i, b] - sum_c r[i, c] m[i, c]
-        projected = multipliers - (multipliers * pairs_r).sum(axis=-1, keepdims=True)
-        hypothetical[:, j] = projected.reshape((n_windows, k) + x.shape[1:]).mean(axis=1)
-    logits = _forward(logits_net, x, batch_size)[:, targets].astype(np.float64)
-    ref_logits = _forward(logits_net, pairs_r, batch_size)[:, targets].astype(np.float64).reshape(n_windows, k, -1)
-    attributions = hypothetical * x[:, None]
-    deltas = attributions.sum(axis=(2, 3)) - (logits - ref_logits.mean(axis=1))
-    scale = np.abs(logits[:, None] - ref_logits).mean(axis=1)
-    relative = np.abs(deltas) / np.maximum(scale, 1e-12)
-    return dict(attributions=attributions.astype(np.float32), hypothetical=hypothetical.astype(np.float32),
-                logits=logits, reference_logits=ref_logits.mean(axis=1), deltas=deltas,
-                relative_deltas=relative, flagged=relative > tolerance)
+        hypothetical[:, j] = _projected(multipliers, refs)
+    return _converged(x, hypothetical, refs, targets, logits_net, batch_size, tolerance)
 
 
-def _ism(net: keras.Model, x: np.ndarray, targets: list[int], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Logit changes of every single-base substitution ``(W, T, L, 4)`` (0 at the observed base; the
-    identity mutation is not run) and the windows' logits ``(W, T)``."""
-    length = x.shape[1]
-    effects = np.zeros((len(x), len(targets), length, 4), dtype=np.float64)
+def integrated_gradients(keras_model: keras.Model, x: np.ndarray, targets: list[int], references: int = 20,
+                         seed: int = 0, steps: int = 32, batch_size: int = 32, tolerance: float = TOLERANCE,
+                         reference_windows: np.ndarray | None = None, network: keras.Model | None = None) -> dict:
+    """Integrated gradients of the logits of ``targets`` for windows ``x`` ``(W, L, 4)``, from the
+    same references as :func:`deeplift` (``seed``, ``reference_windows``), with ``steps`` midpoint
+    steps per reference (module docstring). ``network`` is the logit copy when the caller holds it.
+    Returns a dict of the :class:`AttributionResult` arrays (``deltas``: the completeness gap)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps!r}")
+    x = np.asarray(x, dtype=np.float32)
+    refs = _references(x, references, seed, reference_windows)
+    k = refs.shape[1]
+    net = network or logit_model(keras_model)
+    pairs_x = np.repeat(x, k, axis=0)
+    pairs_r = refs.reshape((-1,) + x.shape[1:])
+    alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
+    hypothetical = np.zeros((len(x), len(targets)) + x.shape[1:], dtype=np.float64)
+    for j, t in enumerate(targets):
+        mean_gradients = np.zeros(pairs_x.shape, np.float64)
+        # every (pair, step) point of the paths, batch_size points at a time
+        points = np.arange(len(pairs_x) * steps)
+        for lo in range(0, len(points), batch_size):
+            pair, step = np.divmod(points[lo:lo + batch_size], steps)
+            a = alphas[step][:, None, None]
+            path = pairs_r[pair] + a * (pairs_x[pair] - pairs_r[pair])
+            np.add.at(mean_gradients, pair, input_gradients(net, path, t).astype(np.float64))
+        hypothetical[:, j] = _projected(mean_gradients / steps, refs)
+    return _converged(x, hypothetical, refs, targets, net, batch_size, tolerance)
+
+
+def _ism(net: keras.Model, x: np.ndarray, targets: list[int], batch_size: int,
+         region: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Logit changes of every single-base substitution ``(W, T, L, 4)`` (0 at the observed base,
+    whose identity mutation is not run, and outside ``region``), the windows' logits ``(W, T)`` and
+    the number of forward passes run. Mutants of all windows are batched together."""
+    n_windows, length = x.shape[:2]
+    start, end = region or (0, length)
+    effects = np.zeros((n_windows, len(targets), length, 4), dtype=np.float64)
     logits = _forward(net, x, batch_size)[:, targets].astype(np.float64)
+    window, position, base = np.meshgrid(np.arange(n_windows), np.arange(start, end), np.arange(4), indexing="ij")
+    window, position, base = window.ravel(), position.ravel(), base.ravel()
+    keep = x[window, position, base] != 1  # the observed base: no change, no forward pass
+    window, position, base = window[keep], position[keep], base[keep]
     eye = np.eye(4, dtype=np.float32)
-    for w, window in enumerate(x):
-        positions, bases = np.repeat(np.arange(length), 4), np.tile(np.arange(4), length)
-        keep = window[positions, bases] != 1  # skip the observed base: no change, no forward pass
-        positions, bases = positions[keep], bases[keep]
-        for lo in range(0, len(positions), batch_size):
-            pos, base = positions[lo:lo + batch_size], bases[lo:lo + batch_size]
-            mutants = np.repeat(window[None], len(pos), axis=0)
-            mutants[np.arange(len(pos)), pos] = eye[base]
-            out = _forward(net, mutants, batch_size)[:, targets].astype(np.float64)
-            effects[w, :, pos, base] = out - logits[w]
-    return effects, logits
+    for lo in range(0, len(window), batch_size):
+        w, pos, b = window[lo:lo + batch_size], position[lo:lo + batch_size], base[lo:lo + batch_size]
+        mutants = x[w].copy()
+        mutants[np.arange(len(w)), pos] = eye[b]
+        out = _forward(net, mutants, batch_size)[:, targets].astype(np.float64)
+        effects[w, :, pos, b] = out - logits[w]
+    return effects, logits, n_windows + len(window)
 
 
 def attribute(model: ZooModel | keras.Model, x: np.ndarray, targets: list[str | int] | str | int,
               method: str = "deeplift", references: int = 20, seed: int = 0, batch_size: int = 32,
-              tolerance: float = TOLERANCE) -> AttributionResult:
+              tolerance: float = TOLERANCE, steps: int = 32, ism_region: tuple[int, int] | None = None,
+              reference_windows: np.ndarray | None = None, networks: dict | None = None) -> AttributionResult:
     """Attributions of the logits of ``targets`` (labels, ``NAME#i`` columns or 0-based indices) for
-    one-hot windows ``x`` ``(W, L, 4)`` by ``method`` (module docstring; ``references`` and
-    ``seed`` are DeepLIFT's)."""
+    one-hot windows ``x`` ``(W, L, 4)`` by ``method`` (module docstring). ``references``, ``seed``
+    (window ``w``'s references are drawn with ``seed + w``) or ``reference_windows`` ``(W, K, L, 4)``
+    are DeepLIFT's and integrated gradients'; ``steps`` integrated gradients'; ``ism_region``
+    ``(start, end)`` restricts ISM to those window offsets. ``networks`` caches the Keras copies
+    between calls (a dict the caller keeps)."""
     if method not in ATTRIBUTION_METHODS:
         raise ValueError(f"method must be one of {', '.join(ATTRIBUTION_METHODS)}; got {method!r}")
     if isinstance(references, bool) or not isinstance(references, int) or references < 1:
@@ -474,15 +554,36 @@ def attribute(model: ZooModel | keras.Model, x: np.ndarray, targets: list[str | 
     else:
         indices, names = [int(t) for t in targets], [str(t) for t in targets]
     x = np.asarray(x, dtype=np.float32)
+    if ism_region is not None:
+        if method != "ism":
+            raise ValueError(f"ism_region is for method 'ism', not {method!r}")
+        if not 0 <= ism_region[0] < ism_region[1] <= x.shape[1]:
+            raise ValueError(f"ism_region {ism_region}: need 0 <= start < end <= {x.shape[1]}")
+    networks = {} if networks is None else networks
     device = model.device if isinstance(model, ZooModel) else "cpu"
     with keras.device(device):
+        if "logits" not in networks:
+            networks["logits"] = logit_model(keras_model)
+        net = networks["logits"]
         if method == "deeplift":
-            arrays = deeplift(keras_model, x, indices, references, seed, batch_size, tolerance)
+            if "deeplift" not in networks:
+                networks["deeplift"] = logit_model(keras_model, deeplift=True)
+            arrays = deeplift(keras_model, x, indices, references, seed, batch_size, tolerance,
+                              reference_windows=reference_windows, networks=(net, networks["deeplift"]))
             return AttributionResult(method, names, references=references, seed=seed, tolerance=tolerance, **arrays)
-        net = logit_model(keras_model)
+        if method == "integrated_gradients":
+            arrays = integrated_gradients(keras_model, x, indices, references, seed, steps, batch_size, tolerance,
+                                          reference_windows=reference_windows, network=net)
+            return AttributionResult(method, names, references=references, seed=seed, tolerance=tolerance,
+                                     steps=steps, **arrays)
+        passes = saved = 0
         if method == "ism":
-            effects, logits = _ism(net, x, indices, max(batch_size, 64))
+            effects, logits, passes = _ism(net, x, indices, max(batch_size, 64), ism_region)
+            saved = len(x) * (1 + 4 * x.shape[1]) - passes
             hypothetical = effects - effects.mean(axis=-1, keepdims=True)
+            if ism_region is not None:  # outside the region nothing was measured: 0, not minus the mean
+                hypothetical[:, :, :ism_region[0]] = 0
+                hypothetical[:, :, ism_region[1]:] = 0
         else:
             hypothetical = np.stack([np.concatenate([input_gradients(net, x[lo:lo + batch_size], t)
                                                      for lo in range(0, len(x), batch_size)])
@@ -491,7 +592,8 @@ def attribute(model: ZooModel | keras.Model, x: np.ndarray, targets: list[str | 
     attributions = hypothetical if method == "saliency" else hypothetical * x[:, None]
     missing = np.full(logits.shape, np.nan)
     return AttributionResult(method, names, attributions.astype(np.float32), hypothetical.astype(np.float32),
-                             logits, missing, missing, missing, np.zeros(logits.shape, bool), tolerance=tolerance)
+                             logits, missing, missing, missing, np.zeros(logits.shape, bool), tolerance=tolerance,
+                             forward_passes=passes, forward_passes_saved=saved)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +642,8 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
                       targets: list[str | int] | str, bed: str | os.PathLike | None = None, tile: str | None = None,
                       step: int | None = None, method: str = "deeplift", references: int = 20, seed: int = 0,
                       batch_size: int = 32, out_of_bounds: str = "pad", tolerance: float = TOLERANCE,
-                      overwrite: bool = True, max_windows: int = 10_000) -> dict:
+                      overwrite: bool = True, max_windows: int = 10_000, steps: int = 32,
+                      ism_region: tuple[int, int] | None = None) -> dict:
     """Attributions of ``targets`` over the windows of ``bed`` (or tiled along ``tile``, as
     ``seqzoo predict --tile``: one ``prediction_bin`` every ``step`` bp, the window centred on it)
     of ``fasta``, written to ``output``:
@@ -552,13 +655,17 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
       False for the other methods); ``chrom``, ``start``, ``end``, ``name``, ``strand`` (the BED
       line or tile bin), ``window_start`` (genome start of the window), ``note`` (why a window has
       no attributions: NaN there); ``targets`` (T,), and scalars ``method``, ``references``,
-      ``seed``, ``tolerance``, ``model``. Held in memory: at most ``max_windows`` windows.
+      ``seed``, ``tolerance``, ``steps``, ``model``. Held in memory: at most ``max_windows`` windows.
     * ``.bw``/``.bigwig`` (with ``tile`` only): per base, the observed base's contribution
       (``attributions`` summed over the bases) over each bin's central ``step`` bp (the whole bin
       when ``step`` >= bin), so tracks do not overlap and line up with ``seqzoo predict --tile``'s;
       one file per target (``{target}`` in the name for several), chromosome sizes from the FASTA.
 
-    Returns a summary: ``windows``, ``flagged`` (count), ``max_relative_delta``, ``targets``.
+    ``steps`` is integrated gradients'; ``ism_region`` ``(start, end)`` restricts ISM to those
+    offsets of every window.
+
+    Returns a summary: ``windows``, ``flagged`` (count), ``max_relative_delta``, ``targets``,
+    ``forward_passes`` and ``forward_passes_saved`` (ISM).
     """
     output = Path(output)
     kind = output_format(output, ATTRIBUTE_FORMATS)
@@ -572,11 +679,10 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
         check_output(output, inputs=[fasta, bed, tile], overwrite=overwrite)
     seq_len = model.spec.input_shape[0]
     keras_model = model.keras_model
-    networks = None
-    if method == "deeplift":
-        with keras.device(model.device):
-            networks = (logit_model(keras_model), logit_model(keras_model, deeplift=True))
-    flagged, worst, n = 0, 0.0, 0
+    if method not in ATTRIBUTION_METHODS:
+        raise ValueError(f"method must be one of {', '.join(ATTRIBUTION_METHODS)}; got {method!r}")
+    networks: dict = {}  # the Keras copies, built by the first batch and kept for the others
+    flagged, worst, n, passes, saved = 0, 0.0, 0, 0, 0
     with Genome(fasta) as genome, rereadable_bed(bed) if bed is not None else nullcontext() as bed_path:
         if tile is not None:
             bin_size = model.spec.prediction_bin
@@ -601,7 +707,9 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
                 ok = ~batch.refused
                 seeds = seed + n + np.flatnonzero(ok)  # window i of the run: seed + i, whatever the batching
                 result = _attribute_batch(model, x[ok], targets, method, references, seeds, batch_size,
-                                          tolerance, networks)
+                                          tolerance, networks, steps, ism_region)
+                passes += result.forward_passes
+                saved += result.forward_passes_saved
                 full = _expand(result, ok, len(x))
                 starts = np.array([centered_window(iv, seq_len)[0] for iv in batch.intervals])
                 n += len(x)
@@ -623,30 +731,30 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
     if tracks is None:
         arrays = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
         arrays.update(targets=np.array(names), method=np.array(method), references=np.array(references),
-                      seed=np.array(seed), tolerance=np.array(tolerance), model=np.array(model.name))
+                      seed=np.array(seed), tolerance=np.array(tolerance), steps=np.array(steps),
+                      model=np.array(model.name))
         _write_arrays(output, kind, arrays, overwrite)
-    return {"windows": n, "flagged": flagged, "max_relative_delta": worst, "targets": names}
+    return {"windows": n, "flagged": flagged, "max_relative_delta": worst, "targets": names,
+            "forward_passes": passes, "forward_passes_saved": saved}
 
 
 def _attribute_batch(model: ZooModel, x: np.ndarray, targets, method, references, seeds, batch_size, tolerance,
-                     networks) -> AttributionResult:
-    """:func:`attribute` for one batch; DeepLIFT with the networks built once per run and one seed
-    per window (so a window's references do not depend on the batching)."""
-    if method != "deeplift" or not len(x):
-        if not len(x):
-            shape = (0, len(targets))
-            empty = np.zeros(shape)
-            return AttributionResult(method, [], np.zeros(shape + (x.shape[1], 4), np.float32),
-                                     np.zeros(shape + (x.shape[1], 4), np.float32), empty, empty, empty, empty,
-                                     np.zeros(shape, bool))
-        return attribute(model, x, targets, method, references, 0, batch_size, tolerance)
-    indices = [target_index(model, t) for t in targets]
-    reference_windows = np.stack([dinucleotide_shuffle(w, references, int(s)) for w, s in zip(x, seeds)])
-    with keras.device(model.device):
-        arrays = deeplift(model.keras_model, x, indices, references, 0, batch_size, tolerance,
-                          reference_windows=reference_windows, networks=networks)
-    return AttributionResult(method, [model.columns[i] for i in indices], references=references,
-                             seed=int(seeds[0]), tolerance=tolerance, **arrays)
+                     networks: dict, steps: int, ism_region) -> AttributionResult:
+    """:func:`attribute` for one batch, with the networks built once per run and, for the reference
+    methods, one seed per window (so a window's references do not depend on the batching)."""
+    if not len(x):
+        shape = (0, len(targets))
+        empty = np.zeros(shape)
+        return AttributionResult(method, [], np.zeros(shape + (x.shape[1], 4), np.float32),
+                                 np.zeros(shape + (x.shape[1], 4), np.float32), empty, empty, empty, empty,
+                                 np.zeros(shape, bool))
+    refs = None
+    if method in REFERENCE_METHODS:
+        refs = np.stack([dinucleotide_shuffle(w, references, int(s)) for w, s in zip(x, seeds)])
+    result = attribute(model, x, targets, method, references, 0, batch_size, tolerance, steps=steps,
+                       ism_region=ism_region, reference_windows=refs, networks=networks)
+    result.seed = int(seeds[0])
+    return result
 
 
 def _expand(result: AttributionResult, ok: np.ndarray, n: int) -> AttributionResult:
@@ -661,7 +769,8 @@ def _expand(result: AttributionResult, ok: np.ndarray, n: int) -> AttributionRes
                              grow(result.hypothetical, np.nan), grow(result.logits, np.nan),
                              grow(result.reference_logits, np.nan), grow(result.deltas, np.nan),
                              grow(result.relative_deltas, np.nan), grow(result.flagged, False),
-                             result.references, result.seed, result.tolerance)
+                             result.references, result.seed, result.tolerance, result.steps,
+                             result.forward_passes, result.forward_passes_saved)
 
 
 def _write_track(tracks: TrackWriter, intervals: list[Interval], starts: np.ndarray, result: AttributionResult,

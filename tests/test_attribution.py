@@ -14,7 +14,8 @@ import pytest
 
 import seqzoo
 from seqzoo.architectures import build
-from seqzoo.attribution import (UnsupportedLayer, attribute, deeplift, dinucleotide_shuffle, logit_model)
+from seqzoo.attribution import (UnsupportedLayer, attribute, deeplift, dinucleotide_shuffle, integrated_gradients,
+                                logit_model)
 from seqzoo.encoding import one_hot_codes, one_hot_dna
 from seqzoo.io.bed import read_bed
 from seqzoo.io.genome import Genome
@@ -161,6 +162,51 @@ def test_ism_saliency_and_input_x_gradient_explain_the_logits():
     gradient_x_input = attribute(model, x, 0, "input_x_gradient")
     np.testing.assert_allclose(gradient_x_input.attributions, saliency.hypothetical[:, :, :, :] * x[:, None], atol=1e-7)
     assert np.isnan(saliency.deltas).all()
+
+
+def test_integrated_gradients_complete_to_the_logit_difference_and_approach_deeplift_on_a_linear_path():
+    """On the trained Basset_Athaliana265, from the same seeded references as DeepLIFT: the
+    completeness delta shrinks as the steps grow and is reported like DeepLIFT's; on a network that
+    is linear in its input (conv + dense, no nonlinearity) both methods are exact and equal."""
+    model = seqzoo.get_model("Basset_Athaliana265", device="cpu")
+    x = example_windows(model.spec)[:2]
+    coarse = attribute(model, x, [0], "integrated_gradients", references=3, seed=1, steps=4)
+    fine = attribute(model, x, [0], "integrated_gradients", references=3, seed=1, steps=64)
+    assert fine.steps == 64 and np.isfinite(fine.relative_deltas).all()
+    assert np.abs(fine.deltas).max() < np.abs(coarse.deltas).max()
+    assert fine.relative_deltas.max() < 0.05
+    np.testing.assert_allclose(fine.attributions.sum(axis=(2, 3)) - fine.deltas, fine.logits - fine.reference_logits,
+                               atol=1e-5)
+    lift = attribute(model, x, [0], "deeplift", references=3, seed=1)
+    np.testing.assert_allclose(fine.reference_logits, lift.reference_logits, atol=1e-5)  # the same references
+    inputs = keras.Input((80, 4))
+    hidden = keras.layers.Conv1D(5, 7, name="conv")(inputs)
+    linear = keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid", name="out")(
+        keras.layers.Flatten()(hidden)))
+    z = one_hot_codes(np.random.default_rng(4).choice(np.frombuffer(b"ACGT", np.uint8), (3, 80)))
+    ig = integrated_gradients(linear, z, [1], references=4, steps=3)
+    dl = deeplift(linear, z, [1], references=4)
+    np.testing.assert_allclose(ig["hypothetical"], dl["hypothetical"], atol=1e-5)
+    assert ig["relative_deltas"].max() < 1e-4
+
+
+def test_ism_skips_the_identity_mutation_batches_across_windows_and_can_stay_in_a_central_region():
+    model = seqzoo.get_model("Basset_Athaliana265", device="cpu")
+    x = example_windows(model.spec)[:3]
+    length = x.shape[1]
+    full = attribute(model, x, [0, 1], "ism", batch_size=100)
+    observed = int((x == 1).sum())  # N positions have no identity mutation to skip
+    assert full.forward_passes == 3 + 3 * length * 4 - observed
+    assert full.forward_passes_saved == 3 * (1 + 4 * length) - full.forward_passes
+    central = attribute(model, x, [0, 1], "ism", batch_size=7, ism_region=(250, 350))
+    assert central.forward_passes == 3 + 3 * 100 * 4 - int((x[:, 250:350] == 1).sum())
+    # inside the region the same effects whatever the batching; outside nothing was measured
+    np.testing.assert_allclose(central.hypothetical[:, :, 250:350], full.hypothetical[:, :, 250:350], atol=1e-4)
+    assert (central.hypothetical[:, :, :250] == 0).all() and (central.hypothetical[:, :, 350:] == 0).all()
+    with pytest.raises(ValueError, match="need 0 <= start < end <= 600"):
+        attribute(model, x, [0], "ism", ism_region=(500, 700))
+    with pytest.raises(ValueError, match="ism_region is for method 'ism'"):
+        attribute(model, x, [0], "saliency", ism_region=(0, 10))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,3 +373,30 @@ def test_a_tracks_bins_hold_the_windows_attributions_at_their_positions(tmp_path
     expected = a["attributions"][0, 0].sum(axis=-1)[offset:offset + 200]
     values = np.array(pyBigWig.open(str(tmp_path / "t.bw")).values("chr1", 5000, 5200))
     np.testing.assert_allclose(values, expected, atol=1e-6)
+
+
+def test_seqzoo_attribute_runs_integrated_gradients_and_a_central_ism_and_reports_the_passes_saved(tmp_path):
+    example = find_model("Basset_Athaliana265") / "example"
+    bed = tmp_path / "windows.bed"
+    bed.write_text("chr1\t2800\t3000\tbound\t0\t+\nchr1\t600\t800\tminus\t0\t-\n")
+    done = run_seqzoo("attribute", "Basset_Athaliana265", "--fasta", str(example / "genome.fa"), "--bed", str(bed),
+                      "--target", "0", "--method", "integrated_gradients", "--references", "2", "--ig-steps", "8",
+                      "--tolerance", "0.5", "-o", str(tmp_path / "ig.npz"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "convergence: largest relative delta" in done.stderr
+    ig = np.load(tmp_path / "ig.npz")
+    assert str(ig["method"]) == "integrated_gradients" and int(ig["steps"]) == 8
+    assert np.isfinite(ig["deltas"]).all()
+    done = run_seqzoo("attribute", "Basset_Athaliana265", "--fasta", str(example / "genome.fa"), "--bed", str(bed),
+                      "--target", "0", "--method", "ism", "--ism-region", "250-350", "-o", str(tmp_path / "ism.npz"),
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # 2 windows: 2 + 2 x 100 x 3 passes run, 2 x (1 + 4 x 600) - 602 saved
+    assert "ism: 602 forward passes, 4200 saved" in done.stderr, done.stderr
+    ism = np.load(tmp_path / "ism.npz")
+    assert (ism["hypothetical"][:, :, :250] == 0).all() and np.abs(ism["hypothetical"][:, :, 250:350]).max() > 0
+    for bad, message in ((["--method", "deeplift", "--ism-region", "1-5"], "--ism-region is for --method ism"),
+                         (["--method", "ism", "--ism-region", "300-700"], "need 0 <= START < END <= 600")):
+        done = run_seqzoo("attribute", "Basset_Athaliana265", "--fasta", str(example / "genome.fa"), "--bed",
+                          str(bed), "--target", "0", *bad, "-o", str(tmp_path / "bad.npz"), cwd=tmp_path)
+        assert done.returncode == 2 and message in done.stderr, done.stderr

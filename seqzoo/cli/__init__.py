@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("predict_commands", "attribution logo and in-silico mutagenesis heat map of a region"),
     "attribute": ("attribute_commands", "DeepLIFT/SHAP, ISM or gradient attributions of targets' logits over "
                                         "windows, to .npz/.h5 arrays or .bw tracks"),
+    "motifs": ("attribute_commands", "motif discovery: DeepLIFT/SHAP, TF-MoDISco and TOMTOM against a MEME file, "
+                                     "as a report with logos"),
     "learned-motifs": ("predict_commands", "convolution filters as PWMs, matched to a motif database"),
     "dataset": ("train_commands", "build labelled genome windows (DeepSEA/Basset designs) from a FASTA and peaks"),
     "train": ("train_commands", "train a model: DNA (DeepSEA, Basset) on a `seqzoo dataset` directory, "
