@@ -7,8 +7,8 @@ many minutes) carries ``<!-- not run: REASON -->`` on the line before its openin
 without a reason, or one that marks no block, is an error.
 
 How the blocks run: the repository's tracked files are copied into a temporary folder; ``.venv``
-there links to the venv running this test (CI made it with the README's own set-up commands,
-.ci/run), so a command's leading install steps (``python3 -m venv .venv``, ``.venv/bin/pip
+there links to the venv running this test (CI made it with the README's test command, .ci/run),
+so a command's leading install steps (``python3 -m venv .venv``, ``.venv/bin/pip
 install ...``) are skipped. The blocks run in order, each from the copy's root, with the venv's bin
 first on PATH, a HOME, a cache and kipoi's configuration of their own, ``SEQZOO_OFFLINE=1``, and
 ``PYTHONPATH`` at the copy, so that the copy's code runs. Every command must exit with status 0.
