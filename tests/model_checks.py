@@ -16,7 +16,7 @@ from seqzoo.runtime import FLOAT32_LAYERS, mixed_bfloat16, resolve_device
 BATCH_SIZES = (1, 8, 64)
 #: Largest |bfloat16 - float32| difference of an output allowed on random inputs. Each model's
 #: deviation on real sequences is measured and recorded in its weights.yaml (bfloat16_deviation:
-#: 3.5e-4 to 8.7e-3 on the zoo's models; docs/bfloat16_deviation.py).
+#: 3.5e-4 to 8.7e-3 on the zoo's models; research/bfloat16_deviation.py).
 BFLOAT16_ATOL = 1e-2
 #: Rows may differ by float32 rounding between batch sizes (other kernels' blockings), no more.
 BATCH_ATOL = 1e-6

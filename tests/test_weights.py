@@ -120,7 +120,7 @@ def test_variants_and_explain_take_weights(spec, other_weights, tmp_path):
 def test_every_model_records_its_measured_bfloat16_deviation_and_its_card_states_it(model_name):
     spec = load_spec(find_model(model_name))
     deviation = spec.artifact.bfloat16_deviation
-    assert deviation is not None, f"{spec.name}: run docs/bfloat16_deviation.py {spec.name} --write"
+    assert deviation is not None, f"{spec.name}: run research/bfloat16_deviation.py {spec.name} --write"
     assert f"{deviation:.1e}" in (spec.directory / "README.md").read_text(), \
         f"{spec.name}: its card must state the bfloat16 deviation {deviation:.1e}"
 

@@ -129,7 +129,7 @@ def ensemble_arguments(p: argparse.ArgumentParser) -> None:
                    help="one weight per run for a weighted average (default: equal weights)")
     p.add_argument("--calibration", type=float, nargs=2, metavar=("SLOPE", "INTERCEPT"),
                    help="recalibrate the average: sigmoid(SLOPE * logit(p) + INTERCEPT), fitted on out-of-fold "
-                        "predictions (docs/deepsol_ensemble_cv.py prints them)")
+                        "predictions (research/deepsol_ensemble_cv.py prints them)")
     p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
     p.add_argument("--float16", action="store_true",
                    help="store the kernels in float16, vectors in float32 (checked: predictions within 1e-3 of float32)")

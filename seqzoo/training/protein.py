@@ -318,7 +318,7 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
     The runs must share the held-out rows (the same ``split_seed`` and fraction) and the input
     length; ``valid_tsv`` must be the validation file they were trained with. ``weights`` (one
     per run) make the average weighted and ``calibration`` (``[slope, intercept]``, for example
-    fitted on out-of-fold predictions by ``docs/deepsol_ensemble_cv.py``) recalibrates it
+    fitted on out-of-fold predictions by ``research/deepsol_ensemble_cv.py``) recalibrates it
     (:func:`~seqzoo.architectures.build_ensemble`). ``float16`` stores the kernels in half
     precision (:func:`~seqzoo.training.storage.store_float16`, checked on random proteins). Writes
     ``<name>.weights.h5`` (member ``i`` is run ``i``), ``weights.yaml`` and ``metrics.json``

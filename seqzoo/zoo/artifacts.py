@@ -114,7 +114,7 @@ class WeightsArtifact:
             deterministic untrained weights generated from this seed, and
             ``sha256``/``urls`` must be absent.
         bfloat16_deviation: The largest ``|bfloat16 - float32|`` of these weights'
-            predictions on real sequences, measured (``docs/bfloat16_deviation.py``; the
+            predictions on real sequences, measured (``research/bfloat16_deviation.py``; the
             model card says on what); ``precision="bfloat16"`` warns when it is above
             ``seqzoo.runtime.BFLOAT16_BOUND`` or was not measured.
     """

@@ -7,9 +7,9 @@ length; longer ones read whole, as ``seqzoo predict`` reads them). ``--write`` r
 deviation as ``bfloat16_deviation`` in the model's ``weights.yaml``, where ``precision="bfloat16"``
 reads it to warn when it is above ``seqzoo.runtime.BFLOAT16_BOUND``.
 
-    python docs/bfloat16_deviation.py DeepSEA_Athaliana265 --fasta chr1.fa --bed windows.bed [--write]
-    python docs/bfloat16_deviation.py DeepSEA_Athaliana265 --fasta chr1.fa --spread 4000 [--write]
-    python docs/bfloat16_deviation.py DeepSol --proteins deepsol_valid.tsv --limit 1000 [--write]
+    python research/bfloat16_deviation.py DeepSEA_Athaliana265 --fasta chr1.fa --bed windows.bed [--write]
+    python research/bfloat16_deviation.py DeepSEA_Athaliana265 --fasta chr1.fa --spread 4000 [--write]
+    python research/bfloat16_deviation.py DeepSol --proteins deepsol_valid.tsv --limit 1000 [--write]
 """
 import argparse
 import re

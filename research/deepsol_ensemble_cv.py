@@ -15,7 +15,7 @@ The networks' group is stronger served (the average of all K fold networks) than
 (one network per row), so the weight chosen here slightly undervalues the networks.
 
 Usage:
-    python docs/deepsol_ensemble_cv.py --valid deepsol_valid.tsv \\
+    python research/deepsol_ensemble_cv.py --valid deepsol_valid.tsv \\
         --group networks /tmp/runs/net_f{0..4} --group composition /tmp/runs/comp_f{0..4} [--out cv.json]
 """
 

@@ -7,8 +7,9 @@ minus strand the complementary change), and as a control one SNV at a random pos
 same summit's +-50 bp that touches no ACGTG. Both VCFs are scored with ``--null`` and the p-values
 and z-scores of the ABF2 target are summarised.
 
-    python docs/measure_abf2_null.py --fasta TAIR10_chr1.fa.gz \
-        --peaks ../shared/data/arabidopsis/dapseq_chr1_peaks.bed.gz --model DeepSEA_Athaliana265
+    python research/measure_abf2_null.py --fasta $GENOME --peaks $PEAKS --model DeepSEA_Athaliana265
+
+($GENOME, $PEAKS: docs/data.md.)
 """
 
 import argparse

@@ -12,7 +12,7 @@ flexibility, secondary-structure fractions, charge at pH 7, mean residue weight)
 composition.
 
 Usage:
-    python docs/deepsol_levers.py --train deepsol_train.tsv --valid deepsol_valid.tsv [--out levers.json]
+    python research/deepsol_levers.py --train deepsol_train.tsv --valid deepsol_valid.tsv [--out levers.json]
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Draw docs/abf2_wrky33_track.png (README, "Genome tracks") from the tracks of the command there:
+"""Draw docs/abf2_wrky33_track.png (docs/predict.md, "Genome tracks") from the tracks of the command
+there ($GENOME and $PEAKS: docs/data.md):
 
-    seqzoo predict DeepSEA_Athaliana265 --fasta /tmp/ft/chr1.fa --tile genome --targets ABF2,WRKY33 \
-        -o '/tmp/ft/ds_{target}.bw'
-    python docs/make_track_figure.py /tmp/ft ../shared/data/arabidopsis/dapseq_chr1_peaks.bed.gz
+    mkdir -p ft && seqzoo predict DeepSEA_Athaliana265 --fasta $GENOME --tile genome --targets ABF2,WRKY33 \
+        -o 'ft/ds_{target}.bw'
+    python research/make_track_figure.py ft $PEAKS
 """
 
 import gzip
@@ -19,6 +20,6 @@ with gzip.open(peaks_bed, "rt") as f:
         chrom, s, e, tf = line.split()
         if tf == "ABF2" and int(s) < end and int(e) > start:
             peaks.append((int(s), int(e), "ABF2 DAP-seq"))
-track_figure(Path(__file__).parent / "abf2_wrky33_track.png",
+track_figure(Path(__file__).resolve().parents[1] / "docs" / "abf2_wrky33_track.png",
              {t: tracks / f"ds_{t}.bw" for t in ("ABF2", "WRKY33")}, f"chr1:{start}-{end}", peaks=peaks,
              title="DeepSEA_Athaliana265, tiled at its 200 bp bin (validation block of chr1)")
