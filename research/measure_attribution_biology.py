@@ -1,6 +1,6 @@
 """Do DeepSEA_Athaliana265's attributions point at the TFs' motifs? (issue 29, validation block only)
 
-1. **ABF2 motif-breaking SNVs** (the ones ``docs/measure_abf2_null.py`` draws: the G of every
+1. **ABF2 motif-breaking SNVs** (the ones ``research/measure_abf2_null.py`` draws: the G of every
    ACGTG, or the C of CACGT, within 50 bp of an ABF2 summit of chr1:20-24 Mb): DeepLIFT/SHAP of the
    ABF2 logit (20 dinucleotide-shuffled references) over the model's 1,000 bp window centred on
    each summit; an SNV counts when the |observed-base contribution| of its position is in the top
@@ -13,7 +13,7 @@
 3. ``--figure PNG``: the ABF2 attribution track over a bound region beside the prediction track
    and the DAP-seq peak, and the discovered motif's logo beside its JASPAR match.
 
-    nice -n 10 python docs/measure_attribution_biology.py --fasta TAIR10_chr1.fa.gz \\
+    nice -n 10 python research/measure_attribution_biology.py --fasta TAIR10_chr1.fa.gz \\
         --peaks arabidopsis/dapseq_chr1_peaks.bed.gz --motifs motifs/JASPAR2024_CORE_plants_nonredundant.meme \\
         --out /tmp/bio --figure docs/abf2_attribution.png > /tmp/bio.log 2>&1
 
@@ -67,7 +67,7 @@ def positive_bins(centres: list[int]) -> list[int]:
 
 
 def motif_breaking_positions(genome, centre: int) -> list[int]:
-    """0-based genome positions of docs/measure_abf2_null.py's motif-breaking SNVs near ``centre``."""
+    """0-based genome positions of research/measure_abf2_null.py's motif-breaking SNVs near ``centre``."""
     seq = genome.fetch_codes("chr1", centre - FLANK, centre + FLANK)[0].tobytes().decode().upper()
     starts = [m.start() for m in re.finditer("(?=ACGTG)", seq)] + [m.start() for m in re.finditer("(?=CACGT)", seq)]
     return sorted({centre - FLANK + s + 2 for s in starts})
