@@ -34,10 +34,15 @@ if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported wh
 
     from seqzoo.packaging import ModelInfo
 
-__all__ = ["evaluate_dna", "predict_dataset", "train_dna"]
+__all__ = ["dna_architectures", "evaluate_dna", "predict_dataset", "train_dna"]
 
-#: The architectures train_dna trains (names of seqzoo.architectures.registry), any case accepted.
-DNA_ARCHITECTURES = ("deepsea", "basset", "danq", "basenji", "resnet")
+
+def dna_architectures() -> tuple[str, ...]:
+    """The architectures train_dna trains, any case accepted: the families whose record says
+    ``trains="dna"`` (``seqzoo.architectures.registry``; importing it loads no keras)."""
+    from seqzoo.architectures.registry import trained_by
+
+    return trained_by("dna")
 
 
 def _log_to(path: Path, verbose: bool):
@@ -215,8 +220,8 @@ def train_dna(
     if freeze_trunk and base_model is None:
         raise ValueError("freeze_trunk needs a base model to fine-tune (base=...)")
     arch = architecture.lower()
-    if arch not in DNA_ARCHITECTURES:
-        raise ValueError(f"train-dna trains {', '.join(DNA_ARCHITECTURES)}; got {architecture!r}")
+    if arch not in dna_architectures():
+        raise ValueError(f"train-dna trains {', '.join(dna_architectures())}; got {architecture!r}")
     _check_splits(read_manifest(data_dir), data_dir, train_split, valid_split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -358,8 +363,8 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
     from seqzoo.zoo.artifacts import file_sha256
 
     model = get_model(base, device="cpu")
-    if model.spec.modality != "dna" or model.spec.architecture not in DNA_ARCHITECTURES:
-        raise ValueError(f"fine-tuning starts from a single {' or '.join(DNA_ARCHITECTURES)} network; "
+    if model.spec.modality != "dna" or model.spec.architecture not in dna_architectures():
+        raise ValueError(f"fine-tuning starts from a single {' or '.join(dna_architectures())} network; "
                          f"{model.name} is {model.spec.modality} {model.spec.architecture}")
     if not model.trained:
         raise ValueError(f"{model.name} has untrained weights: there is nothing to fine-tune from")
