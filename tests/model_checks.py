@@ -120,7 +120,8 @@ def check_layer_contract(name: str, model: keras.Model, family: Family) -> None:
         f"{name}: the last Dense layer must be named {OUTPUT_LAYER!r}; the Dense layers are {dense}"
     if family.modality == "dna":
         assert model.get_layer(OUTPUT_LAYER).units == model.output_shape[-1], \
-            f"{name}: {OUTPUT_LAYER!r} has {model.get_layer(OUTPUT_LAYER).units} units, the model {model.output_shape[-1]} outputs"
+            f"{name}: {OUTPUT_LAYER!r} has {model.get_layer(OUTPUT_LAYER).units} units, " \
+            f"the model {model.output_shape[-1]} outputs"
         convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
         assert convolutions and convolutions[0].name == FIRST_CONVOLUTION and convolutions[0].input.shape[-1] == 4, \
             f"{name}: the first convolution must be {FIRST_CONVOLUTION!r}, reading the one-hot input; the " \

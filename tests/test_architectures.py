@@ -243,7 +243,8 @@ def seqzoo_command(tmp_path, *args):
     return result.stdout
 
 
-def test_a_family_file_on_the_python_path_is_listed_checked_trained_and_exported(tmp_path, monkeypatch):
+def test_a_family_file_on_the_python_path_is_listed_checked_trained_and_exported(tmp_path, monkeypatch,
+                                                                                 synthetic_peaks):
     # The whole family is seqzoo_families/tiny_cnn.py in tmp_path: no file of seqzoo names it.
     (tmp_path / "seqzoo_families").mkdir()
     (tmp_path / "seqzoo_families" / "tiny_cnn.py").write_text(TINY_FAMILY)
@@ -258,16 +259,9 @@ def test_a_family_file_on_the_python_path_is_listed_checked_trained_and_exported
         run_model_checks(model, name=variant, family=record)
 
     # listed by the CLI, trained on a `seqzoo dataset` directory and exported, by real commands
-    rng = np.random.default_rng(1)
-    genome = np.array(list("ACGT"))[rng.integers(0, 4, 30000)]
-    summits = rng.integers(500, 29500, 40)
-    for s in summits[:20]:
-        genome[s - 4:s + 4] = list("GACGTCAT")
-    (tmp_path / "g.fa").write_text(">chr1\n" + "".join(genome) + "\n")
-    (tmp_path / "peaks.bed").write_text("".join(f"chr1\t{s - 100}\t{s + 100}\t{'TF_A' if i < 20 else 'TF_B'}\n"
-                                                for i, s in enumerate(summits)))
     assert "tiny_cnn" in seqzoo_command(tmp_path, "train", "--help")
-    seqzoo_command(tmp_path, "dataset", "--fasta", tmp_path / "g.fa", "--peaks", tmp_path / "peaks.bed", "--design",
+    seqzoo_command(tmp_path, "dataset", "--fasta", synthetic_peaks / "g.fa", "--peaks", synthetic_peaks / "peaks.bed",
+                   "--design",
                    "deepsea", "--seq-len", "400", "--split", "blocks:train=0-20000,valid=21000-30000", "--out",
                    tmp_path / "ds", "--quiet")
     seqzoo_command(tmp_path, "train", "tiny_cnn", "--data", tmp_path / "ds", "-o", tmp_path / "run", "--epochs", "1",

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from seqzoo.packaging import ModelInfo
@@ -43,19 +42,11 @@ def _rows(word: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def board_inputs(tmp_path_factory):
-    """A data set of a synthetic genome (TF_A's peaks carry GACGTCAT), two training runs of
+def board_inputs(tmp_path_factory, synthetic_peaks):
+    """A data set of the synthetic genome (TF_A's peaks carry GACGTCAT), two training runs of
     different families (one exported as a model directory) and the motif baseline's JSON."""
     root = tmp_path_factory.mktemp("board")
-    rng = np.random.default_rng(0)
-    genome = np.array(list("ACGT"))[rng.integers(0, 4, 30000)]
-    summits = rng.integers(500, 29500, 60)
-    for s in summits[:30]:
-        genome[s - 4:s + 4] = list("GACGTCAT")
-    (root / "g.fa").write_text(">chr1\n" + "".join(genome) + "\n")
-    (root / "peaks.bed").write_text("".join(f"chr1\t{s - 250}\t{s + 250}\t{'TF_A' if i < 30 else 'TF_B'}\n"
-                                            for i, s in enumerate(summits)))
-    build_dataset(root / "g.fa", root / "peaks.bed", root / "ds", seq_len=400,
+    build_dataset(synthetic_peaks / "g.fa", synthetic_peaks / "peaks.bed", root / "ds", seq_len=400,
                   split="blocks:train=0-20000,valid=21000-30000", command="test")
     train_dna(root / "ds", root / "deepsea_run", "deepsea", config={"conv_filters": [4, 4, 4], "dense_units": 4},
               epochs=1, batch_size=16, verbose=False, command="test")

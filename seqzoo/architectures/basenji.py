@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import keras
-
 from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
 from seqzoo.architectures.registry import Family
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_basenji(
@@ -96,6 +96,7 @@ FAMILY = Family(
     small={"": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2, central_bins=4,
                     dense_units=16),
            "task_motifs": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2,
-                               central_bins=4, dense_units=16, rc_average=True, task_motifs=2, task_motif_width=7, task_motif_region=60)},
+                               central_bins=4, dense_units=16, rc_average=True, task_motifs=2, task_motif_width=7,
+                               task_motif_region=60)},
     float32_layers=HEAD_FLOAT32_LAYERS,
 )

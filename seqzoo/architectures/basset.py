@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from seqzoo.architectures.registry import Family, PublishedLayout
+
 if TYPE_CHECKING:
     import keras
-
-from seqzoo.architectures.registry import Family, PublishedLayout
 
 
 def build_basset(

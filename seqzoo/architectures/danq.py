@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import keras
-
 from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
 from seqzoo.architectures.registry import Family
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_danq(
@@ -72,6 +72,7 @@ FAMILY = Family(
     name="danq", builder=build_danq, modality="dna", trains="dna", citation="https://doi.org/10.1093/nar/gkw226",
     small={"": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4, dense_units=16),
            "task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4,
-                               dense_units=16, batch_norm=True, rc_average=True, task_motifs=2, task_motif_width=7, task_motif_region=60)},
+                               dense_units=16, batch_norm=True, rc_average=True, task_motifs=2, task_motif_width=7,
+                               task_motif_region=60)},
     float32_layers=HEAD_FLOAT32_LAYERS,
 )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import keras
-
 from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
 from seqzoo.architectures.registry import Family, PublishedLayout
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_deepsea(
@@ -89,7 +89,8 @@ def build_deepsea(
 FAMILY = Family(
     name="deepsea", builder=build_deepsea, modality="dna", trains="dna", citation="https://doi.org/10.1038/nmeth.3547",
     small={"": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
-           "task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True, task_motifs=2, task_motif_width=7, task_motif_region=60)},
+           "task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True,
+                               task_motifs=2, task_motif_width=7, task_motif_region=60)},
     float32_layers=HEAD_FLOAT32_LAYERS,
     # kipoi's checkpoint: an nn.Sequential whose first module recodes ACGT input to AGCT
     published=PublishedLayout({"conv1": "0", "conv2": "4", "conv3": "8", "dense1": "12.1", "output": "14.1"},

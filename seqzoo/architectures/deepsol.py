@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from seqzoo.architectures.registry import Family
+
 if TYPE_CHECKING:
     import keras
-
-from seqzoo.architectures.registry import Family
 
 # Kernel sizes 2-8 use 64 filters and 9-15 use 128, as in the published S1 model.
 DEEPSOL_KERNELS = {k: (64 if k <= 8 else 128) for k in range(2, 16)}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from seqzoo.architectures.registry import Family, build
+
 if TYPE_CHECKING:
     import keras
-
-from seqzoo.architectures.registry import Family, build
 
 
 def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None = None,

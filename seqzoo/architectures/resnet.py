@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import keras
-
 from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
 from seqzoo.architectures.registry import Family
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_resnet(

@@ -54,7 +54,8 @@ def check_leaderboard(args) -> None:
         raise ValueError("give the motif baseline once: --motif-baseline JSON, or --meme with --tf")
     if bool(args.meme) != bool(args.tf):
         raise ValueError("--meme and --tf go together (the motif file and the TFs to score)")
-    options.require_inputs(("motif baseline (--motif-baseline)", args.motif_baseline), ("MEME file (--meme)", args.meme))
+    options.require_inputs(("motif baseline (--motif-baseline)", args.motif_baseline),
+                           ("MEME file (--meme)", args.meme))
     bad = [a for a in args.alias if "=" not in a]
     if bad:
         raise ValueError(f"--alias {bad[0]}: give TF=MOTIF")

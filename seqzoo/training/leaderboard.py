@@ -57,7 +57,8 @@ def default_models(data_dir: str | os.PathLike) -> list[str]:
     found = []
     for name in list_models():
         spec = load_spec(find_model(name))
-        if spec.modality == "dna" and list(spec.labels) == manifest["tasks"] and spec.input_shape[0] == manifest["seq_len"]:
+        fits = list(spec.labels) == manifest["tasks"] and spec.input_shape[0] == manifest["seq_len"]
+        if spec.modality == "dna" and fits:
             found.append(name)
     if not found:
         raise ValueError(f"no zoo model has the {len(manifest['tasks'])} tasks of {data_dir} as its targets: "
@@ -70,7 +71,8 @@ def _baseline_best(baseline: dict, data_dir, split: str) -> dict[str, tuple[str,
     if Path(baseline["data"]).resolve() != Path(data_dir).resolve() or baseline["split"] != split:
         raise ValueError(f"the motif baseline was computed on {baseline['data']} ({baseline['split']}), not on "
                          f"{Path(data_dir).resolve()} ({split}): rerun seqzoo motif-baseline on the same windows")
-    return {tf: (m["motif"], max(m[s]["auprc"] for s in baseline["scorings"])) for tf, m in baseline["per_task"].items()}
+    return {tf: (m["motif"], max(m[s]["auprc"] for s in baseline["scorings"]))
+            for tf, m in baseline["per_task"].items()}
 
 
 def _interval(values: np.ndarray, level: float) -> list[float]:
