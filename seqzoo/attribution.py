@@ -70,7 +70,7 @@ from seqzoo.interpret import input_gradients, target_index
 from seqzoo.io.bed import Interval, centered_window, rereadable_bed
 from seqzoo.io.genome import Genome
 from seqzoo.io.tables import check_output, output_format, publish, temporary_file
-from seqzoo.io.tracks import TrackWriter, track_format
+from seqzoo.io.tracks import TrackWriter
 from seqzoo.runtime import ZooModel
 from seqzoo.windows import check_bed, count_tiles, iter_tiles, iter_window_batches, tile_regions
 
@@ -678,7 +678,6 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
     if kind != "bigwig":
         check_output(output, inputs=[fasta, bed, tile], overwrite=overwrite)
     seq_len = model.spec.input_shape[0]
-    keras_model = model.keras_model
     if method not in ATTRIBUTION_METHODS:
         raise ValueError(f"method must be one of {', '.join(ATTRIBUTION_METHODS)}; got {method!r}")
     networks: dict = {}  # the Keras copies, built by the first batch and kept for the others

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import yaml
 
+from seqzoo.architectures.registry import families
 from seqzoo.encoding import DNA_ALPHABET, PROTEIN_ALPHABET
 from seqzoo.runtime import ZooModel
 from seqzoo.zoo.artifacts import WeightsArtifact
@@ -27,13 +28,6 @@ from seqzoo.zoo.stores import UnsafePackageError
 from seqzoo.zoo.trust import UnsafeYAMLError, package_problems
 
 EXPECT_FILE = "test.expect.h5"
-
-#: The paper to cite for a model of each architecture, unless the author says otherwise.
-CITATIONS = {
-    "deepsea": "https://doi.org/10.1038/nmeth.3547",
-    "basset": "https://doi.org/10.1101/gr.200535.115",
-    "deepsol": "https://doi.org/10.1093/bioinformatics/bty166",
-}
 
 #: What ``model.yaml`` says about each modality's inputs, and the dataloader that reads them
 #: (with the name of its argument that takes the model's input length).
@@ -55,7 +49,7 @@ _WEIGHTS_YAML_HEADER = (
 class ModelInfo:
     """The ``info:`` section of a ``model.yaml``: what the model is, who made it, what it was
     trained on. Nothing here has a species or data default: ``doc``, ``trained_on`` and
-    ``tags`` say them. ``cite_as`` None cites the architecture's paper (:data:`CITATIONS`)."""
+    ``tags`` say them. ``cite_as`` None cites the architecture's paper (its family's ``citation``)."""
 
     doc: str
     trained_on: str
@@ -77,11 +71,13 @@ class TargetsInfo:
 
 
 def citation(architecture: str, config: dict) -> str | None:
-    """The paper of ``architecture`` (of an ensemble: of its first member), if known."""
+    """The paper of ``architecture`` (of an ensemble: of its first member), if its family record
+    names one."""
     if architecture == "ensemble" and config.get("members"):
         first = config["members"][0]
         return citation(first["architecture"], first.get("config", {}))
-    return CITATIONS.get(architecture)
+    known = families()
+    return known[architecture].citation if architecture in known else None
 
 
 class _FlowList(list):

@@ -29,7 +29,7 @@ are globally max-pooled and its composition features are frequencies and the log
 weight depends on the input length. A longer protein is therefore read whole by the same network
 and weights built for its length rounded up to a multiple of the model's (``whole sequence``),
 padded as every shorter protein is; no residue is cut off and nothing is averaged. This holds for
-the architectures in :data:`LENGTH_FREE`; for others a longer protein stays not predictable.
+the families whose record says ``length_free``; for others a longer protein stays not predictable.
 
 Bad input (see ``encode_protein`` and ``iter_fasta``): lower case is upper-cased and one trailing
 ``*`` removed; an empty record or a residue outside the 20 standard ones (X, B, Z, U, O, an internal
@@ -59,11 +59,9 @@ from seqzoo.encoding import encode_protein
 from seqzoo.io.proteins import FastaRecord, iter_fasta
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 
-__all__ = ["LENGTH_FREE", "NUCLEOTIDE_SHARE", "THRESHOLD", "nucleotide_like", "output_columns", "predict_fasta",
+__all__ = ["NUCLEOTIDE_SHARE", "THRESHOLD", "nucleotide_like", "output_columns", "predict_fasta",
            "whole_sequence_predictor"]
 
-#: Architectures whose weights do not depend on the input length (global max pooling, composition).
-LENGTH_FREE = ("deepsol", "protein_composition")
 PADDED, WHOLE = "padded", "whole sequence"
 
 #: A probability at or above this is predicted as class 1 (soluble). Fixed, not tuned.
@@ -151,16 +149,17 @@ def _predict_chunk(predict: Callable[[np.ndarray], np.ndarray], chunk: list[Fast
 
 def whole_sequence_predictor(model) -> Callable[[np.ndarray], np.ndarray] | None:
     """For a ``ZooModel`` whose network reads any length (its architecture, or every member of
-    its ensemble, in :data:`LENGTH_FREE`): a function predicting tokens of any length, by the same
+    its ensemble, of a ``length_free`` family): a function predicting tokens of any length, by the same
     weights in a network built at that length (one per length, cached). None for other models."""
     import keras
 
-    from seqzoo.architectures.registry import build
+    from seqzoo.architectures.registry import build, families
     from seqzoo.runtime import mixed_bfloat16
 
     spec = model.spec
     members = spec.config.get("members") if spec.architecture == "ensemble" else [{"architecture": spec.architecture}]
-    if not members or any(m.get("architecture") not in LENGTH_FREE for m in members):
+    length_free = {name for name, f in families().items() if f.length_free}
+    if not members or any(m.get("architecture") not in length_free for m in members):
         return None
     networks: dict[int, keras.Model] = {}
 

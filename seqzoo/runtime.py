@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from seqzoo.architectures.registry import build
+from seqzoo.architectures.registry import build, float32_layers
 from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
@@ -88,21 +88,21 @@ PRECISIONS = ("float32", "bfloat16")
 #: Loading a model in bfloat16 warns when its weights' measured deviation from float32 on real
 #: sequences (``WeightsArtifact.bfloat16_deviation``) is above this, or was never measured.
 BFLOAT16_BOUND = 1e-3
-# Kept in float32 so that nothing small is rounded to bfloat16's 8 bits: the output layers, the
-# strand average, an ensemble's average of its members' probabilities and its calibration, and DeepSol's composition
-# features (residue and pair frequencies, standardized: differences of small numbers).
-FLOAT32_LAYERS = ("output", "rc_average", "ensemble_average", "calibration", "composition", "composition_standardize")
 
 
 def mixed_bfloat16(model: keras.Model) -> keras.Model:
     """A copy of ``model`` computing in bfloat16 (weights stay float32, Keras' mixed_bfloat16
-    policy); the layers of :data:`FLOAT32_LAYERS` stay float32. Faster on CPUs and GPUs with
+    policy); the layers its family records keep in float32 (``registry.float32_layers()``: the
+    output layers, the strand average, an ensemble's average and calibration, DeepSol's composition
+    features; so that nothing small is rounded to bfloat16's 8 bits) stay float32. Faster on CPUs and GPUs with
     bfloat16 units; how far predictions deviate from float32 is measured per model on real
     sequences (``bfloat16_deviation`` in its ``weights.yaml``: 3.5e-4 to 8.7e-3 on the zoo's)."""
 
+    kept = float32_layers()
+
     def clone(layer):
         config = layer.get_config()
-        config["dtype"] = "float32" if layer.name in FLOAT32_LAYERS else "mixed_bfloat16"
+        config["dtype"] = "float32" if layer.name in kept else "mixed_bfloat16"
         return layer.__class__.from_config(config)
 
     # recursive: the layers inside nested models (an ensemble's members) are cloned too, else they

@@ -66,6 +66,24 @@ def batch(spec) -> dict:
 
 
 @pytest.fixture(scope="session")
+def synthetic_peaks(tmp_path_factory):
+    """A folder with a 30 kb synthetic genome ``g.fa`` (chr1) and ``peaks.bed``: 30 peaks of TF_A,
+    whose summits carry GACGTCAT, and 30 of TF_B, 500 bp each (for `seqzoo dataset`)."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("peaks")
+    rng = np.random.default_rng(0)
+    genome = np.array(list("ACGT"))[rng.integers(0, 4, 30000)]
+    summits = rng.integers(500, 29500, 60)
+    for s in summits[:30]:
+        genome[s - 4:s + 4] = list("GACGTCAT")
+    (root / "g.fa").write_text(">chr1\n" + "".join(genome) + "\n")
+    (root / "peaks.bed").write_text("".join(f"chr1\t{s - 250}\t{s + 250}\t{'TF_A' if i < 30 else 'TF_B'}\n"
+                                            for i, s in enumerate(summits)))
+    return root
+
+
+@pytest.fixture(scope="session")
 def kipoi_home(tmp_path_factory):
     """A HOME for kipoi, which writes ~/.kipoi/config.yaml on import: keep it out of the real one."""
     return tmp_path_factory.mktemp("home")

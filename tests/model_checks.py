@@ -4,13 +4,16 @@ models (tests/test_model_checks.py) and the architectures' small configurations
 ``sys.path``); fixtures stay in conftest.py.
 """
 
+import inspect
 import socket
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from seqzoo.runtime import FLOAT32_LAYERS, mixed_bfloat16, resolve_device
+from seqzoo.architectures.registry import (BUILDER_ARGUMENTS, FIRST_CONVOLUTION, INPUT_LAYER, OUTPUT_LAYER, Family,
+                                           float32_layers)
+from seqzoo.runtime import mixed_bfloat16, resolve_device
 
 #: Batch sizes whose predictions must give the same rows (as tangermeme's tests do).
 BATCH_SIZES = (1, 8, 64)
@@ -75,11 +78,12 @@ def check_config_round_trip(name: str, model: keras.Model, x: np.ndarray) -> Non
 def check_bfloat16(name: str, model: keras.Model, x: np.ndarray) -> None:
     """The bfloat16 copy (``seqzoo.runtime.mixed_bfloat16``) computes every layer, nested models'
     (an ensemble's members) included, in bfloat16 except those kept float32 by name
-    (``FLOAT32_LAYERS``); it is within BFLOAT16_ATOL of float32, and not identical to it unless
+    (the family records' ``float32_layers``); it is within BFLOAT16_ATOL of float32, and not identical to it unless
     every layer is kept float32 (it must really compute in bfloat16)."""
     fast = mixed_bfloat16(model)
     policies = _layer_policies(fast)
-    wrong = [n for n, p in policies if p != ("float32" if n in FLOAT32_LAYERS else "mixed_bfloat16")
+    kept = float32_layers()
+    wrong = [n for n, p in policies if p != ("float32" if n in kept else "mixed_bfloat16")
              and not n.startswith(("dna", "tokens", "inputs"))]
     assert not wrong, f"{name}: layers not in the bfloat16 rule: {wrong}"
     diff = float(np.abs(call(fast, x).astype("float32") - call(model, x)).max())
@@ -98,15 +102,42 @@ def _layer_policies(model: keras.Model) -> list[tuple[str, str]]:
     return out
 
 
+def check_layer_contract(name: str, model: keras.Model, family: Family) -> None:
+    """The layer-name contract of ``family``'s modality (seqzoo.architectures.registry's
+    docstring): the builder's arguments, the input layer's name, ``conv1`` (DNA) the first
+    convolution reading the one-hot input, and ``output`` the last Dense layer. Families without
+    a modality (ensembles, Keras JSON files) keep their members' contract: nothing to check here."""
+    if family.modality is None:
+        return
+    parameters = inspect.signature(family.builder).parameters
+    missing = [a for a in BUILDER_ARGUMENTS[family.modality] if a not in parameters]
+    assert not missing, f"{name}: the builder {family.builder.__name__} takes no {', '.join(missing)}"
+    inputs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
+    assert inputs == [INPUT_LAYER[family.modality]], \
+        f"{name}: a {family.modality} model's input layer is {INPUT_LAYER[family.modality]!r}, got {inputs}"
+    dense = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert dense and dense[-1] == OUTPUT_LAYER, \
+        f"{name}: the last Dense layer must be named {OUTPUT_LAYER!r}; the Dense layers are {dense}"
+    if family.modality == "dna":
+        assert model.get_layer(OUTPUT_LAYER).units == model.output_shape[-1], \
+            f"{name}: {OUTPUT_LAYER!r} has {model.get_layer(OUTPUT_LAYER).units} units, " \
+            f"the model {model.output_shape[-1]} outputs"
+        convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
+        assert convolutions and convolutions[0].name == FIRST_CONVOLUTION and convolutions[0].input.shape[-1] == 4, \
+            f"{name}: the first convolution must be {FIRST_CONVOLUTION!r}, reading the one-hot input; the " \
+            f"convolutions are {[c.name for c in convolutions]}"
+
+
 CHECKS = ("output_shape", "batch_sizes", "config_round_trip", "bfloat16")
 
 
 def run_model_checks(model: keras.Model, *, device: str = "cpu", output_shape: tuple | None = None,
                      inputs: np.ndarray | None = None, batch_sizes: Sequence[int] = BATCH_SIZES,
-                     checks: Sequence[str] = CHECKS, seed: int = 0, name: str | None = None) -> None:
+                     checks: Sequence[str] = CHECKS, seed: int = 0, name: str | None = None,
+                     family: Family | None = None) -> None:
     """The checks of a model with its weights (all of CHECKS unless ``checks`` names fewer):
     output shape, batch-size invariance, get_config/from_config round trip, and bfloat16 within
-    BFLOAT16_ATOL of float32.
+    BFLOAT16_ATOL of float32; given the model's ``family`` record, its layer-name contract first.
 
     ``device`` is ``"cpu"`` or ``"gpu"`` (the ``device`` fixture); build the model under it.
     ``output_shape`` is one example's declared output shape (a model directory's targets).
@@ -120,6 +151,8 @@ def run_model_checks(model: keras.Model, *, device: str = "cpu", output_shape: t
     name = name or model.name
     x = random_inputs(model.input_shape[1:], max(batch_sizes), seed)
     few = x[:8] if inputs is None else np.asarray(inputs)
+    if family is not None:
+        check_layer_contract(name, model, family)
     with keras.device(resolve_device(device)):
         if "output_shape" in checks or "batch_sizes" in checks:
             preds = np.asarray(model.predict_on_batch(x))

@@ -1,48 +1,26 @@
 """The architectures: published sizes, naming, serialisation round trips, and the shared model
 checks (model_checks.run_model_checks) on a small configuration of each."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 
 from model_checks import CHECKS, random_inputs, run_model_checks
-from seqzoo.architectures import ARCHITECTURES, build, build_basset, build_deepsea, build_deepsol
+from seqzoo.architectures import Family, build, build_basset, build_deepsea, build_deepsol, families
+from seqzoo.architectures.registry import trained_by
 from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.runtime import resolve_device
-from seqzoo.zoo.spec import KERAS_JSON
 
 PUBLISHED_PARAMETERS = {"basset": 4_140_464, "danq": 46_926_479, "deepsea": 52_843_119, "deepsol": 920_321}
 
-# Small variants keep the round-trip tests fast; sizes are arguments, not constants.
-SMALL = {
-    "basset": dict(seq_len=100, n_tasks=3, conv_filters=(8, 8, 8), conv_widths=(5, 3, 3), dense_units=(16, 16)),
-    "deepsea": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
-    "deepsea+task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True,
-                                task_motifs=2, task_motif_width=7, task_motif_region=60),
-    "danq": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4, dense_units=16),
-    "danq+task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4,
-                             dense_units=16, batch_norm=True, rc_average=True, task_motifs=2, task_motif_width=7,
-                             task_motif_region=60),
-    "basenji": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2, central_bins=4,
-                    dense_units=16),
-    "basenji+task_motifs": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2,
-                                central_bins=4, dense_units=16, rc_average=True, task_motifs=2, task_motif_width=7,
-                                task_motif_region=60),
-    "resnet": dict(seq_len=200, n_tasks=5, stem_filters=8, stage_filters=(8, 12), dense_units=16),
-    "resnet+task_motifs": dict(seq_len=200, n_tasks=5, stem_filters=8, stage_filters=(8, 12), dense_units=16,
-                               rc_average=True, task_motifs=2, task_motif_width=7, task_motif_region=60),
-    "deepsol": dict(max_len=50, kernels={2: 4, 3: 4, 5: 8}, embedding_dim=8, dense_units=8),
-    "deepsol+composition": dict(max_len=50, kernels={2: 4, 3: 4}, embedding_dim=8, dense_units=8, composition=True),
-    "protein_composition": dict(max_len=50, pair_gaps=(0, 1, 3), l2=1e-4),
-    "ensemble": dict(members=[
-        {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16)},
-        {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(4, 8, 8), conv_width=(9, 5, 5),
-                                                   pool_size=(6, 3), dense_units=8, rc_average=True)},
-    ]),
-}
-
-
-SMALL["ensemble+weighted"] = dict(SMALL["ensemble"], weights=[2.0, 1.0])
+# Small variants keep the round-trip tests fast; sizes are arguments, not constants. They come from
+# the families' records (Family.small), so a new family is tested the moment its file exists.
+FAMILIES = families()
+SMALL = {test_id: config for f in FAMILIES.values() for test_id, config in f.small_configurations().items()}
 
 
 def build_small(variant):
@@ -96,9 +74,39 @@ def test_task_motif_branch_gives_each_task_its_own_filters():
         build_deepsea(seq_len=200, n_tasks=5, task_motifs=2, task_motif_width=15, task_motif_region=10)
 
 
-def test_every_architecture_has_a_small_variant():
-    # keras_json is no family: its configuration is a file an import writes (tests/test_legacy.py)
-    assert set(ARCHITECTURES) - {KERAS_JSON} <= set(SMALL)
+def test_the_registry_finds_every_family_file():
+    # keras_json's configuration is a file an import writes (tests/test_legacy.py): no small variant
+    assert set(FAMILIES) == {"basenji", "basset", "danq", "deepsea", "deepsol", "ensemble", "keras_json",
+                             "protein_composition", "resnet"}
+    assert {v.split("+")[0] for v in SMALL} == set(FAMILIES) - {"keras_json"}
+    assert trained_by("dna") == ("basenji", "basset", "danq", "deepsea", "resnet")
+    assert trained_by("protein") == ("deepsol", "protein_composition")
+
+
+def test_listing_the_families_imports_no_keras():
+    # the CLI's choices and help texts read the records before TensorFlow is imported
+    probe = ("import sys; from seqzoo.architectures.registry import families; families(); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+def _build_tiny(seq_len=20, n_tasks=2):
+    raise AssertionError("never built")
+
+
+@pytest.mark.parametrize("fields, says", [
+    (dict(name="Tiny"), "lower-case identifier"),
+    (dict(modality="rna"), "modality must be one of"),
+    (dict(trains="protein"), "a dna family cannot be trained as protein"),
+    (dict(small={}), "at least one small test configuration"),
+    (dict(builder=lambda seq_len=20: None), "must take n_tasks"),
+])
+def test_a_family_record_refuses_what_breaks_the_contract(fields, says):
+    record = dict(name="tiny", builder=_build_tiny, modality="dna", trains="dna", small={"": {}})
+    with pytest.raises(ValueError, match=says):
+        Family(**{**record, **fields})
 
 
 @pytest.mark.parametrize("architecture", sorted(SMALL))
@@ -122,7 +130,7 @@ def small_model(architecture, device):
 @pytest.mark.parametrize("architecture", sorted(SMALL))
 def test_model_checks(architecture, device):
     run_model_checks(small_model(architecture, device), device=device, name=architecture,
-                     checks=[c for c in CHECKS if c != "bfloat16"])
+                     checks=[c for c in CHECKS if c != "bfloat16"], family=FAMILIES[architecture.split("+")[0]])
 
 
 # A oneDNN fault seen on an Intel Xeon with AMX bfloat16 units: its bfloat16 Conv1D of 8 -> 8
@@ -196,7 +204,77 @@ def test_ensemble_averages_its_members_and_loads_their_weights(tmp_path):
 
 
 def test_unknown_architecture_and_bad_config_are_clear():
-    with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
-        build("resnet")
+    with pytest.raises(ValueError, match="unknown architecture 'transformer'; known: basenji, basset, danq"):
+        build("transformer")
     with pytest.raises(ValueError, match="bad configuration for architecture 'basset'"):
         build("basset", seq_length=600)
+
+
+# --- a new family is one file ------------------------------------------------------------------
+
+TINY_FAMILY = '''"""A test family: one convolution, global max pooling and the output."""
+
+from seqzoo.architectures.registry import Family
+
+
+def build_tiny_cnn(seq_len: int = 400, n_tasks: int = 2, filters: int = 4, width: int = 9):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((seq_len, 4), name="dna")
+    x = layers.Conv1D(filters, width, activation="relu", name="conv1")(inputs)
+    x = layers.GlobalMaxPooling1D(name="conv1_pool")(x)
+    outputs = layers.Dense(n_tasks, activation="sigmoid", name="output")(x)
+    return keras.Model(inputs, outputs, name="tiny_cnn")
+
+
+FAMILY = Family(name="tiny_cnn", builder=build_tiny_cnn, modality="dna", trains="dna",
+                citation="https://example.org/tiny-cnn", small={"": dict(seq_len=60, n_tasks=3)})
+'''
+
+
+def seqzoo_command(tmp_path, *args):
+    """``python -m seqzoo ARGS`` with ``tmp_path`` on the Python path (where the family lies)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+               SEQZOO_CACHE=str(tmp_path / "cache"))
+    result = subprocess.run([sys.executable, "-m", "seqzoo", *map(str, args)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_a_family_file_on_the_python_path_is_listed_checked_trained_and_exported(tmp_path, monkeypatch,
+                                                                                 synthetic_peaks):
+    # The whole family is seqzoo_families/tiny_cnn.py in tmp_path: no file of seqzoo names it.
+    (tmp_path / "seqzoo_families").mkdir()
+    (tmp_path / "seqzoo_families" / "tiny_cnn.py").write_text(TINY_FAMILY)
+    assert "tiny_cnn" not in families()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    record = families()["tiny_cnn"]
+    assert record.trains == "dna" and "tiny_cnn" in trained_by("dna")
+    for variant, config in record.small_configurations().items():  # the shared model checks
+        model = build("tiny_cnn", **config)
+        untrained_weights(model, seed=4)
+        run_model_checks(model, name=variant, family=record)
+
+    # listed by the CLI, trained on a `seqzoo dataset` directory and exported, by real commands
+    assert "tiny_cnn" in seqzoo_command(tmp_path, "train", "--help")
+    seqzoo_command(tmp_path, "dataset", "--fasta", synthetic_peaks / "g.fa", "--peaks", synthetic_peaks / "peaks.bed",
+                   "--design",
+                   "deepsea", "--seq-len", "400", "--split", "blocks:train=0-20000,valid=21000-30000", "--out",
+                   tmp_path / "ds", "--quiet")
+    seqzoo_command(tmp_path, "train", "tiny_cnn", "--data", tmp_path / "ds", "-o", tmp_path / "run", "--epochs", "1",
+                   "--steps-per-epoch", "2", "--batch-size", "16", "--quiet")
+    seqzoo_command(tmp_path, "export", tmp_path / "run", tmp_path / "TinyCNN", "--doc", "A tiny test family.",
+                   "--trained-on", "a synthetic genome", "--file-name", "tiny-cnn-v1.weights.h5")
+
+    from seqzoo.runtime import get_model
+    from seqzoo.zoo.spec import load_spec
+
+    spec = load_spec(tmp_path / "TinyCNN")
+    assert spec.architecture == "tiny_cnn" and spec.labels == ("TF_A", "TF_B")
+    assert "cite_as: https://example.org/tiny-cnn" in (tmp_path / "TinyCNN" / "model.yaml").read_text()
+    model = get_model(tmp_path / "TinyCNN", device="cpu")
+    assert model.trained
+    run_model_checks(model.keras_model, output_shape=spec.target_shape, family=record, name="TinyCNN")

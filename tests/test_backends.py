@@ -43,6 +43,44 @@ def test_tensorflow_and_torch_agree(model_name, spec, tmp_path):
     np.testing.assert_allclose(predict_under_torch(model_name, x, tmp_path), ours, atol=1e-5, rtol=0)
 
 
+SMALL_TORCH_SIDE = """
+import sys, numpy as np, keras
+assert keras.backend.backend() == "torch", keras.backend.backend()
+from seqzoo.architectures.registry import build, families
+small = {i: (f.name, c) for f in families().values() for i, c in f.small_configurations().items()}
+for i, variant in enumerate(sys.argv[2:]):
+    name, config = small[variant]
+    with keras.device("cpu"):
+        model = build(name, **config)
+        model.load_weights(f"{sys.argv[1]}/{i}.weights.h5")
+        np.save(f"{sys.argv[1]}/{i}.torch.npy", keras.ops.convert_to_numpy(model(np.load(f"{sys.argv[1]}/{i}.npy"))))
+"""
+
+
+def test_every_family_small_configuration_agrees_under_tensorflow_and_torch(tmp_path):
+    # one torch process for every family's small configurations (Family.small): the same weights
+    # files (written here, under tensorflow) and inputs give the same predictions within 1e-5
+    from seqzoo.architectures.registry import build, families
+    from seqzoo.architectures.untrained import untrained_weights
+
+    small = {i: (f.name, c) for f in families().values() for i, c in f.small_configurations().items()}
+    ours = []
+    for i, (variant, (name, config)) in enumerate(small.items()):
+        model = build(name, **config)
+        untrained_weights(model, seed=13)
+        model.save_weights(tmp_path / f"{i}.weights.h5")
+        x = random_inputs(model.input_shape[1:], 8, seed=i)
+        np.save(tmp_path / f"{i}.npy", x)
+        ours.append(np.asarray(model(x, training=False)))
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    result = subprocess.run([sys.executable, "-c", SMALL_TORCH_SIDE, str(tmp_path), *small], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for i, variant in enumerate(small):
+        theirs = np.load(tmp_path / f"{i}.torch.npy")
+        assert np.abs(theirs - ours[i]).max() <= 1e-5, f"{variant}: torch differs by {np.abs(theirs - ours[i]).max():.2e}"
+
+
 def test_weights_saved_under_tensorflow_load_under_torch(tmp_path):
     model = seqzoo.get_model("DeepSol", device="cpu")
     # Perturb the weights so this is not just the deterministic initialisation again.

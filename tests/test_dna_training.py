@@ -8,7 +8,7 @@ import pytest
 
 from seqzoo.architectures import build
 from seqzoo.training.datasets import GenomeWindowDataset, build_dataset
-from seqzoo.training.metrics import auprc, auroc, per_task_metrics
+from seqzoo.training.metrics import auprc, auroc, bootstrap_task_metrics, per_task_metrics
 from seqzoo.cli import main
 from seqzoo.packaging import ModelInfo
 from seqzoo.training.dna import evaluate_dna, train_dna
@@ -48,6 +48,22 @@ def test_per_task_metrics_summary():
     assert m["auroc"]["n_undefined"] == 1 and m["auroc"]["mean"] == pytest.approx(0.875)
     assert m["auroc"]["worst"] == [["b", pytest.approx(0.75)]]
     assert m["per_task"]["c"]["positives"] == 0 and math.isnan(m["per_task"]["c"]["auroc"])
+
+
+def test_bootstrap_task_metrics_are_the_metrics_of_each_resample():
+    rng = np.random.default_rng(3)
+    y = (rng.random((80, 3)) < 0.2).astype(np.uint8)
+    y[:, 2] = 0
+    y[:2, 2] = 1  # few positives: some resamples draw none (NaN)
+    scores = np.round(rng.random((80, 3)) + 0.3 * y, 1)  # rounded: tied scores within and across classes
+    counts = rng.multinomial(80, np.full(80, 1 / 80), size=40)
+    roc, prc = bootstrap_task_metrics(y, scores, counts)
+    assert roc.shape == prc.shape == (40, 3) and np.isnan(roc[:, 2]).any()
+    for b in range(40):
+        rows = np.repeat(np.arange(80), counts[b])  # resample b's windows
+        for t in range(3):
+            np.testing.assert_allclose([roc[b, t], prc[b, t]], [auroc(y[rows, t], scores[rows, t]),
+                                                                auprc(y[rows, t], scores[rows, t])], atol=1e-12)
 
 
 def test_motif_scan_matches_direct_sum():

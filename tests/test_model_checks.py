@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model_checks import CHECKS, run_model_checks
+from seqzoo.architectures.registry import Family, families
 from seqzoo.packaging import EXPECT_FILE
 from seqzoo.runtime import get_model
 from seqzoo.zoo.spec import find_model, list_models
@@ -21,7 +22,7 @@ def test_registered_model_checks(model_name, device):
     model = get_model(model_name, device=device)
     run_model_checks(model.keras_model, device=device, output_shape=model.spec.target_shape,
                      inputs=example_inputs(model_name), checks=[c for c in CHECKS if c != "bfloat16"],
-                     name=model_name)
+                     name=model_name, family=families()[model.spec.architecture])
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -106,9 +107,32 @@ def test_bfloat16_beyond_the_tolerance_fails():
 
 
 def test_bfloat16_that_changes_nothing_fails():
-    # Only the float32 output layer computes (runtime.FLOAT32_LAYERS): nothing ran in bfloat16.
+    # Only the float32 output layer computes (registry.float32_layers()): nothing ran in bfloat16.
     with pytest.raises(AssertionError, match="bfloat16 was not applied"):
         run_model_checks(tiny(), checks=["bfloat16"])
+
+
+def _convolutional(first_name="conv1", output_name="output", input_name="dna"):
+    inputs = keras.Input((20, 4), name=input_name)
+    x = keras.layers.Conv1D(3, 5, name=first_name)(inputs)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(2, activation="sigmoid", name=output_name)(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_a_model_breaking_the_layer_name_contract_fails():
+    def build_tiny(seq_len=20, n_tasks=2):
+        return _convolutional()
+
+    record = Family(name="tiny", builder=build_tiny, modality="dna", small={"": {}})
+    run_model_checks(_convolutional(), family=record, checks=["output_shape"])
+    for model, says in [(_convolutional(first_name="motifs"), "the first convolution must be 'conv1'"),
+                        (_convolutional(output_name="logits"), "the last Dense layer must be named 'output'"),
+                        (_convolutional(input_name="seq"), "input layer is 'dna'")]:
+        with pytest.raises(AssertionError, match=says):
+            run_model_checks(model, family=record, checks=["output_shape"])
+    with pytest.raises(ValueError, match="must take n_tasks"):  # the record itself refuses
+        Family(name="tiny", builder=lambda seq_len=20: None, modality="dna", small={"": {}})
 
 
 def test_unknown_check_is_refused():

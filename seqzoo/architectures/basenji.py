@@ -1,10 +1,15 @@
 """Basenji (Kelley et al. 2018, Genome Research 28:739): a convolution tower that pools the
 sequence, then dilated residual convolutions whose receptive field doubles with every layer."""
 
-import keras
-from keras import layers
+from __future__ import annotations
 
-from seqzoo.architectures.heads import dna_model
+from typing import TYPE_CHECKING
+
+from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
+from seqzoo.architectures.registry import Family
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_basenji(
@@ -35,6 +40,9 @@ def build_basenji(
     added to its input; then the ``central_bins`` central positions, a dense layer and the output.
     ``rc_average`` and the motif branch are those of :func:`seqzoo.architectures.heads.dna_model`.
     """
+    import keras
+    from keras import layers
+
     inputs = keras.Input((seq_len, 4), name="dna")
 
     def block(name, filters, width, dilation=1):
@@ -80,3 +88,15 @@ def build_basenji(
 
     return dna_model(inputs, trunk, "basenji", n_tasks=n_tasks, rc_average=rc_average, task_motifs=task_motifs,
                      task_motif_width=task_motif_width, task_motif_region=task_motif_region)
+
+
+FAMILY = Family(
+    name="basenji", builder=build_basenji, modality="dna", trains="dna",
+    citation="https://doi.org/10.1101/gr.227819.117",
+    small={"": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2, central_bins=4,
+                    dense_units=16),
+           "task_motifs": dict(seq_len=200, n_tasks=5, stem_filters=8, tower_filters=(8, 12), dilated_layers=2,
+                               central_bins=4, dense_units=16, rc_average=True, task_motifs=2, task_motif_width=7,
+                               task_motif_region=60)},
+    float32_layers=HEAD_FLOAT32_LAYERS,
+)

@@ -1,10 +1,15 @@
 """DanQ (Quang and Xie 2016, Nucleic Acids Research 44:e107): a convolution finds motifs, a
 bidirectional LSTM reads their order and spacing."""
 
-import keras
-from keras import layers
+from __future__ import annotations
 
-from seqzoo.architectures.heads import dna_model
+from typing import TYPE_CHECKING
+
+from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
+from seqzoo.architectures.registry import Family
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_danq(
@@ -31,6 +36,9 @@ def build_danq(
     layer. ``rc_average`` and the per-task motif branch (``task_motifs`` filters per task) are
     those of :func:`seqzoo.architectures.heads.dna_model`.
     """
+    import keras
+    from keras import layers
+
     inputs = keras.Input((seq_len, 4), name="dna")
     body = [layers.Conv1D(conv_filters, conv_width, name="conv1")]
     if batch_norm:
@@ -58,3 +66,13 @@ def build_danq(
 
     return dna_model(inputs, trunk, "danq", n_tasks=n_tasks, rc_average=rc_average, task_motifs=task_motifs,
                      task_motif_width=task_motif_width, task_motif_region=task_motif_region)
+
+
+FAMILY = Family(
+    name="danq", builder=build_danq, modality="dna", trains="dna", citation="https://doi.org/10.1093/nar/gkw226",
+    small={"": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4, dense_units=16),
+           "task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=8, conv_width=9, pool_size=5, lstm_units=4,
+                               dense_units=16, batch_norm=True, rc_average=True, task_motifs=2, task_motif_width=7,
+                               task_motif_region=60)},
+    float32_layers=HEAD_FLOAT32_LAYERS,
+)

@@ -1,12 +1,15 @@
 """DeepSEA (Zhou and Troyanskaya 2015, Nature Methods 12:931): chromatin features from 1000 bp."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
+from seqzoo.architectures.registry import Family, PublishedLayout
 
-from seqzoo.architectures.heads import dna_model
-from seqzoo.architectures.layers import Threshold
+if TYPE_CHECKING:
+    import keras
 
 
 def build_deepsea(
@@ -44,6 +47,11 @@ def build_deepsea(
             f"{n_conv} convolutions need {n_conv} conv widths and {n_conv - 1} pool sizes, "
             f"got conv_width={conv_width!r}, pool_size={pool_size!r}"
         )
+    import keras
+    from keras import layers
+
+    from seqzoo.architectures.layers import Threshold
+
     inputs = keras.Input((seq_len, 4), name="dna")
 
     def activation(name):
@@ -76,3 +84,15 @@ def build_deepsea(
 
     return dna_model(inputs, trunk, "deepsea", n_tasks=n_tasks, rc_average=rc_average, task_motifs=task_motifs,
                      task_motif_width=task_motif_width, task_motif_region=task_motif_region)
+
+
+FAMILY = Family(
+    name="deepsea", builder=build_deepsea, modality="dna", trains="dna", citation="https://doi.org/10.1038/nmeth.3547",
+    small={"": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True),
+           "task_motifs": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16, rc_average=True,
+                               task_motifs=2, task_motif_width=7, task_motif_region=60)},
+    float32_layers=HEAD_FLOAT32_LAYERS,
+    # kipoi's checkpoint: an nn.Sequential whose first module recodes ACGT input to AGCT
+    published=PublishedLayout({"conv1": "0", "conv2": "4", "conv3": "8", "dense1": "12.1", "output": "14.1"},
+                              input_order="AGCT"),
+)

@@ -1,12 +1,14 @@
 """An ensemble: several networks read the same input and their predictions are averaged."""
 
+from __future__ import annotations
+
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+from seqzoo.architectures.registry import Family, build
 
-from seqzoo.architectures.layers import PlattScaling, WeightedAverage
-from seqzoo.architectures.registry import build
+if TYPE_CHECKING:
+    import keras
 
 
 def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None = None,
@@ -19,6 +21,11 @@ def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None =
     ``calibration`` (``[slope, intercept]``, slope positive) recalibrates the averaged
     probabilities (:class:`~seqzoo.architectures.layers.PlattScaling`, layer ``calibration``).
     """
+    import keras
+    from keras import layers
+
+    from seqzoo.architectures.layers import PlattScaling, WeightedAverage
+
     if len(members) < 2:
         raise ValueError(f"an ensemble needs at least 2 members; got {len(members)}")
     nets = []
@@ -41,3 +48,17 @@ def build_ensemble(members: Sequence[Mapping], weights: Sequence[float] | None =
             raise ValueError(f"calibration is [slope, intercept] with a positive slope; got {list(calibration)}")
         outputs = PlattScaling(*calibration, name="calibration")(outputs)
     return keras.Model(inputs, outputs, name="ensemble")
+
+
+_MEMBERS = [
+    {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(8, 8, 8), dense_units=16)},
+    {"architecture": "deepsea", "config": dict(seq_len=200, n_tasks=5, conv_filters=(4, 8, 8), conv_width=(9, 5, 5),
+                                               pool_size=(6, 3), dense_units=8, rc_average=True)},
+]
+
+# Its modality and citation are its members'; seqzoo export builds it from runs, nothing trains it.
+FAMILY = Family(
+    name="ensemble", builder=build_ensemble, modality=None,
+    small={"": dict(members=_MEMBERS), "weighted": dict(members=_MEMBERS, weights=[2.0, 1.0])},
+    float32_layers=("ensemble_average", "calibration"),
+)

@@ -12,6 +12,7 @@ weight is set, or the import fails naming the keys. The conversions that matter:
   that dense kernel are permuted;
 - DeepSEA's network sees bases in AGCT order (its first module recodes ACGT input), so the
   first convolution's input channels are permuted to seqzoo's ACGT;
+- the layer maps and input orders are the families' records' (``Family.published``);
 - DeepSEA's ``Threshold(0, 1e-6)`` and reverse-complement averaging are part of the model
   directory's architecture (``activation_floor``, ``rc_average``); Basset's batch norm uses
   PyTorch's epsilon 1e-5 and its running statistics.
@@ -31,22 +32,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from seqzoo.encoding import DNA_ALPHABET
 from seqzoo.version import __version__
-from seqzoo.architectures.registry import build
+from seqzoo.architectures.registry import FIRST_CONVOLUTION, build, family
 from seqzoo.zoo.artifacts import WeightsArtifact, cache_dir, cached_path, fetch_checkpoint, file_md5, verify
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
 from seqzoo.zoo.weights import PUBLISHED, published_description
-
-
-# Keras layer -> index of the PyTorch module holding its weights, per architecture.
-# Linear layers sit inside a small Sequential at element 1 (keys "13.1.weight").
-LAYER_MAP = {
-    "basset": {"conv1": "0", "conv1_bn": "1", "conv2": "4", "conv2_bn": "5", "conv3": "8",
-               "conv3_bn": "9", "dense1": "13.1", "dense1_bn": "14", "dense2": "17.1",
-               "dense2_bn": "18", "output": "21.1"},
-    "deepsea": {"conv1": "0", "conv2": "4", "conv3": "8", "dense1": "12.1", "output": "14.1"},
-}
-AGCT_TO_ACGT = [0, 2, 1, 3]  # DeepSEA channel index (AGCT) for each ACGT base
 
 
 class CheckpointError(ValueError):
@@ -75,9 +66,10 @@ def state_dict_to_keras(model: keras.Model, architecture: str, state: dict[str, 
 
     Strict: raises ``CheckpointError`` naming missing, unused or mis-shaped tensors.
     """
-    if architecture not in LAYER_MAP:
+    layout = family(architecture).published  # the family record's layer map
+    if layout is None:
         raise CheckpointError(f"no PyTorch layout is known for architecture {architecture!r}")
-    unmapped = [layer.name for layer in model.layers if layer.weights and layer.name not in LAYER_MAP[architecture]]
+    unmapped = [layer.name for layer in model.layers if layer.weights and layer.name not in layout.layers]
     if unmapped:
         raise CheckpointError(f"layers {unmapped} have no counterpart in the published {architecture} layout: "
                               "the model directory's config is not the published network")
@@ -92,14 +84,15 @@ def state_dict_to_keras(model: keras.Model, architecture: str, state: dict[str, 
         unused.discard(full)
         return np.asarray(state[full], dtype=np.float32)
 
-    for layer_name, index in LAYER_MAP[architecture].items():
+    for layer_name, index in layout.layers.items():
         layer = model.get_layer(layer_name)
         if isinstance(layer, keras.layers.BatchNormalization):
             values = [take(f"{index}.{k}") for k in ("weight", "bias", "running_mean", "running_var")]
         elif isinstance(layer, keras.layers.Conv1D):
             kernel = _conv_kernel(take(f"{index}.weight"))
-            if architecture == "deepsea" and layer_name == "conv1":
-                kernel = kernel[:, AGCT_TO_ACGT, :]
+            if layer_name == FIRST_CONVOLUTION and layout.input_order != DNA_ALPHABET:
+                # the published network's channel for each of seqzoo's ACGT bases
+                kernel = kernel[:, [layout.input_order.index(base) for base in DNA_ALPHABET], :]
             values = [kernel, take(f"{index}.bias")]
         elif layer_name == "dense1":
             values = [_flattened_dense_kernel(take(f"{index}.weight"), channels, length), take(f"{index}.bias")]

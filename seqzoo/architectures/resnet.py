@@ -1,10 +1,15 @@
 """A residual network for DNA (He et al. 2016's blocks, as in ResNet-style genomics models):
 stages of two-convolution blocks whose input is added to their output, pooled between stages."""
 
-import keras
-from keras import layers
+from __future__ import annotations
 
-from seqzoo.architectures.heads import dna_model
+from typing import TYPE_CHECKING
+
+from seqzoo.architectures.heads import HEAD_FLOAT32_LAYERS, dna_model
+from seqzoo.architectures.registry import Family
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_resnet(
@@ -32,6 +37,9 @@ def build_resnet(
     layer with dropout and the output. ``rc_average`` and the motif branch are those of
     :func:`seqzoo.architectures.heads.dna_model`.
     """
+    import keras
+    from keras import layers
+
     inputs = keras.Input((seq_len, 4), name="dna")
     stem = [layers.Conv1D(stem_filters, stem_width, padding="same", use_bias=False, name="conv1"),
             layers.BatchNormalization(name="conv1_bn"), layers.Activation("relu", name="conv1_relu"),
@@ -72,3 +80,12 @@ def build_resnet(
 
     return dna_model(inputs, trunk, "resnet", n_tasks=n_tasks, rc_average=rc_average, task_motifs=task_motifs,
                      task_motif_width=task_motif_width, task_motif_region=task_motif_region)
+
+
+FAMILY = Family(
+    name="resnet", builder=build_resnet, modality="dna", trains="dna", citation="https://doi.org/10.1109/CVPR.2016.90",
+    small={"": dict(seq_len=200, n_tasks=5, stem_filters=8, stage_filters=(8, 12), dense_units=16),
+           "task_motifs": dict(seq_len=200, n_tasks=5, stem_filters=8, stage_filters=(8, 12), dense_units=16,
+                               rc_average=True, task_motifs=2, task_motif_width=7, task_motif_region=60)},
+    float32_layers=HEAD_FLOAT32_LAYERS,
+)

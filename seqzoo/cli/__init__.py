@@ -58,6 +58,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("train_commands", "metrics of a model or run: per-task AUROC/AUPRC on a data set split (DNA), "
                                    "accuracy/MCC/AUROC/AUPRC on a labelled TSV (protein)"),
     "motif-baseline": ("train_commands", "score windows by a TF's known motif (PWM) and report AUROC/AUPRC"),
+    "leaderboard": ("board_commands", "rank models on a data set's windows: mean AUROC/AUPRC with bootstrap "
+                                      "intervals, wins over the motif baseline, parameters, windows/s"),
     "export": ("train_commands", "write a model directory (model.yaml, weights, labels) from training runs"),
     "train-dna": ("train_commands", "`seqzoo train` for DNA models (the old name)"),
     "evaluate-dna": ("train_commands", "`seqzoo evaluate` for DNA models (the old name)"),

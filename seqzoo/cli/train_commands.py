@@ -45,7 +45,9 @@ def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--valid", required=True, help="validation TSV, same format")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--name", default="deepsol", help="weights file base name (default: deepsol)")
-    p.add_argument("--architecture", choices=["deepsol", "protein_composition"], default="deepsol",
+    from seqzoo.architectures.registry import trained_by
+
+    p.add_argument("--architecture", choices=trained_by("protein"), default="deepsol",
                    help="deepsol, or protein_composition: a logistic regression on residue and "
                         "residue-pair composition, a companion for `seqzoo ensemble`")
     p.add_argument("--config", help="JSON size arguments of the architecture (default: model.yaml's)")
@@ -80,7 +82,7 @@ def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="data set directory (seqzoo dataset)")
     p.add_argument("-o", "--output", required=True, help="output directory (checkpoints, log, weights)")
     p.add_argument("--config", help='JSON size arguments of the builder, e.g. \'{"conv_filters": [64, 128, 192]}\' '
-                                    "(default: the builder's for DeepSEA/Basset, model.yaml's for another zoo model)")
+                                    "(default: the builder's for a family's name, model.yaml's for a zoo model)")
     p.add_argument("--name", help="weights file base name")
     p.add_argument("--epochs", type=options.positive_int, default=10)
     p.add_argument("--steps-per-epoch", type=options.positive_int, help="batches per epoch (a fresh random subset each epoch)")
@@ -100,7 +102,7 @@ def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
 
 def finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("base", help="the model to start from: a zoo name, NAME@VERSION, STORE/NAME@VERSION or a directory "
-                                "(a single DeepSEA- or Basset-like network)")
+                                "(a single network of a DNA family that seqzoo train trains)")
     _train_dna_arguments(p)
     p.add_argument("--freeze-trunk", action="store_true", help="train the output head only")
 
@@ -215,7 +217,7 @@ KIND_ARGUMENTS = {
 }
 
 _KIND_DESCRIPTIONS = {
-    ("train", "dna"): "DNA models: train DeepSEA or Basset (or a zoo DNA model's architecture and sizes) on a "
+    ("train", "dna"): "DNA models: train a DNA family ({dna}; or a zoo DNA model's architecture and sizes) on a "
                       "`seqzoo dataset` directory; early stopping on the mean validation AUROC.",
     ("train", "protein"): "Protein models (DeepSol): train on labelled sequences; a seeded part of the "
                           "validation rows is held out for early stopping and metrics.",
@@ -229,17 +231,24 @@ _KIND_DESCRIPTIONS = {
 
 _FIRST = {  # verb -> the first positional's name and help
     "train": ("MODEL", "zoo model name or directory, whose model.yaml says DNA or protein (and gives the "
-                       "default sizes); DeepSEA or Basset, in any case, name those DNA architectures"),
+                       "default sizes); a DNA family's name ({dna}, any case) names that architecture"),
     "evaluate": ("MODEL|RUN", "zoo model name or directory, or a run directory (train-dna; train, ensemble)"),
     "export": ("RUN", "run directories (train-dna; train, ensemble), then MODEL_DIR"),
 }
 
 
+def _dna_families() -> str:
+    """The DNA families ``seqzoo train`` trains, for help texts (their records; no keras)."""
+    from seqzoo.architectures.registry import trained_by
+
+    return ", ".join(trained_by("dna"))
+
+
 def _kind(value: str) -> str:
     """The kind of model ("dna" or "protein") ``value`` names: a model directory or zoo model
     (its ``ModelSpec.modality``), a training run (:func:`seqzoo.training.runs.read_run`), or a
-    DNA architecture name (DeepSEA, Basset, any case)."""
-    from seqzoo.training.dna import DNA_ARCHITECTURES
+    DNA family's name (DeepSEA, DanQ, any case)."""
+    from seqzoo.training.dna import dna_architectures
     from seqzoo.training.runs import is_run, read_run
     from seqzoo.zoo.spec import find_model, load_spec
 
@@ -248,7 +257,7 @@ def _kind(value: str) -> str:
         return load_spec(path).modality
     if is_run(path):
         return read_run(path).kind
-    if value.lower() in DNA_ARCHITECTURES:
+    if value.lower() in dna_architectures():
         return "dna"
     return load_spec(find_model(value)).modality
 
@@ -257,7 +266,7 @@ def _kind_parser(command: str, kind: str, first: str) -> argparse.ArgumentParser
     """The parser of ``kind``'s arguments of ``command`` (a verb or an alias)."""
     verb = ALIASES.get(command, command)
     p = argparse.ArgumentParser(prog=f"seqzoo {command}" if verb == "export" else f"seqzoo {command} {first}",
-                                description=_KIND_DESCRIPTIONS[verb, kind])
+                                description=_KIND_DESCRIPTIONS[verb, kind].format(dna=_dna_families()))
     KIND_ARGUMENTS[verb, kind](p)
     return p
 
@@ -267,6 +276,7 @@ def _verb_arguments(p: argparse.ArgumentParser, command: str) -> None:
     verb = ALIASES.get(command, command)
     kinds = ["dna"] if command in ALIASES else list(KINDS)
     name, help_text = _FIRST[verb]
+    help_text = help_text.format(dna=_dna_families())
     p.add_argument("first", metavar=name, help=help_text)
     p.add_argument("rest", nargs=argparse.REMAINDER, metavar="...",
                    help="the arguments of the model's kind, listed below")
@@ -336,15 +346,15 @@ def _dna_recipe(model: str) -> tuple[str, dict | None]:
     """The architecture ``seqzoo train MODEL`` trains for a DNA ``model`` and its default sizes:
     DeepSEA and Basset (any case) are those architectures at the builder's sizes; another DNA
     zoo model of one of them gives its own sizes (``seq_len`` and ``n_tasks`` come from the data)."""
-    from seqzoo.training.dna import DNA_ARCHITECTURES
+    from seqzoo.training.dna import dna_architectures
     from seqzoo.zoo.spec import find_model, load_spec
 
-    if not (Path(model) / "model.yaml").is_file() and model.lower() in DNA_ARCHITECTURES:
+    if not (Path(model) / "model.yaml").is_file() and model.lower() in dna_architectures():
         return model.lower(), None
     spec = load_spec(find_model(model))
-    if spec.architecture not in DNA_ARCHITECTURES:
+    if spec.architecture not in dna_architectures():
         raise ValueError(f"seqzoo train: no training recipe for {spec.name} ({spec.architecture}); DNA models "
-                         f"train {', '.join(DNA_ARCHITECTURES)} (export several runs to make an ensemble)")
+                         f"train {', '.join(dna_architectures())} (export several runs to make an ensemble)")
     return spec.architecture, {k: v for k, v in spec.config.items() if k not in ("seq_len", "n_tasks")}
 
 

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 import yaml
@@ -35,10 +35,15 @@ if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported wh
 
     from seqzoo.packaging import ModelInfo
 
-__all__ = ["evaluate_dna", "predict_dataset", "train_dna"]
+__all__ = ["Predictor", "dna_architectures", "evaluate_dna", "load_predictor", "predict_dataset", "train_dna"]
 
-#: The architectures train_dna trains (names of seqzoo.architectures.registry), any case accepted.
-DNA_ARCHITECTURES = ("deepsea", "basset", "danq", "basenji", "resnet")
+
+def dna_architectures() -> tuple[str, ...]:
+    """The architectures train_dna trains, any case accepted: the families whose record says
+    ``trains="dna"`` (``seqzoo.architectures.registry``; importing it loads no keras)."""
+    from seqzoo.architectures.registry import trained_by
+
+    return trained_by("dna")
 
 
 def _log_to(path: Path, verbose: bool):
@@ -214,8 +219,8 @@ def train_dna(
     if freeze_trunk and base_model is None:
         raise ValueError("freeze_trunk needs a base model to fine-tune (base=...)")
     arch = architecture.lower()
-    if arch not in DNA_ARCHITECTURES:
-        raise ValueError(f"train-dna trains {', '.join(DNA_ARCHITECTURES)}; got {architecture!r}")
+    if arch not in dna_architectures():
+        raise ValueError(f"train-dna trains {', '.join(dna_architectures())}; got {architecture!r}")
     _check_splits(read_manifest(data_dir), data_dir, train_split, valid_split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -357,8 +362,8 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
     from seqzoo.zoo.artifacts import file_sha256
 
     model = get_model(base, device="cpu")
-    if model.spec.modality != "dna" or model.spec.architecture not in DNA_ARCHITECTURES:
-        raise ValueError(f"fine-tuning starts from a single {' or '.join(DNA_ARCHITECTURES)} network; "
+    if model.spec.modality != "dna" or model.spec.architecture not in dna_architectures():
+        raise ValueError(f"fine-tuning starts from a single {' or '.join(dna_architectures())} network; "
                          f"{model.name} is {model.spec.modality} {model.spec.architecture}")
     if not model.trained:
         raise ValueError(f"{model.name} has untrained weights: there is nothing to fine-tune from")
@@ -378,20 +383,38 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
     return model, lineage
 
 
-def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None):
-    """A batch -> predictions function, its task names and sequence length, from a zoo model
-    (name or directory) or a ``train-dna`` output directory (its ``training.json``)."""
+class Predictor(NamedTuple):
+    """A DNA model or training run ready to score a data set (:func:`load_predictor`)."""
+
+    predict: Callable[[np.ndarray], np.ndarray]  # a batch (n, L, 4) -> (n, tasks)
+    labels: list[str]
+    seq_len: int
+    architecture: str
+    network: keras.Model
+
+    def check_fits(self, source, dataset: GenomeWindowDataset, data_dir) -> None:
+        """Refuse a data set whose tasks (same order) or window length are not the model's."""
+        if list(self.labels) != dataset.tasks:
+            raise ValueError(f"{source}: its {len(self.labels)} target labels are not the {dataset.n_tasks} tasks of "
+                             f"{data_dir} in the same order")
+        if self.seq_len != dataset.seq_len:
+            raise ValueError(f"{source} takes {self.seq_len} bp windows; {data_dir} has {dataset.seq_len} bp windows")
+
+
+def load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Predictor:
+    """A zoo model (name or directory) or a ``train-dna`` output directory (its ``training.json``:
+    the run's best weights) loaded on the CPU, as a :class:`Predictor`."""
     path = Path(model)
     if (path / "training.json").is_file():
-        import keras
-
         info, net = load_run(path, weights)
         data_tasks = read_manifest(info["data"]["dir"])["tasks"]
-        return (lambda x: np.asarray(net.predict_on_batch(x))), data_tasks, info["config"]["seq_len"], keras
+        return Predictor(lambda x: np.asarray(net.predict_on_batch(x)), data_tasks, info["config"]["seq_len"],
+                         info["architecture"], net)
     from seqzoo.runtime import get_model
 
     zoo_model = get_model(model, weights=weights, device="cpu")
-    return zoo_model.predict_on_batch, list(zoo_model.labels), zoo_model.spec.input_shape[0], None
+    return Predictor(zoo_model.predict_on_batch, list(zoo_model.labels), zoo_model.spec.input_shape[0],
+                     zoo_model.spec.architecture, zoo_model.keras_model)
 
 
 def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: str = "valid",
@@ -404,14 +427,10 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     length the data set's window length. ``command`` is recorded as :func:`train_dna` records it.
     """
     dataset = GenomeWindowDataset(data_dir, split)
-    predict, labels, seq_len, _ = _load_predictor(model, weights)
-    if list(labels) != dataset.tasks:
-        raise ValueError(f"{model}: its {len(labels)} target labels are not the {dataset.n_tasks} tasks of "
-                         f"{data_dir} in the same order")
-    if seq_len != dataset.seq_len:
-        raise ValueError(f"{model} takes {seq_len} bp windows; {data_dir} has {dataset.seq_len} bp windows")
+    predictor = load_predictor(model, weights)
+    predictor.check_fits(model, dataset, data_dir)
     t0 = time.time()
-    preds = predict_dataset(predict, dataset, batch_size, reverse_complement_average)
+    preds = predict_dataset(predictor.predict, dataset, batch_size, reverse_complement_average)
     metrics = per_task_metrics(dataset.y(), preds, dataset.tasks)
     result = {"model": str(model), "weights": str(weights) if weights else None, "data": str(Path(data_dir).resolve()),
               "split": split, "reverse_complement_average": reverse_complement_average,

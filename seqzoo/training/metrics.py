@@ -22,6 +22,7 @@ __all__ = [
     "auroc",
     "binary_metrics",
     "bootstrap_intervals",
+    "bootstrap_task_metrics",
     "confusion_counts",
     "mcc",
     "per_task_metrics",
@@ -149,6 +150,59 @@ def bootstrap_intervals(y_true, probabilities, n_boot: int = 2000, seed: int = 0
             draws[k].append(m[k])
     q = [(1 - level) / 2, (1 + level) / 2]
     return {k: [float(v) for v in np.nanquantile(np.array(vs), q)] for k, vs in draws.items()}
+
+
+def bootstrap_task_metrics(y_true: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-task AUROC and AUPRC of every bootstrap resample of the rows, all resamples at once.
+
+    ``y_true`` and ``scores`` are ``(n, tasks)``; ``counts`` is ``(resamples, n)``, how often each
+    row is drawn in each resample (``rng.multinomial(n, [1/n] * n, size=resamples)``). Returns two
+    ``(resamples, tasks)`` arrays, each value exactly :func:`auroc` / :func:`auprc` of the resampled
+    rows (NaN where a resample lacks a class). Each task's rows are sorted once; a resample's
+    figures are then sums over its positives' tied-score groups weighted by its counts, so the
+    cost is one cumulative count of ``(resamples, n)`` per task instead of a sort per resample and task.
+    """
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.int32)
+    if y.shape != s.shape or y.ndim != 2 or counts.ndim != 2 or counts.shape[1] != len(y):
+        raise ValueError(f"labels {y.shape}, scores {s.shape} and counts {counts.shape} do not match")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    roc = np.full((len(counts), y.shape[1]), np.nan)
+    prc = np.full_like(roc, np.nan)
+    for t in range(y.shape[1]):
+        order = np.argsort(-s[:, t], kind="mergesort")  # highest score first
+        ranked = s[order, t]
+        positives = np.flatnonzero(y[order, t] == 1)  # their places in the ranking
+        if not len(positives):
+            continue
+        # the tied-score group of each positive: its first and last place, and the first and
+        # last positive of the group (in ``positives``)
+        group_start = np.searchsorted(-ranked, -ranked[positives], side="left")
+        group_end = np.searchsorted(-ranked, -ranked[positives], side="right")
+        first_positive = np.searchsorted(positives, group_start, side="left")
+        last_positive = np.searchsorted(positives, group_end, side="left") - 1
+        # rows drawn at or above each place, and positives drawn at or above each positive
+        seen = np.cumsum(np.take(counts, order, axis=1), axis=1, dtype=np.int32)  # counts sum to n
+        drawn = np.take(counts, order[positives], axis=1).astype(np.float64)
+        tp = np.cumsum(drawn, axis=1)
+        tp_through = tp[:, last_positive]  # positives drawn down to the end of the group
+        tp_before = np.where(first_positive > 0, tp[:, np.maximum(first_positive - 1, 0)], 0.0)
+        seen_through = seen[:, group_end - 1].astype(np.float64)
+        seen_before = np.where(group_start > 0, seen[:, np.maximum(group_start - 1, 0)], 0).astype(np.float64)
+        n_pos, n_all = tp[:, -1], seen[:, -1].astype(np.float64)
+        n_neg = n_all - n_pos
+        defined = (n_pos > 0) & (n_neg > 0)
+        # Mann-Whitney: a positive beats the negatives below its group, and half of its group's
+        negatives_in_group = (seen_through - seen_before) - (tp_through - tp_before)
+        negatives_below = n_neg[:, None] - (seen_through - tp_through)
+        wins = (drawn * (negatives_below + 0.5 * negatives_in_group)).sum(axis=1)
+        # average precision: each group is one threshold, its positives the recall step
+        precision = np.divide(tp_through, seen_through, out=np.zeros_like(tp_through), where=seen_through > 0)
+        roc[defined, t] = wins[defined] / (n_pos[defined] * n_neg[defined])
+        prc[defined, t] = (drawn * precision).sum(axis=1)[defined] / n_pos[defined]
+    return roc, prc
 
 
 def reliability(y_true, probabilities, bins: int = 10) -> list[dict]:
