@@ -22,6 +22,12 @@ jinja2 substitutions and ifs, no other template code). The written directory rea
 ``SeqIntervalDl``'s other layouts (``(4, 1, L)``, ``(L, 4, 1)``, ...) gets them from ``Permute`` and
 ``Reshape`` layers placed in front of it (:class:`InputLayout`), and several one-column heads are
 concatenated into one row of targets.
+
+A network that reads sequences of any length (input ``(None, 4)``, as pwm_HOCOMOCO's PWM scanners)
+whose dataloader fixes none (no ``auto_resize_len``) is served at the window length the user gives
+(``seq_len``, ``--seq-len``). A network reading two inputs that kipoi's description gives as one
+interval's two strands (DeepMEL: ``(500, 4)`` and its reverse complement) becomes one model reading
+one ``(L, 4)`` input, the reverse strand computed inside it (:class:`ReverseComplement`).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import numpy as np
 import yaml
 
 from seqzoo.architectures import legacy
+from seqzoo.architectures.layers import ReverseComplement
 from seqzoo.packaging import ModelInfo, TargetsInfo, write_model_dir
 from seqzoo.suggest import did_you_mean
 from seqzoo.version import __version__
@@ -87,6 +94,8 @@ def _download(named: dict, where: str) -> _File:
         raise KipoiImportError(f"{where}: url {url!r} is not an http(s) URL")
     if isinstance(md5, int) and not isinstance(md5, bool):  # YAML reads a 32-digit md5 as a number
         raise KipoiImportError(f"{where}: md5 {md5} was read as a number (YAML); quote it")
+    if isinstance(md5, str) and md5.lower().startswith("md5:"):
+        md5 = md5[4:]  # zenodo's spelling, as kipoi/models' DeepMEL and DeepFlyBrain copy it
     if not isinstance(md5, str) or not _MD5.match(md5.lower()):
         raise KipoiImportError(f"{where}: {url} comes without an md5 (given: {md5!r}); seqzoo checks every download "
                                "against kipoi's md5")
@@ -271,10 +280,12 @@ class InputLayout:
     shape: tuple[int, ...]
     permutation: tuple[int, int] = (1, 2)
     dataloader: str = "seqzoo's (L, 4)"
+    chosen_length: bool = False  # the network reads any length; ``length`` is the user's seq_len
+    strand_pair: tuple[str, str] | None = None  # the network's (forward, reverse complement) inputs
 
     @property
     def is_plain(self) -> bool:
-        return self.shape == (self.length, 4)
+        return self.shape == (self.length, 4) and self.strand_pair is None
 
 
 def seq_interval_layout(args: dict, where: str) -> tuple[tuple[str, ...], dict]:
@@ -335,26 +346,69 @@ def _dataloader_args(source: Path, path: Path, descr: dict) -> tuple[dict | None
     return args, f"{where} (kipoiseq SeqIntervalDl)"
 
 
-def _schema_input(path: Path, descr: dict) -> dict:
+def _schema_inputs(descr: dict) -> list[dict]:
+    """kipoi's ``schema.inputs`` as a list of entries, whichever of its three spellings is used:
+    ``{shape: ...}``, ``[{shape: ...}, ...]`` (DeepMEL, DeepFlyBrain) or ``{name: {shape: ...}, ...}``."""
     inputs = (descr.get("schema") or {}).get("inputs") or {}
-    if isinstance(inputs, list) and len(inputs) == 1:  # [{shape: ...}] (DeepFlyBrain, DeepLiver)
-        inputs = inputs[0]
-    if isinstance(inputs, dict) and "shape" not in inputs and len(inputs) == 1:  # {name: {shape: ...}}
-        inputs = next(iter(inputs.values())) or {}
-    return inputs if isinstance(inputs, dict) else {}
+    if isinstance(inputs, list):
+        return [entry if isinstance(entry, dict) else {} for entry in inputs]
+    if isinstance(inputs, dict) and "shape" not in inputs:
+        return [dict(entry or {}, name=name) if isinstance(entry, dict) or entry is None else {}
+                for name, entry in inputs.items()]
+    return [inputs] if isinstance(inputs, dict) else []
 
 
-def _dna_layout(source: Path, path: Path, descr: dict, model: keras.Model) -> InputLayout:
+_REVERSE_DOC = re.compile(r"reverse[- ]?complement", re.I)
+
+
+def _strand_pair(path: Path, entries: list[dict], model: keras.Model, args: dict | None) -> tuple[str, str] | None:
+    """The network's (forward, reverse-complement) input names when kipoi's description gives its two
+    inputs as one interval's two strands: exactly two inputs, the second's doc saying it is the
+    reverse complement and the first's not (DeepMEL's "DNA sequence" / "Reverse-complemented DNA
+    sequence"; its dataloader.py gives ``seq_onehot[::-1, ::-1]``). ``None`` for any other inputs; a
+    pair seqzoo cannot feed (other channels than one-hot DNA, as FactorNet's DNase and mappability
+    tracks, or unequal shapes) is refused with the reason."""
+    if len(model.inputs) != 2 or len(entries) != 2:
+        return None
+    docs = [str(entry.get("doc") or "") for entry in entries]
+    if _REVERSE_DOC.search(docs[0]) or not _REVERSE_DOC.search(docs[1]):
+        return None
+    names = tuple(str(i.name) for i in model.inputs)
+    shapes = [tuple(shape[1:]) for shape in model.input_shape]
+    pair = f"{path}: the model reads a strand pair ({names[0]} {shapes[0]}: {docs[0]!r}; {names[1]} {shapes[1]}: " \
+           f"{docs[1]!r})"
+    if shapes[0] != shapes[1] or len(shapes[0]) != 2:
+        raise KipoiImportError(f"{pair} of different or non-(L, C) shapes; seqzoo computes the reverse strand of one "
+                               "(L, 4) sequence")
+    if shapes[0][1] != 4:
+        raise KipoiImportError(f"{pair} of {shapes[0][1]} channels: one-hot DNA and {shapes[0][1] - 4} other channel(s) "
+                               "(signal tracks); seqzoo feeds the reverse strand of one-hot DNA (L, 4) only")
+    if args is not None:
+        raise KipoiImportError(f"{pair}, but its dataloader is kipoiseq's SeqIntervalDl, which gives one input")
+    if any(entry.get("special_type") not in (None, "DNASeq") for entry in entries) or \
+            not all(re.search(r"\bDNA\b", doc) for doc in docs):
+        raise KipoiImportError(f"{pair}, not described as DNA (special_type DNASeq or a doc naming DNA)")
+    return names[0], names[1]
+
+
+def _dna_layout(source: Path, path: Path, descr: dict, model: keras.Model, seq_len: int | None = None) -> InputLayout:
     """How the model reads one-hot DNA: its length and the layout its dataloader gives it (kipoiseq
     ``SeqIntervalDl``'s arguments, or ``(L, 4)`` for a dataloader seqzoo cannot read); a network
-    whose input is not that layout, and any input that is not one DNA sequence, are refused."""
-    inputs = _schema_input(path, descr)
-    if len(model.inputs) != 1 or "shape" not in inputs:
-        names = [i.name for i in model.inputs] if len(model.inputs) != 1 else list(inputs)
-        raise KipoiImportError(f"{path}: the model reads {len(model.inputs)} inputs ({', '.join(map(str, names))}); "
-                               "seqzoo's model directories read one DNA sequence input")
-    network = tuple(model.input_shape[1:])
+    whose input is not that layout, and any input that is not one DNA sequence (or one interval's
+    two strands, :func:`_strand_pair`), are refused. ``seq_len`` serves a network that reads any
+    length; it is refused when the network or its dataloader fixes another length."""
+    entries = _schema_inputs(descr)
     args, where = _dataloader_args(source, path, descr)
+    pair = _strand_pair(path, entries, model, args)
+    inputs = entries[0] if len(entries) == 1 or pair else {}
+    if (len(model.inputs) != 1 and not pair) or "shape" not in inputs:
+        names = [i.name for i in model.inputs] if len(model.inputs) != 1 else [e.get("name") for e in entries]
+        raise KipoiImportError(f"{path}: the model reads {len(model.inputs)} inputs ({', '.join(map(str, names))}); "
+                               "seqzoo's model directories read one DNA sequence input (or one interval's two strands: "
+                               "a second input documented as the first's reverse complement)")
+    network = tuple(model.input_shape[0][1:]) if pair else tuple(model.input_shape[1:])
+    if pair:
+        inputs = dict(inputs, special_type="DNASeq")  # _strand_pair checked that both strands are DNA
     # kipoiseq's SeqIntervalDl gives DNA whatever the schema says (DeepSTARR's names no special_type)
     if inputs.get("special_type") != "DNASeq" and not (args is not None and inputs.get("special_type") is None):
         raise KipoiImportError(f"{path}: schema.inputs is {inputs.get('special_type')!r}, not DNASeq; seqzoo serves "
@@ -371,13 +425,20 @@ def _dna_layout(source: Path, path: Path, descr: dict, model: keras.Model) -> In
     resize = (args or {}).get("auto_resize_len")
     if resize is not None and length is not None and resize != length:
         raise KipoiImportError(f"{where}: auto_resize_len {resize}, but the network reads sequences of {length}")
-    length = length or resize
+    fixed = length or resize
+    if seq_len is not None and fixed is not None and seq_len != fixed:
+        fixer = "the network" if length else f"its dataloader ({where}: auto_resize_len)"
+        raise KipoiImportError(f"{path}: --seq-len {seq_len}, but {fixer} reads sequences of {fixed}; leave --seq-len "
+                               f"out (or give {fixed})")
+    length = fixed or seq_len
     if not isinstance(length, int) or length <= 0:
-        raise KipoiImportError(f"{path}: the network reads sequences of any length and its dataloader fixes none "
-                               "(auto_resize_len); seqzoo's model directories read one length")
+        raise KipoiImportError(f"{path}: the network reads sequences of any length (input {network}) and its "
+                               "dataloader fixes none (auto_resize_len); seqzoo's model directories read one length: "
+                               "give the window length to serve it at with --seq-len N (Python: seq_len=N)")
     shape = tuple({"L": length, "A": 4, "D": 1}[a] for a in axes)
     order = [a for a in axes if a != "D"]
-    return InputLayout(length, shape, (1, 2) if order == ["L", "A"] else (2, 1), where)
+    return InputLayout(length, shape, (1, 2) if order == ["L", "A"] else (2, 1), where,
+                       chosen_length=fixed is None, strand_pair=pair)
 
 
 def _head_names(model: keras.Model) -> list[str] | None:
@@ -399,13 +460,16 @@ def _with_layout(model: keras.Model, layout: InputLayout) -> keras.Model:
                                "directories give one row of targets per sequence")
     if layout.is_plain and tuple(model.input_shape[1:]) == layout.shape and not several:
         return model
-    inputs = keras.Input((layout.length, 4), name="seq")
+    inputs = keras.Input((layout.length, 4), name="dna" if layout.strand_pair else "seq")
     x = inputs
     if layout.permutation != (1, 2):
         x = keras.layers.Permute(layout.permutation, name="kipoi_layout_permute")(x)
     if layout.shape != tuple(x.shape[1:]):
         x = keras.layers.Reshape(layout.shape, name="kipoi_layout_reshape")(x)
-    outputs = model(x)
+    if layout.strand_pair:  # the second input gets the first's reverse complement, as kipoi's dataloader made it
+        outputs = model([x, ReverseComplement(name="kipoi_reverse_strand")(x)])
+    else:
+        outputs = model(x)
     if several:
         outputs = keras.layers.Concatenate(name="kipoi_outputs")(list(outputs))
     return keras.Model(inputs, outputs, name=f"{model.name}_seqzoo")
@@ -485,9 +549,19 @@ def _card(source: Path, descr: dict, name: str, files: list[tuple[str, _File]], 
              f"- License: {info.get('license') or 'not given in kipoi description'}",
              f"- Trained on: {info.get('trained_on') or 'not given in kipoi description'}",
              f"- Input: one-hot DNA ({layout.length}, 4), ACGT order (seqzoo.dataloaders.DNAIntervalDataset)"
-             + ("." if layout.is_plain else
+             + ("." if layout.is_plain or layout.strand_pair else
                 f"; the network reads {layout.shape}, as kipoi's dataloader gave it ({layout.dataloader}): "
-                f"Permute{layout.permutation} and Reshape{layout.shape} layers in front of it make that layout."),
+                f"Permute{layout.permutation} and Reshape{layout.shape} layers in front of it make that layout.")]
+    if layout.chosen_length:
+        lines += [f"- Window length: {layout.length}, chosen at import (`--seq-len {layout.length}`): the network "
+                  "reads sequences of any length and kipoi's dataloader fixes none (no auto_resize_len), passing "
+                  f"each interval at its own length; seqzoo centres every interval on a window of {layout.length}."]
+    if layout.strand_pair:
+        forward, reverse = layout.strand_pair
+        lines += [f"- Strands: the network reads two inputs, `{forward}` and `{reverse}`, which kipoi's description "
+                  "gives as one interval's forward strand and its reverse complement; the reverse complement is "
+                  f"computed inside the model (ReverseComplement) and fed to `{reverse}`, so the model reads one input."]
+    lines += [
              f"- Example: {example}",
              "", "## Provenance", "", f"Command: `{command}`", "", "| file | md5 | sha256 | written by |",
              "|---|---|---|---|"]
@@ -508,7 +582,7 @@ def _card(source: Path, descr: dict, name: str, files: list[tuple[str, _File]], 
 
 
 def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str | None = None,
-                 command: str | None = None, row: str | None = None) -> Path:
+                 command: str | None = None, row: str | None = None, seq_len: int | None = None) -> Path:
     """Import the kipoi Keras model directory ``source`` into a new seqzoo model directory ``output``.
 
     Args:
@@ -520,6 +594,9 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
             row with '/' as '-').
         command: recorded in the card.
         row: the group's model (column ``model`` of ``models.tsv``).
+        seq_len: the window length to serve a network that reads sequences of any length (input
+            ``(None, 4)``, pwm_HOCOMOCO) whose dataloader fixes none; recorded in the card. Refused
+            when the network or its dataloader fixes another length; required when neither fixes one.
 
     Returns:
         ``output``.
@@ -542,7 +619,7 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
         # (Theano's convolution flips them, as when Keras 2 loads a file that says 'theano')
         stored.backend = str(args["backend"])
     legacy.set_legacy_weights(model, stored, conversion.channels_first_kernels)
-    layout = _dna_layout(source, path, descr, model)
+    layout = _dna_layout(source, path, descr, model, seq_len)
     heads = _head_names(model)
     try:
         model = _with_layout(model, layout)
@@ -555,7 +632,7 @@ def import_kipoi(source: str | os.PathLike, output: str | os.PathLike, name: str
     labels = _labels(source, path, descr, model.output_shape[-1], heads)
     info = descr.get("info") or {}
     command = command or (f"seqzoo.kipoi_import.import_kipoi({str(source)!r}, {str(output)!r}"
-                          + (f", row={row!r})" if row else ")"))
+                          + (f", row={row!r}" if row else "") + (f", seq_len={seq_len}" if seq_len else "") + ")")
     files = [("arch", arch)] + ([("weights", weights)] if weights != arch else [])
     versions = {"arch": conversion.keras_version, "weights": stored.keras_version}
 

@@ -800,6 +800,81 @@ FAMILIES = {  # name: (builder, SeqIntervalDl default_args as kipoi/models gives
 }
 
 
+# pwm_HOCOMOCO (networks of any length) and DeepMEL (a strand pair): kipoi/models' own descriptions,
+# whose files are downloads served here from $SEQZOO_MIRROR under the names their URLs give
+PWM_ROW, PWM_SEQ_LEN = "human/CTCF", 100
+
+
+def pwm_hocomoco_like(width: int = 19, seed: int = 30):
+    """pwm_HOCOMOCO's network as kipoi/models' pwm_HOCOMOCO/export-pwms.ipynb builds it: a Sequential of
+    one Conv1D filter named conv1 holding a PWM's log-odds (relu, input (None, 4): any length), then
+    GlobalMaxPooling1D; here the PWM is random (rows summing to 1, pseudocount 0.001 as concise's)."""
+    import tf_keras as K2
+
+    pwm = np.random.default_rng(seed).dirichlet(np.full(4, 0.5), width)
+    pssm = np.log2((pwm + 0.001) / 0.25)  # log-odds against a uniform background
+    model = K2.Sequential([K2.layers.Conv1D(1, width, activation="relu", kernel_initializer="zeros",
+                                            bias_initializer="zeros", input_shape=(None, 4), name="conv1"),
+                           K2.layers.GlobalMaxPooling1D()])
+    model.layers[0].set_weights([pssm[:, :, None].astype(np.float32), np.zeros(1, np.float32)])
+    return model
+
+
+def pwm_hocomoco_source(directory: Path, mirror: Path):
+    """kipoi/models' pwm_HOCOMOCO group (its template, its models.tsv row PWM_ROW with the md5 of a
+    whole-model HDF5 written here by tf-keras, as export-pwms.ipynb's model.save); returns (group, network)."""
+    reference = pwm_hocomoco_like()
+    mirror.mkdir(parents=True, exist_ok=True)
+    weights = mirror / f"{PWM_ROW.replace('/', '-')}.h5"  # the file name of the row's zenodo URL
+    reference.save(str(weights))
+    directory.mkdir(parents=True)
+    shutil.copyfile(MODELS / "pwm_HOCOMOCO/model-template.yaml", directory / "model-template.yaml")
+    header, *rows = (MODELS / "pwm_HOCOMOCO/models.tsv").read_text().splitlines()
+    cells = next(r for r in rows if r.startswith(f"{PWM_ROW}\t")).split("\t")
+    cells[header.split("\t").index("args_weights_md5")] = file_md5(weights)
+    (directory / "models.tsv").write_text(header + "\n" + "\t".join(cells) + "\n")
+    return directory, reference
+
+
+def deepmel_like():
+    """DeepMEL's shape (Minnoye et al. 2020; kipoi/models DeepMEL/DeepMEL/model.yaml: inputs (500, 4) and
+    its reverse complement, 24 topics): convolution, max-pool, dropout, TimeDistributed(Dense) and
+    bidirectional LSTM shared by both strands, the strands concatenated, dense, sigmoid topics."""
+    import tf_keras as K2
+
+    forward, reverse = K2.Input((500, 4), name="input_1"), K2.Input((500, 4), name="input_2")
+    shared = [K2.layers.Conv1D(16, 20, activation="relu", name="conv1d_1"), K2.layers.MaxPooling1D(10, name="pool"),
+              K2.layers.Dropout(0.5, name="drop"),
+              K2.layers.TimeDistributed(K2.layers.Dense(8, activation="relu"), name="td"),
+              K2.layers.Bidirectional(K2.layers.LSTM(8, return_sequences=True), name="bilstm"),
+              K2.layers.Flatten(name="flat")]
+
+    def strand(x):
+        for layer in shared:
+            x = layer(x)
+        return x
+
+    h = K2.layers.Concatenate(name="strands")([strand(forward), strand(reverse)])
+    h = K2.layers.Dense(16, activation="relu", name="hidden")(h)
+    return K2.Model([forward, reverse], K2.layers.Dense(24, activation="sigmoid", name="topics")(h), name="deepmel_like")
+
+
+def kipoi_models_dir(directory: Path, family: str, mirror: Path, reference) -> Path:
+    """kipoi/models' ``family`` directory (tests/data/kipoi_models) whose arch and weights downloads are
+    ``reference``'s tf-keras JSON and weights, put in ``mirror`` under their URLs' file names; the
+    md5s in model.yaml are theirs (in the same spelling, 'md5:' or not)."""
+    source = Path(shutil.copytree(MODELS / family, directory))
+    text = (source / "model.yaml").read_text()
+    mirror.mkdir(parents=True, exist_ok=True)
+    for key in ("arch", "weights"):
+        url, md5 = re.search(rf"  {key}:\n +url: (\S+)\n +md5: (?:md5:)?([0-9a-f]{{32}})", text).groups()
+        path = mirror / Path(url.split("?")[0]).name
+        path.write_text(reference.to_json()) if key == "arch" else reference.save_weights(str(path))
+        text = text.replace(md5, file_md5(path))
+    (source / "model.yaml").write_text(text)
+    return source
+
+
 def family_source(family: str, directory: Path):
     """A kipoi directory holding ``family``'s tf-keras network with random weights (Keras 2 JSON +
     weights HDF5) and kipoi/models' dataloader arguments; returns (directory, the tf-keras network)."""
@@ -839,6 +914,18 @@ def imported(tmp_path_factory):
             elif name == "Keras1-CpGenie-th-Conv2D":
                 keras1_cpgenie(root / "kipoi")
                 source = root / "kipoi"
+            elif name in ("pwm_HOCOMOCO", "DeepMEL"):
+                with pytest.MonkeyPatch.context() as env:  # downloads served from a mirror, cached in root
+                    env.setenv("SEQZOO_MIRROR", str(root / "mirror"))
+                    env.setenv("SEQZOO_CACHE", str(root / "cache"))
+                    if name == "pwm_HOCOMOCO":
+                        source, reference = pwm_hocomoco_source(root / "kipoi", root / "mirror")
+                        made[name] = import_kipoi(source, root / "out", row=PWM_ROW, seq_len=PWM_SEQ_LEN), reference
+                    else:
+                        reference = randomised(deepmel_like(), seed=33)
+                        source = kipoi_models_dir(root / "kipoi", "DeepMEL/DeepMEL", root / "mirror", reference)
+                        made[name] = import_kipoi(source, root / "out"), reference
+                return made[name]
             else:
                 source, reference = family_source(name, root / "kipoi")
             made[name] = import_kipoi(source, root / "out"), reference
@@ -894,7 +981,93 @@ def kipoi_rows(ours: Path, theirs: Path, labels) -> tuple[np.ndarray, np.ndarray
     return ours_table[list(labels)].to_numpy(), kipoi_table[kipoi_columns].to_numpy()
 
 
-IMPORTED_DNA = ["tal1_model", "DeepBind", "DeepSTARR", "FactorNet", "DeepFlyBrain",
+def test_a_length_free_pwm_hocomoco_row_is_served_at_the_chosen_length_and_matches_tf_keras(imported):
+    """kipoi/models' pwm_HOCOMOCO template and a row of its models.tsv, the weights a whole-model HDF5
+    of its network (Conv1D of the PWM's log-odds, input (None, 4), global max-pool) written by tf-keras:
+    imported with seq_len, it reads (seq_len, 4), the card says the length was chosen, and it equals
+    tf-keras's predictions on 200 sequences of that length within 1e-5."""
+    from seqzoo.runtime import get_model
+
+    out, reference = imported("pwm_HOCOMOCO")
+    assert reference.input_shape == (None, None, 4) and load_spec(out).input_shape == (PWM_SEQ_LEN, 4)
+    card = (out / "README.md").read_text()
+    assert f"Window length: {PWM_SEQ_LEN}, chosen at import (`--seq-len {PWM_SEQ_LEN}`)" in card
+    assert f"seq_len={PWM_SEQ_LEN}" in card and "Kulakovskiy" in card and "human-CTCF.h5" in card
+    x = one_hot(200, PWM_SEQ_LEN, seed=31)
+    expected = reference.predict(x, verbose=0)
+    model = get_model(out, device="cpu")
+    assert model.labels == ("pwm_match",)
+    deviation = np.abs(model.predict_on_batch(x) - expected).max()
+    print(f"pwm_HOCOMOCO: max |seqzoo - tf-keras| on 200 sequences of {PWM_SEQ_LEN} = {deviation:.2e} "
+          f"(output std {expected.std():.2e})")
+    assert expected.shape == (200, 1) and expected.std() > 1e-3 and deviation < TOLERANCE
+
+
+def test_seq_len_is_asked_for_when_the_model_reads_any_length_and_refused_when_it_fixes_another(tmp_path, monkeypatch):
+    """A pwm_HOCOMOCO row imported without seq_len: refused, telling the user to give --seq-len; the
+    command with --seq-len 150: a directory reading (150, 4). A model with a fixed length (tal1_model, 500; a
+    SeqIntervalDl auto_resize_len) refuses another seq_len, naming both."""
+    source, _ = pwm_hocomoco_source(tmp_path / "pwm", tmp_path / "mirror")
+    monkeypatch.setenv("SEQZOO_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(KipoiImportError, match=r"reads sequences of any length \(input \(None, 4\)\) .*give the "
+                                               r"window length to serve it at with --seq-len N"):
+        import_kipoi(source, tmp_path / "none", row=PWM_ROW)
+    assert not (tmp_path / "none").exists()
+    from seqzoo.cli import main  # the command's parser and handler, in this process (TensorFlow loaded once)
+
+    assert main(["import-kipoi", str(source), "--row", PWM_ROW, "--seq-len", "150", "-o", str(tmp_path / "out")]) == 0
+    assert load_spec(tmp_path / "out").input_shape == (150, 4)
+    assert "--seq-len 150" in (tmp_path / "out/README.md").read_text()
+    with pytest.raises(KipoiImportError, match=r"--seq-len 300, but the network reads sequences of 500; leave"):
+        import_kipoi(EXAMPLES / "tal1_model", tmp_path / "tal1", seq_len=300)
+    any_length = kipoi_keras_dir(tmp_path / "resized", pwm_hocomoco_like(), {"auto_resize_len": 101}, ["s"])
+    with pytest.raises(KipoiImportError, match=r"--seq-len 50, but its dataloader .*auto_resize_len\) reads "
+                                               r"sequences of 101"):
+        import_kipoi(any_length, tmp_path / "resized_out", seq_len=50)
+    assert load_spec(import_kipoi(any_length, tmp_path / "resized_out", seq_len=101)).input_shape == (101, 4)
+    assert not (tmp_path / "tal1").exists()
+
+
+def test_deepmels_two_strands_become_one_dna_input_and_match_tf_keras_fed_both_strands(imported):
+    """kipoi/models' DeepMEL/DeepMEL model.yaml (inputs (500, 4) and its reverse complement; md5s spelt
+    'md5:...'), its files a DeepMEL-shaped two-input tf-keras network: imported as one model reading
+    one (500, 4) input whose reverse complement is computed inside it, equal within 1e-5 to tf-keras fed
+    the forward strand and kipoi's dataloader's reverse strand (seq_onehot[::-1, ::-1])."""
+    from seqzoo.runtime import get_model
+
+    out, reference = imported("DeepMEL")
+    model = get_model(out, device="cpu")
+    assert len(model.keras_model.inputs) == 1 and load_spec(out).input_shape == (500, 4)
+    assert "`input_1` and `input_2`" in (out / "README.md").read_text()
+    x = one_hot(200, 500, seed=32)
+    expected = reference.predict([x, x[:, ::-1, ::-1]], verbose=0)
+    deviation = np.abs(model.predict_on_batch(x) - expected).max()
+    print(f"DeepMEL: max |seqzoo - tf-keras fed both strands| on 200 sequences = {deviation:.2e} "
+          f"(output std {expected.std():.2e})")
+    assert expected.shape == (200, 24) and expected.std() > 1e-3 and deviation < TOLERANCE
+    assert np.abs(reference.predict([x, x], verbose=0) - expected).max() > 1e-3  # the second strand matters
+
+
+def test_a_strand_pair_with_signal_channels_is_refused_with_the_reason(tmp_path, monkeypatch):
+    """kipoi/models' FactorNet FOXA1/onePeak_DGF model.yaml: its two inputs are one interval's strands,
+    but (1002, 5): one-hot DNA plus a DNase track, which seqzoo cannot compute; refused saying so."""
+    import tf_keras as K2
+
+    monkeypatch.setenv("SEQZOO_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    strands = [K2.Input((1002, 5), name="seq"), K2.Input((1002, 5), name="seq_rc")]
+    conv, pool = K2.layers.Conv1D(4, 26, name="conv"), K2.layers.GlobalMaxPooling1D(name="pool")
+    h = K2.layers.Concatenate(name="both")([pool(conv(x)) for x in strands])
+    reference = K2.Model(strands, K2.layers.Dense(1, activation="sigmoid", name="out")(h))
+    source = kipoi_models_dir(tmp_path / "FactorNet", "FactorNet/FOXA1/onePeak_DGF", tmp_path / "mirror", reference)
+    with pytest.raises(KipoiImportError, match=r"reads a strand pair \(seq \(1002, 5\).* of 5 channels: one-hot DNA "
+                                               r"and 1 other channel\(s\) \(signal tracks\)"):
+        import_kipoi(source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+IMPORTED_DNA = ["tal1_model", "DeepBind", "DeepSTARR", "FactorNet", "DeepFlyBrain", "pwm_HOCOMOCO", "DeepMEL",
                 pytest.param("Basenji", marks=pytest.mark.slow), pytest.param("scBasset", marks=pytest.mark.slow),
                 "Keras1-DanQ-GRU", "Keras1-CpGenie-th-Conv2D"]
 

@@ -40,6 +40,10 @@ def import_kipoi_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="the seqzoo model directory to write (new or empty)")
     p.add_argument("--name", help="name of the weights file and the card (default: the source directory's name)")
     p.add_argument("--row", help="the model of a kipoi group: its name in the column 'model' of models.tsv")
+    p.add_argument("--seq-len", type=options.positive_int, metavar="N",
+                   help="window length to serve a network that reads sequences of any length (input (None, 4), as "
+                   "pwm_HOCOMOCO's) at; recorded in the card. A network or dataloader that fixes its own length "
+                   "needs none (a different N is refused)")
 
 
 def kipoi_source_arguments(p: argparse.ArgumentParser) -> None:
@@ -235,7 +239,7 @@ def cmd_import_kipoi(args) -> int:
     from seqzoo.kipoi_import import import_kipoi
 
     output = import_kipoi(args.source, args.output, name=args.name, command=options.command_line(args.argv),
-                          row=args.row)
+                          row=args.row, seq_len=args.seq_len)
     print(f"{args.source}: imported -> {output}")
     print(f"load it with seqzoo.get_model({str(output)!r}) or kipoi.get_model({str(output)!r}, source='dir')")
     return 0
