@@ -227,7 +227,10 @@ def _at_most(bed: str, n: int) -> bool:
     import os
     import stat
 
-    if not stat.S_ISREG(os.stat(bed).st_mode):
+    try:
+        if not stat.S_ISREG(os.stat(bed).st_mode):
+            return False
+    except OSError:  # "-" (standard input) and the like: the BED reader says what is wrong
         return False
     with open(bed, "rb") as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"

@@ -379,11 +379,14 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
     return model, lineage
 
 
-def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None):
+def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None, precision: str = "float32"):
     """A batch -> predictions function, its task names and sequence length, from a zoo model
-    (name or directory) or a ``train-dna`` output directory (its ``training.json``)."""
+    (name or directory, in ``precision``; int8 even where prediction refuses it, to measure it) or a
+    ``train-dna`` output directory (its ``training.json``; float32 only)."""
     path = Path(model)
     if (path / "training.json").is_file():
+        if precision != "float32":
+            raise ValueError(f"{model}: a train-dna run is evaluated in float32; export it to evaluate another precision")
         import keras
 
         info, net = load_run(path, weights)
@@ -391,21 +394,22 @@ def _load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None)
         return (lambda x: np.asarray(net.predict_on_batch(x))), data_tasks, info["config"]["seq_len"], keras
     from seqzoo.runtime import get_model
 
-    zoo_model = get_model(model, weights=weights, device="cpu")
+    zoo_model = get_model(model, weights=weights, device="cpu", precision=precision, validate_int8=True)
     return zoo_model.predict_on_batch, list(zoo_model.labels), zoo_model.spec.input_shape[0], None
 
 
 def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: str = "valid",
                  out_path: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
                  batch_size: int = 256, reverse_complement_average: bool = False,
-                 command: str | None = None) -> dict:
-    """Per-task AUROC/AUPRC of ``model`` on ``split`` of ``data_dir``; writes JSON to ``out_path``.
+                 command: str | None = None, precision: str = "float32") -> dict:
+    """Per-task AUROC/AUPRC of ``model`` on ``split`` of ``data_dir``, run in ``precision``; writes
+    JSON to ``out_path``.
 
     The model's target labels must be the data set's tasks in the same order, and its input
     length the data set's window length. ``command`` is recorded as :func:`train_dna` records it.
     """
     dataset = GenomeWindowDataset(data_dir, split)
-    predict, labels, seq_len, _ = _load_predictor(model, weights)
+    predict, labels, seq_len, _ = _load_predictor(model, weights, precision)
     if list(labels) != dataset.tasks:
         raise ValueError(f"{model}: its {len(labels)} target labels are not the {dataset.n_tasks} tasks of "
                          f"{data_dir} in the same order")
@@ -415,7 +419,7 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     preds = predict_dataset(predict, dataset, batch_size, reverse_complement_average)
     metrics = per_task_metrics(dataset.y(), preds, dataset.tasks)
     result = {"model": str(model), "weights": str(weights) if weights else None, "data": str(Path(data_dir).resolve()),
-              "split": split, "reverse_complement_average": reverse_complement_average,
+              "split": split, "reverse_complement_average": reverse_complement_average, "precision": precision,
               "seconds": round(time.time() - t0, 1),
               "command": command, **metrics}
     if out_path:
