@@ -30,7 +30,7 @@ CRESTED = "crested==1.11.0"  # the version the issue's figures were taken with
 def crested_python(directory: Path) -> Path:
     """The Python of an environment at ``directory`` that has CREsted (created on first use)."""
     python = directory / "bin" / "python"
-    if python.is_file() and subprocess.run([str(python), "-c", "import crested"], capture_output=True).returncode == 0:
+    if python.is_file() and subprocess.run([str(python), "-c", "import crested.tl"], capture_output=True).returncode == 0:
         return python
     subprocess.run([sys.executable, "-m", "venv", str(directory)], check=True)
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
