@@ -25,7 +25,14 @@ round of each is reported. Printed ratios:
 6. start-up floors: ``import numpy``, ``import keras, tensorflow``, ``seqzoo --help``, and section 0's
    ten-interval runs against them;
 7. every DNA model of the zoo, in-process: TSV, Parquet and bigWig outputs against bare
-   ``predict_on_batch`` on the same windows.
+   ``predict_on_batch`` on the same windows;
+8. the README's set-up command (``seqzoo predict DeepSEA_Athaliana265`` on its ten example
+   intervals; the NumPy engine, no TensorFlow import) against the same command with ``--engine
+   keras``, ``kipoi predict`` on kipoi's own DeepSEA directory and ``kipoi predict`` on the zoo's
+   DeepSEA_Athaliana265 directory, whole processes, the same FASTA and intervals, alternating;
+9. CREsted (``crested.tl.predict`` on the very Keras model ``seqzoo.get_model`` returns) against
+   seqzoo's ``predict_bed`` writing TSV and Parquet, in-process, every DNA model of the zoo, in
+   CREsted's own environment (``benchmarks/crested_comparison.py``, created on first use).
 
 ``--sections 0 6`` runs just the comparison with kipoi's own directories and the start-up.
 
@@ -277,6 +284,69 @@ def zoo_outputs_comparison(args, work: Path) -> None:
             f"bigWig (one target) {best['bare (tiles)'] / best['bigWig track']:.2f}   (aim >= 0.95)")
 
 
+README_MODEL = "DeepSEA_Athaliana265"  # the README's set-up command predicts its example intervals
+
+
+def readme_command_comparison(args, work: Path) -> None:
+    """Whole processes on the README's example: ``seqzoo predict`` (its default engine, NumPy for
+    ten intervals, and ``--engine keras``) against ``kipoi predict`` on kipoi's own DeepSEA
+    directory (PyTorch, kipoiseq) and on the zoo's directory (kipoi running seqzoo's Keras model),
+    the same ten intervals and FASTA (copied, so that no index is written into the repository),
+    alternating, best of ``max(rounds, 3)``."""
+    import json
+    import shutil
+
+    from kipoi_directories import write_kipoi_directory
+    from seqzoo.zoo.spec import find_model
+
+    bin_dir = Path(sys.executable).parent
+    directory = find_model(README_MODEL)
+    fasta, bed = work / "readme_genome.fa", work / "readme_intervals.bed"
+    shutil.copyfile(directory / "example" / "genome.fa", fasta)
+    # kipoiseq's SeqIntervalDl fails on a window reaching past a chromosome end (the example's first
+    # interval, chr1:0-200, which seqzoo pads): every contender runs the intervals it can read
+    from seqzoo.io.genome import Genome
+
+    with Genome(fasta) as genome:
+        sizes = genome.chrom_sizes
+    inside = []
+    for line in (directory / "example" / "intervals.bed").read_text().splitlines():
+        chrom, start, end = line.split("\t")[:3]
+        middle = (int(start) + int(end)) // 2
+        if middle - 500 >= 0 and middle + 500 <= sizes[chrom]:
+            inside.append(line)
+    bed.write_text("".join(line + "\n" for line in inside))
+    bed3 = work / "readme_intervals3.bed"  # kipoiseq reads columns past the third as labels
+    bed3.write_text("".join("\t".join(line.split("\t")[:3]) + "\n" for line in inside))
+    kipoi_own = write_kipoi_directory("DeepSEA", work / "kipoi_DeepSEA_readme")
+    zoo_copy = work / README_MODEL
+    shutil.copytree(directory, zoo_copy, dirs_exist_ok=True)  # kipoi writes beside a directory it runs
+
+    def kipoi_run(model_dir: Path, bed_file: Path) -> list[str]:
+        loader = json.dumps({"intervals_file": str(bed_file), "fasta_file": str(fasta)})
+        return [str(bin_dir / "kipoi"), "predict", str(model_dir), "--source", "dir", "--dataloader_args", loader,
+                "-o", str(work / "readme_kipoi.tsv")]
+
+    seqzoo = [str(bin_dir / "seqzoo"), "predict", README_MODEL, "--fasta", str(fasta), "--bed", str(bed), "-o",
+              str(work / "readme_seqzoo.tsv"), "--force"]
+    contenders = {"seqzoo predict (default: NumPy engine)": seqzoo,
+                  "seqzoo predict --engine keras": seqzoo + ["--engine", "keras"],
+                  "kipoi predict, kipoi's own DeepSEA": kipoi_run(kipoi_own, bed3),
+                  f"kipoi predict, the zoo's {README_MODEL}": kipoi_run(zoo_copy, bed)}
+    times = {k: [] for k in contenders}
+    for _ in range(max(args.rounds, 3)):
+        for k, command in contenders.items():
+            times[k].append(whole_process(command))
+    best = {k: min(v) for k, v in times.items()}
+    floor = min(whole_process([sys.executable, "-c", "import keras, tensorflow"]) for _ in range(max(args.rounds, 3)))
+    first = next(iter(best))
+    log(f"\n[8] the README's command (`seqzoo predict {README_MODEL}` on its example intervals: the {len(inside)} "
+        f"kipoiseq can read), whole processes, best of {max(args.rounds, 3)}:")
+    for k, v in best.items():
+        log(f"    {k:48s} {v:5.2f} s   seqzoo default / this: {best[first] / v:.2f}")
+    log(f"    `import keras, tensorflow` alone: {floor:.2f} s (aim: seqzoo default <= kipoi's own)")
+
+
 # VmHWM (peak resident memory since exec), not ru_maxrss, which a child inherits from the
 # forking parent on Linux.
 MEMORY_CHILD = """
@@ -297,7 +367,8 @@ def peak_memory_mb(model: str, fasta: Path, bed: Path, out: Path) -> float:
 
 
 SECTIONS = {0: "kipoi's own directories", 1: "dataloaders", 2: "end to end", 3: "PyTorch layout",
-            4: "matmul fraction", 5: "memory", 6: "start-up", 7: "every zoo model's outputs"}
+            4: "matmul fraction", 5: "memory", 6: "start-up", 7: "every zoo model's outputs",
+            8: "the README's command", 9: "CREsted"}
 
 
 def main() -> None:
@@ -321,6 +392,8 @@ def main() -> None:
     parser.add_argument("--zoo-seconds", type=float, default=4.0,
                         help="[7] windows per zoo model: as many as its bare predict_on_batch runs in this time")
     parser.add_argument("--own-batch-size", type=int, default=128, help="[0] batch size of both contenders")
+    parser.add_argument("--crested-environment", type=Path, default=Path(tempfile.gettempdir()) / "seqzoo-crested-venv",
+                        help="[9] the environment with CREsted (created there on first use: crested_comparison.py)")
     parser.add_argument("--sections", nargs="+", type=int, default=list(SECTIONS), choices=list(SECTIONS),
                         help="which sections to run: " + "; ".join(f"{k} {v}" for k, v in SECTIONS.items()))
     args = parser.parse_args()
@@ -483,6 +556,19 @@ def main() -> None:
     # 7. every zoo model's outputs -------------------------------------------------------------
     if 7 in args.sections:
         zoo_outputs_comparison(args, work)
+
+    # 8. the README's command -----------------------------------------------------------------
+    if 8 in args.sections:
+        readme_command_comparison(args, work)
+
+    # 9. CREsted, in its own environment (its pins clash with this one's pandas) ----------------
+    if 9 in args.sections:
+        from crested_comparison import crested_python
+
+        python = crested_python(args.crested_environment)
+        subprocess.run([str(python), str(Path(__file__).resolve().parent / "crested_comparison.py"), "--fasta",
+                        str(args.fasta), "--rounds", str(max(args.rounds, 3)), "--seconds", str(args.zoo_seconds),
+                        "--work", str(work / "crested")], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ stricter checks.
 ``write_model_dir`` writes a directory's ``model.yaml``, ``weights.yaml`` and
 ``target_labels.txt`` from what a trainer knows (both ``seqzoo export`` kinds use it, inside
 ``staged_model_dir``, so a directory appears or is replaced whole, and never without ``--force``);
-``write_expect`` writes the reference predictions ``kipoi test`` compares against;
+``write_expect`` writes the reference predictions ``kipoi test`` compares against and the Keras 3
+configuration the NumPy engine reads (``keras_config.json``, ``write_keras_config``);
 ``check_model_dir`` returns a list of problems (empty = the directory passes).
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -19,11 +21,14 @@ import h5py
 import numpy as np
 import yaml
 
+import keras
+
 from seqzoo.architectures.registry import families
 from seqzoo.encoding import DNA_ALPHABET, PROTEIN_ALPHABET
+from seqzoo.numpy_engine import KERAS_CONFIG_FILE, KERAS_CONFIG_FORMAT
 from seqzoo.runtime import ZooModel
 from seqzoo.zoo.artifacts import WeightsArtifact
-from seqzoo.zoo.spec import MODALITIES, ModelSpec, load_spec
+from seqzoo.zoo.spec import KERAS_JSON, MODALITIES, ModelSpec, load_spec
 from seqzoo.zoo.stores import UnsafePackageError
 from seqzoo.zoo.trust import UnsafeYAMLError, package_problems
 
@@ -321,12 +326,53 @@ def example_batch(spec: ModelSpec, trust_code: bool = False) -> dict:
         return cls.init_example().load_all()
 
 
+def keras_config(spec: ModelSpec, keras_model: keras.Model) -> dict | None:
+    """What ``keras_config.json`` holds for ``spec`` built as ``keras_model``: the builder and its
+    arguments it was made from (the NumPy engine reads it only while model.yaml says the same) and
+    Keras 3's functional configuration. None for a model defined by a Keras JSON file already
+    (``KERAS_JSON``: imported models, which the NumPy engine does not run)."""
+    if spec.architecture == KERAS_JSON:
+        return None
+    return {"format": KERAS_CONFIG_FORMAT, "architecture": spec.architecture, "config": spec.config,
+            "keras_version": keras.__version__, "model": json.loads(keras_model.to_json())}
+
+
+def write_keras_config(spec: ModelSpec, keras_model: keras.Model) -> Path | None:
+    """Write ``keras_config.json`` (:func:`keras_config`) into the model directory; its path, or None."""
+    data = keras_config(spec, keras_model)
+    if data is None:
+        return None
+    path = spec.directory / KERAS_CONFIG_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def keras_config_problems(spec: ModelSpec, keras_model: keras.Model) -> list[str]:
+    """``keras_config.json`` differs from what the architecture builds now (stale); a missing one is
+    no problem (small jobs then import TensorFlow)."""
+    path = spec.directory / KERAS_CONFIG_FILE
+    if not path.is_file() or spec.architecture == KERAS_JSON:
+        return []
+    expected = json.loads(json.dumps(keras_config(spec, keras_model)))
+    found = json.loads(path.read_text())
+    found.pop("keras_version", None), expected.pop("keras_version")
+    if found != expected:
+        return [f"{KERAS_CONFIG_FILE} is not what the architecture builds now (stale); "
+                f"seqzoo check {spec.name} --write-expect rewrites it"]
+    return []
+
+
 def write_expect(directory: str | os.PathLike, trust_code: bool = False) -> Path:
-    """Predict the directory's example with its weights; write ``test.expect.h5`` for kipoi.
+    """Predict the directory's example with its weights; write ``test.expect.h5`` for kipoi, and
+    ``keras_config.json`` for the NumPy engine (:func:`write_keras_config`).
     ``trust_code`` as for :func:`dataloader_class`."""
     spec = load_spec(directory)
     batch = example_batch(spec, trust_code)
-    preds = ZooModel(spec, device="cpu").predict_on_batch(batch["inputs"])
+    model = ZooModel(spec, device="cpu")
+    write_keras_config(spec, model.keras_model)
+    preds = model.predict_on_batch(batch["inputs"])
     path = spec.directory / EXPECT_FILE
     tmp = path.with_suffix(".tmp")
     with h5py.File(tmp, "w") as f:  # the layout kipoi's HDF5Reader reads: /inputs, /preds
@@ -383,6 +429,7 @@ def check_model_dir(directory: str | os.PathLike, trust_code: bool = False) -> l
         if tuple(batch["inputs"].shape[1:]) != spec.input_shape:
             problems.append(f"example batch has shape {batch['inputs'].shape}, model expects {spec.input_shape}")
         preds = model.predict_on_batch(batch["inputs"])
+        problems += keras_config_problems(spec, model.model.keras_model)
         if tuple(preds.shape[1:]) != spec.target_shape:
             problems.append(f"predictions have shape {preds.shape}, schema says {spec.target_shape}")
         if (directory / EXPECT_FILE).is_file():

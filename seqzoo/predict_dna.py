@@ -11,10 +11,13 @@ row has no prediction) and one column per target named by the model's labels. Th
 windows and bad rows are those of :mod:`seqzoo.windows`, shared with the kipoi dataloader.
 """
 
+from __future__ import annotations
+
 import numbers
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -23,10 +26,13 @@ from seqzoo.io.bed import rereadable_bed
 from seqzoo.io.genome import Genome
 from seqzoo.io.tables import TABLE_FORMATS, check_output, open_writer
 from seqzoo.io.tracks import TrackWriter, track_format
-from seqzoo.runtime import ZooModel, predict_batch, prefetch, write_behind
+from seqzoo.batching import predict_batch, prefetch, write_behind
 from seqzoo.zoo.spec import ModelSpec
 from seqzoo.windows import (OUT_OF_BOUNDS, WindowBatch, check_bed, count_tiles, iter_tiles, iter_window_batches,
                             tile_regions)
+
+if TYPE_CHECKING:  # a ZooModel or a seqzoo.numpy_engine.NumpyModel: this module imports no Keras
+    from seqzoo.runtime import ZooModel
 
 LEADING_COLUMNS = ["chrom", "start", "end", "name", "strand", "padded", "note"]
 

@@ -1,21 +1,18 @@
-"""A loaded zoo model (architecture + verified weights, one ``predict_on_batch``), where it runs
-(device, precision), and the batch helpers every feature shares (``predict_batch``, ``prefetch``)."""
+"""A loaded zoo model (architecture + verified weights, one ``predict_on_batch``) and where it runs
+(device, precision). The batch helpers every feature shares (``predict_batch``, ``prefetch``,
+``write_behind``) live in :mod:`seqzoo.batching`, which imports no Keras; they are re-exported here."""
 
-import contextlib
 import logging
 import os
 import platform
-import queue
-import sys
-import threading
-from collections.abc import Callable, Iterator
+import warnings
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 
 from seqzoo.architectures.registry import build, float32_layers
+from seqzoo.batching import predict_batch, prefetch, write_behind  # noqa: F401 - re-exported
 from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
@@ -84,7 +81,10 @@ def cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> tuple[str, bool | 
     return fields.get("model name", platform.machine()), any(f in flags for f in BFLOAT16_CPU_FLAGS)
 
 
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "int8")
+#: ``precision="int8"`` is served only where the weights record (``WeightsArtifact.int8_auroc_change``,
+#: ``int8_auprc_change``) that validation mean AUROC and AUPRC move by at most this in int8.
+INT8_BOUND = 0.002
 #: Loading a model in bfloat16 warns when its weights' measured deviation from float32 on real
 #: sequences (``WeightsArtifact.bfloat16_deviation``) is above this, or was never measured.
 BFLOAT16_BOUND = 1e-3
@@ -112,6 +112,33 @@ def mixed_bfloat16(model: keras.Model) -> keras.Model:
     return copy
 
 
+def int8_refusal(spec: ModelSpec, artifact: WeightsArtifact | None) -> str | None:
+    """Why ``spec`` with these weights does not serve int8 (None: it does, see :data:`INT8_BOUND`)."""
+    changes = (artifact.int8_auroc_change, artifact.int8_auprc_change) if artifact else (None, None)
+    if None in changes:
+        return (f"{spec.name}: int8 is not validated for these weights (it is served where validation mean AUROC "
+                f"and AUPRC move by at most {INT8_BOUND}, measured with `seqzoo evaluate-dna --precision int8`); "
+                f"Keras {keras.__version__} quantizes only Dense and Embedding layers, not the convolutions, so "
+                "int8 gains little for convolutional networks (the model card gives the figure); use float32 "
+                "or bfloat16")
+    if max(abs(c) for c in changes) > INT8_BOUND:
+        return (f"{spec.name}: in int8 validation mean AUROC moves by {changes[0]:+.4f} and AUPRC by "
+                f"{changes[1]:+.4f} (its card), more than the {INT8_BOUND} allowed; use float32 or bfloat16")
+    return None
+
+
+def quantized_int8(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` with Keras' ``quantize("int8")`` applied: int8 weights and dynamically
+    quantized inputs in the layers Keras quantizes (Dense and Embedding in Keras 3.15); the rest,
+    convolutions included, stay float32."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    with warnings.catch_warnings():  # one warning per layer without a quantize method: most of them
+        warnings.filterwarnings("ignore", message="Layer .* does not have a `quantize` method")
+        copy.quantize("int8")
+    return copy
+
+
 class ZooModel:
     """A zoo model ready to predict: ``predict_on_batch(x)`` returns a NumPy array.
 
@@ -120,7 +147,7 @@ class ZooModel:
     """
 
     def __init__(self, spec: ModelSpec, weights: str | os.PathLike | WeightsArtifact | None = None,
-                 device: str = "auto", precision: str = "float32"):
+                 device: str = "auto", precision: str = "float32", validate_int8: bool = False):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self.spec = spec
@@ -129,6 +156,9 @@ class ZooModel:
         if weights == "published" or (weights is None and spec.artifact is None):
             fetch_published(spec.name)  # imported on first use: kipoi's checkpoint, its md5 checked
         self.weights: ResolvedWeights = resolve_weights(spec, weights)
+        # validate_int8: the measurement that decides (evaluate-dna --precision int8) runs it unvalidated
+        if precision == "int8" and not validate_int8 and (reason := int8_refusal(spec, self.weights.artifact)):
+            raise ValueError(reason)
         with keras.device(self.device):
             self.keras_model = build(spec.architecture, **spec.config)
             self._check_shapes()
@@ -139,6 +169,8 @@ class ZooModel:
                 untrained_weights(self.keras_model, self.weights.untrained_seed)
             if precision == "bfloat16":
                 self.keras_model = mixed_bfloat16(self.keras_model)
+            elif precision == "int8":
+                self.keras_model = quantized_int8(self.keras_model)
         if precision == "bfloat16":
             self._warn_bfloat16_deviation()
         if precision == "bfloat16" and self.device == "cpu":
@@ -219,98 +251,15 @@ class ZooModel:
 
 
 def get_model(name: str | os.PathLike, weights: str | os.PathLike | WeightsArtifact | None = None,
-              device: str = "auto", precision: str = "float32") -> ZooModel:
+              device: str = "auto", precision: str = "float32", validate_int8: bool = False) -> ZooModel:
     """Load a zoo model by name (see ``list_models()``) or from a model directory path.
 
     ``weights`` overrides the directory's artifact: a ``.weights.h5`` path, a
     ``WeightsArtifact``, or ``"published"`` for the published weights imported with
     ``seqzoo import-weights``. ``precision="bfloat16"`` computes in bfloat16 (faster where the
-    hardware supports it, within 1e-2 of float32). ``device`` is ``"auto"`` (a GPU when one is visible), ``"cpu"`` or ``"gpu"``.
+    hardware supports it, within 1e-2 of float32); ``"int8"`` quantizes (:func:`quantized_int8`) where
+    the weights are validated for it (:func:`int8_refusal`; ``validate_int8=True`` skips that check,
+    for the measurement that validates them). ``device`` is ``"auto"`` (a GPU when one is visible), ``"cpu"`` or ``"gpu"``.
     """
-    return ZooModel(load_spec(find_model(name)), weights=weights, device=device, precision=precision)
-
-
-def predict_batch(model: ZooModel, x: np.ndarray, rc: bool = False) -> np.ndarray:
-    """Predictions for one batch, optionally averaged with the reverse complement."""
-    if not rc:
-        return model.predict_on_batch(x)
-    both = model.predict_on_batch(np.concatenate([x, x[:, ::-1, ::-1]]))
-    return (both[: len(x)] + both[len(x):]) / 2
-
-
-@contextlib.contextmanager
-def write_behind(write: Callable[[Any], None], depth: int = 2) -> Iterator[Callable[[Any], None]]:
-    """Call ``write`` on a background thread, in order, at most ``depth`` queued items (and the
-    one being written) behind the caller,
-    so that formatting and writing one batch's output overlaps the next batch's prediction.
-
-    Yields the function to hand items to. An error of ``write`` is raised in the caller, at its
-    next item or on leaving; leaving on an error of the caller's drops what is still queued. Either
-    way the thread has ended when the block is left, so the output can be closed or discarded.
-    """
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    failure: list[BaseException] = []
-    abandon = threading.Event()
-
-    def consume():
-        while (item := items.get()) is not done:
-            if failure or abandon.is_set():
-                continue  # keep draining, so the caller never blocks on a full queue
-            try:
-                write(item)
-            except BaseException as e:  # noqa: BLE001 - handed to the caller
-                failure.append(e)
-
-    thread = threading.Thread(target=consume, daemon=True)
-    thread.start()
-
-    def put(item) -> None:
-        if failure:
-            raise failure[0]
-        items.put(item)
-
-    try:
-        yield put
-    except BaseException:
-        abandon.set()
-        raise
-    finally:
-        items.put(done)
-        thread.join()
-        if failure and sys.exc_info()[1] is not None and sys.exc_info()[1] is not failure[0]:
-            logger.error("the output writer failed too: %r", failure[0])  # the caller's error is raised
-    if failure:
-        raise failure[0]
-
-
-def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
-    """Run ``iterator`` in a background thread, ``depth`` items ahead; re-raise its errors."""
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for item in iterator:
-                if stop.is_set():
-                    return
-                items.put(item)
-            items.put(done)
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            items.put(e)
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    try:
-        while (item := items.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
+    return ZooModel(load_spec(find_model(name)), weights=weights, device=device, precision=precision,
+                    validate_int8=validate_int8)

@@ -106,6 +106,7 @@ LAYERS = [
     ("windows", ["seqzoo.windows"]),
     ("zoo", ["seqzoo.zoo", "seqzoo.zoo.*"]),
     ("architectures", ["seqzoo.architectures", "seqzoo.architectures.*"]),
+    ("engines", ["seqzoo.batching", "seqzoo.numpy_engine"]),  # no keras: small jobs run without TensorFlow
     ("runtime", ["seqzoo.runtime"]),
     ("features", ["seqzoo.predict_dna", "seqzoo.predict_protein", "seqzoo.distributed", "seqzoo.variants",
                   "seqzoo.interpret", "seqzoo.attribution", "seqzoo.motifs", "seqzoo.plots", "seqzoo.packaging", "seqzoo.kipoi_import",

@@ -149,3 +149,55 @@ def test_a_bfloat16_deviation_that_is_not_a_small_number_is_refused(tmp_path):
     artifact = WeightsArtifact("w.weights.h5", untrained_seed=0, bfloat16_deviation=6.1e-3)
     artifact.to_yaml(tmp_path / "weights.yaml")
     assert WeightsArtifact.from_yaml(tmp_path / "weights.yaml") == artifact
+
+
+# --- int8: served only where the weights' validation metrics are recorded within the bound ----
+
+def copy_with_int8(tmp_path, auroc_change, auprc_change):
+    """Basset_Athaliana265 in ``tmp_path`` with these int8 changes recorded in its weights.yaml (None: none)."""
+    directory = tmp_path / "Basset_Athaliana265"
+    shutil.copytree(find_model("Basset_Athaliana265"), directory)
+    path = directory / "weights.yaml"
+    text = re.sub(r"^int8_au(roc|prc)_change:.*\n", "", path.read_text(), flags=re.M)
+    if auroc_change is not None:
+        text += f"int8_auroc_change: {auroc_change}\nint8_auprc_change: {auprc_change}\n"
+    path.write_text(text)
+    return load_spec(directory)
+
+
+@pytest.mark.parametrize("changes, says", [
+    ((None, None), "int8 is not validated for these weights"),
+    ((-0.0001, -0.0031), "AUPRC by -0.0031 (its card), more than the 0.002 allowed"),
+], ids=["not measured", "AUPRC moved too far"])
+def test_int8_is_refused_with_the_reason_unless_validated(tmp_path, changes, says):
+    spec = copy_with_int8(tmp_path, *changes)
+    with pytest.raises(ValueError, match=re.escape(says)):
+        ZooModel(spec, device="cpu", precision="int8")
+
+
+def test_int8_is_served_where_validated_and_quantizes_the_dense_layers(tmp_path):
+    spec = copy_with_int8(tmp_path, -0.0004, 0.0012)
+    int8 = ZooModel(spec, device="cpu", precision="int8")
+    dense = [layer for layer in int8.keras_model.layers if type(layer).__name__ == "Dense"]
+    assert dense and all(layer.dtype_policy.name.startswith("int8") for layer in dense)
+    x = np.stack([one_hot_dna("ACGT" * 150), one_hot_dna("T" * 600)])
+    assert np.abs(int8.predict_on_batch(x) - ZooModel(spec, device="cpu").predict_on_batch(x)).max() < 0.05
+
+
+def test_the_cli_refuses_int8_for_a_model_not_validated_for_it_saying_why(tmp_path, capsys):
+    code = main(["predict", "DeepSEA_Athaliana265", "--fasta", str(EXAMPLE / "genome.fa"), "--bed",
+                 str(EXAMPLE / "intervals.bed"), "-o", str(tmp_path / "o.tsv"), "--precision", "int8", "--quiet"])
+    assert code == 2
+    assert "DeepSEA_Athaliana265: int8 is not validated for these weights" in capsys.readouterr().err
+    assert not (tmp_path / "o.tsv").exists()
+
+
+def test_an_int8_change_that_is_not_a_small_number_is_refused(tmp_path):
+    from seqzoo.zoo.artifacts import ArtifactError, WeightsArtifact
+
+    for bad in ("small", -2, True):
+        with pytest.raises(ArtifactError, match="int8_auroc_change"):
+            WeightsArtifact("w.weights.h5", untrained_seed=0, int8_auroc_change=bad)
+    artifact = WeightsArtifact("w.weights.h5", untrained_seed=0, int8_auroc_change=-4e-4, int8_auprc_change=1e-3)
+    artifact.to_yaml(tmp_path / "weights.yaml")
+    assert WeightsArtifact.from_yaml(tmp_path / "weights.yaml") == artifact

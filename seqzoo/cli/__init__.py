@@ -189,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _chosen_command(argv)
     _unknown_command(command)
+    if command == "predict":
+        # Before NumPy loads (the command's module imports it): one OpenBLAS thread for the NumPy
+        # engine's small jobs (seqzoo.numpy_engine). Its spinning worker threads made a matmul 10-100x
+        # slower beside any other busy process on a 2-core machine; TensorFlow does not use OpenBLAS.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     quiet = not args.verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # the variable says "show"
     needs_keras = args.command not in KERAS_FREE or getattr(args, "weights", None) == "published"  # converts
@@ -202,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             check = getattr(_module(args.command), "check_" + args.command.replace("-", "_"), None)
             if check is not None:
                 check(args)  # before TensorFlow: usage mistakes in a fraction of a second
-            if quiet and needs_keras:
+            # a check may find the command runs without keras (predict's NumPy engine: args.model_run)
+            if quiet and needs_keras and getattr(args, "model_run", None) is None:
                 _import_keras_quietly()
             code = _attribute(args.command, prefix="cmd_")(args)
             sys.stdout.flush()  # here, so that a closed pipe is seen here

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 DEVICES = ("auto", "cpu", "gpu")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "int8")  # seqzoo.runtime.PRECISIONS, without keras
 
 
 def command_line(argv: list[str]) -> str:
@@ -53,7 +53,8 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 def add_precision(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="float32", choices=PRECISIONS,
-                   help="bfloat16: faster where the hardware has bfloat16 units, within 1e-2 of float32")
+                   help="bfloat16: faster where the hardware has bfloat16 units, within 1e-2 of float32; int8: "
+                        "Keras' int8 quantization, only for models whose card validates it (others say why)")
 
 
 def add_weights(p: argparse.ArgumentParser) -> None:

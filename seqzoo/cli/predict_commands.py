@@ -4,11 +4,14 @@ Each command's ``check_<command>`` refuses, before TensorFlow is imported, what 
 an unknown model or target, a missing input, an output that exists or has an unknown extension."""
 
 import argparse
+import logging
 import sys
 
 import numpy as np
 
 from seqzoo.cli import options
+
+logger = logging.getLogger(__name__)
 
 def predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model")
@@ -32,8 +35,11 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-nucleotide-like", action="store_true",
                    help="protein models: predict records that read as DNA or RNA (90%% or more A, C, G, T, U, N) "
                         "as proteins; by default they stop the run")
-    p.add_argument("--engine", default="local", choices=["local", "ray"],
-                   help="ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
+    p.add_argument("--engine", default="local", choices=["local", "numpy", "keras", "ray"],
+                   help="local (default): this machine, a NumPy forward pass without TensorFlow for up to "
+                        "256 BED intervals where the model allows it (float32, trained weights), else Keras; "
+                        "numpy or keras: that one (numpy says why where it cannot run; DNA models); "
+                        "ray: shard the intervals over a Ray cluster (DNA models; pip install 'seqzoo[ray]')")
     p.add_argument("--ray-address", help="address of a running Ray cluster ('auto' finds a local one); "
                                          "default: start Ray on this machine")
     p.add_argument("--workers", type=options.positive_int, help="Ray workers, each holding the model (default: CPUs / 2)")
@@ -149,8 +155,8 @@ def check_predict(args) -> None:
     if spec.modality == "protein":  # the model's kind first: a wrong option is the mistake, not a missing file
         if args.bed or args.tile:
             raise ValueError(f"{args.model} is a protein model: it takes a protein FASTA (--fasta), not --bed or --tile")
-        if args.rc or args.engine != "local":
-            raise ValueError(f"{args.model} is a protein model: --rc and --engine ray are for DNA models")
+        if args.rc or args.engine in ("ray", "numpy"):
+            raise ValueError(f"{args.model} is a protein model: --rc and --engine ray or numpy are for DNA models")
     options.require_inputs(("FASTA (--fasta)", args.fasta), ("BED (--bed)", args.bed))
     if spec.modality == "protein":
         _check_outputs(args, [(args.output, TABLE_FORMATS)], [args.fasta])
@@ -163,6 +169,7 @@ def check_predict(args) -> None:
         raise ValueError("--step is for --tile")
     if args.engine == "ray" and args.weights:
         raise ValueError("--engine ray runs the model directory's own weights; --weights is for the local engine")
+    args.model_run = _numpy_model(args, spec)
     spec.select_columns(args.targets)
     # a track name holding {target} is checked per target when its files open, before any compute;
     # a track with --bed is refused by predict_bed, saying why
@@ -185,7 +192,7 @@ def cmd_predict(args) -> int:
         return 0
     from seqzoo.predict_dna import predict_bed, predict_tiles
 
-    model = _load(args)
+    model = getattr(args, "model_run", None) or _load(args)  # the NumPy engine's, chosen by check_predict
     common = dict(batch_size=args.batch_size, rc=args.rc, out_of_bounds=args.out_of_bounds, targets=args.targets,
                   progress=not args.quiet, overwrite=args.force)
     if args.tile:
@@ -195,6 +202,46 @@ def cmd_predict(args) -> int:
     targets = len(model.spec.select_columns(args.targets))
     print(f"wrote {n} {'windows' if args.tile else 'rows'} x {targets} targets to {args.output}", file=sys.stderr)
     return 0
+
+
+def _numpy_model(args, spec):
+    """The NumPy engine's model (``seqzoo.numpy_engine``: no TensorFlow import) when ``predict``
+    runs it: with ``--engine numpy`` (an error saying why where it cannot), or with ``local`` for a
+    BED of at most ``SMALL_JOB`` intervals where it can. None: Keras runs the model."""
+    from seqzoo.numpy_engine import SMALL_JOB, Unsupported, numpy_model
+
+    if args.engine == "numpy" or (args.engine == "local" and args.bed and _at_most(args.bed, SMALL_JOB)):
+        try:
+            return numpy_model(spec, args.weights, args.precision, device=args.device)
+        except Unsupported as e:
+            if args.engine == "numpy":
+                raise ValueError(f"--engine numpy cannot run {spec.name}: {e}; use --engine keras") from None
+            logger.info("%s runs on Keras, not NumPy: %s", spec.name, e)
+    return None
+
+
+def _at_most(bed: str, n: int) -> bool:
+    """Whether the BED file ``bed`` (plain or gzip; a pipe counts as large) has at most ``n`` data
+    lines. Reads at most ``n + 1`` of them; the BED reader checks every line later."""
+    import gzip
+    import os
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(bed).st_mode):
+            return False
+    except OSError:  # "-" (standard input) and the like: the BED reader says what is wrong
+        return False
+    with open(bed, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    count = 0
+    with (gzip.open(bed, "rb") if gzipped else open(bed, "rb")) as f:
+        for line in f:
+            if line.strip() and not line.startswith((b"#", b"track", b"browser")):
+                count += 1
+                if count > n:
+                    return False
+    return True
 
 
 def _predict_protein_fasta(args) -> int:

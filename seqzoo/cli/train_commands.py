@@ -144,6 +144,9 @@ def _evaluate_dna_arguments(p: argparse.ArgumentParser) -> None:
     options.add_weights(p)
     options.add_rc(p)
     options.add_batch_size(p, 256)
+    p.add_argument("--precision", default="float32", choices=options.PRECISIONS,
+                   help="run the model in this precision (zoo models; int8 here measures what the model card "
+                        "reports, and is run even where prediction refuses it)")
 
 
 def _evaluate_protein_arguments(p: argparse.ArgumentParser) -> None:
@@ -474,7 +477,7 @@ def _evaluate_dna(args) -> int:
 
     _refuse_reading(args.output, args.model, args.data, weights=args.weights)
     r = evaluate_dna(args.model, args.data, split=args.split, out_path=args.output, weights=args.weights,
-                     batch_size=args.batch_size, reverse_complement_average=args.rc,
+                     batch_size=args.batch_size, reverse_complement_average=args.rc, precision=args.precision,
                      command=options.command_line(args.argv))
     for metric in ("auroc", "auprc"):
         s = r[metric]

@@ -401,18 +401,22 @@ class Predictor(NamedTuple):
             raise ValueError(f"{source} takes {self.seq_len} bp windows; {data_dir} has {dataset.seq_len} bp windows")
 
 
-def load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None = None) -> Predictor:
-    """A zoo model (name or directory) or a ``train-dna`` output directory (its ``training.json``:
-    the run's best weights) loaded on the CPU, as a :class:`Predictor`."""
+def load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None = None,
+                   precision: str = "float32") -> Predictor:
+    """A zoo model (name or directory, in ``precision``; int8 even where prediction refuses it, to
+    measure it) or a ``train-dna`` output directory (its ``training.json``: the run's best weights,
+    float32 only) loaded on the CPU, as a :class:`Predictor`."""
     path = Path(model)
     if (path / "training.json").is_file():
+        if precision != "float32":
+            raise ValueError(f"{model}: a train-dna run is evaluated in float32; export it to evaluate another precision")
         info, net = load_run(path, weights)
         data_tasks = read_manifest(info["data"]["dir"])["tasks"]
         return Predictor(lambda x: np.asarray(net.predict_on_batch(x)), data_tasks, info["config"]["seq_len"],
                          info["architecture"], net)
     from seqzoo.runtime import get_model
 
-    zoo_model = get_model(model, weights=weights, device="cpu")
+    zoo_model = get_model(model, weights=weights, device="cpu", precision=precision, validate_int8=True)
     return Predictor(zoo_model.predict_on_batch, list(zoo_model.labels), zoo_model.spec.input_shape[0],
                      zoo_model.spec.architecture, zoo_model.keras_model)
 
@@ -420,20 +424,21 @@ def load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None =
 def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: str = "valid",
                  out_path: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
                  batch_size: int = 256, reverse_complement_average: bool = False,
-                 command: str | None = None) -> dict:
-    """Per-task AUROC/AUPRC of ``model`` on ``split`` of ``data_dir``; writes JSON to ``out_path``.
+                 command: str | None = None, precision: str = "float32") -> dict:
+    """Per-task AUROC/AUPRC of ``model`` on ``split`` of ``data_dir``, run in ``precision``; writes
+    JSON to ``out_path``.
 
     The model's target labels must be the data set's tasks in the same order, and its input
     length the data set's window length. ``command`` is recorded as :func:`train_dna` records it.
     """
     dataset = GenomeWindowDataset(data_dir, split)
-    predictor = load_predictor(model, weights)
+    predictor = load_predictor(model, weights, precision)
     predictor.check_fits(model, dataset, data_dir)
     t0 = time.time()
     preds = predict_dataset(predictor.predict, dataset, batch_size, reverse_complement_average)
     metrics = per_task_metrics(dataset.y(), preds, dataset.tasks)
     result = {"model": str(model), "weights": str(weights) if weights else None, "data": str(Path(data_dir).resolve()),
-              "split": split, "reverse_complement_average": reverse_complement_average,
+              "split": split, "reverse_complement_average": reverse_complement_average, "precision": precision,
               "seconds": round(time.time() - t0, 1),
               "command": command, **metrics}
     if out_path:

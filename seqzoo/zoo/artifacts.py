@@ -117,6 +117,10 @@ class WeightsArtifact:
             predictions on real sequences, measured (``research/bfloat16_deviation.py``; the
             model card says on what); ``precision="bfloat16"`` warns when it is above
             ``seqzoo.runtime.BFLOAT16_BOUND`` or was not measured.
+        int8_auroc_change, int8_auprc_change: How far validation mean AUROC and mean AUPRC
+            move when these weights run in int8 (``seqzoo evaluate-dna --precision int8``
+            against float32, the model card says on what); ``precision="int8"`` is refused
+            unless both were measured and are within ``seqzoo.runtime.INT8_BOUND``.
     """
 
     file_name: str
@@ -127,6 +131,8 @@ class WeightsArtifact:
     produced_by: str = ""
     untrained_seed: int | None = None
     bfloat16_deviation: float | None = None
+    int8_auroc_change: float | None = None
+    int8_auprc_change: float | None = None
 
     def __post_init__(self) -> None:
         # Accept a list for urls but store a tuple so the instance stays hashable.
@@ -150,6 +156,12 @@ class WeightsArtifact:
                                       or not 0 <= deviation <= 1):
             raise ArtifactError(f"artifact {name} has an invalid bfloat16_deviation {deviation!r}: "
                                 "expected the measured largest |bfloat16 - float32|, a number from 0 to 1")
+        for key in ("int8_auroc_change", "int8_auprc_change"):
+            change = getattr(self, key)
+            if change is not None and (isinstance(change, bool) or not isinstance(change, (int, float))
+                                       or not -1 <= change <= 1):
+                raise ArtifactError(f"artifact {name} has an invalid {key} {change!r}: expected the measured "
+                                    "change of a validation mean metric, a number from -1 to 1")
         if self.untrained_seed is not None:
             if self.sha256 is not None or self.urls:
                 raise ArtifactError(
@@ -193,7 +205,8 @@ class WeightsArtifact:
 
         Keys: ``file_name`` (required), ``sha256`` (required unless
         ``untrained_seed`` is set), ``md5``, ``size``, ``urls`` (list),
-        ``produced_by``, ``untrained_seed``, ``bfloat16_deviation``.
+        ``produced_by``, ``untrained_seed``, ``bfloat16_deviation``, ``int8_auroc_change``,
+        ``int8_auprc_change``.
 
         Raises:
             ArtifactError: unreadable file, not a mapping, unknown or missing

@@ -1,0 +1,110 @@
+"""seqzoo against CREsted (``crested.tl.predict``) on the very Keras model object ``seqzoo.get_model``
+returns, in one process, for every DNA model of the zoo.
+
+    python benchmarks/crested_comparison.py --fasta GENOME.fa [--seconds 4] [--rounds 3]
+
+Both read the same regions of the same FASTA with the same batch size: CREsted from
+``chrom:start-end`` strings through its own ``crested.Genome`` into an array in memory, seqzoo
+from a BED file into a TSV and a Parquet file (``predict_bed``), alternating round by round, best
+round reported. CREsted writes nothing; seqzoo writes a file, but a user compares the time to an
+answer.
+
+CREsted pins pandas below 3, which this project's environment has, so it runs in an environment of
+its own: :func:`crested_python` creates it (``python -m venv``; a ``.pth`` file puts the project's
+environment after its own packages, so TensorFlow, Keras and seqzoo are the project's and only
+what CREsted needs beyond them, pandas 2 included, is installed there). ``predict_benchmark.py
+--sections 9`` does this and runs this script in it.
+"""
+
+import argparse
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CRESTED = "crested==1.11.0"  # the version the issue's figures were taken with
+
+
+def crested_python(directory: Path) -> Path:
+    """The Python of an environment at ``directory`` that has CREsted (created on first use)."""
+    python = directory / "bin" / "python"
+    if python.is_file() and subprocess.run([str(python), "-c", "import crested.tl"], capture_output=True).returncode == 0:
+        return python
+    subprocess.run([sys.executable, "-m", "venv", str(directory)], check=True)
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    # after the environment's own packages: the project's (TensorFlow, Keras, ...) and its sources
+    Path(purelib, "project_environment.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n{ROOT}\n")
+    # scanpy: crested.tl imports its modisco module, which needs scanpy, wherever modiscolite is installed
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", CRESTED, "scanpy"], check=True)
+    return python
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fasta", required=True, type=Path, help="uncompressed genome FASTA")
+    parser.add_argument("--seconds", type=float, default=4.0,
+                        help="regions per model: as many as its bare predict_on_batch runs in this time")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/seqzoo-crested-bench"))
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+    import crested
+    import keras
+    import numpy as np
+
+    import seqzoo
+    from predict_benchmark import log, random_bed
+    from seqzoo.predict_dna import predict_bed
+    from seqzoo.zoo.spec import find_model, list_models, load_spec
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    log(f"[9] against CREsted {crested.__version__} (crested.tl.predict on seqzoo.get_model's Keras model), "
+        f"in-process, batch {args.batch_size}, best of {args.rounds}, keras {keras.__version__}")
+    genome = crested.Genome(args.fasta)
+    for name in list_models():
+        if load_spec(find_model(name)).modality != "dna":
+            continue
+        model = seqzoo.get_model(name, device="cpu")
+        length = model.spec.input_shape[0]
+        probe = np.zeros((args.batch_size, length, 4), dtype="float32")
+        model.predict_on_batch(probe)
+        start = time.perf_counter()
+        model.predict_on_batch(probe)
+        per_window = (time.perf_counter() - start) / args.batch_size
+        n = max(args.batch_size, int(args.seconds / per_window) // args.batch_size * args.batch_size)
+        bed = args.work / f"{name}.bed"
+        random_bed(args.fasta, n, bed, seed=9, width=length)  # windows of the model's length: no resizing
+        regions = [f"{c}:{s}-{e}" for c, s, e, *_ in (line.split("\t") for line in bed.read_text().splitlines())]
+
+        def crested_run():
+            return crested.tl.predict(regions, model.keras_model, genome=genome, batch_size=args.batch_size)
+
+        def seqzoo_run(suffix):
+            return lambda: predict_bed(model, args.fasta, bed, args.work / f"{name}{suffix}", batch_size=args.batch_size,
+                                       progress=False)
+
+        contenders = {"CREsted": crested_run, "seqzoo TSV": seqzoo_run(".tsv"), "seqzoo Parquet": seqzoo_run(".parquet")}
+        crested_preds = crested_run()  # warm-up, and the agreement below
+        times = {k: [] for k in contenders}
+        for _ in range(args.rounds):
+            for k, fn in contenders.items():
+                start = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - start)
+        best = {k: min(v) for k, v in times.items()}
+        import pyarrow.parquet as pq
+
+        ours = pq.read_table(args.work / f"{name}.parquet").to_pandas().iloc[:, 7:].to_numpy()
+        deviation = float(np.abs(np.asarray(crested_preds).reshape(ours.shape) - ours).max())
+        log(f"    {name:22s} {n:6,} regions  CREsted {n / best['CREsted']:7,.0f}/s   seqzoo TSV "
+            f"{best['CREsted'] / best['seqzoo TSV']:.2f}x   Parquet {best['CREsted'] / best['seqzoo Parquet']:.2f}x   "
+            f"(max |diff| {deviation:.1e}; aim >= 1.2x)")
+
+
+if __name__ == "__main__":
+    main()
