@@ -14,7 +14,7 @@ import pytest
 
 import model_checks
 from conftest import MODELS
-from seqzoo.numpy_engine import KERAS_CONFIG_FILE, SMALL_JOB, Unsupported, numpy_model
+from seqzoo.numpy_engine import KERAS_CONFIG_FILE, LAYERS, SMALL_JOB, Unsupported, numpy_model
 from seqzoo.packaging import keras_config_problems
 from seqzoo.runtime import ZooModel
 from seqzoo.zoo.spec import find_model, load_spec
@@ -34,13 +34,20 @@ def keras_and_numpy(request, tmp_path_factory):
     if not keras_model.trained:
         weights = tmp_path_factory.mktemp("weights") / f"{spec.name}.weights.h5"
         keras_model.keras_model.save_weights(weights)
-    return keras_model, numpy_model(spec, weights)
+    try:
+        return keras_model, numpy_model(spec, weights)
+    except Unsupported as refusal:
+        return keras_model, refusal
 
 
 @pytest.mark.parametrize("keras_and_numpy", MODELS, indirect=True)  # every registered model
 @pytest.mark.parametrize("n", [1, 7])
 def test_numpy_engine_predicts_what_tensorflow_predicts_within_1e_5_on_every_zoo_model(keras_and_numpy, n):
     keras_model, numpy_run = keras_and_numpy
+    if isinstance(numpy_run, Unsupported):  # refused, naming a layer it lacks: Keras runs the model
+        lacking = [name for name in LAYERS if f"layer {name} " in str(numpy_run)]
+        assert "layer " in str(numpy_run) and not lacking, numpy_run
+        pytest.xfail(f"the NumPy engine leaves this model to Keras: {numpy_run}")
     x = model_checks.random_inputs(keras_model.spec.input_shape, n, seed=n)
     if x.ndim == 3:
         x[0, :50] = 0  # a run of N, as windows at a chromosome end are padded

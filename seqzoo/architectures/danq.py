@@ -47,7 +47,7 @@ def build_danq(
         layers.Activation("relu", name="conv1_relu"),
         layers.MaxPooling1D(pool_size, name="conv1_pool"),
         layers.Dropout(dropouts[0], name="conv1_dropout"),
-        layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="bilstm"),
+        layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True, name="lstm"), name="bilstm"),
         layers.Dropout(dropouts[1], name="bilstm_dropout"),
         layers.Flatten(name="flatten"),
         layers.Dense(dense_units, name="dense1"),
