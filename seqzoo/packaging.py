@@ -22,11 +22,10 @@ import yaml
 from seqzoo.encoding import DNA_ALPHABET, PROTEIN_ALPHABET
 from seqzoo.runtime import ZooModel
 from seqzoo.zoo.artifacts import WeightsArtifact
-from seqzoo.zoo.spec import MODALITIES, ModelSpec, load_spec
+from seqzoo.zoo.spec import EXPECT_FILE, MODALITIES, ModelSpec, load_spec
 from seqzoo.zoo.stores import UnsafePackageError
 from seqzoo.zoo.trust import UnsafeYAMLError, package_problems
 
-EXPECT_FILE = "test.expect.h5"
 
 #: The paper to cite for a model of each architecture, unless the author says otherwise.
 CITATIONS = {
@@ -55,15 +54,17 @@ _WEIGHTS_YAML_HEADER = (
 class ModelInfo:
     """The ``info:`` section of a ``model.yaml``: what the model is, who made it, what it was
     trained on. Nothing here has a species or data default: ``doc``, ``trained_on`` and
-    ``tags`` say them. ``cite_as`` None cites the architecture's paper (:data:`CITATIONS`)."""
+    ``tags`` say them. ``cite_as`` None cites the architecture's paper (:data:`CITATIONS`).
+    ``license`` (an SPDX identifier) and ``authors`` have no default either: only the model's
+    author can say them, and :func:`write_model_dir` refuses a model without them."""
 
     doc: str
     trained_on: str
     cite_as: str | None = None
     tags: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ("seqzoo developers",)
-    contributors: tuple[str, ...] = ("seqzoo developers",)
-    license: str = "MIT"
+    authors: tuple[str, ...] = ()
+    contributors: tuple[str, ...] = ()
+    license: str | None = None
     version: str = "1.0.0"
 
 
@@ -163,6 +164,9 @@ def write_model_dir(
         raise ValueError(f"the weights file name must end in .weights.h5, got {weights_file.name!r}")
     if weights_file.resolve().parent != out.resolve():
         shutil.copyfile(weights_file, out / weights_file.name)
+    if not info.license or not info.authors:
+        raise ValueError("say the model's licence and authors (ModelInfo.license, ModelInfo.authors; "
+                         "seqzoo export --license, --authors): seqzoo does not guess them")
     cite_as = info.cite_as or citation(architecture, config)
     if not cite_as:
         raise ValueError(f"no known paper for architecture {architecture!r}: say what to cite (cite_as, --cite-as)")
@@ -174,7 +178,7 @@ def write_model_dir(
         "args": {"architecture": architecture, "config": _compact(config), "weights": "weights.yaml"},
         "info": {
             "authors": [{"name": a} for a in info.authors],
-            "contributors": [{"name": c} for c in info.contributors],
+            **({"contributors": [{"name": c} for c in info.contributors]} if info.contributors else {}),
             "doc": info.doc,
             "version": info.version,
             "license": info.license,

@@ -25,6 +25,7 @@ import numpy as np
 from seqzoo.io.meme import read_meme
 from seqzoo.training.datasets import GenomeWindowDataset
 from seqzoo.training.metrics import auprc, auroc
+from seqzoo.zoo.provenance import portable_path
 
 __all__ = ["DEFAULT_ALIASES", "find_motif", "log_odds", "motif_baseline", "scan_scores"]
 
@@ -99,7 +100,7 @@ def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), 
         per_task[tf] = {"motif": f"{motif_id} {name}", "width": int(len(prob)), "positives": int(labels.sum()),
                         **{s: {"auroc": auroc(labels, scores[tf][s]), "auprc": auprc(labels, scores[tf][s])}
                            for s in scorings}}
-    result = {"data": str(Path(data_dir).resolve()), "split": split, "n": len(dataset), "meme": str(meme),
+    result = {"data": portable_path(data_dir), "split": split, "n": len(dataset), "meme": portable_path(meme),
               "scorings": list(scorings), "central_bp": central, "relative_threshold": RELATIVE_THRESHOLD,
               "pseudocount": PSEUDOCOUNT, "per_task": per_task,
               "command": command}

@@ -68,6 +68,7 @@ from seqzoo.encoding import one_hot_codes, reverse_complement_one_hot
 from seqzoo.io.genome import Genome
 from seqzoo.io.bed import BEDError, iter_bed, iter_lines
 from seqzoo.windows import chromosome_problem, invalid_dna
+from seqzoo.zoo.provenance import portable_path
 
 logger = logging.getLogger(__name__)
 
@@ -394,8 +395,8 @@ def build_dataset(
         "chroms": chroms,
         "tasks": task_names,
         "splits": {name: {**counts[name], "dropped_for_N": dropped_n[name]} for name in split.regions},
-        "inputs": {"fasta": str(Path(fasta).resolve()), "peaks": str(Path(peaks).resolve()),
-                   "tasks": str(Path(tasks).resolve()) if isinstance(tasks, (str, os.PathLike)) else None},
+        "inputs": {"fasta": portable_path(fasta), "peaks": portable_path(peaks),  # seqzoo.zoo.provenance
+                   "tasks": portable_path(tasks) if isinstance(tasks, (str, os.PathLike)) else None},
         "command": command,  # the CLI passes options.command_line; None from Python
     }
     manifest["warnings"] = split_problems(manifest, out_dir)

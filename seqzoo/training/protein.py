@@ -53,6 +53,7 @@ from seqzoo.packaging import ModelInfo, TargetsInfo, staged_model_dir, write_mod
 from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
 from seqzoo.training.storage import store_float16
 from seqzoo.zoo.artifacts import WeightsArtifact
+from seqzoo.zoo.provenance import portable_path
 
 __all__ = [
     "LENGTH_BANDS",
@@ -659,8 +660,8 @@ def train_deepsol(
         },
         "lockbox": plan["lockbox"],
         "data": {
-            "train_tsv": str(train_tsv),
-            "valid_tsv": str(valid_tsv),
+            "train_tsv": portable_path(train_tsv),
+            "valid_tsv": portable_path(valid_tsv),
             "train_rows": len(train),
             "valid_rows": len(valid),
             "training_rows_total": len(train_all),
@@ -788,7 +789,7 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
         "held_out_metrics": metrics,
         "held_out_not_predictable": not_predictable,
         "command": command,
-        "members": [{"run": str(run), "command": info["command"], "seed": info["seed"],
+        "members": [{"run": portable_path(run), "command": info["command"], "seed": info["seed"],
                      "held_out_metrics": info["held_out_metrics"], "recipe": info["recipe"],
                      "history": info["history"], "runtime_s": info["runtime_s"]}
                     for run, info in zip(runs, infos)],
@@ -912,7 +913,7 @@ def evaluate_proteins(model: str | os.PathLike, tsv: str | os.PathLike, out_path
         data = data.subset(rows)
     metrics, not_predictable, probabilities = _held_out_metrics(predictor, data, max_len, batch_size, predict_long)
     result = {"model": str(model), "weights": str(weights) if weights else None,
-              "data": str(Path(tsv).resolve()),
+              "data": portable_path(tsv),
               "rows": "held out by the run" if held_out else "the lockbox" if lockbox else "all",
               "metrics": metrics, "not_predictable": not_predictable,
               "not_predictable_reason": None if predict_long else f"longer than max_len {max_len}",
@@ -1000,7 +1001,7 @@ def _write_protein_model_dir(out: Path, paths: list[Path], parts: list, labels: 
             "model": "DeepSol", "metrics_on": "none: the equal-weight average of the runs below, not measured",
             "held_out_metrics": None, "lockbox": first_info.get("lockbox"), "data": first_info.get("data"),
             "config": config, "labels": list(labels),
-            "members": [{"run": str(path), "command": info.get("command"), "seed": info.get("seed"),
+            "members": [{"run": portable_path(path), "command": info.get("command"), "seed": info.get("seed"),
                          "held_out_metrics": info.get("held_out_metrics")} for path, info, _, _, _ in parts],
         }, indent=2) + "\n")
     if len(labels) != network.output_shape[-1]:
