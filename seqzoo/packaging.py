@@ -324,9 +324,12 @@ def dataloader_class(spec: ModelSpec, trust_code: bool = False):
 def example_batch(spec: ModelSpec, trust_code: bool = False) -> dict:
     """All of the directory's example inputs as one batch (``inputs`` and ``metadata``);
     ``trust_code`` as for :func:`dataloader_class`."""
+    from kipoi_utils.data_utils import numpy_collate_concat
+
     cls = dataloader_class(spec, trust_code)
     with _inside(spec.directory):
-        return cls.init_example().load_all()
+        # kipoi's load_all, without the progress bar it draws (a stray "0/1" in export and publish)
+        return numpy_collate_concat(list(cls.init_example().batch_iter(batch_size=32)))
 
 
 def write_expect(directory: str | os.PathLike, trust_code: bool = False) -> Path:
