@@ -73,11 +73,12 @@ def card_problems(card: str | Path, license: str | None = None) -> list[str]:
         if section == "what the model predicts" and intro:
             continue
         if not bodies:
-            missing.append(f"{section} (a heading with {' or '.join(repr(w) for w in CARD_SECTIONS[section])})")
+            missing.append(section)
         elif section == "evaluation with figures" and not any(_NUMBER.search(b) for b in bodies):
             missing.append(f"{section} (the evaluation section gives no figure)")
         elif section == "licence" and license and not any(license.lower() in b.lower() for b in bodies):
             missing.append(f"{section} (the licence section does not name model.yaml's license {license!r})")
     if not missing:
         return []
-    return [f"{path} lacks what a model card needs: {'; '.join(missing)}"]
+    return [f"{path} lacks what a model card needs: {'; '.join(missing)} (each a section whose heading says "
+            "what it is, e.g. '## Training data', '## Evaluation', '## Limitations', '## Licence')"]
