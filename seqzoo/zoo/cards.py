@@ -80,5 +80,6 @@ def card_problems(card: str | Path, license: str | None = None) -> list[str]:
             missing.append(f"{section} (the licence section does not name model.yaml's license {license!r})")
     if not missing:
         return []
-    return [f"{path} lacks what a model card needs: {'; '.join(missing)} (each a section whose heading says "
-            "what it is, e.g. '## Training data', '## Evaluation', '## Limitations', '## Licence')"]
+    hint = (" (each a section whose heading says what it is, e.g. '## Training data', '## Evaluation', "
+            "'## Limitations', '## Licence')") if set(missing) & set(CARD_SECTIONS) else ""
+    return [f"{path} lacks what a model card needs: {'; '.join(missing)}{hint}"]
