@@ -1,6 +1,7 @@
 """seqzoo.training.dna and seqzoo.training.metrics: tiny training runs, resume, evaluation, metrics."""
 
 import json
+import re
 import math
 
 import numpy as np
@@ -183,7 +184,7 @@ def test_export_refuses_an_existing_model_directory_without_force_and_swaps_it_w
     (target / "README.md").write_text("# the author's card\n")
     before = {p.name: p.read_bytes() for p in target.iterdir()}
     argv = ["export", str(run), str(target), "--doc", "new", "--trained-on", "synthetic", "--cite-as", "x",
-            "--file-name", "new.weights.h5"]
+            "--file-name", "new.weights.h5", *model_checks.AUTHORSHIP_ARGS]
     assert main(argv) == 2  # without --force: refused before anything is written
     assert f"{target} exists and is not empty" in capsys.readouterr().err
     # --force with a failure half-way (an example directory without the example files): the old directory stays
@@ -428,3 +429,43 @@ def test_finetune_cli_export_carries_the_lineage(base_dir, data_one_task, tmp_pa
 
     x = GenomeWindowDataset(data_one_task, "valid").x(np.arange(3))
     assert kipoi.get_model(str(out), source="dir").predict_on_batch(x).shape == (3, 1)  # kipoi accepts info.lineage
+
+
+# --- what the training commands say: epochs, the next step, an ensemble's members ------------
+
+def test_keras_counts_the_runs_epochs_when_training_and_resuming_and_the_next_step_is_printed(data, tmp_path,
+                                                                                              capsys):
+    run = tmp_path / "run"
+    common = ["--data", str(data / "ds"), "-o", str(run), "--config", json.dumps(TINY), "--batch-size", "16",
+              "--steps-per-epoch", "2", "--patience", "5"]
+    assert main(["train", "DeepSEA", *common, "--epochs", "2"]) == 0
+    said = capsys.readouterr()
+    assert re.findall(r"Epoch \d+/\d+", said.out) == ["Epoch 1/2", "Epoch 2/2"]  # was "Epoch 1/1", "Epoch 2/2"
+    assert f"next: seqzoo export {run} models/<NAME> --doc ... --trained-on ... --license <SPDX> --authors ..." \
+           in said.err and f"  or: seqzoo evaluate {run} --data {data / 'ds'} -o <METRICS.json>" in said.err
+    assert main(["train", "DeepSEA", *common, "--epochs", "4", "--resume"]) == 0
+    assert re.findall(r"Epoch \d+/\d+", capsys.readouterr().out) == ["Epoch 3/4", "Epoch 4/4"]  # was 3/3, 4/4
+
+
+def test_finetune_of_an_ensemble_names_its_members_and_starts_from_the_one_chosen(data, base_dir, data_one_task,
+                                                                                   tmp_path, monkeypatch, capsys):
+    from seqzoo.training.dna import export_model_dir
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    other = train_dna(data / "ds", tmp_path / "other", "DeepSEA", config=TINY, epochs=1, batch_size=16,
+                      steps_per_epoch=2, verbose=False)
+    pair = tmp_path / "Pair"
+    export_model_dir([base_dir, tmp_path / "other"], pair, ModelInfo("pair", "synthetic", **model_checks.AUTHORSHIP))
+    assert main(["finetune", str(pair), "--data", str(data_one_task), "-o", str(tmp_path / "ft")]) == 2
+    assert ("Pair is an ensemble of 2 networks (0: basset, 1: deepsea); fine-tuning starts from one of them: "
+            "pass --member 0 (or another of 0-1") in capsys.readouterr().err
+    assert not (tmp_path / "ft").exists()
+    assert main(["finetune", str(pair), "--member", "1", "--data", str(data_one_task), "-o", str(tmp_path / "ft"),
+                 "--epochs", "1", "--steps-per-epoch", "1", "--learning-rate", "1e-9", "--quiet",
+                 *["--batch-size", "16"]]) == 0
+    said = capsys.readouterr()
+    assert "fine-tuned Pair member 1 1.0.0" in said.out and f"next: seqzoo export {tmp_path / 'ft'} " in said.err
+    info = json.loads((tmp_path / "ft" / "training.json").read_text())
+    assert info["architecture"] == "deepsea" and info["lineage"]["base_member"] == 1
+    np.testing.assert_allclose(_network(tmp_path / "ft", info).get_layer("conv1").get_weights()[0],
+                               _network(tmp_path / "other", other).get_layer("conv1").get_weights()[0], atol=1e-6)

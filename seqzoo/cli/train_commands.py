@@ -119,7 +119,7 @@ def _next(*commands: list, alternatives: bool = True) -> None:
     """Print the command(s) to run next (``alternatives``: one of them; else one after the other),
     quoted for a shell; ``...`` and ``<NAME>`` words are the user's to fill in."""
     for i, words in enumerate(commands):
-        line = " ".join(w if w == "..." or w.startswith("<") else shlex.quote(str(w)) for w in map(str, words))
+        line = " ".join(w if w == "..." or "<" in w else shlex.quote(w) for w in map(str, words))
         print(f"{'next:' if i == 0 else '  or:' if alternatives else 'then:'} seqzoo {line}", file=sys.stderr)
 
 
