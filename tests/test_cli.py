@@ -378,3 +378,20 @@ def test_a_closed_pipe_ends_the_command_quietly(args, tmp_path):
     finally:
         os.close(write)
     assert done.returncode == 141 and done.stderr == ""  # 128 + SIGPIPE, as a shell tool killed by it
+
+
+@pytest.mark.parametrize("args, defaults", [
+    (["train", "DeepSEA"], ["sooner) (default: 10)", "(default: 3)", "Adam's learning rate (default: 0.001)"]),
+    (["train", "DeepSol"], ["maximum epochs (early stopping ends sooner) (default: 20)"]),
+    (["finetune"], ["(default: 10)", "sequences per batch (default 128)"]),
+    (["ensemble"], ["weights file base name (default: deepsol-ensemble)"]),
+    (["dataset"], ["labels it (default: 200)", "seeds the sampled negatives (default: 0)"]),
+], ids=["train DeepSEA", "train DeepSol", "finetune", "ensemble", "dataset"])
+def test_training_commands_show_their_defaults_in_help(args, defaults, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines where it likes
+    for default in defaults:
+        assert default in out, out
+    assert "(default: None)" not in out and "(default: False)" not in out

@@ -1,6 +1,7 @@
 """A broken model directory gives an error that names the file and what is wrong."""
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -108,3 +109,30 @@ def test_a_card_lacking_sections_is_refused_naming_each(tmp_path):
     assert card_problems(card, "MIT")[0].endswith("needs: licence (each a section whose heading says what it is, "
                                                   "e.g. '## Training data', '## Evaluation', '## Limitations', "
                                                   "'## Licence')")
+
+
+# --- provenance (seqzoo.zoo.provenance): paths as the data names them -------------------------
+
+def test_recorded_paths_are_relative_to_the_data_root_or_the_working_directory_else_a_name(tmp_path, monkeypatch):
+    from seqzoo.zoo.provenance import portable_command, portable_path
+
+    data, work = tmp_path / "shared" / "data", tmp_path / "work"
+    (data / "arabidopsis").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SEQZOO_DATA", raising=False)
+    assert portable_path(data / "arabidopsis" / "tasks.tsv") == "tasks.tsv"  # no data root: the name
+    assert portable_path(work / "runs" / "run1") == "runs/run1" == portable_path("runs/run1")
+    monkeypatch.setenv("SEQZOO_DATA", str(data))
+    assert portable_path(data / "arabidopsis" / "tasks.tsv") == "$SEQZOO_DATA/arabidopsis/tasks.tsv"
+    assert portable_path("../shared/data/arabidopsis") == "$SEQZOO_DATA/arabidopsis"
+    assert portable_path("/elsewhere/tmp/dna/deepsea_ds") == "deepsea_ds"
+    command = portable_command(["seqzoo", "dataset", "--peaks", str(data / "arabidopsis" / "peaks.bed.gz"),
+                                f"--tasks={data}/arabidopsis/tasks.tsv", "--out", "/tmp/dna/deepsea_ds",
+                                "--doc", "A /b c", "--split", "blocks:train=0-100", "--config", '{"a": [1, 2]}'])
+    assert command == ("seqzoo dataset --peaks $SEQZOO_DATA/arabidopsis/peaks.bed.gz "
+                       "--tasks=$SEQZOO_DATA/arabidopsis/tasks.tsv --out deepsea_ds --doc 'A /b c' "
+                       "--split blocks:train=0-100 --config '{\"a\": [1, 2]}'")
+    # a shell expands what was recorded back to the file
+    shown = subprocess.run(["sh", "-c", f"echo {command.split()[3]}"], capture_output=True, text=True).stdout
+    assert shown.strip() == str(data / "arabidopsis" / "peaks.bed.gz")

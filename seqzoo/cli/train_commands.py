@@ -37,12 +37,14 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     p.add_argument("--tasks", help="task names in output order (first column; e.g. tasks.tsv); default: sorted BED names")
     p.add_argument("--seq-len", type=options.positive_int, help="window length (default: 1000 deepsea, 600 basset)")
-    p.add_argument("--bin-size", type=options.positive_int, default=200)
+    p.add_argument("--bin-size", type=options.positive_int, default=200,
+                   help="the central bin of a window whose overlap with a summit labels it")
     p.add_argument("--flank", type=options.non_negative_int, default=100, help="summit +- flank bp counts as bound (default 100)")
-    p.add_argument("--max-n-fraction", type=options.fraction, default=0.1)
+    p.add_argument("--max-n-fraction", type=options.fraction, default=0.1,
+                   help="drop windows with a larger fraction of N")
     p.add_argument("--negative-ratio", type=options.non_negative_float, default=1.0, help="basset: sampled negatives per peak window")
-    p.add_argument("--seed", type=options.non_negative_int, default=0)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--seed", type=options.non_negative_int, default=0, help="seeds the sampled negatives")
+    p.add_argument("--overwrite", action="store_true", help="replace a data set in --out")
     options.add_quiet(p)
 
 
@@ -57,7 +59,7 @@ def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="JSON size arguments of the architecture (default: model.yaml's)")
     p.add_argument("--epochs", type=options.positive_int, default=20, help="maximum epochs (early stopping ends sooner)")
     options.add_batch_size(p, 64)
-    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3)
+    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3, help="Adam's learning rate")
     p.add_argument("--patience", type=options.non_negative_int, default=3, help="early-stopping patience in epochs")
     p.add_argument("--valid-to-train", type=options.fraction, default=0.5,
                    help="fraction of the validation rows moved into training (stratified, seeded)")
@@ -89,12 +91,13 @@ def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help='JSON size arguments of the builder, e.g. \'{"conv_filters": [64, 128, 192]}\' '
                                     "(default: the builder's for DeepSEA/Basset, model.yaml's for another zoo model)")
     p.add_argument("--name", help="weights file base name")
-    p.add_argument("--epochs", type=options.positive_int, default=10)
+    p.add_argument("--epochs", type=options.positive_int, default=10, help="maximum epochs (early stopping ends sooner)")
     p.add_argument("--steps-per-epoch", type=options.positive_int, help="batches per epoch (a fresh random subset each epoch)")
     options.add_batch_size(p, 128)
-    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3)
-    p.add_argument("--patience", type=options.non_negative_int, default=3)
-    p.add_argument("--seed", type=options.non_negative_int, default=0)
+    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--patience", type=options.non_negative_int, default=3,
+                   help="stop after this many epochs without a better validation mean AUROC")
+    p.add_argument("--seed", type=options.non_negative_int, default=0, help="seeds the weights and the batch order")
     p.add_argument("--no-rc", action="store_true", help="no reverse-complement augmentation")
     p.add_argument("--max-minutes", type=options.positive_float, help="stop after the epoch that passes this budget")
     p.add_argument("--resume", action="store_true", help="continue from the output directory's checkpoint")
@@ -202,7 +205,7 @@ def ensemble_arguments(p: argparse.ArgumentParser) -> None:
 
 def _evaluate_dna_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="data set directory (seqzoo dataset)")
-    p.add_argument("--split", default="valid")
+    p.add_argument("--split", default="valid", help="the data set's split to evaluate")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
     options.add_force(p)
     options.add_weights(p)
@@ -229,7 +232,7 @@ def motif_baseline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tf", nargs="+", required=True, help="task names to score")
     p.add_argument("--alias", action="append", default=[], metavar="TF=MOTIF",
                    help="motif name for a TF whose motif is named differently (e.g. CBF3=DREB1A)")
-    p.add_argument("--split", default="valid")
+    p.add_argument("--split", default="valid", help="the data set's split to score")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
     options.add_force(p)
 

@@ -43,7 +43,7 @@ def import_kipoi_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def kipoi_source_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default="seqzoo")
+    p.add_argument("--name", default="seqzoo", help="the kipoi source's name")
 
 
 def _table(rows: list[list[str]]) -> str:
