@@ -630,6 +630,14 @@ def _evaluate_protein(args) -> int:
     return 0
 
 
+def _check_split(manifest: dict, data, split: str) -> None:
+    from seqzoo.suggest import did_you_mean
+
+    if split not in manifest["splits"]:
+        raise LookupError(f"--split: {data} has no split {split!r}{did_you_mean(split, manifest['splits'])} "
+                          f"(it has: {', '.join(manifest['splits'])})")
+
+
 def check_evaluate(args) -> None:
     """``evaluate``'s checks before TensorFlow: the model or run, the data, --weights, the output."""
     from seqzoo.training.datasets import read_manifest
@@ -639,7 +647,7 @@ def check_evaluate(args) -> None:
     options.require_inputs(("data set (--data)" if kind == "dna" else "TSV (--data)", ns.data),
                            ("weights file (--weights)", weights))
     if kind == "dna":
-        read_manifest(ns.data)
+        _check_split(read_manifest(ns.data), ns.data, ns.split)
     _refuse_reading(ns.output, ns.model, ns.data, weights=ns.weights, force=ns.force)
 
 
@@ -656,8 +664,15 @@ def check_motif_baseline(args) -> None:
     """``motif-baseline``'s checks before any work: the data set, the MEME file, --alias, the output."""
     from seqzoo.training.datasets import read_manifest
 
+    from seqzoo.suggest import did_you_mean
+
     options.require_inputs(("data set (--data)", args.data), ("MEME file (--meme)", args.meme))
-    read_manifest(args.data)
+    manifest = read_manifest(args.data)
+    _check_split(manifest, args.data, args.split)
+    unknown = [tf for tf in args.tf if tf not in manifest["tasks"]]
+    if unknown:
+        raise LookupError(f"--tf: {args.data} has no task " + ", ".join(
+            f"{tf!r}{did_you_mean(tf, manifest['tasks'])}" for tf in unknown))
     for alias in args.alias:
         if "=" not in alias:
             raise ValueError(f"--alias {alias!r}: give TF=MOTIF, e.g. CBF3=DREB1A")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from seqzoo.io.meme import read_meme
+from seqzoo.suggest import did_you_mean
 from seqzoo.training.datasets import GenomeWindowDataset
 from seqzoo.training.metrics import auprc, auroc
 from seqzoo.zoo.provenance import portable_path
@@ -76,7 +77,7 @@ def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), 
     lo = (dataset.seq_len - central) // 2
     unknown = [t for t in tasks if t not in dataset.tasks]
     if unknown:
-        raise KeyError(f"{data_dir}: no task(s) {', '.join(unknown)}")
+        raise LookupError(f"{data_dir}: no task(s) " + ", ".join(f"{u!r}{did_you_mean(u, dataset.tasks)}" for u in unknown))
     chosen = {tf: find_motif(motifs, tf, aliases) for tf in tasks}
     scorings = ("max_central", "count_central", "max_window", "count_window")
     scores = {tf: {s: np.zeros(len(dataset), dtype=np.float32) for s in scorings} for tf in tasks}
