@@ -276,6 +276,11 @@ USAGE_MISTAKES = {  # id: (arguments, what the error says); {example}, {missing}
                                               "out.json"], "did you mean 'DeepSEA_Athaliana265'?"),
     "motif-baseline: a missing data set": (["motif-baseline", "--data", "{missing}", "--meme", "{missing}.meme",
                                             "--tf", "ABF2", "-o", "out.json"], "the data set (--data) {missing} does not exist"),
+    "motif-baseline: a task in the wrong case": (["motif-baseline", "--data", "{dataset}", "--meme", "{tsv}", "--tf",
+                                                  "wrky24_summit", "-o", "out.json"],
+                                                 "has no task 'wrky24_summit'; did you mean 'WRKY24_summit'?"),
+    "evaluate: a split misspelt": (["evaluate", "DeepSEA_Athaliana265", "--data", "{dataset}", "--split", "vaild",
+                                    "-o", "out.json"], "has no split 'vaild'; did you mean 'valid'?"),
     "export: no licence or authors": (["export", "{run}", "out", "--doc", "d", "--trained-on", "t"],
                                       "--license SPDX (e.g. MIT, Apache-2.0, CC-BY-4.0) and --authors NAME"),
     "export-dna: a missing run": (["export-dna", "{missing}", "out", "--doc", "d", "--trained-on", "t"],
@@ -306,8 +311,13 @@ def test_usage_mistakes_are_reported_with_tensorflow_and_keras_not_importable(mi
     shutil.copytree(find_model("Basset"), carded, ignore=shutil.ignore_patterns("*.fai"))
     (carded / "README.md").write_text("# Carded\n")
     names = dict(example=find_model("Basset") / "example", missing=tmp_path / "missing", existing=existing,
-                 tsv=tsv, run=run, carded=carded)
+                 tsv=tsv, run=run, carded=carded, dataset=tmp_path / "dataset")
     args, says = USAGE_MISTAKES[mistake]
+    if "{dataset}" in args:  # a data set of the example genome, its tasks the example intervals' names
+        from seqzoo.training.datasets import build_dataset
+
+        build_dataset(names["example"] / "genome.fa", names["example"] / "intervals.bed", names["dataset"],
+                      seq_len=600, split="blocks:train=0-6000,valid=6000-12000")
     # -X warn_default_encoding: Python warns at every open() without an encoding, so the warnings
     # of every command's own code show how they print
     done = seqzoo_process([a.format(**names) for a in args], tmp_path,
