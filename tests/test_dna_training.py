@@ -298,6 +298,7 @@ def test_train_evaluate_export_verbs_for_a_dna_model(data, tmp_path, monkeypatch
                  *model_checks.AUTHORSHIP_ARGS]) == 0
     said = capsys.readouterr()
     assert f"write {model_dir}/README.md, the model card" in said.err
+    assert "it/s" not in said.err and "|" not in said.err  # no progress bar while writing test.expect.h5
     assert f"next: seqzoo check {model_dir}\nthen: seqzoo publish {model_dir} <STORE>" in said.err
     description = yaml.safe_load((model_dir / "model.yaml").read_text())
     assert description["info"]["tags"] == ["transcription factor binding", "Synthetica testii"]

@@ -508,8 +508,8 @@ def test_concurrent_real_seqzoo_publish_processes_on_a_folder_store(tmp_path):
     assert sorted(rc for rc, _, _ in results[:2]) == [0, 2] and results[2][0] == 0, results
     assert "already published" in next(err for rc, _, err in results[:2] if rc)
     assert_store_consistent(str(store), {VERSION: [card(i) for i in (0, 1)], "1.1.0": [card(2)]})
-    for rc, _, err in results:  # the winners printed no progress bar, only what to do next
-        assert rc or [line.split(" ")[0] for line in err.splitlines()] == ["next:"], err
+    for rc, _, err in results:  # no progress bar (kipoi's loader drew "0/1" ones); the next step
+        assert not re.search(r"it/s|\d+/\d+ \[", err) and (rc or "next: seqzoo install " in err), err
 
 
 PUBLISHER = """
