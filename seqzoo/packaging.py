@@ -28,11 +28,10 @@ from seqzoo.encoding import DNA_ALPHABET, PROTEIN_ALPHABET
 from seqzoo.numpy_engine import KERAS_CONFIG_FILE, KERAS_CONFIG_FORMAT
 from seqzoo.runtime import ZooModel
 from seqzoo.zoo.artifacts import WeightsArtifact
-from seqzoo.zoo.spec import KERAS_JSON, MODALITIES, ModelSpec, load_spec
+from seqzoo.zoo.spec import EXPECT_FILE, KERAS_JSON, MODALITIES, ModelSpec, load_spec
 from seqzoo.zoo.stores import UnsafePackageError
 from seqzoo.zoo.trust import UnsafeYAMLError, package_problems
 
-EXPECT_FILE = "test.expect.h5"
 
 #: What ``model.yaml`` says about each modality's inputs, and the dataloader that reads them
 #: (with the name of its argument that takes the model's input length).
@@ -54,15 +53,17 @@ _WEIGHTS_YAML_HEADER = (
 class ModelInfo:
     """The ``info:`` section of a ``model.yaml``: what the model is, who made it, what it was
     trained on. Nothing here has a species or data default: ``doc``, ``trained_on`` and
-    ``tags`` say them. ``cite_as`` None cites the architecture's paper (its family's ``citation``)."""
+    ``tags`` say them. ``cite_as`` None cites the architecture's paper (its family's ``citation``).
+    ``license`` (an SPDX identifier) and ``authors`` have no default either: only the model's
+    author can say them, and :func:`write_model_dir` refuses a model without them."""
 
     doc: str
     trained_on: str
     cite_as: str | None = None
     tags: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ("seqzoo developers",)
-    contributors: tuple[str, ...] = ("seqzoo developers",)
-    license: str = "MIT"
+    authors: tuple[str, ...] = ()
+    contributors: tuple[str, ...] = ()
+    license: str | None = None
     version: str = "1.0.0"
 
 
@@ -164,6 +165,9 @@ def write_model_dir(
         raise ValueError(f"the weights file name must end in .weights.h5, got {weights_file.name!r}")
     if weights_file.resolve().parent != out.resolve():
         shutil.copyfile(weights_file, out / weights_file.name)
+    if not info.license or not info.authors:
+        raise ValueError("say the model's licence and authors (ModelInfo.license, ModelInfo.authors; "
+                         "seqzoo export --license, --authors): seqzoo does not guess them")
     cite_as = info.cite_as or citation(architecture, config)
     if not cite_as:
         raise ValueError(f"no known paper for architecture {architecture!r}: say what to cite (cite_as, --cite-as)")
@@ -175,7 +179,7 @@ def write_model_dir(
         "args": {"architecture": architecture, "config": _compact(config), "weights": "weights.yaml"},
         "info": {
             "authors": [{"name": a} for a in info.authors],
-            "contributors": [{"name": c} for c in info.contributors],
+            **({"contributors": [{"name": c} for c in info.contributors]} if info.contributors else {}),
             "doc": info.doc,
             "version": info.version,
             "license": info.license,
@@ -321,9 +325,12 @@ def dataloader_class(spec: ModelSpec, trust_code: bool = False):
 def example_batch(spec: ModelSpec, trust_code: bool = False) -> dict:
     """All of the directory's example inputs as one batch (``inputs`` and ``metadata``);
     ``trust_code`` as for :func:`dataloader_class`."""
+    from kipoi_utils.data_utils import numpy_collate_concat
+
     cls = dataloader_class(spec, trust_code)
     with _inside(spec.directory):
-        return cls.init_example().load_all()
+        # kipoi's load_all, without the progress bar it draws (a stray "0/1" in export and publish)
+        return numpy_collate_concat(list(cls.init_example().batch_iter(batch_size=32)))
 
 
 def keras_config(spec: ModelSpec, keras_model: keras.Model) -> dict | None:

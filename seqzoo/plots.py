@@ -15,6 +15,15 @@ __all__ = ["explain_figure", "track_figure"]
 BASES = "ACGT"
 
 
+def _genome_axis(ax) -> None:
+    """Genome coordinates on ``ax``'s x axis in full, with thousands separators (``129,010``):
+    whole-base ticks, never matplotlib's offset notation (``+1.29e5``), which asks for arithmetic."""
+    import matplotlib.ticker
+
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins="auto", integer=True))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{int(round(x)):,}"))
+
+
 def explain_figure(output: str | os.PathLike, attribution: np.ndarray | None, ism: np.ndarray | None,
                    start: int, title: str = "", attribution_label: str = "attribution") -> None:
     """Write a figure of a region: the attribution logo ``(R, 4)`` above the ISM heat map
@@ -41,6 +50,7 @@ def explain_figure(output: str | os.PathLike, attribution: np.ndarray | None, is
         ax.set_ylabel(attribution_label)
         ax.axhline(0, color="black", linewidth=0.5)
         ax.set_xlim(positions[0] - 0.5, positions[-1] + 0.5)
+        _genome_axis(ax)
         if title:
             ax.set_title(title)
     if ism is not None:
@@ -52,6 +62,7 @@ def explain_figure(output: str | os.PathLike, attribution: np.ndarray | None, is
         ax.set_yticks(range(4), list(BASES))
         ax.set_ylabel("substituted base")
         ax.set_xlabel("position (0-based)")
+        _genome_axis(ax)
         fig.colorbar(image, ax=ax, label="ISM: mutant - reference", pad=0.01)
         if attribution is None and title:
             ax.set_title(title)
@@ -67,7 +78,6 @@ def track_figure(output: str | os.PathLike, tracks: dict[str, str | os.PathLike]
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
     import pyBigWig
 
     from seqzoo.windows import parse_region
@@ -94,7 +104,7 @@ def track_figure(output: str | os.PathLike, tracks: dict[str, str | os.PathLike]
         ax.set_ylabel("peaks", rotation=0, ha="right", va="center")
         ax.spines[["top", "right", "left"]].set_visible(False)
     axes[-1].set_xlim(start, end)
-    axes[-1].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{int(x):,}"))
+    _genome_axis(axes[-1])
     axes[-1].set_xlabel(f"{chrom} position (bp)")
     if title:
         axes[0].set_title(title)

@@ -170,3 +170,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# --- what a test says about a model it exports or publishes ----------------------------------
+
+#: The licence and authors of a model a test exports: seqzoo assumes none (``seqzoo export`` asks).
+AUTHORSHIP = {"license": "MIT", "authors": ("seqzoo tests",)}
+#: The same as ``seqzoo export`` arguments.
+AUTHORSHIP_ARGS = ["--license", "MIT", "--authors", "seqzoo tests"]
+
+
+def model_card(name: str, note: str = "") -> str:
+    """A model card (README.md) with every section ``seqzoo publish`` asks for
+    (``seqzoo.zoo.cards.CARD_SECTIONS``), for the MIT-licensed models tests make; ``note``
+    tells cards apart (e.g. which of several publishers wrote it)."""
+    return (f"# {name}\n\nA test model: it predicts its targets from sequence. {note}\n\n"
+            "## Training data\nSynthetic sequences made by the test.\n\n"
+            "## Evaluation\nValidation AUROC 0.5 (not measured; a test model).\n\n"
+            "## Limitations\nA test model: its predictions mean nothing.\n\n"
+            "## Licence\nMIT\n")

@@ -239,7 +239,59 @@ USAGE_MISTAKES = {  # id: (arguments, what the error says); {example}, {missing}
                                   "chr1:3000-3100", "--target", "abf2", "-o", "out.png"],
                                  "no target named 'abf2'; did you mean 'ABF2'?"),
     "unknown command": (["predcit", "Basset"], "no command 'predcit'; did you mean 'predict'?"),
+    # every other command: its own early check ({tsv}: a labelled protein TSV, {run}: a DNA run
+    # directory, {carded}: a model directory whose card lacks sections)
+    "list: a store that is not there": (["list", "--source", "{missing}"], "the store {missing} does not exist"),
+    "info: a model name cut short": (["info", "DeepSEA_Athaliana"], "did you mean 'DeepSEA_Athaliana265'?"),
+    "fetch: a model in the wrong case": (["fetch", "basset", "--weights", "published"], "did you mean 'Basset'?"),
+    "check: a missing directory": (["check", "{missing}"], "no model named '{missing}'"),
+    "import-weights: a missing checkpoint": (["import-weights", "Basset", "{missing}.pth"],
+                                             "the checkpoint {missing}.pth does not exist"),
+    "import-kipoi: a missing source": (["import-kipoi", "{missing}", "-o", "out"],
+                                       "the kipoi model directory {missing} does not exist"),
+    "kipoi-source: a misspelt option": (["kipoi-source", "--nmae", "zoo"], "unrecognized arguments: --nmae"),
+    "publish: a card without the sections of a model card": (
+        ["publish", "{carded}", "{missing}"], "README.md lacks what a model card needs: what the model predicts; "
+                                              "training data; evaluation with figures; limitations; licence"),
+    "install: a store that is not there": (["install", "{missing}/Basset"], "the store {missing} does not exist"),
+    "learned-motifs: a missing MEME file": (["learned-motifs", "Basset", "--fasta", "{example}/genome.fa", "--bed",
+                                            "{example}/intervals.bed", "--meme", "{missing}.meme", "-o", "out.tsv"],
+                                           "the MEME file (--meme) {missing}.meme does not exist"),
+    "dataset: a missing FASTA": (["dataset", "--fasta", "{missing}.fa", "--peaks", "{example}/intervals.bed",
+                                  "--design", "deepsea", "--out", "out"], "the FASTA (--fasta) {missing}.fa does not exist"),
+    "train: a missing data set": (["train", "DeepSEA", "--data", "{missing}", "-o", "out"],
+                                  "the data set (--data) {missing} does not exist"),
+    "train: --config that is not JSON": (["train", "DeepSol", "--train", "{tsv}", "--valid", "{tsv}", "-o", "out",
+                                          "--config", "{{conv: 1"], "--config is not JSON"),
+    "train-dna: a protein model": (["train-dna", "DeepSol", "--data", "{missing}", "-o", "out"],
+                                   "DeepSol is a protein model; `seqzoo train-dna` is for DNA models"),
+    "finetune: an ensemble": (["finetune", "DeepSEA_Athaliana265", "--data", "{missing}", "-o", "out"],
+                              "DeepSEA_Athaliana265 is an ensemble of 2 networks (0: deepsea, 1: deepsea); "
+                              "fine-tuning starts from one of them: pass --member 0"),
+    "ensemble: a missing run": (["ensemble", "DeepSol", "{missing}", "--valid", "{tsv}", "-o", "out"],
+                                "the run {missing} does not exist"),
+    "evaluate: an existing output": (["evaluate", "DeepSol", "--data", "{tsv}", "-o", "{existing}"],
+                                     "{existing} exists; pass --force to replace it"),
+    "evaluate-dna: a model name cut short": (["evaluate-dna", "DeepSEA_Athaliana", "--data", "{missing}", "-o",
+                                              "out.json"], "did you mean 'DeepSEA_Athaliana265'?"),
+    "motif-baseline: a missing data set": (["motif-baseline", "--data", "{missing}", "--meme", "{missing}.meme",
+                                            "--tf", "ABF2", "-o", "out.json"], "the data set (--data) {missing} does not exist"),
+    "motif-baseline: a task in the wrong case": (["motif-baseline", "--data", "{dataset}", "--meme", "{tsv}", "--tf",
+                                                  "wrky24_summit", "-o", "out.json"],
+                                                 "has no task 'wrky24_summit'; did you mean 'WRKY24_summit'?"),
+    "evaluate: a split misspelt": (["evaluate", "DeepSEA_Athaliana265", "--data", "{dataset}", "--split", "vaild",
+                                    "-o", "out.json"], "has no split 'vaild'; did you mean 'valid'?"),
+    "export: no licence or authors": (["export", "{run}", "out", "--doc", "d", "--trained-on", "t"],
+                                      "--license SPDX (e.g. MIT, Apache-2.0, CC-BY-4.0) and --authors NAME"),
+    "export-dna: a missing run": (["export-dna", "{missing}", "out", "--doc", "d", "--trained-on", "t"],
+                                  "the run {missing} does not exist"),
 }
+
+
+def test_every_command_has_a_usage_mistake_checked_without_tensorflow():
+    from seqzoo.cli import COMMANDS
+
+    assert {args[0] for args, _ in USAGE_MISTAKES.values()} == set(COMMANDS) | {"predcit"}
 
 
 @pytest.mark.parametrize("mistake", USAGE_MISTAKES)
@@ -250,17 +302,36 @@ def test_usage_mistakes_are_reported_with_tensorflow_and_keras_not_importable(mi
         (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} is not importable in this test')\n")
     existing = tmp_path / "existing.tsv"
     existing.write_text("kept\n")
-    names = dict(example=find_model("Basset") / "example", missing=tmp_path / "missing", existing=existing)
+    tsv = tmp_path / "proteins.tsv"
+    tsv.write_text("sequence\tlabel\nMKVLAAGIVLLA\t1\nMSTNPKPQRKTK\t0\n")
+    run = tmp_path / "run"  # a DNA run directory, as `seqzoo train` leaves it, recording no licence
+    run.mkdir()
+    (run / "training.json").write_text("{}\n")
+    carded = tmp_path / "Carded"  # a complete model directory whose card is a title only
+    shutil.copytree(find_model("Basset"), carded, ignore=shutil.ignore_patterns("*.fai"))
+    (carded / "README.md").write_text("# Carded\n")
+    names = dict(example=find_model("Basset") / "example", missing=tmp_path / "missing", existing=existing,
+                 tsv=tsv, run=run, carded=carded, dataset=tmp_path / "dataset")
     args, says = USAGE_MISTAKES[mistake]
-    done = seqzoo_process([a.format(**names) for a in args], tmp_path, python_flags=("-X", "importtime"),
+    if "{dataset}" in args:  # a data set of the example genome, its tasks the example intervals' names
+        from seqzoo.training.datasets import build_dataset
+
+        build_dataset(names["example"] / "genome.fa", names["example"] / "intervals.bed", names["dataset"],
+                      seq_len=600, split="blocks:train=0-6000,valid=6000-12000")
+    # -X warn_default_encoding: Python warns at every open() without an encoding, so the warnings
+    # of every command's own code show how they print
+    done = seqzoo_process([a.format(**names) for a in args], tmp_path,
+                          python_flags=("-X", "importtime", "-X", "warn_default_encoding"),
                           pythonpath=(blocked,), capture_output=True)
     # -X importtime lists every module whose import began, a blocked one too
     imported = {line.rpartition("|")[2].strip().split(".")[0] for line in done.stderr.splitlines()
                 if line.startswith("import time:")}
     assert not imported & {"tensorflow", "keras", "kipoi"}
-    message = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("import time:"))
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    message = "\n".join(line for line in lines if not line.startswith(("seqzoo: warning: ", "usage: ")))
     assert done.returncode == 2 and says.format(**names) in message, message
     assert message.count("\n") == 0 and "Traceback" not in message  # one line: the error
+    assert not [line for line in lines if ".py:" in line or "Warning:" in line], lines  # warnings as lines
     assert existing.read_text() == "kept\n" and not list(tmp_path.glob("out*"))
 
 
@@ -317,3 +388,20 @@ def test_a_closed_pipe_ends_the_command_quietly(args, tmp_path):
     finally:
         os.close(write)
     assert done.returncode == 141 and done.stderr == ""  # 128 + SIGPIPE, as a shell tool killed by it
+
+
+@pytest.mark.parametrize("args, defaults", [
+    (["train", "DeepSEA"], ["sooner) (default: 10)", "(default: 3)", "Adam's learning rate (default: 0.001)"]),
+    (["train", "DeepSol"], ["maximum epochs (early stopping ends sooner) (default: 20)"]),
+    (["finetune"], ["(default: 10)", "sequences per batch (default 128)"]),
+    (["ensemble"], ["weights file base name (default: deepsol-ensemble)"]),
+    (["dataset"], ["labels it (default: 200)", "seeds the sampled negatives (default: 0)"]),
+], ids=["train DeepSEA", "train DeepSol", "finetune", "ensemble", "dataset"])
+def test_training_commands_show_their_defaults_in_help(args, defaults, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--help"])
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines where it likes
+    for default in defaults:
+        assert default in out, out
+    assert "(default: None)" not in out and "(default: False)" not in out

@@ -20,6 +20,8 @@ from seqzoo.training.metrics import accuracy, auprc, auroc, binary_metrics, conf
 from seqzoo.zoo.spec import find_model
 from protein_data import write_labelled_tsv
 
+import model_checks
+
 TINY = {"embedding_dim": 4, "kernels": {"2": 3, "3": 3, "5": 4}, "dense_units": 4, "dropout": 0.1}
 
 # --- metrics against hand-computed values ----------------------------------------------------
@@ -313,7 +315,7 @@ def test_evaluate_and_export_verbs_for_a_protein_run(tmp_path, capsys):
     for key in ("n", "accuracy", "mcc", "auroc", "auprc", "confusion"):
         assert held["metrics"][key] == pytest.approx(trained["held_out_metrics"][key], abs=1e-6), key
     assert held["not_predictable"] == trained["held_out_not_predictable"]
-    assert held["command"].startswith(f"seqzoo evaluate {run} --data ")
+    assert held["command"].startswith("seqzoo evaluate run --data valid.tsv ")  # paths by name
     # ... and on every row of a file, by hand
     assert main(["evaluate", str(run), "--data", str(train), "-o", str(tmp_path / "all.json")]) == 0
     data = read_labelled_tsv(train)
@@ -336,7 +338,7 @@ def test_evaluate_and_export_verbs_for_a_protein_run(tmp_path, capsys):
     assert main(["export", str(run), str(model_dir), "--doc", "A tiny solubility test network.",
                  "--trained-on", "synthetic proteins", "--tags", "Protein solubility",
                  "--targets-name", "solubility", "--file-name", "deepsol-tiny-v1.weights.h5",
-                 "--example", str(find_model("DeepSol") / "example")]) == 0
+                 "--example", str(find_model("DeepSol") / "example"), *model_checks.AUTHORSHIP_ARGS]) == 0
     description = yaml.safe_load((model_dir / "model.yaml").read_text())
     assert description["schema"]["inputs"]["modality"] == "protein"
     assert "special_type" not in description["schema"]["inputs"]
@@ -368,14 +370,14 @@ def test_export_of_several_protein_runs_is_their_ensemble(tmp_path):
                      "--seed", str(seed), "--quiet"]) == 0
     model_dir = tmp_path / "Pair"
     assert main(["export", *map(str, runs), str(model_dir), "--doc", "pair", "--trained-on", "synthetic",
-                 "--label", "soluble_in_test"]) == 0
+                 "--label", "soluble_in_test", *model_checks.AUTHORSHIP_ARGS]) == 0
     model = seqzoo.get_model(model_dir, device="cpu")
     assert model.spec.architecture == "ensemble" and model.labels == ("soluble_in_test",)
     assert not (model_dir / "test.expect.h5").exists()
     # The unmeasured average records its members (and the lockbox they share: none here).
     recorded = json.loads((model_dir / "metrics.json").read_text())
     assert recorded["held_out_metrics"] is None and recorded["lockbox"] is None
-    assert [m["run"] for m in recorded["members"]] == [str(r) for r in runs]
+    assert [m["run"] for m in recorded["members"]] == [r.name for r in runs]  # by name: tmp_path is elsewhere
     held = read_labelled_tsv(valid)
     singles = []
     for run in runs:

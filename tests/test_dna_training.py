@@ -1,6 +1,7 @@
 """seqzoo.training.dna and seqzoo.training.metrics: tiny training runs, resume, evaluation, metrics."""
 
 import json
+import re
 import math
 
 import numpy as np
@@ -13,6 +14,8 @@ from seqzoo.cli import main
 from seqzoo.packaging import ModelInfo
 from seqzoo.training.dna import evaluate_dna, train_dna
 from seqzoo.training.baselines import log_odds, scan_scores
+
+import model_checks
 
 TINY = {"conv_filters": [4, 4, 4], "dense_units": 4}
 
@@ -174,7 +177,7 @@ def test_export_writes_a_model_directory_that_loads(data, tmp_path, monkeypatch)
     monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
     info = train_dna(data / "ds", run, "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False, command="t")
-    export_model_dir(run, tmp_path / "Tiny", ModelInfo(doc="tiny", cite_as="x", trained_on="synthetic"),
+    export_model_dir(run, tmp_path / "Tiny", ModelInfo(doc="tiny", cite_as="x", trained_on="synthetic", **model_checks.AUTHORSHIP),
                      targets_doc="t", file_name="tiny-v1.weights.h5", rc_average=True)
     model = seqzoo.get_model(tmp_path / "Tiny", device="cpu")
     assert model.trained and model.labels == ("TF_A", "TF_B")
@@ -193,11 +196,11 @@ def test_export_refuses_an_existing_model_directory_without_force_and_swaps_it_w
     run = tmp_path / "run"
     train_dna(data / "ds", run, "DeepSEA", config=TINY, epochs=1, batch_size=16, verbose=False, command="t")
     target = tmp_path / "Tiny"
-    export_model_dir(run, target, ModelInfo(doc="tiny", cite_as="x", trained_on="synthetic"), file_name="old.weights.h5")
+    export_model_dir(run, target, ModelInfo(doc="tiny", cite_as="x", trained_on="synthetic", **model_checks.AUTHORSHIP), file_name="old.weights.h5")
     (target / "README.md").write_text("# the author's card\n")
     before = {p.name: p.read_bytes() for p in target.iterdir()}
     argv = ["export", str(run), str(target), "--doc", "new", "--trained-on", "synthetic", "--cite-as", "x",
-            "--file-name", "new.weights.h5"]
+            "--file-name", "new.weights.h5", *model_checks.AUTHORSHIP_ARGS]
     assert main(argv) == 2  # without --force: refused before anything is written
     assert f"{target} exists and is not empty" in capsys.readouterr().err
     # --force with a failure half-way (an example directory without the example files): the old directory stays
@@ -205,7 +208,7 @@ def test_export_refuses_an_existing_model_directory_without_force_and_swaps_it_w
     assert main(argv + ["--force", "--example", str(tmp_path / "bad_example")]) != 0
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     with pytest.raises(ValueError, match="is where .* is read from"):  # replacing a run would delete it
-        export_model_dir(run, run, ModelInfo(doc="d", cite_as="x", trained_on="t"), overwrite=True)
+        export_model_dir(run, run, ModelInfo(doc="d", cite_as="x", trained_on="t", **model_checks.AUTHORSHIP), overwrite=True)
     assert main(argv + ["--force"]) == 0
     assert sorted(p.name for p in target.iterdir()) == ["README.md", "model.yaml", "new.weights.h5",
                                                         "target_labels.txt", "weights.yaml"]  # old weights gone
@@ -221,7 +224,7 @@ def test_export_of_several_runs_is_their_float16_ensemble(data, tmp_path, monkey
     monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
     infos = [train_dna(data / "ds", tmp_path / f"run{i}", "DeepSEA", config=dict(TINY, dense_units=4 + 4 * i),
                        epochs=1, batch_size=16, seed=i, verbose=False, command="t") for i in range(2)]
-    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", ModelInfo("pair", "synthetic"),
+    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", ModelInfo("pair", "synthetic", **model_checks.AUTHORSHIP),
                      file_name="pair-v1.weights.h5", float16=True)
     model = seqzoo.get_model(tmp_path / "Pair", device="cpu")
     assert model.spec.architecture == "ensemble" and model.trained
@@ -249,9 +252,9 @@ def test_export_grows_an_ensemble_from_a_model_directory_and_a_new_run(data, tmp
     monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
     infos = [train_dna(data / "ds", tmp_path / f"run{i}", "DeepSEA", config=dict(TINY, dense_units=4 + 4 * i),
                        epochs=1, batch_size=16, seed=i, verbose=False, command=f"t{i}") for i in range(3)]
-    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", ModelInfo("pair", "synthetic"),
+    export_model_dir([tmp_path / "run0", tmp_path / "run1"], tmp_path / "Pair", ModelInfo("pair", "synthetic", **model_checks.AUTHORSHIP),
                      file_name="pair-v1.weights.h5", rc_average=True)
-    export_model_dir([tmp_path / "Pair", tmp_path / "run2"], tmp_path / "Trio", ModelInfo("trio", "synthetic"),
+    export_model_dir([tmp_path / "Pair", tmp_path / "run2"], tmp_path / "Trio", ModelInfo("trio", "synthetic", **model_checks.AUTHORSHIP),
                      file_name="trio-v1.weights.h5", rc_average=True)
     trio = seqzoo.get_model(tmp_path / "Trio", device="cpu")
     assert [m["config"]["dense_units"] for m in trio.spec.config["members"]] == [4, 8, 12]
@@ -292,21 +295,27 @@ def test_train_evaluate_export_verbs_for_a_dna_model(data, tmp_path, monkeypatch
                  "--epochs", "1", "--batch-size", "16", "--quiet"]) == 0
     info = json.loads((run / "training.json").read_text())
     assert info["architecture"] == "deepsea" and info["config"]["conv_filters"] == [4, 4, 4]
-    assert info["commands"] == ["seqzoo train DeepSEA --data " + str(data / "ds") + " -o " + str(run)
-                                + " --config '" + json.dumps(TINY) + "' --epochs 1 --batch-size 16 --quiet"]
+    # paths outside the working directory are recorded by name (seqzoo.zoo.provenance)
+    assert info["commands"] == ["seqzoo train DeepSEA --data ds -o run --config '" + json.dumps(TINY)
+                                + "' --epochs 1 --batch-size 16 --quiet"]
+    assert info["data"]["dir"] == "ds" and str(tmp_path) not in (run / "training.json").read_text()
 
     for verb in ("evaluate", "evaluate-dna"):  # the old name is the same command
         out = tmp_path / f"{verb}.json"
         assert main([verb, str(run), "--data", str(data / "ds"), "-o", str(out)]) == 0
         result = json.loads(out.read_text())
         assert result["auroc"]["mean"] == pytest.approx(info["valid"]["mean_auroc"], abs=1e-6)
-        assert result["command"].startswith(f"seqzoo {verb} {run} ")
+        assert result["command"].startswith(f"seqzoo {verb} run --data ds ") and result["data"] == "ds"
 
     model_dir = tmp_path / "TinyTF"
     assert main(["export", str(run), str(model_dir), "--doc", "Tiny test network.", "--trained-on",
                  "a synthetic genome", "--tags", "transcription factor binding", "Synthetica testii",
-                 "--file-name", "tiny-v1.weights.h5", "--example", str(_example(data, tmp_path / "example"))]) == 0
-    assert "add README.md" in capsys.readouterr().out
+                 "--file-name", "tiny-v1.weights.h5", "--example", str(_example(data, tmp_path / "example")),
+                 *model_checks.AUTHORSHIP_ARGS]) == 0
+    said = capsys.readouterr()
+    assert f"write {model_dir}/README.md, the model card" in said.err
+    assert "it/s" not in said.err and "|" not in said.err  # no progress bar while writing test.expect.h5
+    assert f"next: seqzoo check {model_dir}\nthen: seqzoo publish {model_dir} <STORE>" in said.err
     description = yaml.safe_load((model_dir / "model.yaml").read_text())
     assert description["info"]["tags"] == ["transcription factor binding", "Synthetica testii"]
     assert description["info"]["trained_on"] == "a synthetic genome"
@@ -324,7 +333,7 @@ def test_train_evaluate_export_verbs_for_a_dna_model(data, tmp_path, monkeypatch
     again = tmp_path / "Again"
     assert main(["export-dna", str(run), str(again), "--doc", "Tiny test network.", "--trained-on",
                  "a synthetic genome", "--tags", "transcription factor binding", "Synthetica testii",
-                 "--file-name", "tiny-v1.weights.h5"]) == 0
+                 "--file-name", "tiny-v1.weights.h5", *model_checks.AUTHORSHIP_ARGS]) == 0
     assert (again / "model.yaml").read_text() == (model_dir / "model.yaml").read_text()
     assert (again / "tiny-v1.weights.h5").read_bytes() == (model_dir / "tiny-v1.weights.h5").read_bytes()
 
@@ -359,7 +368,7 @@ def base_dir(data, tmp_path_factory):
     root = tmp_path_factory.mktemp("base")
     train_dna(data / "ds", root / "run", "basset", config={"conv_filters": [4, 4, 4], "dense_units": [4, 4]},
               epochs=1, batch_size=16, verbose=False, command="base")
-    export_model_dir(root / "run", root / "TinyBase", ModelInfo(doc="tiny base", trained_on="synthetic", version="1.2.0"))
+    export_model_dir(root / "run", root / "TinyBase", ModelInfo(doc="tiny base", trained_on="synthetic", version="1.2.0", **model_checks.AUTHORSHIP))
     return root / "TinyBase"
 
 
@@ -425,7 +434,8 @@ def test_finetune_cli_export_carries_the_lineage(base_dir, data_one_task, tmp_pa
     run, out = tmp_path / "ft", tmp_path / "Tuned"
     assert main(["finetune", str(base_dir), "--data", str(data_one_task), "-o", str(run), "--epochs", "1",
                  "--batch-size", "16", "--quiet"]) == 0
-    assert main(["export", str(run), str(out), "--doc", "tuned", "--trained-on", "synthetic TF_A"]) == 0
+    assert main(["export", str(run), str(out), "--doc", "tuned", "--trained-on", "synthetic TF_A",
+                 *model_checks.AUTHORSHIP_ARGS]) == 0
     lineage = yaml.safe_load((out / "model.yaml").read_text())["info"]["lineage"]
     recorded = json.loads((run / "training.json").read_text())["lineage"]
     assert lineage[0]["base_model"] == "TinyBase" and lineage[0]["base_weights_sha256"] == recorded["base_weights_sha256"]
@@ -436,3 +446,43 @@ def test_finetune_cli_export_carries_the_lineage(base_dir, data_one_task, tmp_pa
 
     x = GenomeWindowDataset(data_one_task, "valid").x(np.arange(3))
     assert kipoi.get_model(str(out), source="dir").predict_on_batch(x).shape == (3, 1)  # kipoi accepts info.lineage
+
+
+# --- what the training commands say: epochs, the next step, an ensemble's members ------------
+
+def test_keras_counts_the_runs_epochs_when_training_and_resuming_and_the_next_step_is_printed(data, tmp_path,
+                                                                                              capsys):
+    run = tmp_path / "run"
+    common = ["--data", str(data / "ds"), "-o", str(run), "--config", json.dumps(TINY), "--batch-size", "16",
+              "--steps-per-epoch", "2", "--patience", "5"]
+    assert main(["train", "DeepSEA", *common, "--epochs", "2"]) == 0
+    said = capsys.readouterr()
+    assert re.findall(r"Epoch \d+/\d+", said.out) == ["Epoch 1/2", "Epoch 2/2"]  # was "Epoch 1/1", "Epoch 2/2"
+    assert f"next: seqzoo export {run} models/<NAME> --doc ... --trained-on ... --license <SPDX> --authors ..." \
+           in said.err and f"  or: seqzoo evaluate {run} --data {data / 'ds'} -o <METRICS.json>" in said.err
+    assert main(["train", "DeepSEA", *common, "--epochs", "4", "--resume"]) == 0
+    assert re.findall(r"Epoch \d+/\d+", capsys.readouterr().out) == ["Epoch 3/4", "Epoch 4/4"]  # was 3/3, 4/4
+
+
+def test_finetune_of_an_ensemble_names_its_members_and_starts_from_the_one_chosen(data, base_dir, data_one_task,
+                                                                                   tmp_path, monkeypatch, capsys):
+    from seqzoo.training.dna import export_model_dir
+
+    monkeypatch.setenv("SEQZOO_CACHE", str(tmp_path / "cache"))
+    other = train_dna(data / "ds", tmp_path / "other", "DeepSEA", config=TINY, epochs=1, batch_size=16,
+                      steps_per_epoch=2, verbose=False)
+    pair = tmp_path / "Pair"
+    export_model_dir([base_dir, tmp_path / "other"], pair, ModelInfo("pair", "synthetic", **model_checks.AUTHORSHIP))
+    assert main(["finetune", str(pair), "--data", str(data_one_task), "-o", str(tmp_path / "ft")]) == 2
+    assert ("Pair is an ensemble of 2 networks (0: basset, 1: deepsea); fine-tuning starts from one of them: "
+            "pass --member 0 (or another of 0-1") in capsys.readouterr().err
+    assert not (tmp_path / "ft").exists()
+    assert main(["finetune", str(pair), "--member", "1", "--data", str(data_one_task), "-o", str(tmp_path / "ft"),
+                 "--epochs", "1", "--steps-per-epoch", "1", "--learning-rate", "1e-9", "--quiet",
+                 *["--batch-size", "16"]]) == 0
+    said = capsys.readouterr()
+    assert "fine-tuned Pair member 1 1.0.0" in said.out and f"next: seqzoo export {tmp_path / 'ft'} " in said.err
+    info = json.loads((tmp_path / "ft" / "training.json").read_text())
+    assert info["architecture"] == "deepsea" and info["lineage"]["base_member"] == 1
+    np.testing.assert_allclose(_network(tmp_path / "ft", info).get_layer("conv1").get_weights()[0],
+                               _network(tmp_path / "other", other).get_layer("conv1").get_weights()[0], atol=1e-6)

@@ -247,3 +247,17 @@ def test_variants_and_learned_motifs_cli(tmp_path):
     assert len(rows) == 1 + n_filters
     written = read_meme(tmp_path / "m.meme")
     assert len(written) == n_filters and all(np.allclose(p.sum(axis=1), 1, atol=1e-5) for _, p in written.values())
+
+
+def test_the_figure_labels_genome_coordinates_in_full(tmp_path):
+    import matplotlib
+
+    from seqzoo.plots import explain_figure
+
+    rng = np.random.default_rng(0)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text in the SVG
+        explain_figure(tmp_path / "f.svg", rng.normal(size=(60, 4)), rng.normal(size=(60, 4)), 129_370)
+    labels = [s for s in re.findall(r"<text[^>]*>([^<]*)</text>", (tmp_path / "f.svg").read_text()) if re.search(r"\d", s)]
+    ticks = [int(label.replace(",", "")) for label in labels if re.fullmatch(r"\d{1,3}(,\d{3})+", label)]
+    assert len(ticks) >= 4 and all(129_370 <= t < 129_430 for t in ticks), labels
+    assert not [label for label in labels if re.search(r"\de|^\+|×", label)], labels  # no offset notation

@@ -1,6 +1,7 @@
 """A broken model directory gives an error that names the file and what is wrong."""
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -73,3 +74,65 @@ def test_not_a_model_directory(tmp_path):
         find_model(tmp_path / "nothing")
     with pytest.raises(ModelSpecError, match="it has no model.yaml"):
         load_spec(tmp_path)
+
+
+# --- model cards (seqzoo.zoo.cards): what publish asks of a README.md ---------------------------
+
+def test_every_zoo_card_has_the_sections_a_model_card_needs(model_name):
+    from seqzoo.zoo.cards import card_problems
+
+    import yaml
+
+    directory = find_model(model_name)
+    license = yaml.safe_load((directory / "model.yaml").read_text())["info"]["license"]
+    assert card_problems(directory / "README.md", license) == []
+
+
+def test_a_card_lacking_sections_is_refused_naming_each(tmp_path):
+    from seqzoo.zoo.cards import card_problems
+
+    import model_checks
+
+    card = tmp_path / "README.md"
+    card.write_text("# Tiny\n\n## Lineage\n- Fine-tuned from Basset.\n")  # what `seqzoo export` wrote alone
+    (problem,) = card_problems(card, "MIT")
+    assert "lacks what a model card needs: what the model predicts; training data; evaluation with figures; " \
+           "limitations; licence (" in problem
+    card.write_text(model_checks.model_card("Tiny").replace("AUROC 0.5", "AUROC not measured"))
+    assert card_problems(card, "MIT") == [f"{card} lacks what a model card needs: evaluation with figures (the "
+                                          "evaluation section gives no figure)"]
+    card.write_text(model_checks.model_card("Tiny"))
+    assert "licence (the licence section does not name model.yaml's license 'CC-BY-4.0')" in \
+        card_problems(card, "CC-BY-4.0")[0]
+    without_licence = model_checks.model_card("Tiny").split("## Licence")[0]
+    card.write_text(without_licence + "```\n## Licence\nMIT\n```\n")  # a heading in a code block is no section
+    assert card_problems(card, "MIT")[0].endswith("needs: licence (each a section whose heading says what it is, "
+                                                  "e.g. '## Training data', '## Evaluation', '## Limitations', "
+                                                  "'## Licence')")
+
+
+# --- provenance (seqzoo.zoo.provenance): paths as the data names them -------------------------
+
+def test_recorded_paths_are_relative_to_the_data_root_or_the_working_directory_else_a_name(tmp_path, monkeypatch):
+    from seqzoo.zoo.provenance import portable_command, portable_path
+
+    data, work = tmp_path / "shared" / "data", tmp_path / "work"
+    (data / "arabidopsis").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SEQZOO_DATA", raising=False)
+    assert portable_path(data / "arabidopsis" / "tasks.tsv") == "tasks.tsv"  # no data root: the name
+    assert portable_path(work / "runs" / "run1") == "runs/run1" == portable_path("runs/run1")
+    monkeypatch.setenv("SEQZOO_DATA", str(data))
+    assert portable_path(data / "arabidopsis" / "tasks.tsv") == "$SEQZOO_DATA/arabidopsis/tasks.tsv"
+    assert portable_path("../shared/data/arabidopsis") == "$SEQZOO_DATA/arabidopsis"
+    assert portable_path("/elsewhere/tmp/dna/deepsea_ds") == "deepsea_ds"
+    command = portable_command(["seqzoo", "dataset", "--peaks", str(data / "arabidopsis" / "peaks.bed.gz"),
+                                f"--tasks={data}/arabidopsis/tasks.tsv", "--out", "/tmp/dna/deepsea_ds",
+                                "--doc", "A /b c", "--split", "blocks:train=0-100", "--config", '{"a": [1, 2]}'])
+    assert command == ("seqzoo dataset --peaks $SEQZOO_DATA/arabidopsis/peaks.bed.gz "
+                       "--tasks=$SEQZOO_DATA/arabidopsis/tasks.tsv --out deepsea_ds --doc 'A /b c' "
+                       "--split blocks:train=0-100 --config '{\"a\": [1, 2]}'")
+    # a shell expands what was recorded back to the file
+    shown = subprocess.run(["sh", "-c", f"echo {command.split()[3]}"], capture_output=True, text=True).stdout
+    assert shown.strip() == str(data / "arabidopsis" / "peaks.bed.gz")

@@ -31,6 +31,8 @@ import sys
 import threading
 import warnings
 
+from seqzoo.cli.options import DefaultsFormatter
+
 # name -> (module of its arguments and handler, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("zoo_commands", "list the zoo's models"),
@@ -112,7 +114,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         help="show log messages, TensorFlow's start-up lines among them")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsFormatter)
         if name == command:
             _attribute(name, suffix="_arguments")(p)
     return parser
@@ -187,6 +189,17 @@ def _unknown_command(command: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqzoo`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    with warnings.catch_warnings():
+        # from the first line on, for every command: Python warnings are lines a person reads
+        warnings.showwarning = _show_warning
+        handler = logging.StreamHandler()
+        handler.setFormatter(_Formatter())
+        logging.basicConfig(level=logging.INFO if "--verbose" in argv else logging.WARNING, handlers=[handler])
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
+    """``main`` once warnings and log records print as lines: parse, check, import keras, run."""
     command = _chosen_command(argv)
     _unknown_command(command)
     if command == "predict":
@@ -197,13 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     quiet = not args.verbose and "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # the variable says "show"
     needs_keras = args.command not in KERAS_FREE or getattr(args, "weights", None) == "published"  # converts
-    handler = logging.StreamHandler()
-    handler.setFormatter(_Formatter())
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     args.argv = argv  # recorded by training and export commands (options.command_line)
     try:
-        with _signals_raise(), warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+        with _signals_raise():
             check = getattr(_module(args.command), "check_" + args.command.replace("-", "_"), None)
             if check is not None:
                 check(args)  # before TensorFlow: usage mistakes in a fraction of a second

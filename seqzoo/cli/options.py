@@ -8,7 +8,6 @@ writes nothing and reports success.
 
 import argparse
 import math
-import shlex
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +16,29 @@ PRECISIONS = ("float32", "bfloat16", "int8")  # seqzoo.runtime.PRECISIONS, witho
 
 
 def command_line(argv: list[str]) -> str:
-    """The exact command as run, quoted for a shell: what training runs and exports record."""
-    return shlex.join(["seqzoo", *argv])
+    """The command as run, quoted for a shell: what training runs and exports record. Paths in
+    it are written as ``seqzoo.zoo.provenance.portable_path`` writes them (relative to the data
+    root or the working directory, else by name), never as this machine's folders."""
+    from seqzoo.zoo.provenance import portable_command
+
+    return portable_command(["seqzoo", *argv])
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option's line with its default, ``(default: 20)``, unless the help
+    already says one or there is none to say (no value, a flag that is off)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        nothing = default is None or default is False or default is argparse.SUPPRESS or default in ([], "")
+        if "default" in text or nothing or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+class RawDefaultsFormatter(DefaultsFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`DefaultsFormatter` keeping the description and epilog as written."""
 
 
 def _number(kind: type, what: str, ok: Callable[[float], bool]) -> Callable[[str], int | float]:

@@ -18,6 +18,25 @@ def install_arguments(p: argparse.ArgumentParser) -> None:
     options.add_trust_code(p)
 
 
+def check_publish(args) -> None:
+    """``publish``'s checks before TensorFlow: the model exists, and its version, licence, card
+    (the sections a model card needs), reference predictions and labels are there."""
+    from seqzoo.sharing import PublishError, publish_problems
+    from seqzoo.zoo.spec import find_model
+
+    directory = find_model(args.model)
+    problems = publish_problems(directory, args.version)
+    if problems:
+        raise PublishError(f"{directory} cannot be published: " + "; ".join(problems))
+
+
+def check_install(args) -> None:
+    """``install``'s check before any download: REF has the form STORE/NAME[@VERSION]."""
+    from seqzoo.zoo.stores import parse_ref
+
+    parse_ref(args.ref)
+
+
 def cmd_publish(args) -> int:
     from seqzoo.sharing import publish
 
@@ -25,6 +44,8 @@ def cmd_publish(args) -> int:
     size = sum(f["size"] for f in manifest["files"])
     print(f"published {manifest['name']} {manifest['version']} to {args.store} "
           f"({len(manifest['files'])} files, {size} bytes, each with its sha256 in manifest.json)")
+    print(f"next: seqzoo install {args.store.rstrip('/')}/{manifest['name']}@{manifest['version']}  "
+          "(on any machine that reaches the store)", file=sys.stderr)
     return 0
 
 

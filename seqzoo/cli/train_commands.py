@@ -6,10 +6,16 @@ first positional (MODEL, MODEL|RUN, the first RUN) tells the kind (:func:`_kind`
 ``ModelSpec.modality``, the trainer that made a run directory, or a DNA architecture name); the
 rest of the command line is then parsed by that kind's own parser (``KIND_ARGUMENTS``).
 ``seqzoo train MODEL --help`` prints the kind's arguments, ``seqzoo train --help`` every kind's.
+
+Every command here has a ``check_<command>`` run before TensorFlow is imported: the model, the
+inputs (a data set, TSVs, runs), the options (``--config`` is JSON), the outputs (a run directory
+or model directory in the way, an existing file without ``--force``), the licence and authors of
+an export. Each command ends by printing the next command to run (``next: ...``).
 """
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,12 +37,14 @@ def dataset_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     p.add_argument("--tasks", help="task names in output order (first column; e.g. tasks.tsv); default: sorted BED names")
     p.add_argument("--seq-len", type=options.positive_int, help="window length (default: 1000 deepsea, 600 basset)")
-    p.add_argument("--bin-size", type=options.positive_int, default=200)
+    p.add_argument("--bin-size", type=options.positive_int, default=200,
+                   help="the central bin of a window whose overlap with a summit labels it")
     p.add_argument("--flank", type=options.non_negative_int, default=100, help="summit +- flank bp counts as bound (default 100)")
-    p.add_argument("--max-n-fraction", type=options.fraction, default=0.1)
+    p.add_argument("--max-n-fraction", type=options.fraction, default=0.1,
+                   help="drop windows with a larger fraction of N")
     p.add_argument("--negative-ratio", type=options.non_negative_float, default=1.0, help="basset: sampled negatives per peak window")
-    p.add_argument("--seed", type=options.non_negative_int, default=0)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--seed", type=options.non_negative_int, default=0, help="seeds the sampled negatives")
+    p.add_argument("--overwrite", action="store_true", help="replace a data set in --out")
     options.add_quiet(p)
 
 
@@ -53,7 +61,7 @@ def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="JSON size arguments of the architecture (default: model.yaml's)")
     p.add_argument("--epochs", type=options.positive_int, default=20, help="maximum epochs (early stopping ends sooner)")
     options.add_batch_size(p, 64)
-    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3)
+    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3, help="Adam's learning rate")
     p.add_argument("--patience", type=options.non_negative_int, default=3, help="early-stopping patience in epochs")
     p.add_argument("--valid-to-train", type=options.fraction, default=0.5,
                    help="fraction of the validation rows moved into training (stratified, seeded)")
@@ -76,6 +84,7 @@ def _train_protein_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--monitor", choices=["loss", "auroc"], default="loss",
                    help="the held-out figure early stopping and the learning-rate schedule follow (default loss)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    p.add_argument("--force", action="store_true", help="replace a run the output directory holds (metrics.json)")
 
 
 def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,12 +93,13 @@ def _train_dna_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help='JSON size arguments of the builder, e.g. \'{"conv_filters": [64, 128, 192]}\' '
                                     "(default: the builder's for a family's name, model.yaml's for a zoo model)")
     p.add_argument("--name", help="weights file base name")
-    p.add_argument("--epochs", type=options.positive_int, default=10)
+    p.add_argument("--epochs", type=options.positive_int, default=10, help="maximum epochs (early stopping ends sooner)")
     p.add_argument("--steps-per-epoch", type=options.positive_int, help="batches per epoch (a fresh random subset each epoch)")
     options.add_batch_size(p, 128)
-    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3)
-    p.add_argument("--patience", type=options.non_negative_int, default=3)
-    p.add_argument("--seed", type=options.non_negative_int, default=0)
+    p.add_argument("--learning-rate", type=options.positive_float, default=1e-3, help="Adam's learning rate")
+    p.add_argument("--patience", type=options.non_negative_int, default=3,
+                   help="stop after this many epochs without a better validation mean AUROC")
+    p.add_argument("--seed", type=options.non_negative_int, default=0, help="seeds the weights and the batch order")
     p.add_argument("--no-rc", action="store_true", help="no reverse-complement augmentation")
     p.add_argument("--max-minutes", type=options.positive_float, help="stop after the epoch that passes this budget")
     p.add_argument("--resume", action="store_true", help="continue from the output directory's checkpoint")
@@ -105,19 +115,76 @@ def finetune_arguments(p: argparse.ArgumentParser) -> None:
                                 "(a single network of a DNA family that seqzoo train trains)")
     _train_dna_arguments(p)
     p.add_argument("--freeze-trunk", action="store_true", help="train the output head only")
+    p.add_argument("--member", type=options.non_negative_int,
+                   help="a BASE that is an ensemble: the network to start from (0-based; the error for an "
+                        "ensemble lists them)")
+
+
+def _next(*commands: list, alternatives: bool = True) -> None:
+    """Print the command(s) to run next (``alternatives``: one of them; else one after the other),
+    quoted for a shell; ``...`` and ``<NAME>`` words are the user's to fill in."""
+    for i, words in enumerate(commands):
+        line = " ".join(w if w == "..." or "<" in w else shlex.quote(w) for w in map(str, words))
+        print(f"{'next:' if i == 0 else '  or:' if alternatives else 'then:'} seqzoo {line}", file=sys.stderr)
+
+
+def _export_next(run) -> list:
+    return ["export", run, "models/<NAME>", "--doc", "...", "--trained-on", "...", "--license", "<SPDX>",
+            "--authors", "..."]
+
+
+def _json_config(text: str | None) -> dict | None:
+    """``--config``'s JSON object (None when not given); a clear error when it is not one."""
+    if text is None:
+        return None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--config is not JSON ({e}): {text!r}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"--config must be a JSON object of size arguments, e.g. '{{\"conv_filters\": [64, 128]}}'; "
+                         f"got {text!r}")
+    return config
+
+
+def _check_dna_training(ns) -> None:
+    """What ``train`` (DNA) and ``finetune`` check before TensorFlow: the data set, its splits,
+    --init-from, --config, and the output directory (a run in the way, or none to resume)."""
+    from seqzoo.training.datasets import read_manifest
+    from seqzoo.training.dna import check_run_output, check_splits
+
+    options.require_inputs(("data set (--data)", ns.data), ("run (--init-from)", ns.init_from))
+    if ns.init_from and not (Path(ns.init_from) / "training.json").is_file():
+        raise ValueError(f"--init-from {ns.init_from} is not a `seqzoo train` DNA run (no training.json)")
+    check_splits(read_manifest(ns.data), ns.data)
+    _json_config(ns.config)
+    check_run_output(ns.output, ns.data, ns.resume)
+
+
+def check_finetune(args) -> None:
+    """``finetune``'s checks before TensorFlow: BASE is one DNA network (or --member of an
+    ensemble), the data set, the output directory."""
+    from seqzoo.training.dna import check_base
+    from seqzoo.zoo.spec import find_model, load_spec
+
+    if args.config or args.init_from:
+        raise ValueError("finetune takes its architecture, sizes and starting weights from BASE: "
+                         "--config and --init-from are for seqzoo train")
+    check_base(load_spec(find_model(args.base)), args.member)
+    _check_dna_training(args)
 
 
 def cmd_finetune(args) -> int:
     from seqzoo.training.dna import train_dna
 
-    if args.config or args.init_from:
-        raise ValueError("finetune takes its architecture, sizes and starting weights from BASE: "
-                         "--config and --init-from are for seqzoo train")
-    info = train_dna(args.data, args.output, base=args.base, freeze_trunk=args.freeze_trunk, **_dna_training(args))
+    info = train_dna(args.data, args.output, base=args.base, freeze_trunk=args.freeze_trunk, member=args.member,
+                     **_dna_training(args))
     lineage = info["lineage"]
-    print(f"fine-tuned {lineage['base_model']} {lineage['base_version']} (head {lineage['head']}); best epoch "
+    member = f" member {lineage['base_member']}" if "base_member" in lineage else ""
+    print(f"fine-tuned {lineage['base_model']}{member} {lineage['base_version']} (head {lineage['head']}); best epoch "
           f"{info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
           f"{info['valid']['mean_auprc']:.4f}; wrote {Path(args.output) / info['weights_file']}")
+    _next(_export_next(args.output))
     return 0
 
 
@@ -135,12 +202,14 @@ def ensemble_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="deepsol-ensemble", help="weights file base name")
     p.add_argument("--float16", action="store_true",
                    help="store the kernels in float16, vectors in float32 (checked: predictions within 1e-3 of float32)")
+    p.add_argument("--force", action="store_true", help="replace a run the output directory holds (metrics.json)")
 
 
 def _evaluate_dna_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="data set directory (seqzoo dataset)")
-    p.add_argument("--split", default="valid")
+    p.add_argument("--split", default="valid", help="the data set's split to evaluate")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
+    options.add_force(p)
     options.add_weights(p)
     options.add_rc(p)
     options.add_batch_size(p, 256)
@@ -157,6 +226,7 @@ def _evaluate_protein_arguments(p: argparse.ArgumentParser) -> None:
                    help="just the lockbox rows recorded by the run or model (--data: its validation TSV), with "
                         "bootstrap intervals, figures per length band and the reliability curve; measure it last")
     p.add_argument("-o", "--output", required=True, help="metrics JSON")
+    options.add_force(p)
     options.add_weights(p)
     options.add_batch_size(p, 64)
 
@@ -167,8 +237,9 @@ def motif_baseline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tf", nargs="+", required=True, help="task names to score")
     p.add_argument("--alias", action="append", default=[], metavar="TF=MOTIF",
                    help="motif name for a TF whose motif is named differently (e.g. CBF3=DREB1A)")
-    p.add_argument("--split", default="valid")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--split", default="valid", help="the data set's split to score")
+    p.add_argument("-o", "--output", required=True, help="metrics JSON")
+    options.add_force(p)
 
 
 def _export_arguments(p: argparse.ArgumentParser, runs_help: str) -> None:
@@ -180,8 +251,11 @@ def _export_arguments(p: argparse.ArgumentParser, runs_help: str) -> None:
     p.add_argument("--tags", nargs="+", default=[], metavar="TAG",
                    help="model.yaml tags, e.g. 'transcription factor binding' 'Arabidopsis thaliana'")
     p.add_argument("--cite-as", help="citation, e.g. a DOI URL (default: the architecture's paper)")
-    p.add_argument("--authors", nargs="+", default=["seqzoo developers"], metavar="NAME")
-    p.add_argument("--license", default="MIT")
+    p.add_argument("--authors", nargs="+", metavar="NAME",
+                   help="the model's authors (default: those of a model directory among the runs; else required)")
+    p.add_argument("--license", metavar="SPDX",
+                   help="the model's licence, an SPDX identifier such as MIT or CC-BY-4.0 (default: that of a model "
+                        "directory among the runs; else required)")
     p.add_argument("--model-version", default="1.0.0", help="info.version of model.yaml (default 1.0.0)")
     p.add_argument("--targets-name", help="schema.targets.name (default: targets)")
     p.add_argument("--targets-doc", help="schema.targets.doc: what each output is")
@@ -269,7 +343,8 @@ def _kind_parser(command: str, kind: str, first: str) -> argparse.ArgumentParser
     """The parser of ``kind``'s arguments of ``command`` (a verb or an alias)."""
     verb = ALIASES.get(command, command)
     p = argparse.ArgumentParser(prog=f"seqzoo {command}" if verb == "export" else f"seqzoo {command} {first}",
-                                description=_KIND_DESCRIPTIONS[verb, kind].format(dna=_dna_families()))
+                                description=_KIND_DESCRIPTIONS[verb, kind].format(dna=_dna_families()),
+                                formatter_class=options.DefaultsFormatter)
     KIND_ARGUMENTS[verb, kind](p)
     return p
 
@@ -284,7 +359,7 @@ def _verb_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("rest", nargs=argparse.REMAINDER, metavar="...",
                    help="the arguments of the model's kind, listed below")
     p.usage = f"seqzoo {command} {name}{' [RUN ...] MODEL_DIR' if verb == 'export' else ''} [arguments of its kind]"
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.formatter_class = options.RawDefaultsFormatter
     p.epilog = "\n".join(f"--- {KINDS[kind]} ---\n{_kind_parser(command, kind, name).format_help()}" for kind in kinds)
 
 
@@ -361,6 +436,22 @@ def _dna_recipe(model: str) -> tuple[str, dict | None]:
     return spec.architecture, {k: v for k, v in spec.config.items() if k not in ("seq_len", "n_tasks")}
 
 
+def _check_run_dir(output: str, force: bool) -> None:
+    """Refuse an output directory holding a protein run (``metrics.json``) unless ``force``."""
+    if (Path(output) / "metrics.json").is_file() and not force:
+        raise FileExistsError(f"{output} holds a run (metrics.json); pass --force to replace it, or give "
+                              "another output directory")
+
+
+def _check_train_protein(ns) -> None:
+    from seqzoo.zoo.spec import find_model, load_spec
+
+    _deepsol_config(load_spec(find_model(ns.model)), ns.command)
+    options.require_inputs(("training TSV (--train)", ns.train), ("validation TSV (--valid)", ns.valid))
+    _json_config(ns.config)
+    _check_run_dir(ns.output, ns.force)
+
+
 def _train_protein(args) -> int:
     from seqzoo.training.protein import train_deepsol
     from seqzoo.zoo.spec import find_model, load_spec
@@ -368,7 +459,7 @@ def _train_protein(args) -> int:
     spec = load_spec(find_model(args.model))
     config = _deepsol_config(spec, args.command)
     if args.config:
-        config = json.loads(args.config)
+        config = _json_config(args.config)
     elif args.architecture != "deepsol":  # the model directory's sizes are DeepSol's
         config = {}
     result = train_deepsol(
@@ -385,6 +476,8 @@ def _train_protein(args) -> int:
     print(f"held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
           f"AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}", file=sys.stderr)
     print(f"wrote {Path(args.output) / result['weights_file']}, weights.yaml and metrics.json", file=sys.stderr)
+    _next(_export_next(args.output),
+          ["ensemble", args.model, args.output, "<RUN ...>", "--valid", args.valid, "-o", "<ENSEMBLE_RUN>"])
     return 0
 
 
@@ -401,20 +494,55 @@ def _train_dna(args) -> int:
 
     architecture, config = _dna_recipe(args.model)
     info = train_dna(args.data, args.output, architecture=architecture,
-                     config=json.loads(args.config) if args.config else config, init_from=args.init_from,
+                     config=_json_config(args.config) if args.config else config, init_from=args.init_from,
                      **_dna_training(args))
     print(f"best epoch {info['best_epoch']}: valid mean AUROC {info['valid']['mean_auroc']:.4f}, mean AUPRC "
           f"{info['valid']['mean_auprc']:.4f}; wrote {Path(args.output) / info['weights_file']}")
+    if info["epochs_done"] < args.epochs and "time budget" in info["stop_reason"]:
+        _next([args.command, args.model, "--data", args.data, "-o", args.output, "--epochs", args.epochs, "--resume"])
+    _next(_export_next(args.output), ["evaluate", args.output, "--data", args.data, "-o", "<METRICS.json>"])
     return 0
+
+
+def _parsed(args) -> tuple[str, argparse.Namespace]:
+    """``_parse_kind(args)``, once: the command's check parses, the command reuses it."""
+    if getattr(args, "kind_args", None) is None:
+        args.kind_args = _parse_kind(args)
+    return args.kind_args
+
+
+def check_train(args) -> None:
+    """``train``'s checks before TensorFlow: the model and its recipe, the inputs, --config, the
+    output directory."""
+    kind, ns = _parsed(args)
+    if kind == "dna":
+        _dna_recipe(ns.model)
+        _check_dna_training(ns)
+    else:
+        _check_train_protein(ns)
 
 
 def cmd_train(args) -> int:
     """``seqzoo train MODEL ...`` (and ``train-dna``): the trainer of MODEL's kind."""
-    kind, ns = _parse_kind(args)
+    kind, ns = _parsed(args)
     return {"dna": _train_dna, "protein": _train_protein}[kind](ns)
 
 
-cmd_train_dna = cmd_train
+cmd_train_dna, check_train_dna = cmd_train, check_train
+
+
+def check_ensemble(args) -> None:
+    """``ensemble``'s checks before TensorFlow: a DeepSol model, runs, the TSV, the output."""
+    from seqzoo.zoo.spec import find_model, load_spec
+
+    _deepsol_config(load_spec(find_model(args.model)), "ensemble")
+    options.require_inputs(("validation TSV (--valid)", args.valid), *(("run", run) for run in args.runs))
+    for run in args.runs:
+        if not (Path(run) / "metrics.json").is_file():
+            raise ValueError(f"{run} is not a `seqzoo train` protein run (no metrics.json)")
+    if args.weights is not None and len(args.weights) != len(args.runs):
+        raise ValueError(f"--weights: {len(args.weights)} weights for {len(args.runs)} runs; give one per run")
+    _check_run_dir(args.output, args.force)
 
 
 def cmd_ensemble(args) -> int:
@@ -434,7 +562,17 @@ def cmd_ensemble(args) -> int:
         print(f"{label:>9} held-out validation (n={m['n']}): accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  "
               f"AUROC {m['auroc']:.4f}  AUPRC {m['auprc']:.4f}", file=sys.stderr)
     print(f"wrote {Path(args.output) / result['weights_file']}, weights.yaml and metrics.json", file=sys.stderr)
+    _next(_export_next(args.output))
     return 0
+
+
+def check_dataset(args) -> None:
+    """``dataset``'s checks before any work: the inputs exist, the output holds no data set."""
+    options.require_inputs(("FASTA (--fasta)", args.fasta), ("BED (--peaks)", args.peaks),
+                           ("task list (--tasks)", args.tasks))
+    if (Path(args.out) / "manifest.json").exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} already holds a data set (manifest.json); choose another --out or "
+                              "pass --overwrite")
 
 
 def cmd_dataset(args) -> int:
@@ -450,13 +588,14 @@ def cmd_dataset(args) -> int:
         print(f"{name}: {c['n_windows']} windows, {c['positive_fraction']:.4%} positive labels, "
               f"{c['dropped_for_N']} dropped for N")
     print(f"wrote {args.out} ({len(manifest['tasks'])} tasks, {manifest['design']} design)")
+    _next(["train", "DeepSEA" if args.design == "deepsea" else "Basset", "--data", args.out, "-o", "<RUN>"])
     return 0
 
 
-def _refuse_reading(output: str, *sources: str | None, weights: str | None = None) -> None:
-    """Refuse an ``output`` that names a file the command reads (``check_output``; an existing
-    output is replaced, as these commands always did): ``sources`` are files, directories (a run,
-    a data set: every file at their top) or zoo models (``run_files``, on ``weights``)."""
+def _refuse_reading(output: str, *sources: str | None, weights: str | None = None, force: bool = False) -> None:
+    """Refuse an ``output`` that names a file the command reads, or exists without ``force``
+    (``check_output``): ``sources`` are files, directories (a run, a data set: every file at their
+    top) or zoo models (``run_files``, on ``weights``)."""
     from seqzoo.io.tables import check_output
     from seqzoo.zoo.spec import find_model, load_spec
     from seqzoo.zoo.weights import run_files
@@ -469,13 +608,12 @@ def _refuse_reading(output: str, *sources: str | None, weights: str | None = Non
             files += run_files(load_spec(find_model(source)), weights)
         except (LookupError, ValueError, OSError):  # a run directory, a data set, a file: no model
             pass
-    check_output(output, inputs=files)
+    check_output(output, inputs=files, overwrite=force)
 
 
 def _evaluate_dna(args) -> int:
     from seqzoo.training.dna import evaluate_dna
 
-    _refuse_reading(args.output, args.model, args.data, weights=args.weights)
     r = evaluate_dna(args.model, args.data, split=args.split, out_path=args.output, weights=args.weights,
                      batch_size=args.batch_size, reverse_complement_average=args.rc, precision=args.precision,
                      command=options.command_line(args.argv))
@@ -489,7 +627,6 @@ def _evaluate_dna(args) -> int:
 def _evaluate_protein(args) -> int:
     from seqzoo.training.protein_evaluation import evaluate_proteins
 
-    _refuse_reading(args.output, args.model, args.data, weights=args.weights)
     r = evaluate_proteins(args.model, args.data, args.output, weights=args.weights, held_out=args.held_out,
                           lockbox=args.lockbox, batch_size=args.batch_size, command=options.command_line(args.argv))
     m = r["metrics"]
@@ -506,19 +643,58 @@ def _evaluate_protein(args) -> int:
     return 0
 
 
+def _check_split(manifest: dict, data, split: str) -> None:
+    from seqzoo.suggest import did_you_mean
+
+    if split not in manifest["splits"]:
+        raise LookupError(f"--split: {data} has no split {split!r}{did_you_mean(split, manifest['splits'])} "
+                          f"(it has: {', '.join(manifest['splits'])})")
+
+
+def check_evaluate(args) -> None:
+    """``evaluate``'s checks before TensorFlow: the model or run, the data, --weights, the output."""
+    from seqzoo.training.datasets import read_manifest
+
+    kind, ns = _parsed(args)
+    weights = ns.weights if ns.weights != "published" else None
+    options.require_inputs(("data set (--data)" if kind == "dna" else "TSV (--data)", ns.data),
+                           ("weights file (--weights)", weights))
+    if kind == "dna":
+        _check_split(read_manifest(ns.data), ns.data, ns.split)
+    _refuse_reading(ns.output, ns.model, ns.data, weights=ns.weights, force=ns.force)
+
+
 def cmd_evaluate(args) -> int:
     """``seqzoo evaluate MODEL|RUN ...`` (and ``evaluate-dna``): the metrics of its kind."""
-    kind, ns = _parse_kind(args)
+    kind, ns = _parsed(args)
     return {"dna": _evaluate_dna, "protein": _evaluate_protein}[kind](ns)
 
 
-cmd_evaluate_dna = cmd_evaluate
+cmd_evaluate_dna, check_evaluate_dna = cmd_evaluate, check_evaluate
+
+
+def check_motif_baseline(args) -> None:
+    """``motif-baseline``'s checks before any work: the data set, the MEME file, --alias, the output."""
+    from seqzoo.training.datasets import read_manifest
+
+    from seqzoo.suggest import did_you_mean
+
+    options.require_inputs(("data set (--data)", args.data), ("MEME file (--meme)", args.meme))
+    manifest = read_manifest(args.data)
+    _check_split(manifest, args.data, args.split)
+    unknown = [tf for tf in args.tf if tf not in manifest["tasks"]]
+    if unknown:
+        raise LookupError(f"--tf: {args.data} has no task " + ", ".join(
+            f"{tf!r}{did_you_mean(tf, manifest['tasks'])}" for tf in unknown))
+    for alias in args.alias:
+        if "=" not in alias:
+            raise ValueError(f"--alias {alias!r}: give TF=MOTIF, e.g. CBF3=DREB1A")
+    _refuse_reading(args.output, args.data, args.meme, force=args.force)
 
 
 def cmd_motif_baseline(args) -> int:
     from seqzoo.training.baselines import motif_baseline
 
-    _refuse_reading(args.output, args.data, args.meme)
     r = motif_baseline(args.data, args.meme, split=args.split, tasks=args.tf, out_path=args.output,
                        aliases=dict(a.split("=", 1) for a in args.alias), command=options.command_line(args.argv))
     for tf, m in r["per_task"].items():
@@ -546,16 +722,59 @@ def _export(args) -> dict:
     return export_runs(args.run, args.model_dir, _model_info(args), **options)
 
 
+def _recorded_authorship(source: str) -> tuple[str | None, list[str]]:
+    """The licence and authors a source of an export records: a model directory's model.yaml
+    ``info``, or a run's ``training.json``/``metrics.json`` ``license`` and ``authors``."""
+    from seqzoo.zoo.trust import load_plain_yaml
+
+    path = Path(source)
+    if (path / "model.yaml").is_file():
+        info = (load_plain_yaml(path / "model.yaml") or {}).get("info") or {}
+        authors = [str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in info.get("authors") or []]
+        return (str(info["license"]) if info.get("license") else None), [a for a in authors if a]
+    for name in ("training.json", "metrics.json"):
+        if (path / name).is_file():
+            recorded = json.loads((path / name).read_text())
+            return recorded.get("license"), list(recorded.get("authors") or [])
+    return None, []
+
+
+def check_export(args) -> None:
+    """``export``'s checks before TensorFlow: the runs (one kind), MODEL_DIR (not in the way
+    without --force), --example, and the licence and authors: given, or recorded by a source."""
+    options.require_inputs(("run", args.first))
+    kind, ns = _parsed(args)
+    options.require_inputs(*(("run", run) for run in ns.run), ("example directory (--example)", ns.example))
+    target = Path(ns.model_dir)
+    if target.is_dir() and any(target.iterdir()) and not ns.force:
+        raise FileExistsError(f"{target} exists and is not empty (a model directory: model.yaml, its weights); "
+                              "pass --force to replace it")
+    recorded = [_recorded_authorship(run) for run in ns.run]
+    ns.license = ns.license or next((lic for lic, _ in recorded if lic), None)
+    ns.authors = ns.authors or next((authors for _, authors in recorded if authors), None)
+    missing = [flag for flag, value in (("--license SPDX (e.g. MIT, Apache-2.0, CC-BY-4.0)", ns.license),
+                                        ("--authors NAME [NAME ...]", ns.authors)) if not value]
+    if missing:
+        raise ValueError(f"say who may use the model and who made it: {' and '.join(missing)}; "
+                         f"{', '.join(ns.run)} record{'s' if len(ns.run) == 1 else ''} none, and seqzoo does not "
+                         "guess a licence or authors")
+
+
 def cmd_export(args) -> int:
     """``seqzoo export RUN... MODEL_DIR ...`` (and ``export-dna``): the exporter of the runs' kind."""
-    kind, ns = _parse_kind(args)
+    kind, ns = _parsed(args)
+    if not ns.license or not ns.authors:  # called without main(): the check has not run
+        check_export(args)
     a = _export(ns)
-    if (Path(ns.model_dir) / "example").is_dir():
-        then = f"wrote test.expect.h5; add README.md, then `seqzoo check {ns.model_dir}`"
-    else:
-        then = f"add example/ and README.md, then `seqzoo check {ns.model_dir} --write-expect`"
-    print(f"wrote {ns.model_dir}: {a['file_name']} ({a['size']} bytes, sha256 {a['sha256']}); {then}")
+    print(f"wrote {ns.model_dir}: {a['file_name']} ({a['size']} bytes, sha256 {a['sha256']})")
+    card = ", ".join(f"## {s[0].upper()}{s[1:]}" for s in ("what it predicts", "training data", "evaluation",
+                                                             "limitations", "licence"))
+    example = (Path(ns.model_dir) / "example").is_dir()
+    print(f"{'wrote test.expect.h5; ' if example else 'add example/; '}write {ns.model_dir}/README.md, the model "
+          f"card, with the sections {card}", file=sys.stderr)
+    _next(["check", ns.model_dir] + ([] if example else ["--write-expect"]),
+          ["publish", ns.model_dir, "<STORE>"], alternatives=False)
     return 0
 
 
-cmd_export_dna = cmd_export
+cmd_export_dna, check_export_dna = cmd_export, check_export

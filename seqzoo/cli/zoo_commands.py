@@ -47,7 +47,7 @@ def import_kipoi_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def kipoi_source_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default="seqzoo")
+    p.add_argument("--name", default="seqzoo", help="the kipoi source's name")
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -107,6 +107,13 @@ def _list_store(store: str, pattern: str) -> int:
     return 1 if catalogue.problems else 0
 
 
+def check_info(args) -> None:
+    """The model exists (a suggestion when it does not)."""
+    from seqzoo.zoo.spec import find_model
+
+    find_model(args.model)
+
+
 def cmd_info(args) -> int:
     from seqzoo.zoo import stores
     from seqzoo.zoo.artifacts import cached_path, is_cached
@@ -145,6 +152,11 @@ def cmd_info(args) -> int:
         print(f"  cache       {cached_path(a)} ({'present, verified' if is_cached(a) else 'not fetched'})")
         print(f"  produced by {a.produced_by}")
     return 0
+
+
+def check_fetch(args) -> None:
+    """Every model named exists, before anything is downloaded or TensorFlow imported."""
+    check_check(args)
 
 
 def cmd_fetch(args) -> int:

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from seqzoo.io.meme import read_meme
+from seqzoo.suggest import did_you_mean
 from seqzoo.training.datasets import GenomeWindowDataset
 from seqzoo.training.metrics import auprc, auroc
+from seqzoo.zoo.provenance import portable_path
 
 __all__ = ["DEFAULT_ALIASES", "find_motif", "log_odds", "motif_baseline", "scan_scores"]
 
@@ -75,7 +77,7 @@ def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), 
     lo = (dataset.seq_len - central) // 2
     unknown = [t for t in tasks if t not in dataset.tasks]
     if unknown:
-        raise KeyError(f"{data_dir}: no task(s) {', '.join(unknown)}")
+        raise LookupError(f"{data_dir}: no task(s) " + ", ".join(f"{u!r}{did_you_mean(u, dataset.tasks)}" for u in unknown))
     chosen = {tf: find_motif(motifs, tf, aliases) for tf in tasks}
     scorings = ("max_central", "count_central", "max_window", "count_window")
     scores = {tf: {s: np.zeros(len(dataset), dtype=np.float32) for s in scorings} for tf in tasks}
@@ -99,7 +101,7 @@ def motif_baseline(data_dir, meme, split: str = "valid", tasks: list[str] = (), 
         per_task[tf] = {"motif": f"{motif_id} {name}", "width": int(len(prob)), "positives": int(labels.sum()),
                         **{s: {"auroc": auroc(labels, scores[tf][s]), "auprc": auprc(labels, scores[tf][s])}
                            for s in scorings}}
-    result = {"data": str(Path(data_dir).resolve()), "split": split, "n": len(dataset), "meme": str(meme),
+    result = {"data": portable_path(data_dir), "split": split, "n": len(dataset), "meme": portable_path(meme),
               "scorings": list(scorings), "central_bp": central, "relative_threshold": RELATIVE_THRESHOLD,
               "pseudocount": PSEUDOCOUNT, "per_task": per_task,
               "command": command}

@@ -67,7 +67,9 @@ import numpy as np
 from seqzoo.encoding import one_hot_codes, reverse_complement_one_hot
 from seqzoo.io.genome import Genome
 from seqzoo.io.bed import BEDError, iter_bed, iter_lines
+from seqzoo.suggest import did_you_mean
 from seqzoo.windows import chromosome_problem, invalid_dna
+from seqzoo.zoo.provenance import portable_path
 
 logger = logging.getLogger(__name__)
 
@@ -394,8 +396,8 @@ def build_dataset(
         "chroms": chroms,
         "tasks": task_names,
         "splits": {name: {**counts[name], "dropped_for_N": dropped_n[name]} for name in split.regions},
-        "inputs": {"fasta": str(Path(fasta).resolve()), "peaks": str(Path(peaks).resolve()),
-                   "tasks": str(Path(tasks).resolve()) if isinstance(tasks, (str, os.PathLike)) else None},
+        "inputs": {"fasta": portable_path(fasta), "peaks": portable_path(peaks),  # seqzoo.zoo.provenance
+                   "tasks": portable_path(tasks) if isinstance(tasks, (str, os.PathLike)) else None},
         "command": command,  # the CLI passes options.command_line; None from Python
     }
     manifest["warnings"] = split_problems(manifest, out_dir)
@@ -498,7 +500,8 @@ class GenomeWindowDataset:
         self.directory = Path(directory)
         self.manifest = read_manifest(directory)
         if split not in self.manifest["splits"]:
-            raise KeyError(f"{directory}: no split {split!r} (it has: {', '.join(self.manifest['splits'])})")
+            raise LookupError(f"{directory}: no split {split!r}{did_you_mean(split, self.manifest['splits'])} "
+                              f"(it has: {', '.join(self.manifest['splits'])})")
         self.split = split
         self.tasks: list[str] = list(self.manifest["tasks"])
         self.seq_len: int = int(self.manifest["seq_len"])

@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
@@ -29,13 +30,15 @@ from seqzoo.training.datasets import GenomeWindowDataset, read_manifest
 from seqzoo.training.metrics import per_task_metrics
 from seqzoo.training.runs import read_run
 from seqzoo.training.storage import store_float16
+from seqzoo.zoo.provenance import portable_path
 
 if TYPE_CHECKING:  # keras (and seqzoo.packaging, which needs it) is imported where used
     import keras
 
     from seqzoo.packaging import ModelInfo
 
-__all__ = ["Predictor", "dna_architectures", "evaluate_dna", "load_predictor", "predict_dataset", "train_dna"]
+__all__ = ["Predictor", "check_run_output", "check_splits", "dna_architectures", "evaluate_dna", "load_predictor",
+           "predict_dataset", "train_dna"]
 
 
 def dna_architectures() -> tuple[str, ...]:
@@ -89,6 +92,19 @@ def _window_batches(dataset: GenomeWindowDataset, batch_size: int, seed: int, re
             self._set_epoch()
 
     return WindowBatches()
+
+
+def _epoch_counter(epochs: int):
+    """Keras' per-epoch line, counting to the run's ``epochs``: train_dna calls ``fit`` once per
+    epoch (``epochs=epoch, initial_epoch=epoch - 1``), whose own counter would print
+    "Epoch 2/2" during the second epoch of a 3-epoch run."""
+    import keras
+
+    class EpochCounter(keras.callbacks.ProgbarLogger):
+        def set_params(self, params):
+            super().set_params({**params, "epochs": epochs})
+
+    return EpochCounter()
 
 
 def predict_dataset(predict_fn, dataset: GenomeWindowDataset, batch_size: int = 256,
@@ -147,7 +163,7 @@ def copy_matching_layers(model, donor, skip: tuple[str, ...] = ()) -> list[str]:
     return copied
 
 
-def _check_splits(manifest: dict, data_dir, train_split: str, valid_split: str) -> None:
+def check_splits(manifest: dict, data_dir, train_split: str = "train", valid_split: str = "valid") -> None:
     """Refuse, before training, splits that cannot train or pick a best epoch: a split without
     windows, or a validation split where no task has both positive and negative windows (its
     mean AUROC, which early stopping follows, would be undefined)."""
@@ -164,6 +180,24 @@ def _check_splits(manifest: dict, data_dir, train_split: str, valid_split: str) 
                          f"{valid_split!r} ({counts['n_windows']} windows, {counts['n_positive_labels']} positive "
                          "labels): its AUROC, which picks the best epoch, is undefined; choose a validation region "
                          "with peaks of the tasks")
+
+
+def check_run_output(out_dir: str | os.PathLike, data_dir: str | os.PathLike, resume: bool) -> dict | None:
+    """Refuse an output directory that cannot take this run: one holding a run (``state.json``)
+    unless ``resume``; with ``resume``, one without a checkpoint, or one trained on another data
+    set. Returns the state to resume from (None for a new run)."""
+    out = Path(out_dir)
+    state_path, ckpt_path = out / "state.json", out / "checkpoint.keras"
+    if not resume:
+        if state_path.exists():
+            raise FileExistsError(f"{out} holds a training run (state.json); use --resume or another output directory")
+        return None
+    if not (state_path.is_file() and ckpt_path.is_file()):
+        raise FileNotFoundError(f"--resume: {out} has no checkpoint.keras and state.json to resume from")
+    state = json.loads(state_path.read_text())
+    if state["data_dir"] != str(Path(data_dir).resolve()):
+        raise ValueError(f"--resume: {out} was trained on {state['data_dir']}, not {Path(data_dir).resolve()}")
+    return state
 
 
 def train_dna(
@@ -189,6 +223,7 @@ def train_dna(
     freeze_trunk: bool = False,
     verbose: bool = True,
     command: str | None = None,
+    member: int | None = None,
 ) -> dict:
     """Train ``architecture`` with size arguments ``config`` on ``data_dir``; see the module docstring.
 
@@ -202,7 +237,8 @@ def train_dna(
     ``base`` fine-tunes a model (a zoo name, ``NAME@VERSION``, a store URI or a directory): its
     architecture and sizes, its trunk's weights, and its output head only when its targets are the
     data set's tasks in the same order (else a new head sized for the tasks); ``freeze_trunk``
-    then trains the head alone. The lineage (base name, version, store, weights sha256, the data
+    then trains the head alone; ``member`` picks one network of a base that is an ensemble (0-based).
+    The lineage (base name, version, store, weights sha256, the data
     set's manifest) is recorded in ``training.json`` and carried into exported model directories.
     ``command`` is the command line recorded in ``training.json`` (the CLI passes
     :func:`seqzoo.cli.options.command_line`; None when called from Python).
@@ -212,16 +248,16 @@ def train_dna(
 
     from seqzoo.architectures import build
 
-    base_model, lineage = _base_model(base, data_dir) if base is not None else (None, None)
+    base_model, lineage = _base_model(base, data_dir, member) if base is not None else (None, None)
     if base_model is not None:
-        architecture = base_model.spec.architecture
-        config = {k: v for k, v in base_model.spec.config.items() if k not in ("seq_len", "n_tasks")}
+        architecture = base_model.architecture
+        config = {k: v for k, v in base_model.config.items() if k not in ("seq_len", "n_tasks")}
     if freeze_trunk and base_model is None:
         raise ValueError("freeze_trunk needs a base model to fine-tune (base=...)")
     arch = architecture.lower()
     if arch not in dna_architectures():
         raise ValueError(f"train-dna trains {', '.join(dna_architectures())}; got {architecture!r}")
-    _check_splits(read_manifest(data_dir), data_dir, train_split, valid_split)
+    check_splits(read_manifest(data_dir), data_dir, train_split, valid_split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state_path, ckpt_path = out / "state.json", out / "checkpoint.keras"
@@ -233,10 +269,9 @@ def train_dna(
     config = dict(config or {})
     config.update(seq_len=train.seq_len, n_tasks=train.n_tasks)
 
+    resumed = check_run_output(out, data_dir, resume)
     if resume:
-        if not (state_path.is_file() and ckpt_path.is_file()):
-            raise FileNotFoundError(f"--resume: {out} has no checkpoint.keras and state.json to resume from")
-        state = json.loads(state_path.read_text())
+        state = resumed
         if state["data_dir"] != str(Path(data_dir).resolve()) or state["architecture"] != arch:
             raise ValueError(f"--resume: {out} was trained on {state['data_dir']} with {state['architecture']}; "
                              f"not {Path(data_dir).resolve()} with {arch}")
@@ -246,17 +281,15 @@ def train_dna(
         log(f"resumed from {ckpt_path} after epoch {state['epochs_done']} (best epoch {state['best_epoch']}, "
             f"validation mean AUROC {state['best_score']:.4f})")
     else:
-        if state_path.exists():
-            raise FileExistsError(f"{out} holds a training run (state.json); use --resume or another output directory")
         keras.utils.set_random_seed(seed)
         model = build(arch, **config)
         copied = copy_matching_layers(model, init_from) if init_from else []
         if base_model is not None:
-            if base_model.spec.input_shape[0] != train.seq_len:
-                raise ValueError(f"{base_model.name} reads {base_model.spec.input_shape[0]} bp windows; the data set "
+            if base_model.seq_len != train.seq_len:
+                raise ValueError(f"{base_model.name} reads {base_model.seq_len} bp windows; the data set "
                                  f"{data_dir} has {train.seq_len} bp windows")
             skip = () if lineage["head"] == "kept" else ("output",)
-            copied = copy_matching_layers(model, base_model.keras_model, skip=skip)
+            copied = copy_matching_layers(model, base_model.network, skip=skip)
             if freeze_trunk:
                 for layer in model.layers:
                     layer.trainable = layer.name == "output"
@@ -271,7 +304,7 @@ def train_dna(
                        "steps_per_epoch": steps_per_epoch, "loss": "binary_crossentropy", "optimizer": "Adam",
                        "early_stopping": f"mean per-task AUROC on {valid_split!r}",
                        "output_bias_init": "log-odds of each task's training positive fraction"},
-            "initialized_from": {"run": str(Path(init_from).resolve()), "layers": copied} if init_from else None,
+            "initialized_from": {"run": portable_path(init_from), "layers": copied} if init_from else None,
             "lineage": dict(lineage, layers_copied=copied, frozen_trunk=freeze_trunk) if lineage else None,
             "commands": [],
         }
@@ -288,7 +321,8 @@ def train_dna(
     for epoch in range(state["epochs_done"] + 1, epochs + 1):
         t0 = time.time()
         batches.start_epoch(epoch - 1)
-        hist = model.fit(batches, epochs=epoch, initial_epoch=epoch - 1, verbose=2 if verbose else 0)
+        hist = model.fit(batches, epochs=epoch, initial_epoch=epoch - 1, verbose=2 if verbose else 0,
+                         callbacks=[_epoch_counter(epochs)] if verbose else None)
         train_loss = float(hist.history["loss"][-1])
         t1 = time.time()
         preds = predict_dataset(lambda x: model.predict_on_batch(x), valid, batch_size=256)
@@ -341,8 +375,10 @@ def train_dna(
         "epochs_done": state["epochs_done"], "stop_reason": stop_reason,
         "valid": {"split": valid_split, "mean_auroc": best_metrics["auroc"]["mean"],
                   "mean_auprc": best_metrics["auprc"]["mean"]},
-        "data": {"dir": state["data_dir"], "design": manifest["design"], "split": manifest["split"],
-                 "command": manifest["command"], "n_train": len(train), "n_valid": len(valid)},
+        # the data set by its portable name (seqzoo.zoo.provenance), and what exporting needs of it
+        "data": {"dir": portable_path(state["data_dir"]), "design": manifest["design"], "split": manifest["split"],
+                 "command": manifest["command"], "n_train": len(train), "n_valid": len(valid),
+                 "tasks": manifest["tasks"], "bin_size": manifest.get("bin_size")},
         "recipe": state["recipe"], "initialized_from": state.get("initialized_from"),
         "lineage": state.get("lineage"),
         "history": state["history"], "commands": state["commands"],
@@ -355,18 +391,60 @@ def train_dna(
     return info
 
 
-def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
-    """The model to fine-tune, loaded on the CPU, and its lineage record."""
+@dataclass(frozen=True)
+class _Base:
+    """The network a fine-tuning starts from: a model's network, or one member of its ensemble."""
+
+    name: str
+    architecture: str
+    config: dict
+    seq_len: int
+    network: keras.Model
+
+
+def ensemble_members(spec) -> str:
+    """The members of an ensemble ``spec`` as a sentence ("0: deepsea, 1: deepsea")."""
+    return ", ".join(f"{i}: {m['architecture']}" for i, m in enumerate(spec.config.get("members", [])))
+
+
+def check_base(spec, member: int | None) -> tuple[str, dict]:
+    """The architecture and size arguments fine-tuning takes from the model ``spec`` (of its
+    ``member``-th network when it is an ensemble); refuses what cannot be fine-tuned, saying what
+    to give instead. Needs no keras: ``seqzoo finetune`` checks this before TensorFlow starts."""
+    if spec.modality != "dna":
+        raise ValueError(f"fine-tuning starts from a DNA network; {spec.name} reads {spec.modality}")
+    if spec.architecture == "ensemble":
+        members = spec.config.get("members", [])
+        if member is None:
+            raise ValueError(f"{spec.name} is an ensemble of {len(members)} networks ({ensemble_members(spec)}); "
+                             f"fine-tuning starts from one of them: pass --member 0"
+                             + (f" (or another of 0-{len(members) - 1}; its card says how each was trained)"
+                                if len(members) > 1 else ""))
+        if not 0 <= member < len(members):
+            raise ValueError(f"--member {member}: {spec.name} has members 0-{len(members) - 1} "
+                             f"({ensemble_members(spec)})")
+        architecture, config = members[member]["architecture"], dict(members[member].get("config") or {})
+    elif member is not None:
+        raise ValueError(f"--member is for a base that is an ensemble; {spec.name} is one {spec.architecture} network")
+    else:
+        architecture, config = spec.architecture, dict(spec.config)
+    if architecture not in dna_architectures():
+        raise ValueError(f"fine-tuning starts from a single {' or '.join(dna_architectures())} network; "
+                         f"{spec.name}{f' member {member}' if member is not None else ''} is {architecture}")
+    return architecture, config
+
+
+def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike, member: int | None = None):
+    """The network to fine-tune (a :class:`_Base`, loaded on the CPU) and its lineage record."""
     from seqzoo.runtime import get_model
     from seqzoo.zoo import stores
     from seqzoo.zoo.artifacts import file_sha256
 
     model = get_model(base, device="cpu")
-    if model.spec.modality != "dna" or model.spec.architecture not in dna_architectures():
-        raise ValueError(f"fine-tuning starts from a single {' or '.join(dna_architectures())} network; "
-                         f"{model.name} is {model.spec.modality} {model.spec.architecture}")
+    architecture, config = check_base(model.spec, member)
     if not model.trained:
         raise ValueError(f"{model.name} has untrained weights: there is nothing to fine-tune from")
+    network = model.keras_model if member is None else model.keras_model.get_layer(f"member{member}")
     manifest = read_manifest(data_dir)
     tasks = manifest["tasks"]
     info = yaml.safe_load((model.spec.directory / "model.yaml").read_text()).get("info") or {}
@@ -374,13 +452,21 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike):
     manifest_path = Path(data_dir) / "manifest.json"
     lineage = {
         "base_model": model.name, "base_version": str(info.get("version", "")),
-        "base_store": origin["store"] if origin else None, "base_directory": str(model.spec.directory),
+        **({"base_member": member} if member is not None else {}),
+        "base_store": origin["store"] if origin else None, "base_directory": portable_path(model.spec.directory),
         "base_weights_sha256": file_sha256(model.weights_path),
         "head": "kept" if list(model.labels) == list(tasks) else "new",
-        "data_manifest": {"path": str(manifest_path.resolve()), "sha256": file_sha256(manifest_path),
+        "data_manifest": {"path": portable_path(manifest_path), "sha256": file_sha256(manifest_path),
                           "tasks": tasks, "command": manifest.get("command")},
     }
-    return model, lineage
+    name = model.name if member is None else f"{model.name} member {member}"
+    return _Base(name, architecture, config, model.spec.input_shape[0], network), lineage
+
+
+def _run_tasks(info: dict) -> list[str]:
+    """The tasks of a ``train-dna`` run: recorded in its ``training.json`` (runs of an older
+    seqzoo: read from its data set)."""
+    return info["data"]["tasks"] if "tasks" in info["data"] else read_manifest(info["data"]["dir"])["tasks"]
 
 
 class Predictor(NamedTuple):
@@ -411,8 +497,7 @@ def load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None =
         if precision != "float32":
             raise ValueError(f"{model}: a train-dna run is evaluated in float32; export it to evaluate another precision")
         info, net = load_run(path, weights)
-        data_tasks = read_manifest(info["data"]["dir"])["tasks"]
-        return Predictor(lambda x: np.asarray(net.predict_on_batch(x)), data_tasks, info["config"]["seq_len"],
+        return Predictor(lambda x: np.asarray(net.predict_on_batch(x)), _run_tasks(info), info["config"]["seq_len"],
                          info["architecture"], net)
     from seqzoo.runtime import get_model
 
@@ -437,7 +522,9 @@ def evaluate_dna(model: str | os.PathLike, data_dir: str | os.PathLike, split: s
     t0 = time.time()
     preds = predict_dataset(predictor.predict, dataset, batch_size, reverse_complement_average)
     metrics = per_task_metrics(dataset.y(), preds, dataset.tasks)
-    result = {"model": str(model), "weights": str(weights) if weights else None, "data": str(Path(data_dir).resolve()),
+    result = {"model": portable_path(model) if Path(model).exists() else str(model),
+              "weights": portable_path(weights) if weights and Path(weights).exists() else (str(weights) if weights else None),
+              "data": portable_path(data_dir),
               "split": split, "reverse_complement_average": reverse_complement_average, "precision": precision,
               "seconds": round(time.time() - t0, 1),
               "command": command, **metrics}
@@ -458,10 +545,10 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
         overrides = {"rc_average": True} if rc_average else {}
         info, network = load_run(path, **overrides)
         config = dict(info["config"], **overrides)
-        data = read_manifest(info["data"]["dir"])
+        bin_size = info["data"]["bin_size"] if "tasks" in info["data"] else read_manifest(info["data"]["dir"]).get("bin_size")
         return [{"architecture": info["architecture"], "config": config, "network": network,
-                 "tasks": data["tasks"], "seq_len": info["config"]["seq_len"],
-                 "prediction_bin": data.get("bin_size"),  # both designs label the central bin
+                 "tasks": _run_tasks(info), "seq_len": info["config"]["seq_len"],
+                 "prediction_bin": bin_size,  # both designs label the central bin
                  "weights_file": info["weights_file"], "lineage": [info["lineage"]] if info.get("lineage") else [],
                  "produced_by": f"seqzoo train-dna ({info['commands'][-1] or 'from Python'}); "
                                 f"best epoch {info['best_epoch']} of {info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "

@@ -46,6 +46,7 @@ from seqzoo.training.protein_evaluation import held_out_metrics
 from seqzoo.training.proteins import LabelledProteins, read_labelled_tsv, training_weights, validation_plan, weight_summary
 from seqzoo.training.storage import store_float16
 from seqzoo.zoo.artifacts import WeightsArtifact
+from seqzoo.zoo.provenance import portable_path
 
 __all__ = ["MONITORS", "ensemble_deepsol", "train_deepsol"]
 
@@ -249,8 +250,8 @@ def train_deepsol(
         },
         "lockbox": plan["lockbox"],
         "data": {
-            "train_tsv": str(train_tsv),
-            "valid_tsv": str(valid_tsv),
+            "train_tsv": portable_path(train_tsv),
+            "valid_tsv": portable_path(valid_tsv),
             "train_rows": len(train),
             "valid_rows": len(valid),
             "training_rows_total": len(train_all),
@@ -378,7 +379,7 @@ def ensemble_deepsol(run_dirs: list[str | Path], valid_tsv: str | Path, output_d
         "held_out_metrics": metrics,
         "held_out_not_predictable": not_predictable,
         "command": command,
-        "members": [{"run": str(run), "command": info["command"], "seed": info["seed"],
+        "members": [{"run": portable_path(run), "command": info["command"], "seed": info["seed"],
                      "held_out_metrics": info["held_out_metrics"], "recipe": info["recipe"],
                      "history": info["history"], "runtime_s": info["runtime_s"]}
                     for run, info in zip(runs, infos)],

@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from seqzoo.zoo.provenance import portable_path
 from seqzoo.training.metrics import binary_metrics, bootstrap_intervals, reliability
 from seqzoo.training.protein_batches import pad_batch, predict_tokens
 from seqzoo.training.runs import read_run
@@ -122,7 +123,7 @@ def evaluate_proteins(model: str | os.PathLike, tsv: str | os.PathLike, out_path
         data = data.subset(rows)
     metrics, not_predictable, probabilities = held_out_metrics(predictor, data, max_len, batch_size, predict_long)
     result = {"model": str(model), "weights": str(weights) if weights else None,
-              "data": str(Path(tsv).resolve()),
+              "data": portable_path(tsv),
               "rows": "held out by the run" if held_out else "the lockbox" if lockbox else "all",
               "metrics": metrics, "not_predictable": not_predictable,
               "not_predictable_reason": None if predict_long else f"longer than max_len {max_len}",

@@ -12,6 +12,7 @@ from seqzoo.architectures import build_ensemble
 from seqzoo.packaging import ModelInfo, TargetsInfo, staged_model_dir, write_model_dir
 from seqzoo.training.protein_evaluation import load_protein_run, protein_input_length
 from seqzoo.zoo.artifacts import WeightsArtifact
+from seqzoo.zoo.provenance import portable_path
 
 __all__ = ["export_protein_model_dir"]
 
@@ -78,7 +79,7 @@ def _write_protein_model_dir(out: Path, paths: list[Path], parts: list, labels: 
             "model": "DeepSol", "metrics_on": "none: the equal-weight average of the runs below, not measured",
             "held_out_metrics": None, "lockbox": first_info.get("lockbox"), "data": first_info.get("data"),
             "config": config, "labels": list(labels),
-            "members": [{"run": str(path), "command": info.get("command"), "seed": info.get("seed"),
+            "members": [{"run": portable_path(path), "command": info.get("command"), "seed": info.get("seed"),
                          "held_out_metrics": info.get("held_out_metrics")} for path, info, _, _, _ in parts],
         }, indent=2) + "\n")
     if len(labels) != network.output_shape[-1]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
+
+if TYPE_CHECKING:  # imported where used: training.dna's checks run before keras is imported
+    import keras
 
 #: Largest |float16-stored - float32| prediction difference allowed when storing in float16.
 FLOAT16_TOLERANCE = 1e-3
@@ -42,6 +45,8 @@ def store_float16(path: Path, model: keras.Model, x: np.ndarray) -> float:
     """Rewrite ``path``, the saved weights of ``model``, with float16 kernels, and check that a
     copy of ``model`` loading them predicts ``x`` within :data:`FLOAT16_TOLERANCE` of ``model``
     (else ValueError). Returns the largest difference."""
+    import keras
+
     check = keras.models.clone_model(model)
     _rewrite_float16(Path(path))
     check.load_weights(path)

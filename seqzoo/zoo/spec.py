@@ -67,6 +67,10 @@ def list_models(pattern: str = "") -> list[str]:
     return [n for n in names if pattern.lower() in n.lower()]
 
 
+#: The reference predictions of a model directory's example, which ``kipoi test`` compares with.
+EXPECT_FILE = "test.expect.h5"
+
+
 class ModelNotFoundError(LookupError):
     """No model of that name in the zoo."""
 
@@ -313,4 +317,4 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
                              + did_you_mean(name, [*known, *stores.list_installed()]))
 
 
-__all__ = ["KERAS_JSON", "MODALITIES", "ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]
+__all__ = ["EXPECT_FILE", "KERAS_JSON", "MODALITIES", "ArtifactError", "ModelNotFoundError", "ModelSpec", "ModelSpecError", "find_model", "list_models", "load_spec", "models_dir", "zoo_root"]

@@ -50,6 +50,7 @@ from pathlib import Path, PurePosixPath
 
 import filelock
 
+from seqzoo.suggest import did_you_mean
 from seqzoo.version import __version__
 from seqzoo.zoo import trust
 from seqzoo.zoo.artifacts import OFFLINE_ENV, cache_dir, file_sha256, offline
@@ -574,7 +575,8 @@ def install(ref: str, *, trust_code: bool = False) -> Path:
         _check_identity(installed_dir(r.name, r.version), r.store, versions.get(r.version), r.version)
         return installed_dir(r.name, r.version)
     if not versions:
-        raise StoreError(f"{r.store} has no model {r.name!r} (it has: {', '.join(sorted(catalogue)) or 'none'})")
+        raise StoreError(f"{r.store} has no model {r.name!r}{did_you_mean(r.name, catalogue)} "
+                         f"(it has: {', '.join(sorted(catalogue)) or 'none'})")
     version = r.version or max(versions, key=semver_key)
     gone = [v for v in installed_versions(r.name) if v not in versions
             and (origin(installed_dir(r.name, v)) or {}).get("store") == r.store]
