@@ -22,8 +22,7 @@ Recipe (described in ``models/DeepSol/README.md``):
   out the same rows (one ``split_seed``), optionally weighted, and measures the average there.
 * **Output.** ``<name>.weights.h5`` (the model at ``max_len``, loadable by ``seqzoo.get_model``),
   ``weights.yaml`` (:class:`~seqzoo.zoo.artifacts.WeightsArtifact`, relative URL) and
-  ``metrics.json`` (metrics on the held-out part, the exact command, seed, split rule, history,
-  keras version, the target labels).
+  ``metrics.json`` (held-out metrics, command, seed, split rule, history, versions, labels).
 
 This module trains and ensembles; beside it live the data (:mod:`seqzoo.training.proteins`), the
 batches (``protein_batches``), evaluation and the lockbox (``protein_evaluation``: ``seqzoo
