@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from model_checks import CHECKS, random_inputs, run_model_checks
+from model_checks import AUTHORSHIP_ARGS, CHECKS, random_inputs, run_model_checks
 from seqzoo.architectures import Family, build, build_basset, build_deepsea, build_deepsol, families
 from seqzoo.architectures.registry import trained_by
 from seqzoo.architectures.untrained import untrained_weights
@@ -267,7 +267,7 @@ def test_a_family_file_on_the_python_path_is_listed_checked_trained_and_exported
     seqzoo_command(tmp_path, "train", "tiny_cnn", "--data", tmp_path / "ds", "-o", tmp_path / "run", "--epochs", "1",
                    "--steps-per-epoch", "2", "--batch-size", "16", "--quiet")
     seqzoo_command(tmp_path, "export", tmp_path / "run", tmp_path / "TinyCNN", "--doc", "A tiny test family.",
-                   "--trained-on", "a synthetic genome", "--file-name", "tiny-cnn-v1.weights.h5")
+                   "--trained-on", "a synthetic genome", "--file-name", "tiny-cnn-v1.weights.h5", *AUTHORSHIP_ARGS)
 
     from seqzoo.runtime import get_model
     from seqzoo.zoo.spec import load_spec

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from model_checks import AUTHORSHIP
+
 from seqzoo.packaging import ModelInfo
 from seqzoo.training.baselines import motif_baseline
 from seqzoo.training.datasets import build_dataset
@@ -55,7 +57,7 @@ def board_inputs(tmp_path_factory, synthetic_peaks):
               epochs=1, batch_size=16, verbose=False, command="test")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQZOO_CACHE", str(root / "cache"))
-        export_model_dir(root / "resnet_run", root / "TinyResNet", ModelInfo(doc="tiny", trained_on="synthetic"),
+        export_model_dir(root / "resnet_run", root / "TinyResNet", ModelInfo(doc="tiny", trained_on="synthetic", **AUTHORSHIP),
                          file_name="tiny-resnet.weights.h5")
     (root / "motifs.meme").write_text(MEME.format(rows_a=_rows("GACGTCAT"), rows_b=_rows("TTTAAA")))
     motif_baseline(root / "ds", root / "motifs.meme", tasks=["TF_A", "TF_B"], out_path=root / "baseline.json")

@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from model_checks import AUTHORSHIP
+
 from seqzoo.motifs import q_values
 
 pytest.importorskip("modiscolite")
@@ -58,7 +60,7 @@ def planted_model(directory, tmp_path):
     assert keras.ops.convert_to_numpy(net(np.zeros((1, LENGTH, 4), "float32"))).shape == (1, 1)
     write_model_dir(directory, architecture="deepsea", config=config, weights_file=weights, produced_by="a test",
                     modality="dna", input_length=LENGTH, targets=TargetsInfo(("PLANT",)),
-                    info=ModelInfo(doc="planted motif", trained_on="nothing: weights set by hand"))
+                    info=ModelInfo(doc="planted motif", trained_on="nothing: weights set by hand", **AUTHORSHIP))
 
 
 def planted_genome(tmp_path):

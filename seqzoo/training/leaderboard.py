@@ -31,6 +31,7 @@ import numpy as np
 
 from seqzoo.training.datasets import GenomeWindowDataset
 from seqzoo.training.metrics import bootstrap_task_metrics, per_task_metrics
+from seqzoo.zoo.provenance import portable_path
 
 __all__ = ["TABLE_END", "TABLE_START", "TSV_COLUMNS", "default_models", "leaderboard", "read_board",
            "read_readme_table", "readme_table", "write_board"]
@@ -68,7 +69,8 @@ def default_models(data_dir: str | os.PathLike) -> list[str]:
 
 def _baseline_best(baseline: dict, data_dir, split: str) -> dict[str, tuple[str, float]]:
     """TF -> (its motif, the best AUPRC of the baseline's scorings), checked to be of this split."""
-    if Path(baseline["data"]).resolve() != Path(data_dir).resolve() or baseline["split"] != split:
+    # provenance records the data set as a portable path (seqzoo.zoo.provenance); older files, absolute
+    if baseline["data"] not in (portable_path(data_dir), str(Path(data_dir).resolve())) or baseline["split"] != split:
         raise ValueError(f"the motif baseline was computed on {baseline['data']} ({baseline['split']}), not on "
                          f"{Path(data_dir).resolve()} ({split}): rerun seqzoo motif-baseline on the same windows")
     return {tf: (m["motif"], max(m[s]["auprc"] for s in baseline["scorings"]))
