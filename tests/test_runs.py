@@ -12,7 +12,8 @@ from seqzoo.cli import main
 from seqzoo.packaging import ModelInfo
 from seqzoo.training.datasets import build_dataset
 from seqzoo.training.dna import train_dna
-from seqzoo.training.runs import export_runs, is_run, read_run
+from seqzoo.training.export import export_runs
+from seqzoo.training.runs import is_run, read_run
 
 TINY_DNA = {"conv_filters": [4, 4, 4], "dense_units": 4}
 TINY_PROTEIN = {"embedding_dim": 4, "kernels": {"2": 3, "3": 3}, "dense_units": 4, "dropout": 0.1}

@@ -326,14 +326,14 @@ def _kind(value: str) -> str:
     (its ``ModelSpec.modality``), a training run (:func:`seqzoo.training.runs.read_run`), or a
     DNA family's name (DeepSEA, DanQ, any case)."""
     from seqzoo.training.dna import dna_architectures
-    from seqzoo.training.runs import is_run, read_run
+    from seqzoo.training.runs import run_kind
     from seqzoo.zoo.spec import find_model, load_spec
 
     path = Path(value)
     if (path / "model.yaml").is_file():
         return load_spec(path).modality
-    if is_run(path):
-        return read_run(path).kind
+    if run_kind(path):
+        return run_kind(path)
     if value.lower() in dna_architectures():
         return "dna"
     return load_spec(find_model(value)).modality
@@ -711,7 +711,7 @@ def _model_info(args):
 
 
 def _export(args) -> dict:
-    from seqzoo.training.runs import export_runs
+    from seqzoo.training.export import export_runs
 
     options = dict(targets_name=args.targets_name, targets_doc=args.targets_doc, file_name=args.file_name,
                    example=args.example, overwrite=args.force)

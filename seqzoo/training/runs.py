@@ -3,7 +3,7 @@
 ``seqzoo train-dna`` writes ``training.json``; ``seqzoo train DeepSol`` and ``seqzoo ensemble``
 write ``metrics.json``. :func:`read_run` reads both into one :class:`TrainingRun` (kind,
 architecture, configuration, weights, provenance), which loads its network and is what
-``seqzoo export`` dispatches on (:func:`export_runs`).
+``seqzoo export`` dispatches on (:func:`seqzoo.training.export.export_runs`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # keras is imported where a network is built
     import keras
 
-    from seqzoo.packaging import ModelInfo
-
-__all__ = ["RUN_RECORDS", "TrainingRun", "export_runs", "is_run", "read_run"]
+__all__ = ["RUN_RECORDS", "TrainingRun", "is_run", "read_run", "run_kind"]
 
 #: The record each kind of run writes, by kind.
 RUN_RECORDS = {"dna": "training.json", "protein": "metrics.json"}
@@ -48,9 +46,15 @@ class TrainingRun:
         return network
 
 
+def run_kind(path: str | os.PathLike) -> str | None:
+    """The kind of the training run in directory ``path`` ("dna" or "protein"; by the record it
+    wrote, without reading it), or None when ``path`` is no training run."""
+    return next((kind for kind, record in RUN_RECORDS.items() if (Path(path) / record).is_file()), None)
+
+
 def is_run(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a training run directory of either kind."""
-    return any((Path(path) / record).is_file() for record in RUN_RECORDS.values())
+    return run_kind(path) is not None
 
 
 def read_run(path: str | os.PathLike) -> TrainingRun:
@@ -73,24 +77,3 @@ def read_run(path: str | os.PathLike) -> TrainingRun:
         raise ValueError(f"{run / file_name}: neither a seqzoo train run (no 'recipe') nor an ensemble run "
                          "(no 'members')")
     return TrainingRun(run, kind, architecture, config, run / record["weights_file"], record)
-
-
-def export_runs(runs: str | os.PathLike | list, model_dir: str | os.PathLike, info: ModelInfo, **options) -> dict:
-    """Write a model directory serving ``runs`` (one run, or several averaged as an ensemble; a DNA
-    export also takes model directories as members) with the exporter of their kind:
-    :func:`seqzoo.training.dna.export_model_dir` or
-    :func:`seqzoo.training.protein_export.export_protein_model_dir`, given ``options``. Returns
-    the weights artifact as a dict."""
-    import dataclasses
-
-    paths = [Path(r) for r in (runs if isinstance(runs, (list, tuple)) else [runs])]
-    kinds = {read_run(p).kind for p in paths if is_run(p)} or {"dna"}  # model directories join DNA exports
-    if len(kinds) > 1:
-        raise ValueError(f"{', '.join(map(str, paths))}: runs of both kinds; export one kind at a time")
-    if kinds == {"dna"}:
-        from seqzoo.training.dna import export_model_dir
-
-        return export_model_dir(paths, model_dir, info, **options)
-    from seqzoo.training.protein_export import export_protein_model_dir
-
-    return dataclasses.asdict(export_protein_model_dir(paths, model_dir, info, **options))
