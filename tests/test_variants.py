@@ -91,7 +91,11 @@ def test_scores_are_predictions_of_the_edited_sequences(dna_model, tmp_path):
     np.testing.assert_allclose(got["alt"], alt_p, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(got["diff"], alt_p - ref_p, rtol=1e-3, atol=1e-6)
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
-    np.testing.assert_allclose(got["logit_diff"], logit(alt_p) - logit(ref_p), rtol=1e-3, atol=1e-4)
+    # a float32 probability within 1e-5 of 1 leaves 1 - p with few digits: its logit, computed here
+    # from the probability, is no reference there (seen on DanQ_Athaliana265)
+    conditioned = (np.minimum(ref_p, 1 - ref_p) > 1e-5) & (np.minimum(alt_p, 1 - alt_p) > 1e-5)
+    np.testing.assert_allclose(got["logit_diff"][conditioned], (logit(alt_p) - logit(ref_p))[conditioned],
+                               rtol=1e-3, atol=1e-4)
 
 
 def test_reverse_complement_average(tmp_path):
