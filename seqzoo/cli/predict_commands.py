@@ -169,11 +169,11 @@ def check_predict(args) -> None:
         raise ValueError("--step is for --tile")
     if args.engine == "ray" and args.weights:
         raise ValueError("--engine ray runs the model directory's own weights; --weights is for the local engine")
-    args.model_run = _numpy_model(args, spec)
     spec.select_columns(args.targets)
     # a track name holding {target} is checked per target when its files open, before any compute;
     # a track with --bed is refused by predict_bed, saying why
     _check_outputs(args, [(args.output, {**TABLE_FORMATS, **TRACK_FORMATS})], [args.fasta, args.bed, args.tile])
+    args.model_run = _numpy_model(args, spec)  # after the output checks: it fetches and caches the weights
 
 
 def cmd_predict(args) -> int:

@@ -659,9 +659,9 @@ def check_evaluate(args) -> None:
     weights = ns.weights if ns.weights != "published" else None
     options.require_inputs(("data set (--data)" if kind == "dna" else "TSV (--data)", ns.data),
                            ("weights file (--weights)", weights))
+    _refuse_reading(ns.output, ns.model, ns.data, weights=ns.weights, force=ns.force)  # before reading anything
     if kind == "dna":
         _check_split(read_manifest(ns.data), ns.data, ns.split)
-    _refuse_reading(ns.output, ns.model, ns.data, weights=ns.weights, force=ns.force)
 
 
 def cmd_evaluate(args) -> int:
@@ -680,6 +680,7 @@ def check_motif_baseline(args) -> None:
     from seqzoo.suggest import did_you_mean
 
     options.require_inputs(("data set (--data)", args.data), ("MEME file (--meme)", args.meme))
+    _refuse_reading(args.output, args.data, args.meme, force=args.force)  # before reading anything
     manifest = read_manifest(args.data)
     _check_split(manifest, args.data, args.split)
     unknown = [tf for tf in args.tf if tf not in manifest["tasks"]]
@@ -689,7 +690,6 @@ def check_motif_baseline(args) -> None:
     for alias in args.alias:
         if "=" not in alias:
             raise ValueError(f"--alias {alias!r}: give TF=MOTIF, e.g. CBF3=DREB1A")
-    _refuse_reading(args.output, args.data, args.meme, force=args.force)
 
 
 def cmd_motif_baseline(args) -> int:
