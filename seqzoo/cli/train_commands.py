@@ -332,8 +332,9 @@ def _kind(value: str) -> str:
     path = Path(value)
     if (path / "model.yaml").is_file():
         return load_spec(path).modality
-    if run_kind(path):
-        return run_kind(path)
+    kind = run_kind(path)
+    if kind:
+        return kind
     if value.lower() in dna_architectures():
         return "dna"
     return load_spec(find_model(value)).modality
