@@ -2,12 +2,15 @@
 
 import json
 import re
+import subprocess
+import sys
 import math
 
 import numpy as np
 import pytest
 
 from seqzoo.architectures import build
+from seqzoo.architectures.registry import families
 from seqzoo.training.datasets import GenomeWindowDataset, build_dataset
 from seqzoo.training.metrics import auprc, auroc, bootstrap_task_metrics, per_task_metrics
 from seqzoo.cli import main
@@ -152,6 +155,19 @@ def test_resume_continues_from_the_checkpoint(data, tmp_path):
     assert info["config"]["dense_units"] == [4, 4]  # the sizes come from the checkpointed run
     with pytest.raises(FileNotFoundError, match="no checkpoint.keras"):
         train_dna(data / "ds", tmp_path / "empty", "basset", resume=True, verbose=False)
+
+
+def test_resume_in_a_fresh_process_loads_a_checkpoint_with_seqzoos_own_layers(data, tmp_path):
+    # The motif head's TaskwiseLinear is registered only when seqzoo's layers module is imported; a new
+    # process that resumes must import it before load_model (it did not, and resume failed).
+    out = tmp_path / "run"
+    config = dict(families()["basenji"].small["task_motifs"], seq_len=400, n_tasks=2)
+    train_dna(data / "ds", out, "basenji", config=config, epochs=1, batch_size=16, steps_per_epoch=2, verbose=False)
+    done = subprocess.run([sys.executable, "-m", "seqzoo", "train", "basenji", "--data", str(data / "ds"), "-o",
+                           str(out), "--resume", "--epochs", "2", "--batch-size", "16", "--steps-per-epoch", "2",
+                           "--quiet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((out / "state.json").read_text())["epochs_done"] == 2
 
 
 def test_warm_start_copies_matching_layers(data, tmp_path):

@@ -277,6 +277,7 @@ def train_dna(
                              f"not {Path(data_dir).resolve()} with {arch}")
         config, name = state["config"], state["name"]
         keras.utils.set_random_seed(seed + 1000 * state["epochs_done"])
+        from seqzoo.architectures import layers  # noqa: F401 - registers seqzoo's layers for load_model
         model = keras.models.load_model(ckpt_path, compile=True)
         log(f"resumed from {ckpt_path} after epoch {state['epochs_done']} (best epoch {state['best_epoch']}, "
             f"validation mean AUROC {state['best_score']:.4f})")
