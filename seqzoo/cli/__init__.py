@@ -5,9 +5,9 @@ command being run has its module imported and its arguments declared, and every 
 light at import (handlers import what they need when they run), so ``seqzoo --help``,
 ``seqzoo list``, ``info`` and ``fetch`` start without TensorFlow, keras or kipoi.
 
-In a command module, command ``train-dna`` is declared by ``train_dna_arguments(parser)`` and run
-by ``cmd_train_dna(args)``; an optional ``check_train_dna(args)`` checks, before TensorFlow is
-imported, what needs no network (the model's name, input files, outputs), so a usage mistake is
+In a command module, command ``motif-baseline`` is declared by ``motif_baseline_arguments(parser)``
+and run by ``cmd_motif_baseline(args)``; an optional ``check_motif_baseline(args)`` checks, before
+TensorFlow is imported, what needs no network (the model's name, input files, outputs), so a usage mistake is
 reported in a fraction of a second.
 
 Messages are lines a person reads: ``seqzoo CMD: error: ...`` for errors, and log records and
@@ -63,9 +63,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leaderboard": ("board_commands", "rank models on a data set's windows: mean AUROC/AUPRC with bootstrap "
                                       "intervals, wins over the motif baseline, parameters, windows/s"),
     "export": ("train_commands", "write a model directory (model.yaml, weights, labels) from training runs"),
-    "train-dna": ("train_commands", "`seqzoo train` for DNA models (the old name)"),
-    "evaluate-dna": ("train_commands", "`seqzoo evaluate` for DNA models (the old name)"),
-    "export-dna": ("train_commands", "`seqzoo export` for DNA runs (the old name)"),
+}
+
+# Command names removed before 1.0 -> (the version without them, the command that does their work);
+# typing one is a usage mistake that names its replacement, not an unknown command.
+REMOVED: dict[str, tuple[str, str]] = {
+    "train-dna": ("0.1.0", "seqzoo train MODEL --data DIR -o RUN ..."),
+    "evaluate-dna": ("0.1.0", "seqzoo evaluate MODEL|RUN --data DIR -o METRICS.json ..."),
+    "export-dna": ("0.1.0", "seqzoo export RUN... MODEL_DIR ..."),
 }
 
 
@@ -177,9 +182,14 @@ def _stdout_closed() -> bool:
 
 
 def _unknown_command(command: str | None) -> None:
-    """Exit 2 for a command that is not one, suggesting the nearest (argparse only lists them)."""
+    """Exit 2 for a command that is not one: the replacement of a removed name (``REMOVED``),
+    else the nearest names (argparse only lists them)."""
     from seqzoo.suggest import did_you_mean
 
+    if command in REMOVED:
+        version, replacement = REMOVED[command]
+        print(f"seqzoo: error: `{command}` was removed in seqzoo {version}; use `{replacement}`", file=sys.stderr)
+        raise SystemExit(2)
     if command is not None and command not in COMMANDS:
         print(f"seqzoo: error: no command {command!r}{did_you_mean(command, COMMANDS)} "
               "(`seqzoo --help` lists them)", file=sys.stderr)
@@ -240,4 +250,4 @@ def _run(argv: list[str]) -> int:
         return 128 + signum
 
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "REMOVED", "build_parser", "main"]

@@ -1,5 +1,5 @@
-"""``seqzoo`` commands that make models: dataset, train, ensemble, evaluate, motif-baseline,
-export, and the old names train-dna, evaluate-dna and export-dna (aliases for DNA models).
+"""``seqzoo`` commands that make models: dataset, train, finetune, ensemble, evaluate,
+motif-baseline and export.
 
 ``train``, ``evaluate`` and ``export`` serve both kinds of model and parse in two steps. Their
 first positional (MODEL, MODEL|RUN, the first RUN) tells the kind (:func:`_kind`: a zoo model's
@@ -20,9 +20,6 @@ import sys
 from pathlib import Path
 
 from seqzoo.cli import options
-
-#: Old command names: the same verbs, for DNA models only.
-ALIASES = {"train-dna": "train", "evaluate-dna": "evaluate", "export-dna": "export"}
 
 KINDS = {"dna": "DNA models", "protein": "protein models"}
 
@@ -268,7 +265,7 @@ def _export_arguments(p: argparse.ArgumentParser, runs_help: str) -> None:
 
 
 def _export_dna_arguments(p: argparse.ArgumentParser) -> None:
-    _export_arguments(p, "train-dna output directories, or DNA model directories whose networks join as "
+    _export_arguments(p, "seqzoo train output directories of DNA models, or DNA model directories whose networks join as "
                          "they are; several make an ensemble averaging them")
     p.add_argument("--rc-average", action="store_true",
                    help="DeepSEA: the served model averages forward and reverse-complement predictions")
@@ -298,10 +295,11 @@ _KIND_DESCRIPTIONS = {
                       "`seqzoo dataset` directory; early stopping on the mean validation AUROC.",
     ("train", "protein"): "Protein models (DeepSol): train on labelled sequences; a seeded part of the "
                           "validation rows is held out for early stopping and metrics.",
-    ("evaluate", "dna"): "DNA models or train-dna runs: per-task AUROC/AUPRC on a data set split.",
+    ("evaluate", "dna"): "DNA models or `seqzoo train` DNA runs: per-task AUROC/AUPRC on a data set split.",
     ("evaluate", "protein"): "Protein models or train/ensemble runs: accuracy, MCC, AUROC, AUPRC and the "
                              "confusion counts on a labelled TSV.",
-    ("export", "dna"): "DNA runs: write a model directory (model.yaml, weights, labels) from train-dna runs.",
+    ("export", "dna"): "DNA runs: write a model directory (model.yaml, weights, labels) from `seqzoo train` "
+                       "DNA runs.",
     ("export", "protein"): "Protein runs: write a model directory (model.yaml, weights, labels) from "
                            "`seqzoo train`/`ensemble` runs.",
 }
@@ -309,8 +307,8 @@ _KIND_DESCRIPTIONS = {
 _FIRST = {  # verb -> the first positional's name and help
     "train": ("MODEL", "zoo model name or directory, whose model.yaml says DNA or protein (and gives the "
                        "default sizes); a DNA family's name ({dna}, any case) names that architecture"),
-    "evaluate": ("MODEL|RUN", "zoo model name or directory, or a run directory (train-dna; train, ensemble)"),
-    "export": ("RUN", "run directories (train-dna; train, ensemble), then MODEL_DIR"),
+    "evaluate": ("MODEL|RUN", "zoo model name or directory, or a run directory (train, finetune, ensemble)"),
+    "export": ("RUN", "run directories (train, finetune, ensemble), then MODEL_DIR"),
 }
 
 
@@ -340,41 +338,34 @@ def _kind(value: str) -> str:
     return load_spec(find_model(value)).modality
 
 
-def _kind_parser(command: str, kind: str, first: str) -> argparse.ArgumentParser:
-    """The parser of ``kind``'s arguments of ``command`` (a verb or an alias)."""
-    verb = ALIASES.get(command, command)
-    p = argparse.ArgumentParser(prog=f"seqzoo {command}" if verb == "export" else f"seqzoo {command} {first}",
+def _kind_parser(verb: str, kind: str, first: str) -> argparse.ArgumentParser:
+    """The parser of ``kind``'s arguments of ``verb``."""
+    p = argparse.ArgumentParser(prog=f"seqzoo {verb}" if verb == "export" else f"seqzoo {verb} {first}",
                                 description=_KIND_DESCRIPTIONS[verb, kind].format(dna=_dna_families()),
                                 formatter_class=options.DefaultsFormatter)
     KIND_ARGUMENTS[verb, kind](p)
     return p
 
 
-def _verb_arguments(p: argparse.ArgumentParser, command: str) -> None:
+def _verb_arguments(p: argparse.ArgumentParser, verb: str) -> None:
     """Step one of a dispatching verb: its first positional, and the rest for the kind's parser."""
-    verb = ALIASES.get(command, command)
-    kinds = ["dna"] if command in ALIASES else list(KINDS)
     name, help_text = _FIRST[verb]
     help_text = help_text.format(dna=_dna_families())
     p.add_argument("first", metavar=name, help=help_text)
     p.add_argument("rest", nargs=argparse.REMAINDER, metavar="...",
                    help="the arguments of the model's kind, listed below")
-    p.usage = f"seqzoo {command} {name}{' [RUN ...] MODEL_DIR' if verb == 'export' else ''} [arguments of its kind]"
+    p.usage = f"seqzoo {verb} {name}{' [RUN ...] MODEL_DIR' if verb == 'export' else ''} [arguments of its kind]"
     p.formatter_class = options.RawDefaultsFormatter
-    p.epilog = "\n".join(f"--- {KINDS[kind]} ---\n{_kind_parser(command, kind, name).format_help()}" for kind in kinds)
+    p.epilog = "\n".join(f"--- {KINDS[kind]} ---\n{_kind_parser(verb, kind, name).format_help()}" for kind in KINDS)
 
 
 def _parse_kind(args) -> tuple[str, argparse.Namespace]:
     """Step two: the kind of ``args.first`` and the rest parsed by that kind's parser. The
     returned namespace also has ``model`` (train, evaluate), ``argv``, ``command`` and ``kind``."""
-    verb = ALIASES.get(args.command, args.command)
     kind = _kind(args.first)
-    if args.command in ALIASES and kind != "dna":
-        raise ValueError(f"{args.first} is a {kind} model; `seqzoo {args.command}` is for DNA models: "
-                         f"use `seqzoo {verb}`")
     parser = _kind_parser(args.command, kind, args.first)
-    ns = parser.parse_args([args.first, *args.rest] if verb == "export" else args.rest)
-    if verb == "export":
+    ns = parser.parse_args([args.first, *args.rest] if args.command == "export" else args.rest)
+    if args.command == "export":
         for run in ns.run[1:]:
             if _kind(run) != kind:
                 raise ValueError(f"{run} is {_kind(run)}, {args.first} is {kind}: export one kind at a time")
@@ -394,18 +385,6 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 def export_arguments(p: argparse.ArgumentParser) -> None:
     _verb_arguments(p, "export")
-
-
-def train_dna_arguments(p: argparse.ArgumentParser) -> None:
-    _verb_arguments(p, "train-dna")
-
-
-def evaluate_dna_arguments(p: argparse.ArgumentParser) -> None:
-    _verb_arguments(p, "evaluate-dna")
-
-
-def export_dna_arguments(p: argparse.ArgumentParser) -> None:
-    _verb_arguments(p, "export-dna")
 
 
 def _deepsol_config(spec, command: str) -> dict:
@@ -524,12 +503,9 @@ def check_train(args) -> None:
 
 
 def cmd_train(args) -> int:
-    """``seqzoo train MODEL ...`` (and ``train-dna``): the trainer of MODEL's kind."""
+    """``seqzoo train MODEL ...``: the trainer of MODEL's kind."""
     kind, ns = _parsed(args)
     return {"dna": _train_dna, "protein": _train_protein}[kind](ns)
-
-
-cmd_train_dna, check_train_dna = cmd_train, check_train
 
 
 def check_ensemble(args) -> None:
@@ -666,12 +642,9 @@ def check_evaluate(args) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    """``seqzoo evaluate MODEL|RUN ...`` (and ``evaluate-dna``): the metrics of its kind."""
+    """``seqzoo evaluate MODEL|RUN ...``: the metrics of its kind."""
     kind, ns = _parsed(args)
     return {"dna": _evaluate_dna, "protein": _evaluate_protein}[kind](ns)
-
-
-cmd_evaluate_dna, check_evaluate_dna = cmd_evaluate, check_evaluate
 
 
 def check_motif_baseline(args) -> None:
@@ -762,7 +735,7 @@ def check_export(args) -> None:
 
 
 def cmd_export(args) -> int:
-    """``seqzoo export RUN... MODEL_DIR ...`` (and ``export-dna``): the exporter of the runs' kind."""
+    """``seqzoo export RUN... MODEL_DIR ...``: the exporter of the runs' kind."""
     kind, ns = _parsed(args)
     if not ns.license or not ns.authors:  # called without main(): the check has not run
         check_export(args)
@@ -776,6 +749,3 @@ def cmd_export(args) -> int:
     _next(["check", ns.model_dir] + ([] if example else ["--write-expect"]),
           ["publish", ns.model_dir, "<STORE>"], alternatives=False)
     return 0
-
-
-cmd_export_dna, check_export_dna = cmd_export, check_export
