@@ -117,7 +117,7 @@ def int8_refusal(spec: ModelSpec, artifact: WeightsArtifact | None) -> str | Non
     changes = (artifact.int8_auroc_change, artifact.int8_auprc_change) if artifact else (None, None)
     if None in changes:
         return (f"{spec.name}: int8 is not validated for these weights (it is served where validation mean AUROC "
-                f"and AUPRC move by at most {INT8_BOUND}, measured with `seqzoo evaluate-dna --precision int8`); "
+                f"and AUPRC move by at most {INT8_BOUND}, measured with `seqzoo evaluate MODEL --precision int8`); "
                 f"Keras {keras.__version__} quantizes only Dense and Embedding layers, not the convolutions, so "
                 "int8 gains little for convolutional networks (the model card gives the figure); use float32 "
                 "or bfloat16")
@@ -156,7 +156,7 @@ class ZooModel:
         if weights == "published" or (weights is None and spec.artifact is None):
             fetch_published(spec.name)  # imported on first use: kipoi's checkpoint, its md5 checked
         self.weights: ResolvedWeights = resolve_weights(spec, weights)
-        # validate_int8: the measurement that decides (evaluate-dna --precision int8) runs it unvalidated
+        # validate_int8: the measurement that decides (seqzoo evaluate --precision int8) runs it unvalidated
         if precision == "int8" and not validate_int8 and (reason := int8_refusal(spec, self.weights.artifact)):
             raise ValueError(reason)
         with keras.device(self.device):

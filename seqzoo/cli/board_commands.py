@@ -13,7 +13,7 @@ def leaderboard_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="data set directory (seqzoo dataset)")
     p.add_argument("--split", default="valid", help="the split every model is scored on (default: valid)")
     p.add_argument("--models", nargs="+", metavar="MODEL",
-                   help="zoo names, model directories or train-dna run directories (default: every zoo DNA model "
+                   help="zoo names, model directories or seqzoo train run directories (default: every zoo DNA model "
                         "whose targets are the data set's tasks)")
     p.add_argument("--motif-baseline", metavar="JSON", help="seqzoo motif-baseline's output on the same data and split")
     p.add_argument("--meme", help="or compute the motif baseline here: a MEME motif file (e.g. JASPAR) ...")

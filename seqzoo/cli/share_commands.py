@@ -7,7 +7,7 @@ from seqzoo.cli import options
 
 
 def publish_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="zoo model name or model directory (e.g. the output of seqzoo export-dna)")
+    p.add_argument("model", help="zoo model name or model directory (e.g. the output of seqzoo export)")
     p.add_argument("store", help="store URI: a folder, file://, s3://, gs://, hf:// (http(s):// is read-only)")
     p.add_argument("--version", help="the version to publish; must equal model.yaml's info.version")
     options.add_trust_code(p)

@@ -1,6 +1,6 @@
 """Training and evaluating DeepSEA- and Basset-like models on a genome-window data set.
 
-``train_dna`` (``seqzoo train-dna``) fits a zoo architecture on a data set built by
+``train_dna`` (``seqzoo train`` of a DNA model) fits a zoo architecture on a data set built by
 ``seqzoo dataset``: seeded, one-hot batches drawn on the fly (optional random reverse
 complement), per-task AUROC/AUPRC on the validation split after every epoch, early stopping on
 the mean validation AUROC, and after every epoch a full checkpoint (model and optimizer state,
@@ -8,7 +8,7 @@ the mean validation AUROC, and after every epoch a full checkpoint (model and op
 from the last finished epoch. The best epoch's weights are written as ``<name>.weights.h5`` with
 ``training.json`` (architecture, sizes, data, recipe, history, command, versions).
 
-``evaluate_dna`` (``seqzoo evaluate-dna``) scores a zoo model or a training output directory on
+``evaluate_dna`` (``seqzoo evaluate`` of a DNA model or run) scores a zoo model or a training output directory on
 one split and writes per-task metrics.
 """
 
@@ -134,17 +134,17 @@ def _set_output_bias(model, positive_fraction: np.ndarray) -> None:
 
 def load_run(run_dir: str | os.PathLike, weights: str | os.PathLike | None = None,
              **config_overrides) -> tuple[dict, keras.Model]:
-    """The ``training.json`` of the ``train-dna`` run ``run_dir`` and its network, built from the
-    recorded architecture and config (updated by ``config_overrides``) with the run's best
-    weights loaded (or ``weights``)."""
+    """The ``training.json`` of the DNA run ``run_dir`` (``seqzoo train``, ``finetune``) and its
+    network, built from the recorded architecture and config (updated by ``config_overrides``)
+    with the run's best weights loaded (or ``weights``)."""
     run = read_run(run_dir)
     if run.kind != "dna":
-        raise ValueError(f"{run_dir} is a {run.kind} run, not a train-dna run")
+        raise ValueError(f"{run_dir} is a {run.kind} run, not a DNA run (seqzoo train of a DNA model)")
     return run.record, run.network(weights, **config_overrides)
 
 
 def copy_matching_layers(model, donor, skip: tuple[str, ...] = ()) -> list[str]:
-    """Copy into ``model`` the weights of every layer of ``donor`` (a network, or a ``train-dna``
+    """Copy into ``model`` the weights of every layer of ``donor`` (a network, or a DNA
     run directory) that has the same name and weight shapes, except the layers named in ``skip``
     (a warm start, e.g. of a larger dense layer on learned convolutions); return the names of the
     copied layers."""
@@ -256,7 +256,7 @@ def train_dna(
         raise ValueError("freeze_trunk needs a base model to fine-tune (base=...)")
     arch = architecture.lower()
     if arch not in dna_architectures():
-        raise ValueError(f"train-dna trains {', '.join(dna_architectures())}; got {architecture!r}")
+        raise ValueError(f"seqzoo train trains the DNA families {', '.join(dna_architectures())}; got {architecture!r}")
     check_splits(read_manifest(data_dir), data_dir, train_split, valid_split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -465,7 +465,7 @@ def _base_model(base: str | os.PathLike, data_dir: str | os.PathLike, member: in
 
 
 def _run_tasks(info: dict) -> list[str]:
-    """The tasks of a ``train-dna`` run: recorded in its ``training.json`` (runs of an older
+    """The tasks of a DNA run: recorded in its ``training.json`` (runs of an older
     seqzoo: read from its data set)."""
     return info["data"]["tasks"] if "tasks" in info["data"] else read_manifest(info["data"]["dir"])["tasks"]
 
@@ -491,12 +491,13 @@ class Predictor(NamedTuple):
 def load_predictor(model: str | os.PathLike, weights: str | os.PathLike | None = None,
                    precision: str = "float32") -> Predictor:
     """A zoo model (name or directory, in ``precision``; int8 even where prediction refuses it, to
-    measure it) or a ``train-dna`` output directory (its ``training.json``: the run's best weights,
+    measure it) or a DNA run directory (its ``training.json``: the run's best weights,
     float32 only) loaded on the CPU, as a :class:`Predictor`."""
     path = Path(model)
     if (path / "training.json").is_file():
         if precision != "float32":
-            raise ValueError(f"{model}: a train-dna run is evaluated in float32; export it to evaluate another precision")
+            raise ValueError(f"{model}: a training run is evaluated in float32; export it to evaluate another "
+                             "precision")
         info, net = load_run(path, weights)
         return Predictor(lambda x: np.asarray(net.predict_on_batch(x)), _run_tasks(info), info["config"]["seq_len"],
                          info["architecture"], net)
@@ -538,7 +539,7 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
     """The networks ``path`` contributes to an export, each a dict with ``architecture``, the
     served ``config``, the loaded ``network``, ``tasks``, ``seq_len`` and ``produced_by``.
 
-    A ``train-dna`` run directory gives its best weights; a model directory gives the network
+    A DNA run directory (``training.json``) gives its best weights; a model directory gives the network
     it serves, or each member of an ensemble it serves (its provenance is its ``weights.yaml``'s),
     so an ensemble can grow by a new run without retraining its members.
     """
@@ -551,7 +552,7 @@ def _export_sources(path: Path, rc_average: bool) -> list[dict]:
                  "tasks": _run_tasks(info), "seq_len": info["config"]["seq_len"],
                  "prediction_bin": bin_size,  # both designs label the central bin
                  "weights_file": info["weights_file"], "lineage": [info["lineage"]] if info.get("lineage") else [],
-                 "produced_by": f"seqzoo train-dna ({info['commands'][-1] or 'from Python'}); "
+                 "produced_by": f"{info['commands'][-1] or 'train_dna from Python'}; "
                                 f"best epoch {info['best_epoch']} of {info['epochs_done']}; validation mean AUROC {info['valid']['mean_auroc']:.4f}, "
                                 f"mean AUPRC {info['valid']['mean_auprc']:.4f}; data: {info['data']['command']}; "
                                 f"keras {info['versions']['keras']} ({info['versions']['backend']})"}]

@@ -1,6 +1,6 @@
 """Which model to pick for a data set: every model scored on the same windows (``seqzoo leaderboard``).
 
-:func:`leaderboard` evaluates each model (a zoo name, a model directory, or a ``train-dna`` run
+:func:`leaderboard` evaluates each model (a zoo name, a model directory, or a DNA ``seqzoo train`` run
 directory, so a model not yet shipped can be ranked) on one split of a ``seqzoo dataset``
 directory, with the same predictions path as ``seqzoo evaluate`` (:func:`seqzoo.training.dna.predict_dataset`,
 :func:`seqzoo.training.metrics.per_task_metrics`). For each model it reports

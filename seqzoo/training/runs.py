@@ -1,7 +1,7 @@
 """A training run directory of either kind, read one way.
 
-``seqzoo train-dna`` writes ``training.json``; ``seqzoo train DeepSol`` and ``seqzoo ensemble``
-write ``metrics.json``. :func:`read_run` reads both into one :class:`TrainingRun` (kind,
+``seqzoo train`` of a DNA model (and ``seqzoo finetune``) writes ``training.json``; ``seqzoo train
+DeepSol`` and ``seqzoo ensemble`` write ``metrics.json``. :func:`read_run` reads both into one :class:`TrainingRun` (kind,
 architecture, configuration, weights, provenance), which loads its network and is what
 ``seqzoo export`` dispatches on (:func:`seqzoo.training.export.export_runs`).
 """

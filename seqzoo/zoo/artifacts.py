@@ -118,7 +118,7 @@ class WeightsArtifact:
             model card says on what); ``precision="bfloat16"`` warns when it is above
             ``seqzoo.runtime.BFLOAT16_BOUND`` or was not measured.
         int8_auroc_change, int8_auprc_change: How far validation mean AUROC and mean AUPRC
-            move when these weights run in int8 (``seqzoo evaluate-dna --precision int8``
+            move when these weights run in int8 (``seqzoo evaluate MODEL --precision int8``
             against float32, the model card says on what); ``precision="int8"`` is refused
             unless both were measured and are within ``seqzoo.runtime.INT8_BOUND``.
     """
