@@ -176,20 +176,26 @@ def test_verb_help_lists_every_kind_and_a_model_help_its_own(capsys):
         main(["train", "basset", "--help"])  # an architecture name: the DNA kind
     out = capsys.readouterr().out
     assert "--data" in out and "--valid" not in out
+
+
+@pytest.mark.parametrize("name, replacement", [
+    ("train-dna", "seqzoo train MODEL --data DIR -o RUN ..."),
+    ("evaluate-dna", "seqzoo evaluate MODEL|RUN --data DIR -o METRICS.json ..."),
+    ("export-dna", "seqzoo export RUN... MODEL_DIR ..."),
+])
+def test_a_removed_command_name_exits_2_naming_the_command_that_replaces_it(name, replacement, capsys):
+    from seqzoo.cli import COMMANDS
+
+    assert name not in COMMANDS
+    for args in ([name, "DeepSEA", "--data", "ds", "-o", "run"], [name, "--help"], ["--verbose", name]):
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        said = capsys.readouterr()
+        assert exit_.value.code == 2 and said.out == ""
+        assert said.err == f"seqzoo: error: `{name}` was removed in seqzoo 0.1.0; use `{replacement}`\n"
     with pytest.raises(SystemExit):
-        main(["train-dna", "--help"])  # the old name: DNA only
-    out = capsys.readouterr().out
-    assert "--- DNA models ---" in out and "--- protein models ---" not in out and "--valid" not in out
-
-
-def test_old_names_are_aliases_of_the_verbs():
-    from seqzoo.cli import COMMANDS, KERAS_FREE
-    from seqzoo.cli import train_commands as t
-
-    for alias, verb in t.ALIASES.items():
-        assert COMMANDS[alias][0] == COMMANDS[verb][0] == "train_commands"
-        assert getattr(t, "cmd_" + alias.replace("-", "_")) is getattr(t, "cmd_" + verb)
-        assert alias not in KERAS_FREE and verb not in KERAS_FREE
+        main(["--help"])
+    assert name not in capsys.readouterr().out  # not listed among the commands
 
 
 def test_a_verb_names_an_unknown_model(capsys):
@@ -269,8 +275,8 @@ USAGE_MISTAKES = {  # id: (arguments, what the error says); {example}, {missing}
                                   "the data set (--data) {missing} does not exist"),
     "train: --config that is not JSON": (["train", "DeepSol", "--train", "{tsv}", "--valid", "{tsv}", "-o", "out",
                                           "--config", "{{conv: 1"], "--config is not JSON"),
-    "train-dna: a protein model": (["train-dna", "DeepSol", "--data", "{missing}", "-o", "out"],
-                                   "DeepSol is a protein model; `seqzoo train-dna` is for DNA models"),
+    "train-dna: removed": (["train-dna", "DeepSEA", "--data", "{missing}", "-o", "out"],
+                           "`train-dna` was removed in seqzoo 0.1.0; use `seqzoo train MODEL --data DIR -o RUN ...`"),
     "finetune: an ensemble": (["finetune", "DeepSEA_Athaliana265", "--data", "{missing}", "-o", "out"],
                               "DeepSEA_Athaliana265 is an ensemble of 2 networks (0: deepsea, 1: deepsea); "
                               "fine-tuning starts from one of them: pass --member 0"),
@@ -278,8 +284,10 @@ USAGE_MISTAKES = {  # id: (arguments, what the error says); {example}, {missing}
                                 "the run {missing} does not exist"),
     "evaluate: an existing output": (["evaluate", "DeepSol", "--data", "{tsv}", "-o", "{existing}"],
                                      "{existing} exists; pass --force to replace it"),
-    "evaluate-dna: a model name cut short": (["evaluate-dna", "DeepSEA_Athaliana", "--data", "{missing}", "-o",
-                                              "out.json"], "did you mean 'DeepSEA_Athaliana265'?"),
+    "evaluate: a model name cut short": (["evaluate", "DeepSEA_Athaliana", "--data", "{missing}", "-o",
+                                          "out.json"], "did you mean 'DeepSEA_Athaliana265'?"),
+    "evaluate-dna: removed": (["evaluate-dna", "DeepSEA_Athaliana265", "--data", "{missing}", "-o", "out.json"],
+                              "`evaluate-dna` was removed in seqzoo 0.1.0; use `seqzoo evaluate MODEL|RUN"),
     "motif-baseline: a missing data set": (["motif-baseline", "--data", "{missing}", "--meme", "{missing}.meme",
                                             "--tf", "ABF2", "-o", "out.json"], "the data set (--data) {missing} does not exist"),
     "motif-baseline: a task in the wrong case": (["motif-baseline", "--data", "{dataset}", "--meme", "{tsv}", "--tf",
@@ -289,15 +297,17 @@ USAGE_MISTAKES = {  # id: (arguments, what the error says); {example}, {missing}
                                     "-o", "out.json"], "has no split 'vaild'; did you mean 'valid'?"),
     "export: no licence or authors": (["export", "{run}", "out", "--doc", "d", "--trained-on", "t"],
                                       "--license SPDX (e.g. MIT, Apache-2.0, CC-BY-4.0) and --authors NAME"),
-    "export-dna: a missing run": (["export-dna", "{missing}", "out", "--doc", "d", "--trained-on", "t"],
-                                  "the run {missing} does not exist"),
+    "export: a missing run": (["export", "{missing}", "out", "--doc", "d", "--trained-on", "t"],
+                              "the run {missing} does not exist"),
+    "export-dna: removed": (["export-dna", "{missing}", "out", "--doc", "d", "--trained-on", "t"],
+                            "`export-dna` was removed in seqzoo 0.1.0; use `seqzoo export RUN... MODEL_DIR ...`"),
 }
 
 
 def test_every_command_has_a_usage_mistake_checked_without_tensorflow():
-    from seqzoo.cli import COMMANDS
+    from seqzoo.cli import COMMANDS, REMOVED
 
-    assert {args[0] for args, _ in USAGE_MISTAKES.values()} == set(COMMANDS) | {"predcit"}
+    assert {args[0] for args, _ in USAGE_MISTAKES.values()} == set(COMMANDS) | set(REMOVED) | {"predcit"}
 
 
 @pytest.mark.parametrize("mistake", USAGE_MISTAKES)
@@ -339,6 +349,24 @@ def test_usage_mistakes_are_reported_with_tensorflow_and_keras_not_importable(mi
     assert message.count("\n") == 0 and "Traceback" not in message  # one line: the error
     assert not [line for line in lines if ".py:" in line or "Warning:" in line], lines  # warnings as lines
     assert existing.read_text() == "kept\n" and not list(tmp_path.glob("out*"))
+
+
+def test_the_commands_shown_in_the_docs_and_model_cards_exist():
+    """Every ``seqzoo COMMAND`` line of a code block in the README, docs/ and the model cards
+    names a command of today's table (a removed name would exit 2 for the reader who copies it)."""
+    import re
+
+    from seqzoo.cli import COMMANDS
+
+    pages = [REPOSITORY / "README.md", *sorted(REPOSITORY.glob("docs/*.md")),
+             *sorted(REPOSITORY.glob("models/*/README.md"))]
+    shown = {}
+    for page in pages:
+        for block in re.findall(r"^```[^\n]*\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S):
+            for name in re.findall(r"^\s*seqzoo (?:--verbose )?([^\s\[]\S*)", block, re.M):
+                shown.setdefault(name, []).append(page.relative_to(REPOSITORY).as_posix())
+    assert {"train", "evaluate", "export"} <= set(shown)
+    assert {name: where for name, where in shown.items() if name not in COMMANDS} == {}
 
 
 def test_one_helper_suggests_model_target_and_command_names():

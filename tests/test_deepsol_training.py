@@ -330,8 +330,6 @@ def test_evaluate_and_export_verbs_for_a_protein_run(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "DeepSol", "--data", str(valid), "--held-out", "-o", str(tmp_path / "x.json")]) == 2
     assert "DeepSol is a model, not a seqzoo train or ensemble run" in capsys.readouterr().err
-    assert main(["evaluate-dna", str(run), "--data", str(valid), "-o", str(tmp_path / "x.json")]) == 2
-    assert "is a protein model; `seqzoo evaluate-dna` is for DNA models" in capsys.readouterr().err
 
     # export: a model directory that passes the checks once its README is written
     model_dir = tmp_path / "DeepSolTiny"

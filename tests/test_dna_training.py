@@ -285,10 +285,11 @@ def test_export_grows_an_ensemble_from_a_model_directory_and_a_new_run(data, tmp
     # provenance: the grown members keep their training commands, and say where they came from
     produced_by = trio.spec.artifact.produced_by
     assert "the 2 members of Pair (pair-v1.weights.h5" in produced_by
-    assert all(produced_by.count(f"seqzoo train-dna (t{i})") == 1 for i in range(3))
+    assert all(produced_by.count(f"t{i}; best epoch 1 of 1") == 1 for i in range(3))  # the command as run
+    assert "train-dna" not in produced_by
 
 
-# --- the command line: train, evaluate, export for DNA models, and the old names ------------
+# --- the command line: train, evaluate, export for DNA models ------------------------------
 
 def _example(data, directory):
     """A model example of the synthetic genome: the FASTA and a few intervals."""
@@ -316,12 +317,11 @@ def test_train_evaluate_export_verbs_for_a_dna_model(data, tmp_path, monkeypatch
                                 + "' --epochs 1 --batch-size 16 --quiet"]
     assert info["data"]["dir"] == "ds" and str(tmp_path) not in (run / "training.json").read_text()
 
-    for verb in ("evaluate", "evaluate-dna"):  # the old name is the same command
-        out = tmp_path / f"{verb}.json"
-        assert main([verb, str(run), "--data", str(data / "ds"), "-o", str(out)]) == 0
-        result = json.loads(out.read_text())
-        assert result["auroc"]["mean"] == pytest.approx(info["valid"]["mean_auroc"], abs=1e-6)
-        assert result["command"].startswith(f"seqzoo {verb} run --data ds ") and result["data"] == "ds"
+    out = tmp_path / "evaluate.json"
+    assert main(["evaluate", str(run), "--data", str(data / "ds"), "-o", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["auroc"]["mean"] == pytest.approx(info["valid"]["mean_auroc"], abs=1e-6)
+    assert result["command"].startswith("seqzoo evaluate run --data ds ") and result["data"] == "ds"
 
     model_dir = tmp_path / "TinyTF"
     assert main(["export", str(run), str(model_dir), "--doc", "Tiny test network.", "--trained-on",
@@ -345,24 +345,14 @@ def test_train_evaluate_export_verbs_for_a_dna_model(data, tmp_path, monkeypatch
     (model_dir / "README.md").write_text("# TinyTF\n")
     assert check_model_dir(model_dir) == []
 
-    # export-dna, the old name, writes the same directory
-    again = tmp_path / "Again"
-    assert main(["export-dna", str(run), str(again), "--doc", "Tiny test network.", "--trained-on",
-                 "a synthetic genome", "--tags", "transcription factor binding", "Synthetica testii",
-                 "--file-name", "tiny-v1.weights.h5", *model_checks.AUTHORSHIP_ARGS]) == 0
-    assert (again / "model.yaml").read_text() == (model_dir / "model.yaml").read_text()
-    assert (again / "tiny-v1.weights.h5").read_bytes() == (model_dir / "tiny-v1.weights.h5").read_bytes()
 
-
-def test_train_dna_is_an_alias_and_refuses_protein_models(data, tmp_path, capsys):
+def test_train_takes_a_family_name_in_any_case_and_refuses_what_it_cannot_train(data, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train-dna", "basset", "--data", str(data / "ds"), "-o", str(run), "--config",
+    assert main(["train", "basset", "--data", str(data / "ds"), "-o", str(run), "--config",
                  json.dumps({"conv_filters": [4, 4, 4], "dense_units": [4, 4]}), "--epochs", "1",
                  "--batch-size", "16", "--quiet"]) == 0
     info = json.loads((run / "training.json").read_text())
-    assert info["architecture"] == "basset" and info["commands"][0].startswith("seqzoo train-dna basset --data ")
-    assert main(["train-dna", "DeepSol", "--data", str(data / "ds"), "-o", str(tmp_path / "x")]) == 2
-    assert "DeepSol is a protein model; `seqzoo train-dna` is for DNA models" in capsys.readouterr().err
+    assert info["architecture"] == "basset" and info["commands"][0].startswith("seqzoo train basset --data ")
     # a DNA model trains its own architecture; an ensemble has no single recipe
     assert main(["train", "DeepSEA_Athaliana265", "--data", str(data / "ds"), "-o", str(tmp_path / "y")]) == 2
     assert "no training recipe for DeepSEA_Athaliana265 (ensemble)" in capsys.readouterr().err

@@ -22,7 +22,7 @@ INFO = ModelInfo(doc="a test model", trained_on="test data", authors=("Test Auth
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A tiny train-dna run and a tiny protein training run."""
+    """A tiny DNA training run (``train_dna``) and a tiny protein training run."""
     root = tmp_path_factory.mktemp("runs")
     rng = np.random.default_rng(0)
     (root / "g.fa").write_text(">chr1\n" + "".join(np.array(list("ACGT"))[rng.integers(0, 4, 12000)]) + "\n")
