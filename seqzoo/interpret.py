@@ -22,7 +22,7 @@ import numpy as np
 
 from seqzoo.io.genome import Genome
 from seqzoo.io.bed import Interval, centered_window
-from seqzoo.runtime import predict_batch
+from seqzoo.batching import predict_batch
 from seqzoo.runtime import ZooModel
 from seqzoo.windows import encode_windows, require_chromosome, parse_region
 

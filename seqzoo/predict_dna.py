@@ -2,7 +2,7 @@
 
 The data path keeps up with the model so that compute is the only cost: ``seqzoo.windows``
 validates the BED and reads one genome slice per run of nearby intervals, encodes whole batches at
-once, and a background thread (``runtime.prefetch``) prepares the next batch while the model runs on
+once, and a background thread (``batching.prefetch``) prepares the next batch while the model runs on
 the current one; rows stream to the output (TSV, Parquet or HDF5), renamed only when complete.
 
 Output: one row per BED line, in input order: ``chrom, start, end, name, strand`` as in the BED,

@@ -1,6 +1,6 @@
 """A loaded zoo model (architecture + verified weights, one ``predict_on_batch``) and where it runs
 (device, precision). The batch helpers every feature shares (``predict_batch``, ``prefetch``,
-``write_behind``) live in :mod:`seqzoo.batching`, which imports no Keras; they are re-exported here."""
+``write_behind``) are :mod:`seqzoo.batching`'s, which imports no Keras."""
 
 import logging
 import os
@@ -12,7 +12,6 @@ import keras
 import numpy as np
 
 from seqzoo.architectures.registry import build, float32_layers
-from seqzoo.batching import predict_batch, prefetch, write_behind  # noqa: F401 - re-exported
 from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec

@@ -382,7 +382,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def _effects(model: ZooModel, chunk: _Chunk, rc: bool, columns: list[int]) -> dict[str, np.ndarray]:
     """Every score of every allele of ``chunk``, ``(alleles, targets)``; NaN where not scored."""
-    from seqzoo.runtime import predict_batch
+    from seqzoo.batching import predict_batch
 
     n, k = len(chunk.alleles), int(chunk.scored.sum())
     values = {s: np.full((n, len(columns)), np.nan, dtype=np.float32) for s in SCORES}
@@ -561,7 +561,7 @@ def score_variants(model: ZooModel, fasta: str | os.PathLike, vcf: str | os.Path
     A VCF chromosome that the FASTA names with or without ``chr`` raises ``ValueError`` naming
     both spellings, and no output is left.
     """
-    from seqzoo.runtime import prefetch
+    from seqzoo.batching import prefetch
 
     unknown = sorted(set(scores) - set(SCORES))
     if unknown or not scores:

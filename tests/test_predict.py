@@ -13,7 +13,7 @@ from seqzoo.runtime import cpu_description
 from seqzoo.encoding import one_hot_dna
 from seqzoo.io.genome import Genome
 from seqzoo.predict_dna import LEADING_COLUMNS, predict_bed
-from seqzoo.runtime import prefetch, write_behind
+from seqzoo.batching import prefetch, write_behind
 from seqzoo.windows import read_windows
 from seqzoo.zoo.spec import find_model
 
