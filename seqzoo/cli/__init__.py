@@ -7,8 +7,9 @@ light at import (handlers import what they need when they run), so ``seqzoo --he
 
 In a command module, command ``motif-baseline`` is declared by ``motif_baseline_arguments(parser)``
 and run by ``cmd_motif_baseline(args)``; an optional ``check_motif_baseline(args)`` checks, before
-TensorFlow is imported, what needs no network (the model's name, input files, outputs), so a usage mistake is
-reported in a fraction of a second.
+TensorFlow is imported, what needs no network (the model's name, input files, outputs), so a usage
+mistake is reported in a fraction of a second. A name in ``REMOVED`` (a command removed before 1.0)
+exits with status 2 and names the command that replaced it.
 
 Messages are lines a person reads: ``seqzoo CMD: error: ...`` for errors, and log records and
 Python warnings as ``seqzoo: warning: ...`` (no source paths). A closed pipe on the output

@@ -265,8 +265,8 @@ def _export_arguments(p: argparse.ArgumentParser, runs_help: str) -> None:
 
 
 def _export_dna_arguments(p: argparse.ArgumentParser) -> None:
-    _export_arguments(p, "seqzoo train output directories of DNA models, or DNA model directories whose networks join as "
-                         "they are; several make an ensemble averaging them")
+    _export_arguments(p, "seqzoo train output directories of DNA models, or DNA model directories whose "
+                         "networks join as they are; several make an ensemble averaging them")
     p.add_argument("--rc-average", action="store_true",
                    help="DeepSEA: the served model averages forward and reverse-complement predictions")
     p.add_argument("--float16", action="store_true",
