@@ -1,9 +1,9 @@
 """A training run directory of either kind, read one way.
 
 ``seqzoo train`` of a DNA model (and ``seqzoo finetune``) writes ``training.json``; ``seqzoo train
-DeepSol`` and ``seqzoo ensemble`` write ``metrics.json``. :func:`read_run` reads both into one :class:`TrainingRun` (kind,
-architecture, configuration, weights, provenance), which loads its network and is what
-``seqzoo export`` dispatches on (:func:`seqzoo.training.export.export_runs`).
+DeepSol`` and ``seqzoo ensemble`` write ``metrics.json``. :func:`read_run` reads both into one
+:class:`TrainingRun` (kind, architecture, configuration, weights, provenance), which loads its
+network and is what ``seqzoo export`` dispatches on (:func:`seqzoo.training.export.export_runs`).
 """
 
 from __future__ import annotations
