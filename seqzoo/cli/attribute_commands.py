@@ -47,10 +47,16 @@ def attribute_arguments(p: argparse.ArgumentParser) -> None:
                         "contributions, deltas; see seqzoo.attribution.attribute_windows), or with --tile a "
                         ".bw/.bigwig track of the observed base's contribution per base ({target} in the name "
                         "for several targets)")
+    _run_options(p, ".npz/.h5 outputs are")
+
+
+def _run_options(p: argparse.ArgumentParser, held: str) -> None:
+    """The options ``attribute`` and ``motifs`` share: --force, --batch-size, --max-windows (``held``
+    names what is held in memory), --out-of-bounds, --weights, --device."""
     options.add_force(p)
     options.add_batch_size(p, 32, "window-reference pairs")
     p.add_argument("--max-windows", type=options.positive_int, default=10_000,
-                   help=".npz/.h5 outputs are held in memory: refuse more windows than this")
+                   help=f"{held} held in memory: refuse more windows than this")
     options.add_out_of_bounds(p)
     options.add_weights(p)
     options.add_device(p)
@@ -149,13 +155,7 @@ def motifs_arguments(p: argparse.ArgumentParser) -> None:
                    help="TF-MoDISco: a sign (positive, negative) needs more seqlets than this for patterns "
                         "(default 100; lower it for a few dozen windows)")
     p.add_argument("--top", type=options.positive_int, default=3, help="TOMTOM matches reported per pattern")
-    options.add_force(p)
-    options.add_batch_size(p, 32, "window-reference pairs")
-    p.add_argument("--max-windows", type=options.positive_int, default=10_000,
-                   help="attributions are held in memory: refuse more windows than this")
-    options.add_out_of_bounds(p)
-    options.add_weights(p)
-    options.add_device(p)
+    _run_options(p, "attributions are")
 
 
 def _motif_region(args) -> tuple[int, int] | None:
