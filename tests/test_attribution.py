@@ -450,3 +450,26 @@ def test_seqzoo_attribute_runs_integrated_gradients_and_a_central_ism_and_report
         done = run_seqzoo("attribute", "Basset_Athaliana265", "--fasta", str(example / "genome.fa"), "--bed",
                           str(bed), "--target", "0", *bad, "-o", str(tmp_path / "bad.npz"), cwd=tmp_path)
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_seqzoo_attribute_refuses_deeplift_on_danq_by_naming_its_lstm_and_runs_integrated_gradients(tmp_path):
+    """DanQ_Athaliana265's bidirectional LSTM has no DeepLIFT rule: the command refuses before any
+    window is attributed, names the layer and the method to use; that method runs and reports its
+    completeness delta."""
+    example = find_model("DanQ_Athaliana265") / "example"
+    bed = tmp_path / "window.bed"
+    bed.write_text("chr1\t2800\t3000\tbound\t0\t+\n")
+    common = ["attribute", "DanQ_Athaliana265", "--fasta", str(example / "genome.fa"), "--bed", str(bed), "--target",
+              "ABF2", "--references", "1"]
+    done = run_seqzoo(*common, "-o", str(tmp_path / "dl.npz"), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "layer 'bilstm' (Bidirectional) is a recurrent layer (LSTM)" in done.stderr, done.stderr[-3000:]
+    assert "--method integrated_gradients" in done.stderr and not (tmp_path / "dl.npz").exists()
+    done = run_seqzoo(*common, "--method", "integrated_gradients", "--ig-steps", "4", "-o", str(tmp_path / "ig.npz"),
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "convergence: largest relative delta" in done.stderr
+    ig = np.load(tmp_path / "ig.npz")
+    assert np.isfinite(ig["deltas"]).all() and float(ig["delta_floor"]) == DELTA_FLOOR
+    np.testing.assert_allclose(ig["attributions"].sum(axis=(2, 3)) - ig["deltas"],
+                               ig["logits"] - ig["reference_logits"], atol=1e-4)
