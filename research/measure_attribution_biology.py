@@ -18,6 +18,8 @@
         --out /tmp/bio --figure docs/abf2_attribution.png > /tmp/bio.log 2>&1
 
 (``--fasta``: a writable copy of ``arabidopsis/TAIR10_chr1.fa.gz``, whose index is built on first use.)
+To draw only the figure from an earlier run's ``--out`` (its ``motifs_ABF2/`` report), add
+``--figure-only``: it runs ``seqzoo predict`` and ``seqzoo attribute`` over the figure's 600 bp alone.
 """
 
 import argparse
@@ -142,9 +144,13 @@ def figure(args, out: Path, png: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.image as mpimg
+    import h5py
+    import logomaker
     import matplotlib.pyplot as plt
+    import pandas as pd
     import pyBigWig
+
+    from seqzoo.io.meme import read_meme
 
     centre = 20_606_729 if args.figure_centre is None else args.figure_centre
     start, end = centre - 300, centre + 300
@@ -168,8 +174,17 @@ def figure(args, out: Path, png: Path) -> None:
     report = out / "motifs_ABF2"
     rows = [line.split("\t") for line in (report / "motifs.tsv").read_text().splitlines()]
     best = dict(zip(rows[0], rows[1]))
-    fig = plt.figure(figsize=(11, 5.2))
-    grid = fig.add_gridspec(4, 2, height_ratios=[1, 1.6, 0.35, 1.4], hspace=0.55, wspace=0.08)
+    group, index = best["pattern"].split(".")  # e.g. pos_patterns.pattern_0
+    with h5py.File(report / "modisco_results.h5") as fh:
+        cwm = fh[group][index]["contrib_scores"][:]
+    score = np.abs(cwm).sum(axis=1)  # trimmed as seqzoo motifs matched it (30% of the peak), 2 bp flanks
+    keep = np.flatnonzero(score >= 0.3 * score.max())
+    cwm = cwm[max(keep[0] - 2, 0):keep[-1] + 3]
+    ppm = np.clip(read_meme(args.motifs)[best["match_1"]][1], 1e-3, 1)
+    ppm = ppm / ppm.sum(axis=1, keepdims=True)
+    bits = ppm * (2 + (ppm * np.log2(ppm)).sum(axis=1, keepdims=True))
+    fig = plt.figure(figsize=(11, 6))
+    grid = fig.add_gridspec(5, 2, height_ratios=[1, 1.6, 0.35, 0.3, 1.4], hspace=0.45, wspace=0.12)
     ax = fig.add_subplot(grid[0, :])
     ax.plot(positions, prediction, color="tab:blue")
     ax.set_ylabel("P(ABF2)", fontsize=8)
@@ -185,15 +200,21 @@ def figure(args, out: Path, png: Path) -> None:
     ax.set_xlim(start, end)
     ax.set_yticks([])
     ax.set_ylabel("DAP-seq\npeak", fontsize=8, rotation=0, labelpad=20)
-    for column, (image, title) in enumerate(((report / "logos" / f"{best['pattern']}.cwm.png",
-                                              f"TF-MoDISco {best['pattern']} ({best['seqlets']} seqlets)"),
-                                             (report / "logos" / f"{best['match_id_1']}.png",
-                                              f"JASPAR {best['match_1']} ({best['match_id_1']}), q = "
-                                              f"{float(best['q_1']):.1e}"))):
-        ax = fig.add_subplot(grid[3, column])
-        ax.imshow(mpimg.imread(image))
-        ax.set_axis_off()
+    ax.set_xlabel("chr1 position (TAIR10)", fontsize=8)
+    for ax in fig.axes:
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+        ax.tick_params(axis="x", labelbottom=ax is fig.axes[-1], labelsize=8)
+    for column, (matrix, title, label) in enumerate((
+            (cwm, f"TF-MoDISco's strongest ABF2 pattern ({best['seqlets']} seqlets)", "contribution"),
+            (bits, f"best TOMTOM match: JASPAR {best['match_1']} ({best['match_id_1']}), q = "
+                   f"{float(best['q_1']):.1e}", "bits"))):
+        ax = fig.add_subplot(grid[4, column])  # row 3: room for the axis label
+        logomaker.Logo(pd.DataFrame(matrix, columns=list("ACGT")), ax=ax)
+        ax.set_xticks([])
+        ax.set_ylabel(label, fontsize=8)
         ax.set_title(title, fontsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
     fig.savefig(png, dpi=110, bbox_inches="tight")
 
 
@@ -210,9 +231,16 @@ def main() -> None:
     ap.add_argument("--skip-snvs", action="store_true")
     ap.add_argument("--figure", help="PNG to draw (after the motifs of ABF2)")
     ap.add_argument("--figure-centre", type=int)
+    ap.add_argument("--figure-only", action="store_true",
+                    help="draw --figure from the motifs_ABF2/ report an earlier run left in --out; measure nothing")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.figure_only:
+        if not args.figure or not (out / "motifs_ABF2" / "motifs.tsv").is_file():
+            ap.error("--figure-only needs --figure and an --out that holds an earlier run's motifs_ABF2/motifs.tsv")
+        figure(args, out, Path(args.figure))
+        return
     results = {}
     if not args.skip_snvs:
         results["snvs"] = snv_check(args, out)

@@ -27,15 +27,18 @@ its reference as the two halves of one batch, and every nonlinearity's gradient 
 Any other layer (a calibration, a gate, softmax inside the network) is refused with its name and
 the reason; nothing is treated as linear by default. Because the rules conserve the difference,
 each window's attributions sum to ``logit(x) - mean(logit(refs))``; the difference is the
-window's **convergence delta**, and windows where it exceeds ``tolerance`` times the mean
-``|logit(x) - logit(ref)|`` are flagged (a sign of a rule that does not hold, never expected).
+window's **convergence delta**. A window is flagged (a sign of a rule that does not hold, never
+expected) when ``|delta|`` exceeds both ``tolerance`` times the mean ``|logit(x) - logit(ref)|``
+(the relative delta) and the absolute floor :data:`DELTA_FLOOR` (1e-4 logits): where the logit
+hardly moves between a window and its references, the relative delta divides float32 rounding
+(about 1e-6 logits) by a tiny difference and explodes although the attributions are exact.
 
 **Integrated gradients** (Sundararajan et al. 2017) use the same seeded dinucleotide-shuffled
 references as baselines: for each reference ``r`` the gradient of the logit is averaged over
 ``steps`` points ``r + a (x - r)`` at the midpoints ``a = (k + 1/2) / steps`` (a Riemann sum), and
 the results are averaged over the references. The attributions sum to ``logit(x) -
 mean(logit(refs))`` only up to the quadrature error, reported as the same **completeness delta**
-(flagged above ``tolerance`` as for DeepLIFT; more ``steps`` make it smaller).
+(flagged above ``tolerance`` and the floor as for DeepLIFT; more ``steps`` make it smaller).
 
 **ISM** predicts every single-base substitution, batched across windows; the identity mutation
 (the observed base) is never run, and ``ism_region`` ``(start, end)`` (0-based offsets in the
@@ -76,7 +79,7 @@ from seqzoo.windows import check_bed, count_tiles, iter_tiles, iter_window_batch
 
 __all__ = [
     "ATTRIBUTE_FORMATS", "ATTRIBUTION_METHODS", "AttributionResult", "attribute", "attribute_windows",
-    "deeplift", "dinucleotide_shuffle", "integrated_gradients", "logit_model", "REFERENCE_METHODS",
+    "deeplift", "DELTA_FLOOR", "dinucleotide_shuffle", "integrated_gradients", "logit_model", "REFERENCE_METHODS",
     "UnsupportedLayer",
 ]
 
@@ -85,8 +88,14 @@ ATTRIBUTION_METHODS = ("deeplift", "ism", "saliency", "input_x_gradient", "integ
 REFERENCE_METHODS = ("deeplift", "integrated_gradients")
 #: Output formats of :func:`attribute_windows` by extension.
 ATTRIBUTE_FORMATS = {".npz": "npz", ".h5": "hdf5", ".hdf5": "hdf5", ".bw": "bigwig", ".bigwig": "bigwig"}
-#: A window's convergence delta is flagged above this fraction of its mean |logit(x) - logit(ref)|.
+#: A window's convergence delta is flagged above this fraction of its mean |logit(x) - logit(ref)|...
 TOLERANCE = 1e-3
+#: ... and above this absolute floor (logits). DeepLIFT's deltas on real windows are float32 rounding:
+#: at most 1.1e-6 logits on DeepSEA_Athaliana265's 52 ABF2 summit windows and 102 ABF2-bound bins of
+#: the validation block (research/measure_attribution_biology.py); the floor is about 100 times that,
+#: and a 1e-4 change of a logit moves a probability by at most 2.5e-5, far below anything a prediction
+#: is read for.
+DELTA_FLOOR = 1e-4
 _SMALL = 1e-6  # the rescale rule's fallback to the gradient (captum's and tangermeme's threshold)
 
 
@@ -363,6 +372,13 @@ def _clone_layer(layer, output_activations: set[int], deeplift: bool, model_name
         name, function = _elementwise(layer, activation)
         rule = _DeepLIFTRule("rescale", function, name, name=f"{layer.name}_rule")
         return _Then(_without_activation(layer), rule, name=layer.name)
+    if isinstance(layer, (layers.RNN, layers.Bidirectional)):
+        cell = type(layer.forward_layer if isinstance(layer, layers.Bidirectional) else layer).__name__
+        raise UnsupportedLayer(f"{where} is a recurrent layer ({cell}): DeepLIFT has no rule here for its gates "
+                               "(a gate multiplies a signal, which the rescale rule does not cover), so its "
+                               "attributions would not sum to the logit difference; use method "
+                               "'integrated_gradients' (seqzoo attribute --method integrated_gradients: only "
+                               "gradients, its completeness delta reported) or 'ism'")
     raise UnsupportedLayer(f"{where} has no DeepLIFT rule: it is neither linear nor an elementwise "
                            "activation nor max pooling, and is refused rather than treated as linear")
 
@@ -440,7 +456,7 @@ def _converged(x: np.ndarray, hypothetical: np.ndarray, refs: np.ndarray, target
     relative = np.abs(deltas) / np.maximum(scale, 1e-12)
     return dict(attributions=attributions.astype(np.float32), hypothetical=hypothetical.astype(np.float32),
                 logits=logits, reference_logits=ref_logits.mean(axis=1), deltas=deltas,
-                relative_deltas=relative, flagged=relative > tolerance)
+                relative_deltas=relative, flagged=(relative > tolerance) & (np.abs(deltas) > DELTA_FLOOR))
 
 
 def _projected(multipliers: np.ndarray, refs: np.ndarray) -> np.ndarray:
@@ -651,11 +667,13 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
     * ``.npz`` / ``.h5``: ``sequences`` (W, L, 4) one-hot as the model read them; ``attributions``
       and ``hypothetical`` (W, T, L, 4) (module docstring; window orientation: a ``-`` strand BED
       line's window is the reverse complement); ``logits``, ``reference_logits``, ``deltas``,
-      ``relative_deltas`` (W, T) float and ``flagged`` (W, T) bool (DeepLIFT's convergence; NaN /
-      False for the other methods); ``chrom``, ``start``, ``end``, ``name``, ``strand`` (the BED
+      ``relative_deltas`` (W, T) float and ``flagged`` (W, T) bool (the convergence delta of
+      DeepLIFT and integrated gradients: flagged above ``tolerance`` relative and ``delta_floor``
+      logits absolute; NaN / False for the other methods); ``chrom``, ``start``, ``end``, ``name``, ``strand`` (the BED
       line or tile bin), ``window_start`` (genome start of the window), ``note`` (why a window has
       no attributions: NaN there); ``targets`` (T,), and scalars ``method``, ``references``,
-      ``seed``, ``tolerance``, ``steps``, ``model``. Held in memory: at most ``max_windows`` windows.
+      ``seed``, ``tolerance``, ``delta_floor``, ``steps``, ``model``. Held in memory: at most
+      ``max_windows`` windows.
     * ``.bw``/``.bigwig`` (with ``tile`` only): per base, the observed base's contribution
       (``attributions`` summed over the bases) over each bin's central ``step`` bp (the whole bin
       when ``step`` >= bin), so tracks do not overlap and line up with ``seqzoo predict --tile``'s;
@@ -664,7 +682,8 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
     ``steps`` is integrated gradients'; ``ism_region`` ``(start, end)`` restricts ISM to those
     offsets of every window.
 
-    Returns a summary: ``windows``, ``flagged`` (count), ``max_relative_delta``, ``targets``,
+    Returns a summary: ``windows``, ``flagged`` (count), ``max_relative_delta``, ``max_delta``
+    (absolute, logits), ``targets``,
     ``forward_passes`` and ``forward_passes_saved`` (ISM).
     """
     output = Path(output)
@@ -681,7 +700,10 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
     if method not in ATTRIBUTION_METHODS:
         raise ValueError(f"method must be one of {', '.join(ATTRIBUTION_METHODS)}; got {method!r}")
     networks: dict = {}  # the Keras copies, built by the first batch and kept for the others
-    flagged, worst, n, passes, saved = 0, 0.0, 0, 0, 0
+    if method == "deeplift":  # a layer without a rule is refused before any window is read
+        with keras.device(model.device):
+            networks["deeplift"] = logit_model(model.keras_model, deeplift=True)
+    flagged, worst, worst_abs, n, passes, saved = 0, 0.0, 0.0, 0, 0, 0
     with Genome(fasta) as genome, rereadable_bed(bed) if bed is not None else nullcontext() as bed_path:
         if tile is not None:
             bin_size = model.spec.prediction_bin
@@ -715,6 +737,7 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
                 flagged += int(full.flagged.sum())
                 if np.isfinite(full.relative_deltas).any():
                     worst = max(worst, float(np.nanmax(full.relative_deltas)))
+                    worst_abs = max(worst_abs, float(np.nanmax(np.abs(full.deltas))))
                 if tracks is not None:
                     _write_track(tracks, batch.intervals, starts, full, x, bin_size, step)
                 else:
@@ -730,10 +753,11 @@ def attribute_windows(model: ZooModel, fasta: str | os.PathLike, output: str | o
     if tracks is None:
         arrays = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
         arrays.update(targets=np.array(names), method=np.array(method), references=np.array(references),
-                      seed=np.array(seed), tolerance=np.array(tolerance), steps=np.array(steps),
+                      seed=np.array(seed), tolerance=np.array(tolerance), delta_floor=np.array(DELTA_FLOOR),
+                      steps=np.array(steps),
                       model=np.array(model.name))
         _write_arrays(output, kind, arrays, overwrite)
-    return {"windows": n, "flagged": flagged, "max_relative_delta": worst, "targets": names,
+    return {"windows": n, "flagged": flagged, "max_relative_delta": worst, "max_delta": worst_abs, "targets": names,
             "forward_passes": passes, "forward_passes_saved": saved}
 
 

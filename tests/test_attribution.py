@@ -14,8 +14,8 @@ import pytest
 
 import seqzoo
 from seqzoo.architectures import build
-from seqzoo.attribution import (UnsupportedLayer, attribute, deeplift, dinucleotide_shuffle, integrated_gradients,
-                                logit_model)
+from seqzoo.attribution import (DELTA_FLOOR, UnsupportedLayer, attribute, deeplift, dinucleotide_shuffle,
+                                integrated_gradients, logit_model)
 from seqzoo.encoding import one_hot_codes, one_hot_dna
 from seqzoo.io.bed import read_bed
 from seqzoo.io.genome import Genome
@@ -124,6 +124,56 @@ def test_layers_without_a_rule_and_calibrated_outputs_are_refused():
     calibrated = build("ensemble", members=members, calibration=[1.2, 0.1])
     with pytest.raises(UnsupportedLayer, match="'calibration'.*recalibrates averaged probabilities"):
         logit_model(calibrated, deeplift=True)
+
+
+def test_a_recurrent_network_is_refused_by_deeplift_by_name_and_explained_by_integrated_gradients():
+    """DanQ-like (convolution, max pooling, a bidirectional LSTM): DeepLIFT has no rule for the
+    LSTM's gates, so it names the layer and the methods to use instead; integrated gradients run on
+    it and report their completeness delta, which shrinks as the steps grow."""
+    inputs = keras.Input((60, 4))
+    hidden = keras.layers.Conv1D(6, 5, activation="relu", name="conv")(inputs)
+    hidden = keras.layers.MaxPooling1D(4, name="pool")(hidden)
+    recurrent = keras.layers.Bidirectional(keras.layers.LSTM(4, name="lstm"), name="bilstm")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid", name="out")(recurrent))
+    x = one_hot_codes(np.random.default_rng(6).choice(np.frombuffer(b"ACGT", np.uint8), (3, 60)))
+    with pytest.raises(UnsupportedLayer, match=r"'bilstm' \(Bidirectional\) is a recurrent layer \(LSTM\).*"
+                                               r"--method integrated_gradients"):
+        attribute(model, x, [0], "deeplift", references=2)
+    gru = keras.layers.GRU(3, name="gru")(hidden)
+    with pytest.raises(UnsupportedLayer, match=r"'gru' \(GRU\) is a recurrent layer"):
+        logit_model(keras.Model(inputs, keras.layers.Dense(1, name="out")(gru)), deeplift=True)
+    coarse = attribute(model, x, [0, 1], "integrated_gradients", references=3, steps=2)
+    fine = attribute(model, x, [0, 1], "integrated_gradients", references=3, steps=64)
+    assert np.isfinite(fine.deltas).all() and np.isfinite(fine.relative_deltas).all()
+    assert np.abs(fine.deltas).max() < np.abs(coarse.deltas).max()
+    np.testing.assert_allclose(fine.attributions.sum(axis=(2, 3)) - fine.deltas, fine.logits - fine.reference_logits,
+                               atol=1e-5)
+    assert np.abs(fine.logits - fine.reference_logits).max() > 1e-4  # not a trivial comparison
+
+
+def test_a_window_whose_logit_hardly_moves_is_not_flagged_for_float32_rounding():
+    """The relative delta divides by the mean |logit(x) - logit(ref)|. On a network whose logit moves
+    by a few 1e-6 around 30 (where float32 steps by 1.9e-6), rounding alone makes it large although
+    the attributions are exact; the absolute floor keeps such windows unflagged, while a real gap
+    (integrated gradients with one step on a nonlinear network) is still flagged."""
+    inputs = keras.Input((50, 4))
+    hidden = keras.layers.Conv1D(2, 5, name="conv")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="out")(
+        keras.layers.Flatten()(hidden)))
+    rng = np.random.default_rng(5)
+    model.get_layer("conv").set_weights([1e-7 * rng.normal(size=(5, 4, 2)), np.zeros(2)])
+    model.get_layer("out").set_weights([rng.normal(size=(92, 1)), np.array([30.0])])
+    x = one_hot_codes(rng.choice(np.frombuffer(b"ACGT", np.uint8), (4, 50)))
+    still = deeplift(model, x, [0], references=5)
+    assert still["relative_deltas"].max() > TOLERANCE  # the relative delta alone would flag
+    assert np.abs(still["deltas"]).max() < DELTA_FLOOR and not still["flagged"].any()
+    keras.utils.set_random_seed(0)
+    hidden = keras.layers.Conv1D(8, 5, activation="elu", name="conv")(inputs)
+    curved = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="out")(
+        keras.layers.Dense(8, activation="tanh", name="hidden")(keras.layers.Flatten()(hidden))))
+    gap = integrated_gradients(curved, x, [0], references=5, steps=1, tolerance=1e-6)
+    big = (gap["relative_deltas"] > 1e-6) & (np.abs(gap["deltas"]) > DELTA_FLOOR)
+    assert big.any() and (gap["flagged"] == big).all()
 
 
 def test_a_weighted_ensembles_attributions_are_the_weighted_average_of_its_members():
@@ -400,3 +450,26 @@ def test_seqzoo_attribute_runs_integrated_gradients_and_a_central_ism_and_report
         done = run_seqzoo("attribute", "Basset_Athaliana265", "--fasta", str(example / "genome.fa"), "--bed",
                           str(bed), "--target", "0", *bad, "-o", str(tmp_path / "bad.npz"), cwd=tmp_path)
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_seqzoo_attribute_refuses_deeplift_on_danq_by_naming_its_lstm_and_runs_integrated_gradients(tmp_path):
+    """DanQ_Athaliana265's bidirectional LSTM has no DeepLIFT rule: the command refuses before any
+    window is attributed, names the layer and the method to use; that method runs and reports its
+    completeness delta."""
+    example = find_model("DanQ_Athaliana265") / "example"
+    bed = tmp_path / "window.bed"
+    bed.write_text("chr1\t2800\t3000\tbound\t0\t+\n")
+    common = ["attribute", "DanQ_Athaliana265", "--fasta", str(example / "genome.fa"), "--bed", str(bed), "--target",
+              "ABF2", "--references", "1"]
+    done = run_seqzoo(*common, "-o", str(tmp_path / "dl.npz"), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "layer 'bilstm' (Bidirectional) is a recurrent layer (LSTM)" in done.stderr, done.stderr[-3000:]
+    assert "--method integrated_gradients" in done.stderr and not (tmp_path / "dl.npz").exists()
+    done = run_seqzoo(*common, "--method", "integrated_gradients", "--ig-steps", "4", "-o", str(tmp_path / "ig.npz"),
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "convergence: largest relative delta" in done.stderr
+    ig = np.load(tmp_path / "ig.npz")
+    assert np.isfinite(ig["deltas"]).all() and float(ig["delta_floor"]) == DELTA_FLOOR
+    np.testing.assert_allclose(ig["attributions"].sum(axis=(2, 3)) - ig["deltas"],
+                               ig["logits"] - ig["reference_logits"], atol=1e-4)

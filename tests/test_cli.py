@@ -387,11 +387,12 @@ def test_one_helper_suggests_model_target_and_command_names():
 
 
 def test_choices_declared_without_keras_equal_the_libraries_own():
-    from seqzoo.attribution import ATTRIBUTE_FORMATS, ATTRIBUTION_METHODS
+    from seqzoo.attribution import ATTRIBUTE_FORMATS, ATTRIBUTION_METHODS, DELTA_FLOOR
     from seqzoo.cli import attribute_commands, predict_commands
     from seqzoo.interpret import ATTRIBUTION_METHODS as EXPLAIN_METHODS
 
     assert attribute_commands.ATTRIBUTE_FORMATS == ATTRIBUTE_FORMATS
+    assert attribute_commands.DELTA_FLOOR == DELTA_FLOOR
     assert set(attribute_commands.METHODS) == set(ATTRIBUTION_METHODS)
     assert predict_commands.EXPLAIN_METHODS == EXPLAIN_METHODS
 

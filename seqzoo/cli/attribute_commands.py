@@ -9,6 +9,7 @@ from seqzoo.cli import options
 # seqzoo.attribution.ATTRIBUTION_METHODS, declared here without keras (a test holds them equal)
 METHODS = ("deeplift", "ism", "saliency", "input_x_gradient", "integrated_gradients")
 REFERENCE_METHODS = ("deeplift", "integrated_gradients")
+DELTA_FLOOR = 1e-4  # seqzoo.attribution.DELTA_FLOOR (a test holds them equal)
 
 
 def attribute_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,16 +40,23 @@ def attribute_arguments(p: argparse.ArgumentParser) -> None:
                         "central 200 bp of a 1000 bp window: 400-600")
     p.add_argument("--tolerance", type=options.positive_float, default=1e-3,
                    help="deeplift, integrated_gradients: flag windows whose convergence (completeness) delta "
-                        "exceeds this fraction of the mean |logit(x) - logit(reference)| (default 1e-3)")
+                        "exceeds this fraction of the mean |logit(x) - logit(reference)| (default 1e-3) and "
+                        f"{DELTA_FLOOR:g} logits (a floor for windows whose logit hardly moves)")
     p.add_argument("-o", "--output", required=True,
                    help=".npz or .h5/.hdf5 arrays (windows x targets x length x 4 attributions and hypothetical "
                         "contributions, deltas; see seqzoo.attribution.attribute_windows), or with --tile a "
                         ".bw/.bigwig track of the observed base's contribution per base ({target} in the name "
                         "for several targets)")
+    _run_options(p, ".npz/.h5 outputs are")
+
+
+def _run_options(p: argparse.ArgumentParser, held: str) -> None:
+    """The options ``attribute`` and ``motifs`` share: --force, --batch-size, --max-windows (``held``
+    names what is held in memory), --out-of-bounds, --weights, --device."""
     options.add_force(p)
     options.add_batch_size(p, 32, "window-reference pairs")
     p.add_argument("--max-windows", type=options.positive_int, default=10_000,
-                   help=".npz/.h5 outputs are held in memory: refuse more windows than this")
+                   help=f"{held} held in memory: refuse more windows than this")
     options.add_out_of_bounds(p)
     options.add_weights(p)
     options.add_device(p)
@@ -112,8 +120,9 @@ def cmd_attribute(args) -> int:
               "1 + 4 x length per window: identity mutations skipped, positions outside --ism-region)",
               file=sys.stderr)
     if args.method in REFERENCE_METHODS:
-        print(f"convergence: largest relative delta {summary['max_relative_delta']:.2e}; "
-              f"{summary['flagged']} window-target pairs above the tolerance {args.tolerance:g}", file=sys.stderr)
+        print(f"convergence: largest relative delta {summary['max_relative_delta']:.2e}, largest delta "
+              f"{summary['max_delta']:.2e} logits; {summary['flagged']} window-target pairs above the tolerance "
+              f"{args.tolerance:g} and the floor {DELTA_FLOOR:g} logits", file=sys.stderr)
     return 0
 
 
@@ -146,13 +155,7 @@ def motifs_arguments(p: argparse.ArgumentParser) -> None:
                    help="TF-MoDISco: a sign (positive, negative) needs more seqlets than this for patterns "
                         "(default 100; lower it for a few dozen windows)")
     p.add_argument("--top", type=options.positive_int, default=3, help="TOMTOM matches reported per pattern")
-    options.add_force(p)
-    options.add_batch_size(p, 32, "window-reference pairs")
-    p.add_argument("--max-windows", type=options.positive_int, default=10_000,
-                   help="attributions are held in memory: refuse more windows than this")
-    options.add_out_of_bounds(p)
-    options.add_weights(p)
-    options.add_device(p)
+    _run_options(p, "attributions are")
 
 
 def _motif_region(args) -> tuple[int, int] | None:
