@@ -25,13 +25,12 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import h5py
 import numpy as np
 
 from seqzoo.zoo.spec import ModelSpec
-from seqzoo.zoo.weights import ResolvedWeights, model_files, resolve_weights
+from seqzoo.zoo.weights import LoadedModel, ResolvedWeights, resolve_weights
 
 #: The file in a model directory that holds the Keras 3 configuration the NumPy engine reads.
 KERAS_CONFIG_FILE = "keras_config.json"
@@ -425,7 +424,7 @@ def _variables(group: h5py.Group | None, names: list[str], where: str) -> list[n
 # ---------------------------------------------------------------------------------------------
 # The model.
 
-class NumpyModel:
+class NumpyModel(LoadedModel):
     """A zoo model run by NumPy: the same ``predict_on_batch``, ``spec``, ``files`` as
     ``seqzoo.runtime.ZooModel`` (float32, on the CPU). Build one with :func:`numpy_model`."""
 
@@ -435,31 +434,6 @@ class NumpyModel:
 
     def __init__(self, spec: ModelSpec, weights: ResolvedWeights, graph: Graph, input_dtype: str):
         self.spec, self.weights, self._graph, self._input_dtype = spec, weights, graph, input_dtype
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.spec.labels
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self.spec.columns
-
-    @property
-    def trained(self) -> bool:
-        return self.weights.trained
-
-    @property
-    def weights_path(self) -> Path | None:
-        return self.weights.path
-
-    @property
-    def files(self) -> list[Path]:
-        """As ``ZooModel.files``, with the configuration file read."""
-        return model_files(self.spec) + [self.weights.path]
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
         """Predict one batch ``(N,) + input shape`` -> ``(N,) + target shape`` (float32)."""

@@ -16,7 +16,7 @@ from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
 from seqzoo.zoo.spec import ModelSpec, find_model, load_spec
 from seqzoo.architectures.published import fetch_published
-from seqzoo.zoo.weights import UNTRAINED_WARNING, ResolvedWeights, model_files, resolve_weights
+from seqzoo.zoo.weights import UNTRAINED_WARNING, LoadedModel, ResolvedWeights, resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def quantized_int8(model: keras.Model) -> keras.Model:
     return copy
 
 
-class ZooModel:
+class ZooModel(LoadedModel):
     """A zoo model ready to predict: ``predict_on_batch(x)`` returns a NumPy array.
 
     Build one with :func:`get_model`. ``keras_model`` is the underlying Keras model,
@@ -188,34 +188,6 @@ class ZooModel:
             logger.warning("%s: in bfloat16 its predictions deviate from float32 by up to %.1e on real "
                            "sequences (measured, see its card); float32 has no such error", self.spec.name, deviation)
 
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.spec.labels
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Output column names (see ``ModelSpec.columns``)."""
-        return self.spec.columns
-
-    @property
-    def trained(self) -> bool:
-        """False when the model runs on deterministic untrained weights (``ResolvedWeights.trained``)."""
-        return self.weights.trained
-
-    @property
-    def weights_path(self) -> Path | None:
-        """The verified weights file loaded, None for untrained weights."""
-        return self.weights.path
-
-    @property
-    def files(self) -> list[Path]:
-        """The files this model was read from (its directory's files and the weights file): an
-        output naming one is refused (``seqzoo.io.tables.check_output``)."""
-        return model_files(self.spec) + ([self.weights.path] if self.weights.path is not None else [])
 
     def _check_shapes(self) -> None:
         built_in = tuple(self.keras_model.input_shape[1:])

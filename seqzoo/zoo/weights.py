@@ -150,6 +150,43 @@ def model_files(spec: ModelSpec) -> list[Path]:
     return files
 
 
+class LoadedModel:
+    """What a loaded model says of itself from its ``spec`` and resolved ``weights``: shared by
+    ``seqzoo.runtime.ZooModel`` (Keras) and ``seqzoo.numpy_engine.NumpyModel`` (no keras here)."""
+
+    spec: ModelSpec
+    weights: ResolvedWeights
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Output column names (see ``ModelSpec.columns``)."""
+        return self.spec.columns
+
+    @property
+    def trained(self) -> bool:
+        """False when the model runs on deterministic untrained weights (``ResolvedWeights.trained``)."""
+        return self.weights.trained
+
+    @property
+    def weights_path(self) -> Path | None:
+        """The verified weights file loaded, None for untrained weights."""
+        return self.weights.path
+
+    @property
+    def files(self) -> list[Path]:
+        """The files this model was read from (its directory's files and the weights file): an
+        output naming one is refused (``seqzoo.io.tables.check_output``)."""
+        return model_files(self.spec) + ([self.weights.path] if self.weights.path is not None else [])
+
+
 def _local_sources(artifact: WeightsArtifact) -> list[Path]:
     """The files ``fetch`` may copy ``artifact`` from: its cached copy, its file:// URLs and the
     ``$SEQZOO_MIRROR`` copy."""
