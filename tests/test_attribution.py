@@ -20,7 +20,7 @@ from seqzoo.encoding import one_hot_codes, one_hot_dna
 from seqzoo.io.bed import read_bed
 from seqzoo.io.genome import Genome
 from seqzoo.windows import encode_windows
-from seqzoo.zoo.spec import find_model, list_models, load_spec
+from seqzoo.zoo.spec import find_model, load_spec
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-3  # relative convergence delta the issue asks for
@@ -69,18 +69,14 @@ def check_convergence(model, x, targets, references=20, seed=0):
     return result
 
 
-DNA_MODELS = [name for name in list_models() if load_spec(find_model(name)).modality == "dna"]
-
-
-@pytest.mark.parametrize("name", DNA_MODELS)
-def test_deeplift_attributions_sum_to_the_logit_difference_on_every_dna_model(name):
+def test_deeplift_attributions_sum_to_the_logit_difference_on_every_dna_model(dna_model):
     """Every DNA model of the zoo (published-size Basset and DeepSEA with their reverse-complement
     average and activation floor; the trained networks, ensembles and motif branches with global max
     pooling), on its example windows, 20 references: exact, or refused because it holds a layer
     without a rule (a recurrent one), named in the refusal."""
-    model = seqzoo.get_model(name, device="cpu")
+    model = dna_model
     x = example_windows(model.spec)
-    x = x[:1] if name == "DeepSEA" else x[::5]  # published DeepSEA: 53 million parameters
+    x = x[:1] if model.name == "DeepSEA" else x[::5]  # published DeepSEA: 53 million parameters
     recurrent = [layer.name for layer in model.keras_model._flatten_layers()
                  if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
     if recurrent:
