@@ -1,5 +1,6 @@
 """The TSV/CSV writer's bulk formatting writes exactly what the csv module writes with one
-``.6g`` format per value (the documented format): quoting, NaN, inf, masked and odd strings."""
+``.6g`` format per value (the documented format): quoting, NaN, inf, masked and odd strings. The
+Parquet writer keeps every value and dictionary-encodes only the columns that repeat."""
 
 import csv
 import io
@@ -7,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from seqzoo.io.tables import TSVWriter, _text
+from seqzoo.io.tables import ParquetWriter, TSVWriter, _text
 
 
 def tricky_chunk(n: int = 600) -> dict:
@@ -46,3 +47,23 @@ def test_bulk_formatting_equals_the_csv_module(tmp_path, delimiter, suffix):
     assert text == csv_module(chunk, delimiter)
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     assert rows[1 + 1][0] == "c\th" and rows[1 + 3][0] == "n\nl" and rows[1 + 2][0] == 'q"x'
+
+
+def test_parquet_keeps_every_value_and_dictionary_encodes_only_text_columns(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    rng = np.random.default_rng(1)
+    chunk = {"chrom": np.array(["chr1", "chr2"] * 500), "start": np.arange(1000, dtype=np.int64),
+             "note": np.array(["", "N only"] * 500, dtype=object)}
+    chunk.update({f"t{j}": rng.random(1000).astype(np.float32) for j in range(30)})
+    chunk["t0"][::9] = np.nan
+    out = tmp_path / "p.parquet"
+    with ParquetWriter(out, list(chunk)) as writer:
+        writer.write({k: v[:400] for k, v in chunk.items()})
+        writer.write({k: v[400:] for k, v in chunk.items()})
+    table = pq.read_table(out)
+    for name, values in chunk.items():
+        np.testing.assert_array_equal(table[name].to_numpy(zero_copy_only=False), values)
+    group = pq.ParquetFile(out).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert all("RLE_DICTIONARY" in encodings[c] for c in ("chrom", "start", "note")), encodings
+    assert not any("DICTIONARY" in e for j in range(30) for e in encodings[f"t{j}"]), encodings["t1"]

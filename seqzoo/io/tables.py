@@ -400,7 +400,11 @@ class ParquetWriter(TableWriter):
         table = pa.concat_tables(self._pending)
         self._pending, self._pending_rows = [], 0
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.partial, table.schema)
+            # Dictionary pages help repeated text (chromosomes, strands, notes), not predictions,
+            # which are nearly all distinct: for them pyarrow builds a dictionary, finds it too big
+            # and falls back, which made writing 265 float columns 6x slower and the file 1.4x larger.
+            repeated = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+            self._writer = pq.ParquetWriter(self.partial, table.schema, use_dictionary=repeated)
         self._writer.write_table(table.cast(self._writer.schema), row_group_size=table.num_rows)
 
     def _close(self):
