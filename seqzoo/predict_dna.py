@@ -52,6 +52,7 @@ def predict_rows(model: ZooModel, batch: WindowBatch, labels: list[str], rc: boo
     preds = predict_batch(model, batch.x, rc=rc).astype(np.float32)
     if columns is not None:
         preds = preds[:, columns]
+    preds = np.asfortranarray(preds)  # each target's column contiguous: the writers take columns
     preds[batch.refused] = np.nan
     ivs = batch.intervals
     # Coordinates are int64 (the BED reader bounds them by MAX_COORDINATE); a text column's memory is

@@ -53,7 +53,8 @@ def test_parquet_keeps_every_value_and_dictionary_encodes_only_text_columns(tmp_
     pq = pytest.importorskip("pyarrow.parquet")
     rng = np.random.default_rng(1)
     chunk = {"chrom": np.array(["chr1", "chr2"] * 500), "start": np.arange(1000, dtype=np.int64),
-             "note": np.array(["", "N only"] * 500, dtype=object)}
+             "note": np.array(["", "N only"] * 500, dtype=object),
+             "cls": np.ma.masked_array(np.arange(1000) % 4, mask=np.arange(1000) % 3 == 0)}
     chunk.update({f"t{j}": rng.random(1000).astype(np.float32) for j in range(30)})
     chunk["t0"][::9] = np.nan
     out = tmp_path / "p.parquet"
@@ -62,8 +63,12 @@ def test_parquet_keeps_every_value_and_dictionary_encodes_only_text_columns(tmp_
         writer.write({k: v[400:] for k, v in chunk.items()})
     table = pq.read_table(out)
     for name, values in chunk.items():
-        np.testing.assert_array_equal(table[name].to_numpy(zero_copy_only=False), values)
+        if isinstance(values, np.ma.MaskedArray):  # masked values are nulls
+            assert table[name].to_pylist() == [None if m else int(v) for v, m in zip(values.data, values.mask)]
+        else:
+            np.testing.assert_array_equal(table[name].to_numpy(zero_copy_only=False), values)
+    assert pq.ParquetFile(out).metadata.num_row_groups == 1  # 1,000 rows: one row group, not one per chunk
     group = pq.ParquetFile(out).metadata.row_group(0)
     encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
-    assert all("RLE_DICTIONARY" in encodings[c] for c in ("chrom", "start", "note")), encodings
+    assert all("RLE_DICTIONARY" in encodings[c] for c in ("chrom", "start", "note", "cls")), encodings
     assert not any("DICTIONARY" in e for j in range(30) for e in encodings[f"t{j}"]), encodings["t1"]

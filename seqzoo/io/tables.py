@@ -358,16 +358,15 @@ class TSVWriter(TableWriter):
 class ParquetWriter(TableWriter):
     """Parquet via pyarrow. Chunks are buffered into row groups of about ``ROW_GROUP_BYTES``
     (pyarrow keeps every row group's metadata in memory until the file is closed, so one row
-    group per small chunk would make memory grow with the number of rows). The schema is
-    ``schema`` (a pyarrow schema, whose nullable columns take ``None`` values) or, without one,
-    fixed by the first chunk."""
+    group per small chunk would make memory grow with the number of rows) and each column is
+    joined once per row group (one Arrow array per column and row group, not per chunk). The
+    schema is fixed by the first row group; a masked array's masked values become nulls."""
 
     ROW_GROUP_BYTES = 32 << 20
 
-    def __init__(self, path, columns, schema=None, *, overwrite: bool = True):
-        self.schema = schema
+    def __init__(self, path, columns, *, overwrite: bool = True):
         self._writer = None
-        self._pending: list = []
+        self._pending: list[dict] = []
         self._pending_rows = 0
         # about 8 bytes per value: the rows that make one row group of ROW_GROUP_BYTES
         self._group_rows = max(1024, self.ROW_GROUP_BYTES // (8 * len(columns)))
@@ -377,17 +376,8 @@ class ParquetWriter(TableWriter):
         pass  # pyarrow opens the file with the first row group
 
     def _write(self, chunk):
-        import pyarrow as pa
-
-        if self.schema is not None:
-            table = pa.Table.from_pydict({c: chunk[c] for c in self.columns}, schema=self.schema)
-        else:  # a masked array's masked values become nulls
-            table = pa.table({c: pa.array(chunk[c]) if isinstance(chunk[c], np.ma.MaskedArray)
-                              else np.asarray(chunk[c]) for c in self.columns})
-        if self._pending and table.schema != self._pending[0].schema:
-            table = table.cast(self._pending[0].schema)
-        self._pending.append(table)
-        self._pending_rows += table.num_rows
+        self._pending.append({c: chunk[c] for c in self.columns})
+        self._pending_rows += len(chunk[self.columns[0]])
         if self._pending_rows >= self._group_rows:
             self._flush()
 
@@ -397,8 +387,8 @@ class ParquetWriter(TableWriter):
 
         if not self._pending:
             return
-        table = pa.concat_tables(self._pending)
-        self._pending, self._pending_rows = [], 0
+        chunks, self._pending, self._pending_rows = self._pending, [], 0
+        table = pa.table({c: _joined([chunk[c] for chunk in chunks]) for c in self.columns})
         if self._writer is None:
             # Dictionary pages help repeated text (chromosomes, strands, notes), not predictions,
             # which are nearly all distinct: for them pyarrow builds a dictionary, finds it too big
@@ -413,10 +403,18 @@ class ParquetWriter(TableWriter):
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            schema = self.schema or pa.schema([(c, pa.string()) for c in self.columns])
+            schema = pa.schema([(c, pa.string()) for c in self.columns])
             pq.write_table(schema.empty_table(), self.partial)
         else:
             self._writer.close()
+
+
+def _joined(parts: list):
+    """One column's values over several chunks, for ``pyarrow.array``: a masked array where any
+    chunk is masked, else one contiguous array."""
+    if any(isinstance(p, np.ma.MaskedArray) for p in parts):
+        return np.ma.concatenate(parts)
+    return np.concatenate([p if isinstance(p, np.ndarray) else np.asarray(p, dtype=object) for p in parts])
 
 
 def _hdf5_values(name: str, values: np.ma.MaskedArray) -> tuple[np.ndarray, object]:
