@@ -32,7 +32,10 @@ round of each is reported. Printed ratios:
    DeepSEA_Athaliana265 directory, whole processes, the same FASTA and intervals, alternating;
 9. CREsted (``crested.tl.predict`` on the very Keras model ``seqzoo.get_model`` returns) against
    seqzoo's ``predict_bed`` writing TSV and Parquet, in-process, every DNA model of the zoo, in
-   CREsted's own environment (``benchmarks/crested_comparison.py``, created on first use).
+   CREsted's own environment (``benchmarks/crested_comparison.py``, created on first use);
+10. where ``predict_bed``'s time goes, every DNA model of the zoo: each stage run alone, in
+   sequence (reading and encoding the windows, the model as seqzoo runs it and as built, making
+   the output rows, writing them as TSV and as Parquet), in seconds per 1,000 windows.
 
 ``--sections 0 6`` runs just the comparison with kipoi's own directories and the start-up.
 
@@ -78,6 +81,15 @@ def random_bed(fasta: Path, n: int, path: Path, seed: int = 0, width: int = 200)
 def timed(fn, rounds: int) -> float:
     """Best wall time of ``rounds`` calls (callers interleave contenders between calls)."""
     return min(fn() for _ in range(rounds))
+
+
+def stopwatch(fn):
+    """``fn`` made to return its wall time (for :func:`timed`)."""
+    def run() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    return run
 
 
 def matmul_rate(seconds: float = 3.0, dtype: str = "float32") -> float:
@@ -255,11 +267,11 @@ def zoo_outputs_comparison(args, work: Path) -> None:
         for x in (bed_arrays[0], bed_arrays[-1], tile_arrays[-1]):  # trace every batch shape first
             model.predict_on_batch(x)
 
-        def bare(arrays):
+        def bare(arrays, network=model):
             def run():
                 start = time.perf_counter()
                 for x in arrays:
-                    model.predict_on_batch(x)
+                    network.predict_on_batch(x)
                 return time.perf_counter() - start
             return run
 
@@ -270,7 +282,7 @@ def zoo_outputs_comparison(args, work: Path) -> None:
                 return time.perf_counter() - start
             return run
 
-        contenders = {"bare (BED windows)": bare(bed_arrays), "TSV": timed_call(predict_bed, bed, work / "zoo.tsv"),
+        contenders = {"bare (BED windows)": bare(bed_arrays), "as built": bare(bed_arrays, model.keras_model), "TSV": timed_call(predict_bed, bed, work / "zoo.tsv"),
                       "Parquet": timed_call(predict_bed, bed, work / "zoo.parquet"),
                       "bare (tiles)": bare(tile_arrays),
                       "bigWig track": timed_call(predict_tiles, region, track, targets=model.columns[0])}
@@ -281,7 +293,66 @@ def zoo_outputs_comparison(args, work: Path) -> None:
         best = {k: min(v) for k, v in times.items()}
         log(f"    {name:22s} {n:6,} windows  bare {n / best['bare (BED windows)']:8,.0f}/s   "
             f"TSV {best['bare (BED windows)'] / best['TSV']:.2f}   Parquet {best['bare (BED windows)'] / best['Parquet']:.2f}   "
-            f"bigWig (one target) {best['bare (tiles)'] / best['bigWig track']:.2f}   (aim >= 0.95)")
+            f"bigWig (one target) {best['bare (tiles)'] / best['bigWig track']:.2f}   (aim >= 0.95); "
+            f"bare / Keras model as built {best['as built'] / best['bare (BED windows)']:.2f}x (batch norm folded)")
+
+
+def time_shares(args, work: Path) -> None:
+    """Where ``predict_bed``'s time goes, per DNA model of the zoo: each stage alone, in sequence,
+    on the same windows (best of ``args.rounds``), in seconds per 1,000 windows. ``predict_bed``
+    runs reading on one thread and writing on another beside the model, so on a machine whose
+    cores the model fills, their time is what the model loses."""
+    import seqzoo
+    from seqzoo.io.genome import Genome
+    from seqzoo.io.tables import open_writer
+    from seqzoo.predict_dna import LEADING_COLUMNS, predict_rows
+    from seqzoo.windows import iter_window_batches
+    from seqzoo.zoo.spec import find_model, list_models, load_spec
+
+    log(f"\n[10] where predict_bed's time goes, each stage alone, seconds per 1,000 windows (batch {args.batch_size}):")
+    for name in list_models():
+        if load_spec(find_model(name)).modality != "dna":
+            continue
+        model = seqzoo.get_model(name, device="auto")
+        n = 2048 if model.spec.input_shape[0] <= 600 else 512
+        bed = work / f"shares_{name}.bed"
+        random_bed(args.fasta, n, bed, seed=6)
+        with Genome(args.fasta) as genome:
+            def read():
+                return list(iter_window_batches(bed, genome, model.spec.input_shape[0], args.batch_size))
+            batches = read()
+            outputs = [model.predict_on_batch(b.x) for b in batches]
+
+            class Replay:  # predict_rows with the predictions already made: the rows' own cost
+                spec = model.spec
+
+                def __init__(self):
+                    self.outputs = iter(outputs)
+
+                def predict_on_batch(self, x):
+                    return next(self.outputs)
+
+            def rows():
+                replay = Replay()
+                return [predict_rows(replay, b, list(model.columns)) for b in batches]
+
+            def write(suffix):
+                table = rows()
+
+                def run():
+                    with open_writer(work / f"shares{suffix}", LEADING_COLUMNS + list(model.columns)) as writer:
+                        for chunk in table:
+                            writer.write(chunk)
+                return run
+
+            stages = {"read+encode": read, "model": lambda: [model.predict_on_batch(b.x) for b in batches],
+                      "as built": lambda: [model.keras_model.predict_on_batch(b.x) for b in batches],
+                      "rows": rows, "TSV": write(".tsv"), "Parquet": write(".parquet")}
+            seconds = {k: timed(stopwatch(fn), args.rounds) * 1000 / n for k, fn in stages.items()}
+        log(f"    {name:22s} " + "   ".join(f"{k} {v:.3f}" for k, v in seconds.items())
+            + f"   (rows+TSV {(seconds['rows'] + seconds['TSV']) / seconds['model']:.0%} of the model, "
+              f"rows+Parquet {(seconds['rows'] + seconds['Parquet']) / seconds['model']:.0%}, "
+              f"read {seconds['read+encode'] / seconds['model']:.0%})")
 
 
 README_MODEL = "DeepSEA_Athaliana265"  # the README's set-up command predicts its example intervals
@@ -368,7 +439,7 @@ def peak_memory_mb(model: str, fasta: Path, bed: Path, out: Path) -> float:
 
 SECTIONS = {0: "kipoi's own directories", 1: "dataloaders", 2: "end to end", 3: "PyTorch layout",
             4: "matmul fraction", 5: "memory", 6: "start-up", 7: "every zoo model's outputs",
-            8: "the README's command", 9: "CREsted"}
+            8: "the README's command", 9: "CREsted", 10: "where the time goes"}
 
 
 def main() -> None:
@@ -569,6 +640,11 @@ def main() -> None:
         subprocess.run([str(python), str(Path(__file__).resolve().parent / "crested_comparison.py"), "--fasta",
                         str(args.fasta), "--rounds", str(max(args.rounds, 3)), "--seconds", str(args.zoo_seconds),
                         "--work", str(work / "crested")], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+    # 10. where the time goes -----------------------------------------------------------------
+    if 10 in args.sections:
+        time_shares(args, work)
 
 
 if __name__ == "__main__":
