@@ -11,7 +11,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from seqzoo.architectures.folding import folded_batchnorm
 from seqzoo.architectures.registry import build, float32_layers
 from seqzoo.architectures.untrained import untrained_weights
 from seqzoo.zoo.artifacts import WeightsArtifact
@@ -143,11 +142,7 @@ class ZooModel(LoadedModel):
     """A zoo model ready to predict: ``predict_on_batch(x)`` returns a NumPy array.
 
     Build one with :func:`get_model`. ``keras_model`` is the underlying Keras model,
-    ``spec`` what the model directory says, ``labels`` the target names. ``predict_on_batch`` runs a
-    copy of ``keras_model`` with its batch normalization folded into the layers before it
-    (:mod:`seqzoo.architectures.folding`: the same outputs to float32 rounding, 5-20% faster), made
-    when the model loads; after changing ``keras_model``'s weights (fine-tuning it in place), load the
-    model again or predict with ``keras_model`` itself.
+    ``spec`` what the model directory says, ``labels`` the target names.
     """
 
     def __init__(self, spec: ModelSpec, weights: str | os.PathLike | WeightsArtifact | None = None,
@@ -175,8 +170,6 @@ class ZooModel(LoadedModel):
                 self.keras_model = mixed_bfloat16(self.keras_model)
             elif precision == "int8":
                 self.keras_model = quantized_int8(self.keras_model)
-            # int8's quantized Dense layers hold int8 kernels: nothing to fold into them
-            self._predicting = self.keras_model if precision == "int8" else folded_batchnorm(self.keras_model)
         if precision == "bfloat16":
             self._warn_bfloat16_deviation()
         if precision == "bfloat16" and self.device == "cpu":
@@ -222,7 +215,7 @@ class ZooModel(LoadedModel):
         if len(x) == 0:
             return np.zeros((0,) + self.spec.target_shape, dtype="float32")
         with keras.device(self.device):
-            return np.asarray(self._predicting.predict_on_batch(x))
+            return np.asarray(self.keras_model.predict_on_batch(x))
 
     def __repr__(self) -> str:
         return f"ZooModel({self.name!r}, {self.spec.architecture}, {self.weights.describe()}, device={self.device!r})"
