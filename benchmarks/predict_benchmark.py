@@ -34,8 +34,8 @@ round of each is reported. Printed ratios:
    seqzoo's ``predict_bed`` writing TSV and Parquet, in-process, every DNA model of the zoo, in
    CREsted's own environment (``benchmarks/crested_comparison.py``, created on first use);
 10. where ``predict_bed``'s time goes, every DNA model of the zoo: each stage run alone, in
-   sequence (reading and encoding the windows, the model as seqzoo runs it and as built, making
-   the output rows, writing them as TSV and as Parquet), in seconds per 1,000 windows.
+   sequence (reading and encoding the windows, the model, making the output rows, writing them as
+   TSV and as Parquet), in seconds per 1,000 windows.
 
 ``--sections 0 6`` runs just the comparison with kipoi's own directories and the start-up.
 
@@ -267,11 +267,11 @@ def zoo_outputs_comparison(args, work: Path) -> None:
         for x in (bed_arrays[0], bed_arrays[-1], tile_arrays[-1]):  # trace every batch shape first
             model.predict_on_batch(x)
 
-        def bare(arrays, network=model):
+        def bare(arrays):
             def run():
                 start = time.perf_counter()
                 for x in arrays:
-                    network.predict_on_batch(x)
+                    model.predict_on_batch(x)
                 return time.perf_counter() - start
             return run
 
@@ -282,7 +282,7 @@ def zoo_outputs_comparison(args, work: Path) -> None:
                 return time.perf_counter() - start
             return run
 
-        contenders = {"bare (BED windows)": bare(bed_arrays), "as built": bare(bed_arrays, model.keras_model), "TSV": timed_call(predict_bed, bed, work / "zoo.tsv"),
+        contenders = {"bare (BED windows)": bare(bed_arrays), "TSV": timed_call(predict_bed, bed, work / "zoo.tsv"),
                       "Parquet": timed_call(predict_bed, bed, work / "zoo.parquet"),
                       "bare (tiles)": bare(tile_arrays),
                       "bigWig track": timed_call(predict_tiles, region, track, targets=model.columns[0])}
@@ -293,8 +293,7 @@ def zoo_outputs_comparison(args, work: Path) -> None:
         best = {k: min(v) for k, v in times.items()}
         log(f"    {name:22s} {n:6,} windows  bare {n / best['bare (BED windows)']:8,.0f}/s   "
             f"TSV {best['bare (BED windows)'] / best['TSV']:.2f}   Parquet {best['bare (BED windows)'] / best['Parquet']:.2f}   "
-            f"bigWig (one target) {best['bare (tiles)'] / best['bigWig track']:.2f}   (aim >= 0.95); "
-            f"bare / Keras model as built {best['as built'] / best['bare (BED windows)']:.2f}x (batch norm folded)")
+            f"bigWig (one target) {best['bare (tiles)'] / best['bigWig track']:.2f}   (aim >= 0.95)")
 
 
 def time_shares(args, work: Path) -> None:
@@ -346,7 +345,6 @@ def time_shares(args, work: Path) -> None:
                 return run
 
             stages = {"read+encode": read, "model": lambda: [model.predict_on_batch(b.x) for b in batches],
-                      "as built": lambda: [model.keras_model.predict_on_batch(b.x) for b in batches],
                       "rows": rows, "TSV": write(".tsv"), "Parquet": write(".parquet")}
             seconds = {k: timed(stopwatch(fn), args.rounds) * 1000 / n for k, fn in stages.items()}
         log(f"    {name:22s} " + "   ".join(f"{k} {v:.3f}" for k, v in seconds.items())
