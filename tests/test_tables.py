@@ -54,7 +54,8 @@ def test_parquet_keeps_every_value_and_dictionary_encodes_only_text_columns(tmp_
     rng = np.random.default_rng(1)
     chunk = {"chrom": np.array(["chr1", "chr2"] * 500), "start": np.arange(1000, dtype=np.int64),
              "note": np.array(["", "N only"] * 500, dtype=object),
-             "cls": np.ma.masked_array(np.arange(1000) % 4, mask=np.arange(1000) % 3 == 0)}
+             "cls": np.ma.masked_array(np.arange(1000) % 4, mask=np.arange(1000) % 3 == 0),
+             "call": np.array([None] * 400 + ["A>G"] * 600, dtype=object)}  # no value in the first chunk
     chunk.update({f"t{j}": rng.random(1000).astype(np.float32) for j in range(30)})
     chunk["t0"][::9] = np.nan
     out = tmp_path / "p.parquet"
@@ -65,6 +66,8 @@ def test_parquet_keeps_every_value_and_dictionary_encodes_only_text_columns(tmp_
     for name, values in chunk.items():
         if isinstance(values, np.ma.MaskedArray):  # masked values are nulls
             assert table[name].to_pylist() == [None if m else int(v) for v, m in zip(values.data, values.mask)]
+        elif name == "call":
+            assert table[name].to_pylist() == list(values)
         else:
             np.testing.assert_array_equal(table[name].to_numpy(zero_copy_only=False), values)
     assert pq.ParquetFile(out).metadata.num_row_groups == 1  # 1,000 rows: one row group, not one per chunk

@@ -360,7 +360,7 @@ class ParquetWriter(TableWriter):
     (pyarrow keeps every row group's metadata in memory until the file is closed, so one row
     group per small chunk would make memory grow with the number of rows) and each column is
     joined once per row group (one Arrow array per column and row group, not per chunk). The
-    schema is fixed by the first row group; a masked array's masked values become nulls."""
+    schema is fixed by the first row group; a masked array's masked values and None become nulls."""
 
     ROW_GROUP_BYTES = 32 << 20
 
@@ -376,7 +376,11 @@ class ParquetWriter(TableWriter):
         pass  # pyarrow opens the file with the first row group
 
     def _write(self, chunk):
-        self._pending.append({c: chunk[c] for c in self.columns})
+        import pyarrow as pa
+
+        # Numbers wait as NumPy arrays, joined once per row group; text and masked columns become
+        # Arrow arrays now, which hold strings compactly (NumPy pads each to the longest).
+        self._pending.append({c: chunk[c] if _plain_numbers(chunk[c]) else pa.array(chunk[c]) for c in self.columns})
         self._pending_rows += len(chunk[self.columns[0]])
         if self._pending_rows >= self._group_rows:
             self._flush()
@@ -409,12 +413,21 @@ class ParquetWriter(TableWriter):
             self._writer.close()
 
 
+def _plain_numbers(values) -> bool:
+    return (isinstance(values, np.ndarray) and not isinstance(values, np.ma.MaskedArray)
+            and values.dtype.kind in "biuf")
+
+
 def _joined(parts: list):
-    """One column's values over several chunks, for ``pyarrow.array``: a masked array where any
-    chunk is masked, else one contiguous array."""
-    if any(isinstance(p, np.ma.MaskedArray) for p in parts):
-        return np.ma.concatenate(parts)
-    return np.concatenate([p if isinstance(p, np.ndarray) else np.asarray(p, dtype=object) for p in parts])
+    """One column's values over several chunks (NumPy arrays of numbers, or Arrow arrays), as one
+    contiguous array; Arrow parts of different types take the first type that is not null."""
+    import pyarrow as pa
+
+    if all(_plain_numbers(p) for p in parts):
+        return np.concatenate(parts)
+    parts = [p if isinstance(p, pa.Array) else pa.array(p) for p in parts]
+    typed = [p.type for p in parts if p.type != pa.null()]
+    return pa.concat_arrays([p if not typed or p.type == typed[0] else p.cast(typed[0]) for p in parts])
 
 
 def _hdf5_values(name: str, values: np.ma.MaskedArray) -> tuple[np.ndarray, object]:
