@@ -35,7 +35,10 @@ round of each is reported. Printed ratios:
    CREsted's own environment (``benchmarks/crested_comparison.py``, created on first use);
 10. where ``predict_bed``'s time goes, every DNA model of the zoo: each stage run alone, in
    sequence (reading and encoding the windows, the model, making the output rows, writing them as
-   TSV and as Parquet), in seconds per 1,000 windows.
+   TSV and as Parquet), in seconds per 1,000 windows;
+11. kipoi on every DNA model of the zoo: ``kipoi predict`` on the zoo's own model directory (kipoi's
+   pipeline and writer around seqzoo's model and dataloader) against ``seqzoo predict``, whole
+   processes, the same FASTA and BED, TSV output, alternating, best of ``--rounds``.
 
 ``--sections 0 6`` runs just the comparison with kipoi's own directories and the start-up.
 
@@ -416,6 +419,49 @@ def readme_command_comparison(args, work: Path) -> None:
     log(f"    `import keras, tensorflow` alone: {floor:.2f} s (aim: seqzoo default <= kipoi's own)")
 
 
+def kipoi_zoo_comparison(args, work: Path) -> None:
+    """``kipoi predict`` on each zoo DNA model's directory against ``seqzoo predict``: whole processes
+    (both import TensorFlow), the same FASTA and BED, TSV output at batch ``--own-batch-size``,
+    alternating, best of ``args.rounds``; each model on as many intervals as its bare network
+    predicts in about ``--zoo-seconds`` x 2."""
+    import json
+    import shutil
+
+    import seqzoo
+    from seqzoo.zoo.spec import find_model, list_models, load_spec
+
+    bin_dir = Path(sys.executable).parent
+    log(f"\n[11] kipoi predict on the zoo's own directories against seqzoo predict, whole processes, TSV, "
+        f"batch {args.own_batch_size}, best of {args.rounds}:")
+    for name in list_models():
+        if load_spec(find_model(name)).modality != "dna":
+            continue
+        model = seqzoo.get_model(name, device="cpu")
+        probe = np.zeros((args.own_batch_size, *model.spec.input_shape), dtype="float32")
+        model.predict_on_batch(probe)
+        start = time.perf_counter()
+        model.predict_on_batch(probe)
+        n = max(args.own_batch_size, int(2 * args.zoo_seconds / ((time.perf_counter() - start) / args.own_batch_size)))
+        bed = work / f"kipoi_zoo_{name}.bed"
+        random_bed(args.fasta, n, bed, seed=11)
+        directory = work / f"kipoi_zoo_{name}"
+        shutil.copytree(find_model(name), directory, dirs_exist_ok=True)  # kipoi writes beside a directory it runs
+        loader = json.dumps({"intervals_file": str(bed), "fasta_file": str(args.fasta)})
+        contenders = {
+            "kipoi": [str(bin_dir / "kipoi"), "predict", str(directory), "--source", "dir", "--dataloader_args", loader,
+                      "--batch_size", str(args.own_batch_size), "-o", str(work / "kipoi_zoo.tsv")],
+            "seqzoo": [str(bin_dir / "seqzoo"), "predict", name, "--fasta", str(args.fasta), "--bed", str(bed),
+                       "--batch-size", str(args.own_batch_size), "--engine", "keras", "-o", str(work / "seqzoo_zoo.tsv"),
+                       "--force", "--quiet"]}
+        times = {k: [] for k in contenders}
+        for _ in range(args.rounds):
+            for k, command in contenders.items():
+                times[k].append(whole_process(command))
+        best = {k: min(v) for k, v in times.items()}
+        log(f"    {name:22s} {n:6,} intervals   kipoi {best['kipoi']:6.1f} s   seqzoo {best['seqzoo']:6.1f} s   "
+            f"seqzoo {best['kipoi'] / best['seqzoo']:.2f}x kipoi's rate")
+
+
 # VmHWM (peak resident memory since exec), not ru_maxrss, which a child inherits from the
 # forking parent on Linux.
 MEMORY_CHILD = """
@@ -437,7 +483,7 @@ def peak_memory_mb(model: str, fasta: Path, bed: Path, out: Path) -> float:
 
 SECTIONS = {0: "kipoi's own directories", 1: "dataloaders", 2: "end to end", 3: "PyTorch layout",
             4: "matmul fraction", 5: "memory", 6: "start-up", 7: "every zoo model's outputs",
-            8: "the README's command", 9: "CREsted", 10: "where the time goes"}
+            8: "the README's command", 9: "CREsted", 10: "where the time goes", 11: "kipoi on every zoo model"}
 
 
 def main() -> None:
@@ -643,6 +689,10 @@ def main() -> None:
     # 10. where the time goes -----------------------------------------------------------------
     if 10 in args.sections:
         time_shares(args, work)
+
+    # 11. kipoi on every zoo model --------------------------------------------------------------
+    if 11 in args.sections:
+        kipoi_zoo_comparison(args, work)
 
 
 if __name__ == "__main__":
