@@ -61,28 +61,20 @@ def main() -> None:
     import pyfaidx
 
     import seqzoo
-    from predict_benchmark import log, random_bed
+    from predict_benchmark import log, random_bed, windows_for, zoo_dna_models
     from seqzoo.io.genome import Genome
     from seqzoo.predict_dna import predict_bed
     from seqzoo.windows import iter_window_batches
-    from seqzoo.zoo.spec import find_model, list_models, load_spec
 
     args.work.mkdir(parents=True, exist_ok=True)
     log(f"[9] against CREsted {crested.__version__} (crested.tl.predict on seqzoo.get_model's Keras model), "
         f"in-process, batch {args.batch_size}, best of {args.rounds}, keras {keras.__version__}")
     genome = crested.Genome(args.fasta)
     fasta = pyfaidx.Fasta(str(args.fasta))
-    for name in list_models():
-        if load_spec(find_model(name)).modality != "dna":
-            continue
+    for name in zoo_dna_models():
         model = seqzoo.get_model(name, device="cpu")
         length = model.spec.input_shape[0]
-        probe = np.zeros((args.batch_size, length, 4), dtype="float32")
-        model.predict_on_batch(probe)
-        start = time.perf_counter()
-        model.predict_on_batch(probe)
-        per_window = (time.perf_counter() - start) / args.batch_size
-        n = max(args.batch_size, int(args.seconds / per_window) // args.batch_size * args.batch_size)
+        n = windows_for(model, args.seconds, args.batch_size)
         bed = args.work / f"{name}.bed"
         random_bed(args.fasta, n, bed, seed=9, width=length)  # windows of the model's length: no resizing
         regions = only_acgt_windows(bed, fasta)

@@ -95,6 +95,25 @@ def stopwatch(fn):
     return run
 
 
+def zoo_dna_models() -> list[str]:
+    """The zoo's DNA models, by name."""
+    from seqzoo.zoo.spec import find_model, list_models, load_spec
+
+    return [name for name in list_models() if load_spec(find_model(name)).modality == "dna"]
+
+
+def windows_for(model, seconds: float, batch_size: int) -> int:
+    """As many windows (whole batches, at least one) as ``model``'s bare ``predict_on_batch`` runs in
+    about ``seconds``: sizing each model's work alike, so that a call's fixed cost weighs the same
+    for fast and slow models."""
+    probe = np.zeros((batch_size, *model.spec.input_shape), dtype="float32")
+    model.predict_on_batch(probe)  # traced first
+    start = time.perf_counter()
+    model.predict_on_batch(probe)
+    per_window = (time.perf_counter() - start) / batch_size
+    return max(batch_size, int(seconds / per_window) // batch_size * batch_size)
+
+
 def matmul_rate(seconds: float = 3.0, dtype: str = "float32") -> float:
     """GFLOP/s of a large ``dtype`` matrix multiply on the model's backend and device."""
     from keras import ops
@@ -241,21 +260,12 @@ def zoo_outputs_comparison(args, work: Path) -> None:
     from seqzoo.io.genome import Genome
     from seqzoo.predict_dna import predict_bed, predict_tiles
     from seqzoo.windows import iter_tiles, iter_window_batches
-    from seqzoo.zoo.spec import find_model, list_models, load_spec
 
     log(f"\n[7] every DNA model of the zoo, in-process, end to end / bare predict_on_batch (batch {args.batch_size}):")
-    for name in list_models():
-        if load_spec(find_model(name)).modality != "dna":
-            continue
+    for name in zoo_dna_models():
         model = seqzoo.get_model(name, device="auto")
-        # As many windows as take about --zoo-seconds bare, so that the fixed cost of a call (opening
-        # the FASTA, checking the BED, closing the output) weighs the same for fast and slow models.
-        probe = np.zeros((args.batch_size, *model.spec.input_shape), dtype=model.keras_model.inputs[0].dtype)
-        model.predict_on_batch(probe)
-        start = time.perf_counter()
-        model.predict_on_batch(probe)
-        per_window = (time.perf_counter() - start) / args.batch_size
-        n = max(args.batch_size, int(args.zoo_seconds / per_window) // args.batch_size * args.batch_size)
+        # the fixed cost of a call: opening the FASTA, checking the BED, closing the output
+        n = windows_for(model, args.zoo_seconds, args.batch_size)
         bed = work / f"zoo_{name}.bed"
         random_bed(args.fasta, n, bed, seed=5)
         step = model.spec.prediction_bin or model.spec.input_shape[0]
@@ -309,12 +319,9 @@ def time_shares(args, work: Path) -> None:
     from seqzoo.io.tables import open_writer
     from seqzoo.predict_dna import LEADING_COLUMNS, predict_rows
     from seqzoo.windows import iter_window_batches
-    from seqzoo.zoo.spec import find_model, list_models, load_spec
 
     log(f"\n[10] where predict_bed's time goes, each stage alone, seconds per 1,000 windows (batch {args.batch_size}):")
-    for name in list_models():
-        if load_spec(find_model(name)).modality != "dna":
-            continue
+    for name in zoo_dna_models():
         model = seqzoo.get_model(name, device="auto")
         n = 2048 if model.spec.input_shape[0] <= 600 else 512
         bed = work / f"shares_{name}.bed"
@@ -428,20 +435,13 @@ def kipoi_zoo_comparison(args, work: Path) -> None:
     import shutil
 
     import seqzoo
-    from seqzoo.zoo.spec import find_model, list_models, load_spec
+    from seqzoo.zoo.spec import find_model
 
     bin_dir = Path(sys.executable).parent
     log(f"\n[11] kipoi predict on the zoo's own directories against seqzoo predict, whole processes, TSV, "
         f"batch {args.own_batch_size}, best of {args.rounds}:")
-    for name in list_models():
-        if load_spec(find_model(name)).modality != "dna":
-            continue
-        model = seqzoo.get_model(name, device="cpu")
-        probe = np.zeros((args.own_batch_size, *model.spec.input_shape), dtype="float32")
-        model.predict_on_batch(probe)
-        start = time.perf_counter()
-        model.predict_on_batch(probe)
-        n = max(args.own_batch_size, int(2 * args.zoo_seconds / ((time.perf_counter() - start) / args.own_batch_size)))
+    for name in zoo_dna_models():
+        n = windows_for(seqzoo.get_model(name, device="cpu"), 2 * args.zoo_seconds, args.own_batch_size)
         bed = work / f"kipoi_zoo_{name}.bed"
         random_bed(args.fasta, n, bed, seed=11)
         directory = work / f"kipoi_zoo_{name}"
@@ -684,7 +684,6 @@ def main() -> None:
         subprocess.run([str(python), str(Path(__file__).resolve().parent / "crested_comparison.py"), "--fasta",
                         str(args.fasta), "--rounds", str(max(args.rounds, 3)), "--seconds", str(args.zoo_seconds),
                         "--work", str(work / "crested")], check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-
 
     # 10. where the time goes -----------------------------------------------------------------
     if 10 in args.sections:

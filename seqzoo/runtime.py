@@ -188,7 +188,6 @@ class ZooModel(LoadedModel):
             logger.warning("%s: in bfloat16 its predictions deviate from float32 by up to %.1e on real "
                            "sequences (measured, see its card); float32 has no such error", self.spec.name, deviation)
 
-
     def _check_shapes(self) -> None:
         built_in = tuple(self.keras_model.input_shape[1:])
         built_out = tuple(self.keras_model.output_shape[1:])
